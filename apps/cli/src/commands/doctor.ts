@@ -1,0 +1,98 @@
+import { access, constants, mkdir } from 'node:fs/promises';
+import { execa } from 'execa';
+import { assertRedisReachable, createRedis, findOnPath, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
+import { flagOverrides, parseCommandArgs } from '../args.js';
+import { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { help } from './submit.js';
+
+/** The Claude Code version reins is built and tested against. */
+export const PINNED_CLAUDE_VERSION = '2.1.328';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  /** Worth knowing but not blocking. */
+  warn?: boolean;
+  detail: string;
+  fix?: string;
+}
+
+export const DOCTOR_HELP = `Usage: reins doctor
+
+Checks Redis, tmux, git, the claude binary and its version, the API key or base URL, and the data dir,
+and says how to fix what is missing. Exit 1 if anything essential is missing.`;
+
+export async function doctor(argv: string[]): Promise<ExitCode> {
+  const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
+  if (values.help) return help(DOCTOR_HELP);
+  const ctx = CliContext.fromEnv(flagOverrides(values));
+  const { config } = ctx;
+  const checks: Check[] = [];
+
+  const redis = createRedis(config.redisUrl, 'command', { lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await assertRedisReachable(redis, config.redisUrl);
+    const info = await redis.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => [])) as string[];
+    const evicts = policy[1] !== undefined && policy[1] !== 'noeviction';
+    checks.push({ name: 'redis', ok: true, warn: evicts, detail: `${redactRedisUrl(config.redisUrl)}, version ${version}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`, ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}) });
+  } catch (error) {
+    checks.push({ name: 'redis', ok: false, detail: (error as Error).message, fix: 'run `npx reins up`, or set REINS_REDIS_URL' });
+  } finally {
+    redis.disconnect();
+  }
+
+  const tmux = await execa('tmux', ['-V'], { reject: false });
+  const tmuxVersion = /tmux (\d+)\.(\d+)/.exec(tmux.stdout ?? '');
+  const tmuxOk = tmux.exitCode === 0 && tmuxVersion !== null && Number(tmuxVersion[1]) >= 3;
+  checks.push({ name: 'tmux', ok: tmuxOk, detail: tmux.exitCode === 0 ? tmux.stdout.trim() : 'not found', ...(tmuxOk ? {} : { fix: 'apt-get install -y tmux (3.0 or newer)' }) });
+
+  const git = findOnPath('git');
+  checks.push({ name: 'git', ok: git !== undefined, detail: git ?? 'not found', ...(git ? {} : { fix: 'apt-get install -y git' }) });
+
+  const claude = resolveClaudeBin(config.claudeBin);
+  if (!claude) {
+    checks.push({ name: 'claude', ok: false, detail: 'not found', fix: `npm install (it brings @anthropic-ai/claude-code@${PINNED_CLAUDE_VERSION}), or set REINS_CLAUDE_BIN` });
+  } else {
+    const version = await execa(claude, ['--version'], { reject: false, timeout: 20_000 });
+    const found = /(\d+\.\d+\.\d+)/.exec(version.stdout ?? '')?.[1];
+    const pinned = found === PINNED_CLAUDE_VERSION;
+    checks.push({
+      name: 'claude',
+      ok: version.exitCode === 0,
+      warn: version.exitCode === 0 && !pinned,
+      detail: `${claude}: ${found ?? (version.stderr || 'does not run').toString().trim()}`,
+      ...(pinned ? {} : { fix: `reins is tested with ${PINNED_CLAUDE_VERSION}; other versions may print different stream-json` }),
+    });
+  }
+
+  const hasKey = Boolean(process.env.ANTHROPIC_API_KEY || process.env.ANTHROPIC_AUTH_TOKEN);
+  const baseUrl = process.env.ANTHROPIC_BASE_URL;
+  checks.push({
+    name: 'api',
+    ok: hasKey || Boolean(baseUrl),
+    detail: `${hasKey ? 'API key set' : 'no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN'}${baseUrl ? `, base URL ${baseUrl}` : ''}`,
+    ...(hasKey || baseUrl ? {} : { fix: 'export ANTHROPIC_API_KEY=… in the workers\' environment (or ANTHROPIC_BASE_URL for a gateway)' }),
+  });
+
+  try {
+    await mkdir(config.dataDir, { recursive: true });
+    await access(config.dataDir, constants.W_OK);
+    checks.push({ name: 'data dir', ok: true, detail: config.dataDir });
+  } catch (error) {
+    checks.push({ name: 'data dir', ok: false, detail: `${config.dataDir}: ${(error as Error).message}`, fix: 'set REINS_DATA_DIR to a writable folder' });
+  }
+
+  if (values.json) console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks }));
+  else {
+    for (const c of checks) {
+      const mark = !c.ok ? 'MISSING' : c.warn ? 'WARN   ' : 'ok     ';
+      console.log(`${mark} ${c.name.padEnd(9)} ${c.detail}`);
+      if ((!c.ok || c.warn) && c.fix) console.log(`        ${' '.repeat(9)} fix: ${c.fix}`);
+    }
+  }
+  return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
+}

@@ -1,0 +1,42 @@
+import { loadConfig, type EnvName } from '@reins/shared';
+import { flagOverrides, parseCommandArgs } from '../args.js';
+import type { ExitCode } from '../exit-codes.js';
+import { runRoleInForeground, type Role } from '../roles.js';
+import { help } from './submit.js';
+
+const ROLE_FLAGS: Record<Role, { options: Record<string, { type: 'string' }>; env: Record<string, EnvName>; help: string }> = {
+  worker: {
+    options: { concurrency: { type: 'string' }, id: { type: 'string' } },
+    env: { concurrency: 'REINS_WORKER_CONCURRENCY', id: 'REINS_WORKER_ID' },
+    help: `Usage: reins worker [--concurrency N] [--id ID]
+
+Pulls agent jobs and runs each agent in a tmux session on this worker's private socket.
+  --concurrency N   agents at once (REINS_WORKER_CONCURRENCY, default 4)
+  --id ID           worker id (REINS_WORKER_ID, default the host name); give each worker on a host its own`,
+  },
+  scheduler: {
+    options: {},
+    env: {},
+    help: `Usage: reins scheduler
+
+Turns submitted harnesses into agent jobs, releases them in dependency order and decides each run's outcome.`,
+  },
+  board: {
+    options: { port: { type: 'string' }, host: { type: 'string' } },
+    env: { port: 'REINS_BOARD_PORT', host: 'REINS_BOARD_HOST' },
+    help: `Usage: reins board [--port P] [--host H]
+
+Serves Bull Board for the reins queues (default http://127.0.0.1:8700).`,
+  },
+};
+
+/** `reins worker|scheduler|board`: checks the flags and environment, then runs the role in the foreground. */
+export async function role(name: Role, argv: string[]): Promise<ExitCode> {
+  const spec = ROLE_FLAGS[name];
+  const { values } = parseCommandArgs(name, argv, spec.options, { min: 0, max: 0, names: 'no arguments' });
+  if (values.help) return help(spec.help);
+  const overrides = flagOverrides(values, spec.env);
+  loadConfig(process.env, overrides); // fail here, with exit 2, rather than in the child
+  const env = { ...process.env, ...overrides };
+  return (await runRoleInForeground(name, env)) as ExitCode;
+}

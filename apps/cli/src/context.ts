@@ -1,0 +1,64 @@
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  QUEUES,
+  RunStore,
+  assertRedisReachable,
+  createKeys,
+  createRedis,
+  loadConfig,
+  openQueue,
+  type EnvName,
+  type Keys,
+  type QueueName,
+  type ReinsConfig,
+} from '@reins/shared';
+
+/** What a command needs to talk to the fleet; connections open on first use and close once. */
+export class CliContext {
+  readonly keys: Keys;
+  private redisClient: Redis | undefined;
+  private readonly queues = new Map<string, Queue>();
+
+  constructor(readonly config: ReinsConfig) {
+    this.keys = createKeys(config.prefix);
+  }
+
+  static fromEnv(overrides: Partial<Record<EnvName, string>>): CliContext {
+    return new CliContext(loadConfig(process.env, overrides));
+  }
+
+  async redis(): Promise<Redis> {
+    if (!this.redisClient) {
+      const client = createRedis(this.config.redisUrl, 'command', { lazyConnect: true });
+      client.on('error', () => undefined); // reported by assertRedisReachable, not as an unhandled event
+      this.redisClient = client;
+      await assertRedisReachable(client, this.config.redisUrl);
+    }
+    return this.redisClient;
+  }
+
+  async store(): Promise<RunStore> {
+    return new RunStore(await this.redis(), this.keys);
+  }
+
+  /** Queues opened only to read skip BullMQ's meta write; a queue opened to add jobs does not. */
+  async queue(name: QueueName, { readOnly = false } = {}): Promise<Queue> {
+    const key = `${name}:${readOnly}`;
+    let queue = this.queues.get(key);
+    if (!queue) {
+      queue = openQueue(name, await this.redis(), this.keys, { readOnly });
+      this.queues.set(key, queue);
+    }
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    for (const queue of this.queues.values()) await queue.close().catch(() => undefined);
+    if (this.redisClient) {
+      await this.redisClient.quit().catch(() => this.redisClient?.disconnect());
+    }
+  }
+}
+
+export { QUEUES };

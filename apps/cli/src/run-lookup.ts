@@ -1,0 +1,30 @@
+import { NotFoundError, toRunView, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import type { CliContext } from './context.js';
+import { QUEUES } from './context.js';
+
+export interface RunSnapshot {
+  view: RunView;
+  run: RunRecord | undefined;
+  members: MemberRecord[];
+}
+
+/**
+ * A run as the CLI shows it. Between `submit` and the scheduler taking the submission, the run exists
+ * only as a job on the control queue; it is shown as queued, with every member pending.
+ */
+export async function lookupRun(ctx: CliContext, runId: string): Promise<RunSnapshot> {
+  const store = await ctx.store();
+  const run = await store.getRun(runId);
+  if (run) {
+    const members = await store.getMembers(run);
+    return { view: toRunView(run, members), run, members };
+  }
+  const job = await (await ctx.queue(QUEUES.control, { readOnly: true })).getJob(runId);
+  const team = (job?.data as { spec?: { team?: { name: string }[] } } | undefined)?.spec?.team;
+  if (!job || !team) throw new NotFoundError(`no run with id ${JSON.stringify(runId)}`);
+  return {
+    view: { runId, status: 'queued', members: team.map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) },
+    run: undefined,
+    members: [],
+  };
+}

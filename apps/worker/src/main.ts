@@ -1,0 +1,14 @@
+import { createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
+import { AgentWorker } from './agent-worker.js';
+
+const config = loadConfig();
+const logger = createLogger({ name: 'reins-worker', level: config.logLevel });
+const worker = new AgentWorker({
+  config,
+  keys: createKeys(config.prefix),
+  logger,
+  workerId: config.workerId ?? defaultWorkerId(),
+  concurrency: config.workerConcurrency,
+});
+handleShutdownSignals({ logger, deadlineMs: 30_000, onShutdown: () => worker.close() });
+await worker.start();

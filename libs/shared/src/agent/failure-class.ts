@@ -1,0 +1,24 @@
+/**
+ * Why an agent attempt ended badly, classified from what the CLI printed (the exit code alone is not enough:
+ * the real CLI ends API errors with subtype "success").
+ */
+export const FAILURE_CLASSES = [
+  'rate_limit',
+  'overloaded',
+  'api_5xx',
+  'auth',
+  'bad_request',
+  'max_turns',
+  'budget',
+  'permission_denied',
+  'crash',
+  'hang',
+  'timeout',
+  'stalled',
+  'cancelled',
+  'shutdown',
+] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+/** Classes that no retry can fix. */
+export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled']);

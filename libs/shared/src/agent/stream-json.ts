@@ -1,0 +1,184 @@
+import { z } from 'zod';
+
+/**
+ * Claude Code's `--output-format stream-json` lines, as 2.1.328 writes them. Schemas are loose:
+ * they check what reins reads and let every other field through, so a newer CLI adding fields is fine.
+ */
+const ContentBlockSchema = z.union([
+  z.looseObject({ type: z.literal('text'), text: z.string() }),
+  z.looseObject({ type: z.literal('tool_use'), id: z.string().optional(), name: z.string(), input: z.unknown() }),
+  z.looseObject({
+    type: z.literal('tool_result'),
+    tool_use_id: z.string().optional(),
+    is_error: z.boolean().optional(),
+    content: z.unknown(),
+  }),
+  z.looseObject({ type: z.string() }),
+]);
+
+const InitSchema = z.looseObject({
+  type: z.literal('system'),
+  subtype: z.literal('init'),
+  session_id: z.string(),
+  model: z.string().optional(),
+  cwd: z.string().optional(),
+  tools: z.array(z.string()).optional(),
+  skills: z.array(z.unknown()).optional(),
+  claude_code_version: z.string().optional(),
+});
+
+const ApiRetrySchema = z.looseObject({
+  type: z.literal('system'),
+  subtype: z.literal('api_retry'),
+  attempt: z.number().optional(),
+  max_retries: z.number().optional(),
+  retry_delay_ms: z.number().optional(),
+  error_status: z.number().nullable().optional(),
+  error: z.string().optional(),
+});
+
+const AssistantSchema = z.looseObject({
+  type: z.literal('assistant'),
+  message: z.looseObject({ content: z.array(ContentBlockSchema) }),
+  session_id: z.string().optional(),
+});
+
+const UserSchema = z.looseObject({
+  type: z.literal('user'),
+  message: z.looseObject({ content: z.union([z.string(), z.array(ContentBlockSchema)]) }),
+});
+
+export const ResultSchema = z.looseObject({
+  type: z.literal('result'),
+  subtype: z.string(),
+  is_error: z.boolean(),
+  result: z.string().optional(),
+  num_turns: z.number().optional(),
+  duration_ms: z.number().optional(),
+  total_cost_usd: z.number().optional(),
+  permission_denials: z.array(z.unknown()).optional(),
+  api_error_status: z.number().nullable().optional(),
+  terminal_reason: z.string().optional(),
+  session_id: z.string().optional(),
+  errors: z.array(z.unknown()).optional(),
+});
+
+export type InitEvent = z.infer<typeof InitSchema>;
+export type ApiRetryEvent = z.infer<typeof ApiRetrySchema>;
+export type AssistantEvent = z.infer<typeof AssistantSchema>;
+export type UserEvent = z.infer<typeof UserSchema>;
+export type ResultEvent = z.infer<typeof ResultSchema>;
+export type OtherEvent = { type: 'other'; raw: Record<string, unknown> };
+
+export type StreamEvent = InitEvent | ApiRetryEvent | AssistantEvent | UserEvent | ResultEvent | OtherEvent;
+
+const KNOWN = [InitSchema, ApiRetrySchema, AssistantSchema, UserSchema, ResultSchema] as const;
+
+/** One stdout line to an event; undefined when the line is not a JSON object (a stray print, say). */
+export function parseStreamLine(line: string): StreamEvent | undefined {
+  const trimmed = line.trim();
+  if (!trimmed.startsWith('{')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    return undefined;
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  for (const schema of KNOWN) {
+    const parsed = schema.safeParse(value);
+    if (parsed.success) return parsed.data as StreamEvent;
+  }
+  return { type: 'other', raw: value as Record<string, unknown> };
+}
+
+export const isResult = (e: StreamEvent): e is ResultEvent => e.type === 'result';
+export const isInit = (e: StreamEvent): e is InitEvent => e.type === 'system' && 'subtype' in e && e.subtype === 'init';
+
+/** Splits a byte stream into whole lines, keeping a partial last line for the next chunk. */
+export class LineSplitter {
+  private partial = '';
+
+  push(chunk: string): string[] {
+    const text = this.partial + chunk;
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    return lines.filter((l) => l.length > 0);
+  }
+
+  /** The unterminated rest, when the stream has ended. */
+  flush(): string[] {
+    const rest = this.partial;
+    this.partial = '';
+    return rest ? [rest] : [];
+  }
+}
+
+const clip = (text: string, max: number): string => {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+};
+
+/** What a tool call works on, for a one-line summary: the file, the command, the pattern. */
+export function toolTarget(input: unknown): string {
+  if (input === null || typeof input !== 'object') return '';
+  const i = input as Record<string, unknown>;
+  for (const field of ['file_path', 'path', 'command', 'pattern', 'url', 'skill', 'description', 'prompt']) {
+    const value = i[field];
+    if (typeof value === 'string' && value) return clip(value, 120);
+  }
+  return '';
+}
+
+export interface EventLine {
+  kind: 'init' | 'text' | 'tool' | 'tool_error' | 'retry' | 'result' | 'error';
+  text: string;
+}
+
+/** Concise lines for people: what the agent said, which tools it called on what, and how it ended. */
+export function describeEvent(event: StreamEvent): EventLine[] {
+  switch (event.type) {
+    case 'system': {
+      if ('subtype' in event && event.subtype === 'init') {
+        const e = event as InitEvent;
+        const skills = (e.skills ?? []).map(String);
+        return [{ kind: 'init', text: `session ${e.session_id} started${e.model ? ` (${e.model})` : ''}${skills.length ? `, skills: ${skills.join(', ')}` : ''}` }];
+      }
+      const e = event as ApiRetryEvent;
+      const delay = e.retry_delay_ms !== undefined ? ` in ${(e.retry_delay_ms / 1000).toFixed(1)} s` : '';
+      return [{ kind: 'retry', text: `API retry ${e.attempt ?? '?'}/${e.max_retries ?? '?'}${delay} (${e.error_status ?? '-'} ${e.error ?? ''})`.trim() }];
+    }
+    case 'assistant':
+      return event.message.content.flatMap((block): EventLine[] => {
+        if (block.type === 'text' && typeof block.text === 'string' && block.text.trim()) return [{ kind: 'text', text: clip(block.text, 300) }];
+        if (block.type === 'tool_use' && typeof block.name === 'string') {
+          const target = toolTarget(block.input);
+          return [{ kind: 'tool', text: target ? `${block.name} ${target}` : block.name }];
+        }
+        return [];
+      });
+    case 'user': {
+      const content = event.message.content;
+      if (typeof content === 'string') return [];
+      return content.flatMap((block): EventLine[] =>
+        block.type === 'tool_result' && block.is_error === true ? [{ kind: 'tool_error', text: clip(stringifyContent(block.content), 300) }] : [],
+      );
+    }
+    case 'result': {
+      const cost = event.total_cost_usd !== undefined ? `, $${event.total_cost_usd.toFixed(4)}` : '';
+      const turns = event.num_turns !== undefined ? ` in ${event.num_turns} turn${event.num_turns === 1 ? '' : 's'}` : '';
+      const status = event.is_error ? `error${event.api_error_status ? ` ${event.api_error_status}` : ''} (${event.subtype})` : event.subtype;
+      return [{ kind: event.is_error ? 'error' : 'result', text: `${status}${turns}${cost}${event.result ? `: ${clip(event.result, 300)}` : ''}` }];
+    }
+    default:
+      return [];
+  }
+}
+
+function stringifyContent(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((c) => (c && typeof c === 'object' && 'text' in c ? String((c as { text: unknown }).text) : '')).join(' ');
+  }
+  return JSON.stringify(content) ?? '';
+}

@@ -1,0 +1,128 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../errors/config-error.js';
+import { issuesFromZod } from '../errors/issue.js';
+import { projectRoot } from '../paths.js';
+
+const durationMs = (defaultMs: number) =>
+  z.coerce
+    .number({ error: 'expected a whole number of milliseconds' })
+    .int('expected a whole number of milliseconds')
+    .min(1, 'expected at least 1 ms')
+    .default(defaultMs);
+const count = (min: number, max: number, defaultValue: number) =>
+  z.coerce
+    .number({ error: `expected a whole number from ${min} to ${max}` })
+    .int(`expected a whole number from ${min} to ${max}`)
+    .min(min, `expected a whole number from ${min} to ${max}`)
+    .max(max, `expected a whole number from ${min} to ${max}`)
+    .default(defaultValue);
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/**
+ * Every setting reins reads from the environment. Flags are mapped onto these names before parsing,
+ * so a flag and its variable are checked by the same rule.
+ */
+const EnvSchema = z.object({
+  REINS_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/\S+$/, 'expected a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  REINS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,40}$/, 'expected 1 to 40 letters, digits, "_", "." or "-"')
+    .default('reins'),
+  REINS_DATA_DIR: z.string().min(1).default('.reins'),
+  REINS_CLAUDE_BIN: z.string().min(1).optional(),
+  REINS_SKILLS_DIR: z.string().min(1).default(path.join(projectRoot, 'skills')),
+  REINS_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  REINS_WORKER_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"')
+    .optional(),
+  REINS_WORKER_CONCURRENCY: count(1, 512, 4),
+  REINS_MONITOR_INTERVAL_MS: durationMs(5_000),
+  REINS_HEARTBEAT_TTL_MS: durationMs(30_000),
+  REINS_RECONCILE_INTERVAL_MS: durationMs(2_000),
+  REINS_BACKOFF_BASE_MS: durationMs(5_000),
+  REINS_DEFAULT_ATTEMPTS: count(1, 50, 3),
+  REINS_BOARD_HOST: z.string().min(1).default('127.0.0.1'),
+  REINS_BOARD_PORT: count(0, 65_535, 8700),
+});
+
+export type EnvName = keyof typeof EnvSchema.shape;
+export const ENV_NAMES = Object.keys(EnvSchema.shape) as EnvName[];
+
+export interface ReinsConfig {
+  redisUrl: string;
+  prefix: string;
+  /** Absolute. Workspaces, agent homes, logs and tmux sockets live below it. */
+  dataDir: string;
+  /** As given; resolve with resolveClaudeBin(). */
+  claudeBin: string | undefined;
+  skillsDir: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  workerId: string | undefined;
+  workerConcurrency: number;
+  monitorIntervalMs: number;
+  heartbeatTtlMs: number;
+  reconcileIntervalMs: number;
+  backoffBaseMs: number;
+  defaultAttempts: number;
+  boardHost: string;
+  boardPort: number;
+}
+
+/**
+ * Parses the environment once, at start-up. `overrides` carries flags, which win over the environment.
+ * Throws ConfigError naming each bad variable, its value and what was expected.
+ */
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Record<EnvName, string | undefined>> = {},
+): ReinsConfig {
+  const input: Record<string, string | undefined> = {};
+  for (const name of ENV_NAMES) {
+    const value = overrides[name] ?? env[name];
+    // An empty variable means "unset", as in most shells' `VAR= cmd`.
+    if (value !== undefined && value !== '') input[name] = value;
+  }
+  const parsed = EnvSchema.safeParse(input, { reportInput: true });
+  if (!parsed.success) throw new ConfigError(issuesFromZod(parsed.error, input));
+  const e = parsed.data;
+  return {
+    redisUrl: e.REINS_REDIS_URL,
+    prefix: e.REINS_PREFIX,
+    dataDir: path.resolve(e.REINS_DATA_DIR),
+    claudeBin: e.REINS_CLAUDE_BIN,
+    skillsDir: path.resolve(e.REINS_SKILLS_DIR),
+    logLevel: e.REINS_LOG_LEVEL,
+    workerId: e.REINS_WORKER_ID,
+    workerConcurrency: e.REINS_WORKER_CONCURRENCY,
+    monitorIntervalMs: e.REINS_MONITOR_INTERVAL_MS,
+    heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,
+    reconcileIntervalMs: e.REINS_RECONCILE_INTERVAL_MS,
+    backoffBaseMs: e.REINS_BACKOFF_BASE_MS,
+    defaultAttempts: e.REINS_DEFAULT_ATTEMPTS,
+    boardHost: e.REINS_BOARD_HOST,
+    boardPort: e.REINS_BOARD_PORT,
+  };
+}
+
+/** A worker id that is stable across restarts on one host unless two workers share the host. */
+export function defaultWorkerId(): string {
+  return os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'worker';
+}
+
+/** Hides the password of a redis URL before it is printed or logged. */
+export function redactRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}

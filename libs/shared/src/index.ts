@@ -1,0 +1,84 @@
+// The public face of @reins/shared. Internals (zod schemas of single stream lines, formatting helpers)
+// stay unexported unless an app needs them.
+export { loadConfig, defaultWorkerId, redactRedisUrl, ENV_NAMES, type ReinsConfig, type EnvName } from './config/env.js';
+export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
+export { projectRoot } from './paths.js';
+export { createKeys, type Keys } from './redis/keys.js';
+export { createRedis, assertRedisReachable, type ConnectionRole } from './redis/connection.js';
+export { createLogger, type Logger } from './logger.js';
+export { handleShutdownSignals } from './shutdown.js';
+
+export { ConfigError, isConfigError } from './errors/config-error.js';
+export { SpecError, isSpecError } from './errors/spec-error.js';
+export { UsageError, isUsageError } from './errors/usage-error.js';
+export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
+export { RedisUnreachableError, isRedisUnreachableError } from './errors/redis-unreachable-error.js';
+export { showValue } from './errors/format.js';
+export type { InputIssue } from './errors/issue.js';
+
+export {
+  HarnessSchema,
+  AgentSchema,
+  MAX_PROMPT_BYTES,
+  MAX_TEAM_SIZE,
+  dependencyOrder,
+  teamGraphIssues,
+  type Harness,
+  type Member,
+  type Agent,
+  type ClaudeAgent,
+  type CommandAgent,
+} from './spec/harness.js';
+export { loadHarnessFile, resolveHarness, type ResolvedHarness, type LoadOptions } from './spec/load.js';
+export { readSkillCatalogue, readSkill, type SkillInfo } from './spec/skills.js';
+
+export {
+  QUEUES,
+  JOB_CATALOGUE,
+  addJob,
+  parseJob,
+  agentJobId,
+  parseAgentJobId,
+  type QueueName,
+  type JobName,
+  type JobData,
+  type AgentJobData,
+  type RunSubmitData,
+} from './jobs/catalogue.js';
+export { openQueue, KEEP_FINISHED_JOBS } from './jobs/queues.js';
+
+export { newRunId } from './runs/ids.js';
+export {
+  MEMBER_STATUSES,
+  RUN_STATUSES,
+  deriveRunStatus,
+  isFinalMemberStatus,
+  isFinalRunStatus,
+  type MemberStatus,
+  type RunStatus,
+} from './runs/status.js';
+export {
+  RunStore,
+  toRunView,
+  type RunRecord,
+  type MemberRecord,
+  type MemberPatch,
+  type RunView,
+  type MemberView,
+  type AgentEvent,
+} from './runs/store.js';
+
+export {
+  parseStreamLine,
+  describeEvent,
+  toolTarget,
+  isResult,
+  isInit,
+  LineSplitter,
+  type StreamEvent,
+  type ResultEvent,
+  type InitEvent,
+  type EventLine,
+} from './agent/stream-json.js';
+export { FAILURE_CLASSES, UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
+export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';

@@ -1,0 +1,46 @@
+/**
+ * Every Redis key reins writes is built here; no other module types a key string.
+ * The prefix is wrapped in a hash tag (`{reins}`) so all keys share one slot on Redis Cluster,
+ * which lets Lua scripts and MULTI touch several of them. BullMQ's queues use the same prefix.
+ */
+export interface Keys {
+  /** Prefix handed to BullMQ, so its keys sit beside ours in the same slot. */
+  readonly bullPrefix: string;
+  /** Hash: one run's record. */
+  run(runId: string): string;
+  /** Hash: one member's record within a run. */
+  member(runId: string, member: string): string;
+  /** Sorted set of run ids, scored by creation time. */
+  readonly runs: string;
+  /** Set of run ids that are not yet finished; the scheduler sweeps it. */
+  readonly activeRuns: string;
+  /** Stream of an agent's readable events, for `reins logs`. */
+  events(runId: string, member: string): string;
+  /** String with a TTL, refreshed while the agent lives. */
+  heartbeat(jobId: string): string;
+  /** Hash: a member's last checkpoint. */
+  cursor(runId: string, member: string): string;
+  /** String with a TTL: a live worker's registration. */
+  worker(workerId: string): string;
+  /** Pub/sub channel for commands to workers (cancel, kill). */
+  readonly controlChannel: string;
+  /** Pub/sub channel on which run and member changes are announced. */
+  readonly runEventsChannel: string;
+}
+
+export function createKeys(prefix: string): Keys {
+  const p = `{${prefix}}`;
+  return {
+    bullPrefix: p,
+    run: (runId) => `${p}:run:${runId}`,
+    member: (runId, member) => `${p}:member:${runId}:${member}`,
+    runs: `${p}:runs`,
+    activeRuns: `${p}:runs:active`,
+    events: (runId, member) => `${p}:events:${runId}:${member}`,
+    heartbeat: (jobId) => `${p}:hb:${jobId}`,
+    cursor: (runId, member) => `${p}:cursor:${runId}:${member}`,
+    worker: (workerId) => `${p}:worker:${workerId}`,
+    controlChannel: `${p}:control`,
+    runEventsChannel: `${p}:run-events`,
+  };
+}

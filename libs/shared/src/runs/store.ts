@@ -1,0 +1,299 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { NotFoundError } from '../errors/not-found-error.js';
+import type { Harness } from '../spec/harness.js';
+import { MEMBER_STATUSES, RUN_STATUSES, type MemberStatus, type RunStatus } from './status.js';
+
+export interface RunRecord {
+  runId: string;
+  name: string;
+  goal: string;
+  status: RunStatus;
+  /** The harness file it came from. */
+  source: string;
+  spec: Harness;
+  /** Member names, in the harness file's order. */
+  members: string[];
+  /** The harness workdir, absolute, if it gives one. */
+  workdir?: string;
+  /** Skill name to the folder that holds it. */
+  skillDirs: Record<string, string>;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  cancelled: boolean;
+}
+
+export interface MemberRecord {
+  runId: string;
+  name: string;
+  status: MemberStatus;
+  dependsOn: string[];
+  jobId: string;
+  attempts: number;
+  workspace?: string;
+  exitCode?: number;
+  sessionId?: string;
+  costUsd?: number;
+  numTurns?: number;
+  durationMs?: number;
+  summary?: string;
+  error?: string;
+  errorClass?: string;
+  startedAt?: number;
+  endedAt?: number;
+  workerId?: string;
+  host?: string;
+  tmuxSocket?: string;
+  tmuxSession?: string;
+}
+
+/** The `--json` contract of `reins status` and `reins submit --wait`. Keep it exact. */
+export interface RunView {
+  runId: string;
+  status: RunStatus;
+  members: MemberView[];
+}
+
+export interface MemberView {
+  name: string;
+  status: MemberStatus;
+  attempts: number;
+  workspace: string | null;
+  exitCode?: number;
+  sessionId?: string;
+  costUsd?: number;
+  numTurns?: number;
+  error?: string;
+}
+
+/** A readable line of an agent's activity, kept in a capped stream per member. */
+export interface AgentEvent {
+  id: string;
+  at: number;
+  kind: string;
+  text: string;
+}
+
+/** A field set to null is removed from the record. */
+export type MemberPatch = { [K in keyof MemberRecord]?: MemberRecord[K] | null };
+
+const MAX_EVENTS_PER_MEMBER = 5_000;
+const NUMBER_FIELDS = new Set(['attempts', 'exitCode', 'costUsd', 'numTurns', 'durationMs', 'startedAt', 'endedAt']);
+
+/** Reads and writes run and member records. Every state change lands here before anyone reports it. */
+export class RunStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Creates the run and its members once; a second call for the same run changes nothing. */
+  async createRun(run: Omit<RunRecord, 'status' | 'cancelled'>, members: { name: string; dependsOn: string[]; jobId: string }[]): Promise<boolean> {
+    const runKey = this.keys.run(run.runId);
+    await this.redis.watch(runKey);
+    if (await this.redis.exists(runKey)) {
+      await this.redis.unwatch();
+      return false;
+    }
+    const tx = this.redis.multi();
+    tx.hset(runKey, {
+      runId: run.runId,
+      name: run.name,
+      goal: run.goal,
+      status: 'queued',
+      source: run.source,
+      spec: JSON.stringify(run.spec),
+      members: JSON.stringify(run.members),
+      skillDirs: JSON.stringify(run.skillDirs),
+      ...(run.workdir ? { workdir: run.workdir } : {}),
+      createdAt: String(run.createdAt),
+      cancelled: '0',
+    });
+    for (const m of members) {
+      tx.hset(this.keys.member(run.runId, m.name), {
+        runId: run.runId,
+        name: m.name,
+        status: 'pending',
+        dependsOn: JSON.stringify(m.dependsOn),
+        jobId: m.jobId,
+        attempts: '0',
+      });
+    }
+    tx.zadd(this.keys.runs, run.createdAt, run.runId);
+    tx.sadd(this.keys.activeRuns, run.runId);
+    const result = await tx.exec();
+    return result !== null;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const hash = await this.redis.hgetall(this.keys.run(runId));
+    return hash.runId ? decodeRun(hash) : undefined;
+  }
+
+  async requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (!run) throw new NotFoundError(`no run with id ${JSON.stringify(runId)}`);
+    return run;
+  }
+
+  async getMembers(run: Pick<RunRecord, 'runId' | 'members'>): Promise<MemberRecord[]> {
+    const pipeline = this.redis.pipeline();
+    for (const name of run.members) pipeline.hgetall(this.keys.member(run.runId, name));
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.flatMap(([error, hash]) => {
+      if (error) throw error;
+      const h = hash as Record<string, string>;
+      return h.name ? [decodeMember(h)] : [];
+    });
+  }
+
+  async getMember(runId: string, member: string): Promise<MemberRecord | undefined> {
+    const hash = await this.redis.hgetall(this.keys.member(runId, member));
+    return hash.name ? decodeMember(hash) : undefined;
+  }
+
+  async updateMember(runId: string, member: string, patch: MemberPatch): Promise<void> {
+    const key = this.keys.member(runId, member);
+    const set: Record<string, string> = {};
+    const remove: string[] = [];
+    for (const [field, value] of Object.entries(patch)) {
+      if (value === undefined) continue;
+      if (value === null) remove.push(field);
+      else set[field] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+    }
+    const tx = this.redis.multi();
+    if (Object.keys(set).length > 0) tx.hset(key, set);
+    if (remove.length > 0) tx.hdel(key, ...remove);
+    tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set }));
+    await tx.exec();
+  }
+
+  async incrementAttempts(runId: string, member: string): Promise<number> {
+    return this.redis.hincrby(this.keys.member(runId, member), 'attempts', 1);
+  }
+
+  /** Sets the run's status; a final status also stamps endedAt and takes the run off the active set. */
+  async setRunStatus(runId: string, status: RunStatus, now = Date.now()): Promise<void> {
+    const tx = this.redis.multi();
+    const fields: Record<string, string> = { status };
+    if (status === 'running') tx.hsetnx(this.keys.run(runId), 'startedAt', String(now));
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+      fields.endedAt = String(now);
+      tx.srem(this.keys.activeRuns, runId);
+    }
+    tx.hset(this.keys.run(runId), fields);
+    tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, status }));
+    await tx.exec();
+  }
+
+  /** Marks a run cancelled unless it already ended. Returns false when it had ended. */
+  async markCancelled(runId: string): Promise<boolean> {
+    const key = this.keys.run(runId);
+    await this.redis.watch(key);
+    const status = (await this.redis.hget(key, 'status')) as RunStatus | null;
+    if (status === null || status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+      await this.redis.unwatch();
+      return false;
+    }
+    // The run stays in the active set until its members have ended, so the scheduler finishes the clean-up.
+    const result = await this.redis
+      .multi()
+      .hset(key, { cancelled: '1', status: 'cancelled', endedAt: String(Date.now()) })
+      .publish(this.keys.runEventsChannel, JSON.stringify({ runId, status: 'cancelled' }))
+      .exec();
+    if (result === null) return this.markCancelled(runId);
+    return true;
+  }
+
+  async isCancelled(runId: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.run(runId), 'cancelled')) === '1';
+  }
+
+  async retire(runId: string): Promise<void> {
+    await this.redis.srem(this.keys.activeRuns, runId);
+  }
+
+  async activeRunIds(): Promise<string[]> {
+    return this.redis.smembers(this.keys.activeRuns);
+  }
+
+  /** Newest first. */
+  async listRunIds(limit = 50): Promise<string[]> {
+    return this.redis.zrevrange(this.keys.runs, 0, limit - 1);
+  }
+
+  async appendEvents(runId: string, member: string, events: readonly { at: number; kind: string; text: string }[]): Promise<void> {
+    if (events.length === 0) return;
+    const key = this.keys.events(runId, member);
+    const pipeline = this.redis.pipeline();
+    for (const e of events) {
+      pipeline.xadd(key, 'MAXLEN', '~', String(MAX_EVENTS_PER_MEMBER), '*', 'at', String(e.at), 'kind', e.kind, 'text', e.text);
+    }
+    await pipeline.exec();
+  }
+
+  /** Events after the given stream id ('-' for the start). */
+  async readEvents(runId: string, member: string, afterId = '-', count = 1_000): Promise<AgentEvent[]> {
+    const start = afterId === '-' ? '-' : `(${afterId}`;
+    const entries = await this.redis.xrange(this.keys.events(runId, member), start, '+', 'COUNT', count);
+    return entries.map(([id, fields]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+      return { id, at: Number(f.at), kind: f.kind ?? 'text', text: f.text ?? '' };
+    });
+  }
+
+  async view(runId: string): Promise<RunView> {
+    const run = await this.requireRun(runId);
+    return toRunView(run, await this.getMembers(run));
+  }
+}
+
+export function toRunView(run: RunRecord, members: readonly MemberRecord[]): RunView {
+  return {
+    runId: run.runId,
+    status: run.status,
+    members: members.map((m) => {
+      const view: MemberView = { name: m.name, status: m.status, attempts: m.attempts, workspace: m.workspace ?? null };
+      if (m.exitCode !== undefined) view.exitCode = m.exitCode;
+      if (m.sessionId !== undefined) view.sessionId = m.sessionId;
+      if (m.costUsd !== undefined) view.costUsd = m.costUsd;
+      if (m.numTurns !== undefined) view.numTurns = m.numTurns;
+      if (m.error !== undefined) view.error = m.error;
+      return view;
+    }),
+  };
+}
+
+function decodeRun(h: Record<string, string>): RunRecord {
+  const status = RUN_STATUSES.find((s) => s === h.status) ?? 'queued';
+  const run: RunRecord = {
+    runId: h.runId!,
+    name: h.name ?? '',
+    goal: h.goal ?? '',
+    status,
+    source: h.source ?? '',
+    spec: JSON.parse(h.spec ?? '{}') as Harness,
+    members: JSON.parse(h.members ?? '[]') as string[],
+    skillDirs: JSON.parse(h.skillDirs ?? '{}') as Record<string, string>,
+    createdAt: Number(h.createdAt),
+    cancelled: h.cancelled === '1',
+  };
+  if (h.workdir) run.workdir = h.workdir;
+  if (h.startedAt) run.startedAt = Number(h.startedAt);
+  if (h.endedAt) run.endedAt = Number(h.endedAt);
+  return run;
+}
+
+function decodeMember(h: Record<string, string>): MemberRecord {
+  const record: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(h)) {
+    if (NUMBER_FIELDS.has(field)) record[field] = Number(value);
+    else if (field === 'dependsOn') record[field] = JSON.parse(value) as string[];
+    else record[field] = value;
+  }
+  record.status = MEMBER_STATUSES.find((s) => s === h.status) ?? 'pending';
+  record.attempts ??= 0;
+  return record as unknown as MemberRecord;
+}

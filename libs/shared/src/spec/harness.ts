@@ -1,0 +1,144 @@
+import { z } from 'zod';
+
+/** Prompts travel as one argv element; Linux caps one argument at 128 KiB. */
+export const MAX_PROMPT_BYTES = 100_000;
+export const MAX_TEAM_SIZE = 8;
+
+const NAME_RULE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+const NAME_HINT = 'expected 1 to 40 letters, digits, "_" or "-", starting with a letter or digit';
+
+export const MemberNameSchema = z.string().regex(NAME_RULE, NAME_HINT);
+export const SkillNameSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a skill name: lowercase letters, digits and "-", at most 64');
+
+const EnvMapSchema = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
+  z.string(),
+);
+
+const PromptSchema = z
+  .string()
+  .refine((s) => s.trim().length > 0, 'expected a non-empty prompt')
+  .refine((s) => Buffer.byteLength(s) <= MAX_PROMPT_BYTES, `expected a prompt of at most ${MAX_PROMPT_BYTES} bytes`);
+
+export const ClaudeAgentSchema = z.strictObject({
+  kind: z.literal('claude'),
+  model: z.string().min(1).optional(),
+  maxTurns: z.number().int().min(1).optional(),
+  appendSystemPrompt: z.string().optional(),
+  env: EnvMapSchema.optional(),
+});
+
+export const CommandAgentSchema = z.strictObject({
+  kind: z.literal('command'),
+  argv: z.array(z.string().min(1, 'expected a non-empty argument')).min(1, 'expected at least the program to run'),
+  env: EnvMapSchema.optional(),
+});
+
+export const AgentSchema = z.discriminatedUnion('kind', [ClaudeAgentSchema, CommandAgentSchema]);
+
+export const MemberSchema = z.strictObject({
+  name: MemberNameSchema,
+  prompt: PromptSchema,
+  depends_on: z.array(MemberNameSchema).optional(),
+  skills: z.array(SkillNameSchema).optional(),
+  /** Replaces the harness-level agent for this member. */
+  agent: AgentSchema.optional(),
+});
+
+export const LimitsSchema = z.strictObject({
+  timeoutMs: z.number().int().min(1).optional(),
+  maxTurns: z.number().int().min(1).optional(),
+});
+
+export const RetrySchema = z.strictObject({
+  attempts: z.number().int().min(1).max(50).optional(),
+});
+
+export const HarnessSchema = z
+  .strictObject({
+    name: z.string().regex(NAME_RULE, NAME_HINT),
+    goal: z.string().min(1).optional(),
+    workdir: z.string().min(1).optional(),
+    agent: AgentSchema.default({ kind: 'claude' }),
+    team: z.array(MemberSchema).min(1, 'expected at least 1 member').max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`),
+    limits: LimitsSchema.optional(),
+    retry: RetrySchema.optional(),
+  })
+  .superRefine((harness, ctx) => {
+    for (const issue of teamGraphIssues(harness.team)) ctx.addIssue({ code: 'custom', ...issue });
+  });
+
+export type ClaudeAgent = z.infer<typeof ClaudeAgentSchema>;
+export type CommandAgent = z.infer<typeof CommandAgentSchema>;
+export type Agent = z.infer<typeof AgentSchema>;
+export type Member = z.infer<typeof MemberSchema>;
+export type Harness = z.infer<typeof HarnessSchema>;
+
+interface GraphIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Duplicate names, unknown or self dependencies, and cycles (named member by member). */
+export function teamGraphIssues(team: readonly Pick<Member, 'name' | 'depends_on'>[]): GraphIssue[] {
+  const issues: GraphIssue[] = [];
+  const index = new Map<string, number>();
+  team.forEach((member, i) => {
+    if (index.has(member.name)) {
+      issues.push({ path: ['team', i, 'name'], message: `duplicate member name "${member.name}" (also team[${index.get(member.name)}])` });
+    } else index.set(member.name, i);
+  });
+  const known = [...index.keys()].join(', ');
+  team.forEach((member, i) => {
+    (member.depends_on ?? []).forEach((dep, j) => {
+      if (dep === member.name) issues.push({ path: ['team', i, 'depends_on', j], message: `"${dep}" depends on itself` });
+      else if (!index.has(dep)) issues.push({ path: ['team', i, 'depends_on', j], message: `unknown member "${dep}" (expected one of: ${known})` });
+    });
+  });
+  if (issues.length > 0) return issues;
+  const cycle = findCycle(team);
+  if (cycle) {
+    const first = index.get(cycle[0]!) ?? 0;
+    issues.push({ path: ['team', first, 'depends_on'], message: `dependency cycle: ${cycle.join(' → ')}` });
+  }
+  return issues;
+}
+
+function findCycle(team: readonly Pick<Member, 'name' | 'depends_on'>[]): string[] | undefined {
+  const deps = new Map(team.map((m) => [m.name, m.depends_on ?? []]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const dep of deps.get(name) ?? []) {
+      const found = visit(dep);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const member of team) {
+    const found = visit(member.name);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Members in an order where each comes after everything it depends on (the file's order breaks ties). */
+export function dependencyOrder<T extends Pick<Member, 'name' | 'depends_on'>>(team: readonly T[]): T[] {
+  const placed = new Set<string>();
+  const ordered: T[] = [];
+  while (ordered.length < team.length) {
+    const next = team.find((m) => !placed.has(m.name) && (m.depends_on ?? []).every((d) => placed.has(d)));
+    if (!next) throw new Error('dependencyOrder: the team has a cycle');
+    placed.add(next.name);
+    ordered.push(next);
+  }
+  return ordered;
+}

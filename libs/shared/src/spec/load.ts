@@ -1,0 +1,85 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { SpecError } from '../errors/spec-error.js';
+import { issuesFromZod, type InputIssue } from '../errors/issue.js';
+import { showValue } from '../errors/format.js';
+import { HarnessSchema, type Harness } from './harness.js';
+import { readSkillCatalogue } from './skills.js';
+
+/** A harness that passed every check, with its paths made absolute. */
+export interface ResolvedHarness {
+  spec: Harness;
+  /** Where it came from, for messages. */
+  source: string;
+  /** Absolute, and an existing directory; undefined when the harness gives none. */
+  workdir: string | undefined;
+  /** Every skill a member names, to the absolute folder that holds its SKILL.md. */
+  skillDirs: Record<string, string>;
+}
+
+export interface LoadOptions {
+  /** Folders that hold skills, searched in order. */
+  skillsDirs: readonly string[];
+}
+
+/** Reads a YAML or JSON harness file and checks everything that can be checked before a run exists. */
+export async function loadHarnessFile(file: string, options: LoadOptions): Promise<ResolvedHarness> {
+  const source = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(source, 'utf8');
+  } catch (error) {
+    throw new SpecError(file, [{ path: '(file)', message: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
+  }
+  // YAML 1.2 is a superset of JSON, so one parser reads both and reports lines for either.
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new SpecError(file, doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message })));
+  }
+  return resolveHarness(doc.toJS(), { ...options, source: file, baseDir: path.dirname(source) });
+}
+
+/** Checks a harness given as a value; a relative workdir is taken from baseDir. */
+export async function resolveHarness(
+  value: unknown,
+  options: LoadOptions & { source: string; baseDir: string },
+): Promise<ResolvedHarness> {
+  const parsed = HarnessSchema.safeParse(value, { reportInput: true });
+  if (!parsed.success) throw new SpecError(options.source, issuesFromZod(parsed.error, value));
+  const spec = parsed.data;
+  const issues: InputIssue[] = [];
+
+  let workdir: string | undefined;
+  if (spec.workdir !== undefined) {
+    workdir = path.resolve(options.baseDir, spec.workdir);
+    const info = await stat(workdir).catch(() => undefined);
+    if (!info?.isDirectory()) {
+      issues.push({ path: 'workdir', message: `expected an existing directory, got ${showValue(spec.workdir)} (${workdir})` });
+    }
+  }
+
+  const skillDirs: Record<string, string> = {};
+  const wanted = new Set(spec.team.flatMap((m) => m.skills ?? []));
+  if (wanted.size > 0) {
+    const catalogue = await readSkillCatalogue(options.skillsDirs);
+    const available = [...catalogue.skills.keys()].sort().join(', ') || 'none';
+    spec.team.forEach((member, i) => {
+      (member.skills ?? []).forEach((name, j) => {
+        const skill = catalogue.skills.get(name);
+        if (skill) {
+          skillDirs[name] = skill.dir;
+          return;
+        }
+        const broken = catalogue.problems.find((p) => path.basename(p.dir) === name);
+        issues.push({
+          path: `team[${i}].skills[${j}]`,
+          message: broken ? `skill "${name}" is malformed: ${broken.message}` : `unknown skill "${name}" (available: ${available})`,
+        });
+      });
+    });
+  }
+
+  if (issues.length > 0) throw new SpecError(options.source, issues);
+  return { spec, source: options.source, workdir, skillDirs };
+}

@@ -1,0 +1,91 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { tempDir } from './test-root.js';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  dir: string;
+  /** A plain client for assertions; closed by stop(). */
+  client: Redis;
+  /** Stops the server, as a crash would when `hard`. */
+  stop(options?: { hard?: boolean }): Promise<void>;
+  /** Starts it again on the same port and data dir (AOF replays when on). */
+  restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the server holds connections but answers nothing. */
+  pause(): void;
+  resume(): void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitForPing(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i += 1) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === 'PONG') return;
+    } catch {
+      // not yet
+    } finally {
+      probe.disconnect();
+    }
+    await sleep(25);
+  }
+  throw new Error(`redis-server at ${url} did not answer`);
+}
+
+/**
+ * A private redis-server on a free port, never the machine's shared one on 6379. With `appendonly`,
+ * a restart keeps the data, as a production Redis would.
+ */
+export async function startRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
+  const dir = tempDir('redis');
+  const port = await freePort();
+  const url = `redis://127.0.0.1:${port}`;
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
+  let child: ChildProcess;
+  const launch = async () => {
+    child = spawn('redis-server', args, { stdio: 'ignore' });
+    await waitForPing(url, child);
+  };
+  await launch();
+  const client = new Redis(url, { maxRetriesPerRequest: null });
+  client.on('error', () => undefined);
+  const stopServer = async (hard: boolean) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+    await exited;
+  };
+  return {
+    url,
+    port,
+    dir,
+    client,
+    stop: async ({ hard = false } = {}) => {
+      client.disconnect();
+      await stopServer(hard);
+    },
+    restart: async () => {
+      await stopServer(false);
+      await launch();
+    },
+    pause: () => child.kill('SIGSTOP'),
+    resume: () => child.kill('SIGCONT'),
+  };
+}

@@ -1,0 +1,231 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+
+/** A command agent that runs a node script; the script sees the REINS_* variables. */
+const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('the spine: submit → scheduler → worker → tmux → result', () => {
+  it('runs the hello example to success, and prints the exact JSON contract', async () => {
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', path.join(repoRoot, 'examples/hello.yaml'), '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const view = JSON.parse(result.stdout) as { runId: string; status: string; members: Record<string, unknown>[] };
+      expect(Object.keys(view).sort()).toEqual(['members', 'runId', 'status']);
+      expect(view.status).toBe('succeeded');
+      expect(view.members.map((m) => [m.name, m.status, m.attempts])).toEqual([
+        ['english', 'succeeded', 1],
+        ['french', 'succeeded', 1],
+        ['together', 'succeeded', 1],
+      ]);
+      for (const m of view.members) {
+        expect(Object.keys(m).every((k) => ['name', 'status', 'attempts', 'workspace', 'exitCode', 'sessionId', 'costUsd', 'numTurns', 'error'].includes(k))).toBe(true);
+        expect(m.exitCode).toBe(0);
+      }
+      const together = view.members.find((m) => m.name === 'together')!;
+      expect(readFileSync(path.join(together.workspace as string, 'together.txt'), 'utf8')).toBe('Hello, world!\nBonjour, le monde !\n');
+
+      const status = await fleet.reins(['status', view.runId, '--json']);
+      expect(status.exitCode).toBe(0);
+      expect(JSON.parse(status.stdout)).toEqual(view);
+      const human = await fleet.reins(['status', view.runId]);
+      expect(human.stdout).toContain(`run ${view.runId} (hello): succeeded`);
+      expect(human.stdout).toMatch(/together\s+succeeded\s+1/);
+    });
+  });
+
+  it('releases members in depends_on order', async () => {
+    const workdir = tempDir('order');
+    const stamp = `const fs=require('fs');const me=process.env.REINS_MEMBER;fs.appendFileSync('order.log','start '+me+' '+Date.now()+'\\n');setTimeout(()=>{fs.appendFileSync('order.log','end '+me+' '+Date.now()+'\\n')},150)`;
+    const file = await writeHarness(workdir, {
+      name: 'order',
+      workdir: '.',
+      agent: nodeAgent(stamp),
+      team: [
+        { name: 'c', prompt: 'third', depends_on: ['a', 'b'] },
+        { name: 'a', prompt: 'first' },
+        { name: 'b', prompt: 'second', depends_on: ['a'] },
+        { name: 'd', prompt: 'independent' },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+    });
+    const times = new Map<string, number>();
+    for (const line of readFileSync(path.join(workdir, 'order.log'), 'utf8').trim().split('\n')) {
+      const [what, who, at] = line.split(' ');
+      times.set(`${what} ${who}`, Number(at));
+    }
+    expect(times.size).toBe(8);
+    expect(times.get('start b')!).toBeGreaterThanOrEqual(times.get('end a')!);
+    expect(times.get('start c')!).toBeGreaterThanOrEqual(times.get('end a')!);
+    expect(times.get('start c')!).toBeGreaterThanOrEqual(times.get('end b')!);
+    // d depends on nothing: it starts before c, which waits for two others.
+    expect(times.get('start d')!).toBeLessThan(times.get('start c')!);
+  });
+
+  it('skips the dependants of a member that failed for good, fails the run and exits 1', async () => {
+    const dir = tempDir('fail');
+    const file = await writeHarness(dir, {
+      name: 'failing',
+      agent: nodeAgent('process.exit(0)'),
+      retry: { attempts: 2 },
+      team: [
+        { name: 'broken', prompt: 'fail', agent: nodeAgent('console.error("boom: no such thing"); process.exit(7)') },
+        { name: 'after', prompt: 'never runs', depends_on: ['broken'] },
+        { name: 'last', prompt: 'never runs either', depends_on: ['after'] },
+        { name: 'side', prompt: 'runs anyway' },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode).toBe(1);
+      const view = JSON.parse(result.stdout) as { status: string; members: { name: string; status: string; attempts: number; exitCode?: number; error?: string }[] };
+      expect(view.status).toBe('failed');
+      const byName = Object.fromEntries(view.members.map((m) => [m.name, m]));
+      expect(byName.broken).toMatchObject({ status: 'failed', attempts: 2, exitCode: 7 });
+      expect(byName.broken!.error).toContain('exited with code 7');
+      expect(byName.broken!.error).toContain('boom: no such thing');
+      expect(byName.after).toMatchObject({ status: 'skipped', attempts: 0 });
+      expect(byName.after!.error).toContain('broken failed');
+      expect(byName.last).toMatchObject({ status: 'skipped' });
+      expect(byName.side).toMatchObject({ status: 'succeeded' });
+    });
+  });
+
+  it('retries a member that fails once, and it succeeds on attempt 2', async () => {
+    const dir = tempDir('retry');
+    const flaky = `const fs=require('fs');if(!fs.existsSync('tried')){fs.writeFileSync('tried','1');process.exit(1)}`;
+    const file = await writeHarness(dir, { name: 'flaky', workdir: '.', agent: nodeAgent(flaky), team: [{ name: 'flaky', prompt: 'try' }] });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      expect(JSON.parse(result.stdout).members[0]).toMatchObject({ name: 'flaky', status: 'succeeded', attempts: 2 });
+    });
+  });
+
+  it('rejects a bad spec with exit 2, a message naming the field, and nothing in Redis', async () => {
+    const dir = tempDir('bad');
+    const file = await writeHarness(dir, {
+      name: 'bad',
+      agent: { kind: 'command', argv: ['true'] },
+      team: [
+        { name: 'a', prompt: 'x', depends_on: ['nobody'] },
+        { name: 'a', prompt: '' },
+      ],
+    });
+    // No roles run, so any key under the prefix could only have come from the CLI.
+    await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait']);
+      expect(result.exitCode).toBe(2);
+      expect(result.stderr).toContain(`Invalid harness ${file}`);
+      expect(result.stderr).toContain('team[0].depends_on[0]: unknown member "nobody"');
+      expect(result.stderr).toContain('team[1].name: duplicate member name "a"');
+      expect(result.stdout).toBe('');
+      expect(await redis.client.keys(`{${fleet.prefix}}*`)).toEqual([]);
+
+      const badFlag = await fleet.reins(['submit', file, '--wiat']);
+      expect(badFlag.exitCode).toBe(2);
+      expect(badFlag.stderr).toContain("Unknown option '--wiat'");
+      const unknownRun = await fleet.reins(['status', 'r-doesnotexist1']);
+      expect(unknownRun.exitCode).toBe(2);
+      expect(unknownRun.stderr).toContain('no run with id "r-doesnotexist1"');
+      const badEnv = await fleet.reins(['status', 'r-x'], { env: { REINS_MONITOR_INTERVAL_MS: 'soon' } });
+      expect(badEnv.exitCode).toBe(2);
+      expect(badEnv.stderr).toContain('REINS_MONITOR_INTERVAL_MS');
+      expect(badEnv.stderr).toContain('"soon"');
+      const deadRedis = await fleet.reins(['status', 'r-x'], { env: { REINS_REDIS_URL: 'redis://127.0.0.1:1' } });
+      expect(deadRedis.exitCode).toBe(1);
+      expect(deadRedis.stderr).toContain('Cannot reach Redis at redis://127.0.0.1:1');
+      expect(await redis.client.keys(`{${fleet.prefix}}*`)).toEqual([]);
+    });
+  });
+
+  it('delivers a hostile prompt to the agent byte for byte, and executes none of it', async () => {
+    const dir = tempDir('hostile');
+    const prompt = `"; touch ${dir}/pwned; $(touch ${dir}/pwned2) \`touch ${dir}/pwned3\` 'quoted' \\ back\nnew line ünïcödé -- --help`;
+    const file = await writeHarness(dir, {
+      name: 'hostile',
+      workdir: '.',
+      agent: nodeAgent(`require('fs').writeFileSync('received.txt', process.env.REINS_PROMPT)`),
+      team: [{ name: 'victim', prompt }],
+    });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+    });
+    expect(readFileSync(path.join(dir, 'received.txt'), 'utf8')).toBe(prompt);
+    for (const name of ['pwned', 'pwned2', 'pwned3']) expect(existsSync(path.join(dir, name))).toBe(false);
+  });
+
+  it('cancel stops the tmux sessions and marks the run and its members cancelled', async () => {
+    const dir = tempDir('cancel');
+    const file = await writeHarness(dir, {
+      name: 'sleepy',
+      agent: { kind: 'command', argv: ['sleep', '300'] },
+      team: [
+        { name: 'one', prompt: 'sleep' },
+        { name: 'two', prompt: 'sleep' },
+        { name: 'three', prompt: 'after', depends_on: ['one'] },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const submitted = await fleet.reins(['submit', file]);
+      expect(submitted.exitCode, submitted.stderr).toBe(0);
+      const runId = submitted.stdout.trim();
+      expect(runId).toMatch(/^r-[a-z0-9]+$/);
+      // Wait for both agents' sessions to exist (status reports running once the session starts).
+      for (let i = 0; i < 200 && (await fleet.tmuxSessions()).length < 2; i += 1) await new Promise((r) => setTimeout(r, 50));
+      expect((await fleet.tmuxSessions()).sort()).toEqual([`reins-${runId}-one-1`, `reins-${runId}-two-1`]);
+
+      const cancelled = await fleet.reins(['cancel', runId]);
+      expect(cancelled.exitCode, cancelled.stderr).toBe(0);
+      expect(await fleet.tmuxSessions()).toEqual([]);
+      const status = await fleet.reins(['status', runId, '--json']);
+      expect(status.exitCode).toBe(1);
+      const view = JSON.parse(status.stdout) as { status: string; members: { name: string; status: string }[] };
+      expect(view.status).toBe('cancelled');
+      expect(view.members.map((m) => m.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+      const again = await fleet.reins(['cancel', runId]);
+      expect(again.exitCode).toBe(1);
+      expect(again.stderr).toContain('already ended: cancelled');
+    });
+  });
+
+  it('shows readable events with reins logs', async () => {
+    const dir = tempDir('logs');
+    const lines = [
+      { type: 'system', subtype: 'init', session_id: 's-1', model: 'fake' },
+      { type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Write', input: { file_path: '/tmp/x.txt', content: 'hi' } }] } },
+      { type: 'result', subtype: 'success', is_error: false, result: 'all done', num_turns: 2, total_cost_usd: 0.25 },
+    ];
+    const script = `for (const l of ${JSON.stringify(lines.map((l) => JSON.stringify(l)))}) console.log(l)`;
+    const file = await writeHarness(dir, { name: 'chatty', agent: nodeAgent(script), team: [{ name: 'talker', prompt: 'talk' }] });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const view = JSON.parse(result.stdout) as { runId: string; members: Record<string, unknown>[] };
+      expect(view.members[0]).toMatchObject({ numTurns: 2, costUsd: 0.25 });
+      const logs = await fleet.reins(['logs', view.runId, 'talker']);
+      expect(logs.exitCode).toBe(0);
+      expect(logs.stdout).toMatch(/init\s+session s-1 started \(fake\)/);
+      expect(logs.stdout).toMatch(/tool\s+Write \/tmp\/x\.txt/);
+      expect(logs.stdout).toMatch(/result\s+success in 2 turns, \$0\.2500: all done/);
+      const wrongMember = await fleet.reins(['logs', view.runId, 'nobody']);
+      expect(wrongMember.exitCode).toBe(2);
+      expect(wrongMember.stderr).toContain('has no member "nobody"');
+    });
+  });
+});
