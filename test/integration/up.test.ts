@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { freePort, startRedis } from '../helpers/redis.js';
+import { repoRoot, withFleet } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+import { startLocalRedis } from '../../apps/cli/src/local-redis.js';
+
+describe('one machine', () => {
+  it('reins up --run starts scheduler, worker and board, runs the example, and stops everything', async () => {
+    const redis = await startRedis();
+    try {
+      await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
+        const port = await freePort();
+        const result = await fleet.reins(['up', '--run', path.join(repoRoot, 'examples/hello.yaml'), '--port', String(port)], { timeoutMs: 60_000 });
+        expect(result.exitCode, result.stderr).toBe(0);
+        expect(result.stderr).toContain(`board:   http://127.0.0.1:${port}/`);
+        expect(result.stdout).toMatch(/run r-[a-z0-9]+ \(hello\): succeeded/);
+        for (const role of ['scheduler', 'worker', 'board']) expect(existsSync(path.join(fleet.dataDir, 'logs', `${role}.log`))).toBe(true);
+      });
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('starts its own redis-server with an append-only file and noeviction', async () => {
+    const dir = tempDir('own-redis');
+    const port = await freePort();
+    const local = await startLocalRedis(port, dir);
+    const client = new Redis(local.url);
+    try {
+      expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+      expect(await client.config('GET', 'maxmemory-policy')).toEqual(['maxmemory-policy', 'noeviction']);
+      await client.set('k', 'v');
+    } finally {
+      client.disconnect();
+      await local.stop();
+    }
+    expect(existsSync(path.join(dir, 'appendonlydir'))).toBe(true);
+  });
+
+  it('doctor names what is missing and how to fix it', async () => {
+    const redis = await startRedis();
+    try {
+      await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
+        const ok = await fleet.reins(['doctor'], { env: { ANTHROPIC_API_KEY: 'k' } });
+        expect(ok.stdout).toMatch(/ok\s+redis\s+redis:\/\/127\.0\.0\.1:\d+, version \d/);
+        expect(ok.stdout).toMatch(/ok\s+tmux\s+tmux 3/);
+        expect(ok.stdout).toMatch(/ok\s+claude\s+.*2\.1\.328/);
+        expect(ok.exitCode, ok.stdout).toBe(0);
+        const bad = await fleet.reins(['doctor'], {
+          env: { ANTHROPIC_API_KEY: '', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: '', REINS_REDIS_URL: 'redis://:secret@127.0.0.1:1', REINS_CLAUDE_BIN: '/nonexistent/claude' },
+        });
+        expect(bad.exitCode).toBe(1);
+        expect(bad.stdout).toMatch(/MISSING redis\s+Cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
+        expect(bad.stdout).not.toContain('secret');
+        expect(bad.stdout).toMatch(/MISSING claude/);
+        expect(bad.stdout).toMatch(/MISSING api .*\n\s+fix: export ANTHROPIC_API_KEY/);
+      });
+    } finally {
+      await redis.stop();
+    }
+  });
+});
