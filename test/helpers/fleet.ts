@@ -52,9 +52,12 @@ export interface Fleet {
   prefix: string;
   scheduler: RoleHandle | undefined;
   workers: RoleHandle[];
+  board: RoleHandle | undefined;
   reins(args: string[], options?: { env?: Record<string, string>; timeoutMs?: number }): Promise<CliResult>;
   startWorker(id?: string, env?: Record<string, string>): Promise<RoleHandle>;
   startScheduler(): Promise<RoleHandle>;
+  /** Starts the board on a free port and returns its base URL. */
+  startBoard(port: number): Promise<string>;
   /** Live tmux sessions across every worker socket of this fleet. */
   tmuxSessions(): Promise<string[]>;
   stop(): Promise<void>;
@@ -129,6 +132,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     prefix,
     scheduler: undefined,
     workers: [],
+    board: undefined,
     reins: async (args, { env: extra = {}, timeoutMs = 60_000 } = {}) => {
       const result = await execa(process.execPath, [reinsBin, ...args], { env: { ...env, ...extra }, reject: false, timeout: timeoutMs, stdin: 'ignore' });
       return { exitCode: result.exitCode ?? -1, stdout: result.stdout as string, stderr: result.stderr as string };
@@ -144,6 +148,12 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       fleet.scheduler = handle;
       await waitForLog(handle.logFile, 'scheduler started', 15_000, handle.child);
       return handle;
+    },
+    startBoard: async (port) => {
+      const handle = spawnRole('board', 'b1', { ...env, REINS_BOARD_PORT: String(port) }, logDir);
+      fleet.board = handle;
+      await waitForLog(handle.logFile, 'board listening', 15_000, handle.child);
+      return `http://127.0.0.1:${port}`;
     },
     tmuxSessions: async () => {
       const sessions: string[] = [];
@@ -161,7 +171,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       return sessions;
     },
     stop: async () => {
-      await Promise.all([...fleet.workers, ...(fleet.scheduler ? [fleet.scheduler] : [])].map((r) => r.stop()));
+      const roles = [...fleet.workers, fleet.scheduler, fleet.board].filter((r): r is RoleHandle => r !== undefined);
+      await Promise.all(roles.map((r) => r.stop()));
       const left = await fleet.tmuxSessions();
       const socketDir = path.join(dataDir, 'tmux');
       for (const socket of (() => { try { return readdirSync(socketDir); } catch { return []; } })()) {

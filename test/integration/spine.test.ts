@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { execFileSync } from 'node:child_process';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 
@@ -226,6 +227,57 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       const wrongMember = await fleet.reins(['logs', view.runId, 'nobody']);
       expect(wrongMember.exitCode).toBe(2);
       expect(wrongMember.stderr).toContain('has no member "nobody"');
+    });
+  });
+
+  it('gives each member of a git workdir its own worktree on reins/<run>/<member>, and leaves the repo alone', async () => {
+    const repo = tempDir('repo');
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
+    git('init', '-q', '-b', 'main');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'root');
+    const commit = `const {execFileSync:x}=require('child_process');const me=process.env.REINS_MEMBER;require('fs').writeFileSync(me+'.txt',me);x('git',['add','-A']);x('git',['-c','user.name=a','-c','user.email=a@a','commit','-q','-m','work of '+me])`;
+    const file = await writeHarness(tempDir('git-harness'), {
+      name: 'gitty',
+      workdir: repo,
+      agent: nodeAgent(commit),
+      team: [{ name: 'alpha', prompt: 'a' }, { name: 'beta', prompt: 'b' }],
+    });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+      const view = JSON.parse(result.stdout) as { runId: string; members: { name: string; workspace: string }[] };
+      for (const member of view.members) {
+        expect(member.workspace).toBe(path.join(fleet.dataDir, 'worktrees', view.runId, member.name));
+        const branch = `reins/${view.runId}/${member.name}`;
+        expect(execFileSync('git', ['-C', member.workspace, 'branch', '--show-current'], { encoding: 'utf8' }).trim()).toBe(branch);
+        expect(git('log', '-1', '--format=%s', branch)).toBe(`work of ${member.name}`);
+      }
+      // The repo's own branch and working tree are untouched.
+      expect(git('branch', '--show-current')).toBe('main');
+      expect(git('log', '--format=%s', 'main')).toBe('root');
+      expect(git('status', '--porcelain')).toBe('');
+    });
+  });
+
+  it('serves Bull Board over the reins queues, with the agent job, its progress and its log', async () => {
+    const file = await writeHarness(tempDir('board'), { name: 'boarded', agent: nodeAgent('console.log("hi")'), team: [{ name: 'only', prompt: 'x' }] });
+    await withFleet({ redisUrl: redis.url }, async (fleet) => {
+      const base = await fleet.startBoard(await freePort());
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr).toBe(0);
+      const runId = (JSON.parse(result.stdout) as { runId: string }).runId;
+      const page = await fetch(`${base}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<title>Bull Dashboard</title>');
+      const api = (await (await fetch(`${base}/api/queues?activeQueue=agent&status=completed&page=1`)).json()) as {
+        queues: { name: string; jobs: { id: string; progress: unknown; returnValue: unknown }[] }[];
+      };
+      expect(api.queues.map((q) => q.name).sort()).toEqual(['agent', 'control']);
+      const job = api.queues.find((q) => q.name === 'agent')!.jobs.find((j) => j.id === `${runId}.only`)!;
+      expect(job.returnValue).toMatchObject({ status: 'succeeded', exitCode: 0 });
+      const logs = (await (await fetch(`${base}/api/queues/agent/${runId}.only/logs`)).json()) as string[] | { logs: string[] };
+      const lines = Array.isArray(logs) ? logs : logs.logs;
+      expect(lines.some((l) => l.includes('attempt 1 on w1: tmux -S'))).toBe(true);
     });
   });
 });

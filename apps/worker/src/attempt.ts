@@ -45,6 +45,48 @@ async function tail(file: string, maxBytes = 4_096): Promise<string> {
   }
 }
 
+/** The agent's pid, which is also its process group (the launcher starts it under setsid). */
+export async function agentPid(files: AttemptFiles): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt((await readFile(files.pid, 'utf8')).trim(), 10);
+    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Stops an agent and everything it started, then its tmux session. Returns once the agent's process is
+ * gone, so a caller that goes on to start another attempt never has two agents alive for one member.
+ */
+export async function stopAgent(tmux: TmuxDriver, sessionName: string, files: AttemptFiles, graceMs = 2_000): Promise<void> {
+  const pid = await agentPid(files);
+  if (pid !== undefined && isAlive(pid)) {
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    signal('SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+    if (isAlive(pid)) signal('SIGKILL');
+    while (isAlive(pid)) await sleep(20);
+  }
+  await tmux.kill(sessionName);
+}
+
 /**
  * Watches one agent in its tmux session until it ends: every tick it reads the new output, hands the events
  * on, and checks for the exit file, a vanished session, the wall clock and a stop request.
@@ -74,7 +116,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
       }
       if (stoppedBy === undefined && watch.signal.aborted) stoppedBy = watch.signal.reason as StopReason;
       if (stoppedBy === undefined && watch.timeoutMs !== undefined && Date.now() - startedAt > watch.timeoutMs) stoppedBy = 'timeout';
-      if (stoppedBy !== undefined) await watch.tmux.kill(watch.sessionName);
+      if (stoppedBy !== undefined) await stopAgent(watch.tmux, watch.sessionName, watch.files);
       if (!(await watch.tmux.has(watch.sessionName))) {
         // The launcher writes the exit file as its last act; a session that is gone without it was killed.
         const lateExit = await readExitCode(watch.files.exit);

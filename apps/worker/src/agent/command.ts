@@ -14,9 +14,9 @@ export interface CommandInvocationInput {
 export function commandInvocation(input: CommandInvocationInput): AgentInvocation {
   const env: Record<string, string> = {
     ...baselineEnv(input.workerEnv),
-    HOME: input.home,
     ...input.agent.env,
     ...identityEnv(input.identity),
+    HOME: input.home,
     REINS_PROMPT: input.prompt,
   };
   return { argv: [...input.agent.argv], env };

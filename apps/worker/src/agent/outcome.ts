@@ -32,8 +32,11 @@ export function parseResetTime(text: string, now = new Date()): number | undefin
   const match = LIMIT_TEXT.exec(text);
   if (!match) return undefined;
   const raw = (match[1] ?? '').trim().replace(/[.)]+$/, '');
-  const iso = Date.parse(raw);
-  if (!Number.isNaN(iso)) return iso;
+  // Only ISO dates go to Date.parse: V8 reads "5" or "9 (UTC)" as dates in 2001.
+  if (/^\d{4}-\d{2}-\d{2}/.test(raw)) {
+    const iso = Date.parse(raw);
+    return Number.isNaN(iso) || iso <= now.getTime() ? undefined : iso;
+  }
   const clock = /^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?/i.exec(raw);
   if (!clock) return undefined;
   let hours = Number(clock[1]);
@@ -64,6 +67,9 @@ function statusClass(status: number): FailureClass {
  */
 export function classifyClaude(ended: EndedAttempt): AgentOutcome {
   const { result } = ended;
+  const denials = result?.permission_denials ?? [];
+  // Success first: a successful answer may well quote the usage-limit message.
+  if (result && !result.is_error && denials.length === 0) return { ok: true, result, exitCode: ended.exitCode };
   const limitText = `${result?.result ?? ''}\n${ended.stderrTail}`;
   if (LIMIT_TEXT.test(limitText)) {
     const resetAt = parseResetTime(limitText);
@@ -74,8 +80,6 @@ export function classifyClaude(ended: EndedAttempt): AgentOutcome {
     const how = ended.exitCode === null ? 'vanished' : `exited with code ${ended.exitCode}`;
     return failure('crash', `claude ${how} without a result line${tail ? `: ${tail}` : ''}`, ended);
   }
-  const denials = result.permission_denials ?? [];
-  if (!result.is_error && denials.length === 0) return { ok: true, result, exitCode: ended.exitCode };
   if (denials.length > 0) {
     const listed = denials.map((d) => (d && typeof d === 'object' && 'tool_name' in d ? String((d as { tool_name: unknown }).tool_name) : JSON.stringify(d))).join(', ');
     return failure('permission_denied', `permission denied for: ${listed}`, ended);

@@ -2,19 +2,57 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
- * The program tmux starts for every agent. The agent's argv and environment come from NUL-separated
- * files, so no prompt, path or value is ever parsed as shell code, and long prompts do not hit tmux's
- * command-size limit. stdout goes to the pane (to watch) and to a log (to parse), stderr to its own log; the exit code is
- * written last, after the pipeline has drained, so a reader that sees `exit` has the whole log.
+ * The program tmux starts for every agent. Its argv and environment come from NUL-separated files, so no
+ * prompt, path or value is ever parsed as shell code, and long prompts do not hit tmux's command-size limit.
+ *
+ * - The agent runs under `setsid`, in a process group of its own, so stopping it stops everything it
+ *   started (a tool's child processes too). `setsid` also ends `env`'s NAME=VALUE parsing, so a program
+ *   path that contains "=" is run, not read as a variable.
+ * - stdout goes straight to stdout.jsonl (complete once the agent has exited); the pane tails it, to watch.
+ * - The exit code is written last, through a rename, so a reader that sees `exit` has the whole output.
+ * - The lease: while its worker lives and reaches Redis, it keeps pushing a deadline (epoch ms) into
+ *   `lease`. Past the deadline the agent is stopped. An agent never outlives its worker's claim on the job,
+ *   even when the worker was killed with -9 and the tmux session lives on. The check uses bash builtins
+ *   only (EPOCHREALTIME, read -t), so it costs no process per check.
  */
 export const LAUNCHER_SCRIPT = `#!/usr/bin/env bash
 # reins agent launcher. Usage: launch.sh <attempt-dir>
 dir=$1
 mapfile -d '' -t argv < "$dir/argv"
 mapfile -d '' -t envv < "$dir/env"
-printf '%s\\n' "$$" > "$dir/pid"
-env -i "\${envv[@]}" "\${argv[@]}" 2>> "$dir/stderr.log" | tee -a "$dir/stdout.jsonl"
-code=\${PIPESTATUS[0]}
+: > "$dir/stdout.jsonl"
+env -i "\${envv[@]}" setsid -- "\${argv[@]}" >> "$dir/stdout.jsonl" 2>> "$dir/stderr.log" &
+agent=$!
+printf '%s\\n' "$agent" > "$dir/pid"
+
+stop_agent() {
+  kill -TERM -- "-$agent" 2> /dev/null
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$agent" 2> /dev/null || return 0; read -rt 0.2 -u "$tick" _ || :; done
+  kill -KILL -- "-$agent" 2> /dev/null
+}
+exec {tick}<> <(:)
+trap 'stop_agent; exit 129' HUP TERM INT
+
+if [ -f "$dir/lease" ]; then
+  (
+    while kill -0 "$agent" 2> /dev/null; do
+      deadline=0; read -r deadline < "$dir/lease"
+      now=$(( \${EPOCHREALTIME/./} / 1000 ))
+      if (( now > deadline )); then
+        printf 'reins: the worker lease expired at %s; stopping the agent\\n' "$deadline" >> "$dir/stderr.log"
+        stop_agent
+        break
+      fi
+      read -rt 0.25 -u "$tick" _ || :
+    done
+  ) &
+fi
+
+tail -n +1 -f "$dir/stdout.jsonl" 2> /dev/null &
+viewer=$!
+wait "$agent"
+code=$?
+kill "$viewer" 2> /dev/null
 printf '%s\\n' "$code" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
 `;
 
@@ -28,6 +66,8 @@ export async function installLauncher(binDir: string): Promise<string> {
 
 export interface AttemptFiles {
   dir: string;
+  /** Deadline (epoch ms) past which the launcher stops the agent. */
+  lease: string;
   stdout: string;
   stderr: string;
   exit: string;
@@ -37,6 +77,7 @@ export interface AttemptFiles {
 export function attemptFiles(dir: string): AttemptFiles {
   return {
     dir,
+    lease: path.join(dir, 'lease'),
     stdout: path.join(dir, 'stdout.jsonl'),
     stderr: path.join(dir, 'stderr.log'),
     exit: path.join(dir, 'exit'),

@@ -15,6 +15,11 @@ export function issuesFromZod(error: z.ZodError, input: unknown): InputIssue[] {
       const fields = issue.keys.map((k) => `"${k}"`).join(', ');
       return { path, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${fields}` };
     }
+    if (issue.code === 'invalid_key') {
+      // A bad record key (an env variable name, say): show the key, not the value under it.
+      const expected = issue.issues[0]?.message.replace(/^Invalid input: /, '') ?? 'an invalid key';
+      return { path, message: `${expected}, got ${showValue(issue.path.at(-1))}` };
+    }
     // The raw value, not zod's: z.coerce reports the coerced NaN, while the user typed "soon".
     const raw = valueAt(input, issue.path);
     const value = raw !== undefined || !('input' in issue) ? raw : issue.input;

@@ -1,0 +1,71 @@
+import { describe, it, expect } from 'vitest';
+import { baselineEnv, claudePassthroughEnv, identityEnv } from '../../apps/worker/src/agent/env.js';
+
+describe('baselineEnv', () => {
+  it('keeps only PATH, LANG, LC_ALL, LC_CTYPE and TZ', () => {
+    expect(
+      baselineEnv({
+        PATH: '/p',
+        LANG: 'en_US.UTF-8',
+        LC_ALL: 'C',
+        LC_CTYPE: 'UTF-8',
+        TZ: 'UTC',
+        HOME: '/root',
+        SHELL: '/bin/bash',
+        LC_MESSAGES: 'C',
+        ANTHROPIC_API_KEY: 'k',
+        SECRET: 's',
+      }),
+    ).toEqual({ PATH: '/p', LANG: 'en_US.UTF-8', LC_ALL: 'C', LC_CTYPE: 'UTF-8', TZ: 'UTC' });
+  });
+
+  it('supplies a default PATH and skips undefined values', () => {
+    expect(baselineEnv({ LANG: undefined })).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin' });
+  });
+
+  it('keeps an empty PATH as given', () => {
+    expect(baselineEnv({ PATH: '' })).toEqual({ PATH: '' });
+  });
+});
+
+describe('claudePassthroughEnv', () => {
+  it('passes ANTHROPIC_*, CLAUDE_CODE_* and API_TIMEOUT_MS only', () => {
+    expect(
+      claudePassthroughEnv({
+        ANTHROPIC_API_KEY: 'k',
+        ANTHROPIC_AUTH_TOKEN: 't',
+        ANTHROPIC_BASE_URL: 'http://x',
+        CLAUDE_CODE_USE_BEDROCK: '1',
+        API_TIMEOUT_MS: '5',
+        API_TIMEOUT_MS_EXTRA: 'no',
+        MY_ANTHROPIC_KEY: 'no',
+        CLAUDE_CONFIG_DIR: 'no',
+        AWS_SECRET_ACCESS_KEY: 'no',
+        REINS_REDIS_URL: 'no',
+        PATH: 'no',
+        ANTHROPIC_UNSET: undefined,
+      }),
+    ).toEqual({
+      ANTHROPIC_API_KEY: 'k',
+      ANTHROPIC_AUTH_TOKEN: 't',
+      ANTHROPIC_BASE_URL: 'http://x',
+      CLAUDE_CODE_USE_BEDROCK: '1',
+      API_TIMEOUT_MS: '5',
+    });
+  });
+
+  it('is case-sensitive', () => {
+    expect(claudePassthroughEnv({ anthropic_api_key: 'k', Claude_Code_X: '1' })).toEqual({});
+  });
+});
+
+describe('identityEnv', () => {
+  it('names the run, member, workspace and attempt', () => {
+    expect(identityEnv({ runId: 'r-abc123', member: 'writer', workspace: '/ws', attempt: 3 })).toEqual({
+      REINS_RUN_ID: 'r-abc123',
+      REINS_MEMBER: 'writer',
+      REINS_WORKSPACE: '/ws',
+      REINS_ATTEMPT: '3',
+    });
+  });
+});

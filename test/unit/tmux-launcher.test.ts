@@ -1,0 +1,216 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile, chmod, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { LAUNCHER_SCRIPT, attemptFiles, installLauncher, writeLaunchFiles } from '../../apps/worker/src/tmux/launcher.js';
+
+const run = promisify(execFile);
+
+const NASTY = `-x "; touch /tmp/pwned; $(touch /tmp/pwned2) \`id\` 'single' \\back\nnewline\ttab — ünïcode 🌍 $HOME %s`;
+
+let root: string;
+let launcher: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'reins-unit-launcher-'));
+  launcher = path.join(root, 'launch.sh');
+  await writeFile(launcher, LAUNCHER_SCRIPT, { mode: 0o755 });
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('attemptFiles', () => {
+  it('names the files of an attempt dir', () => {
+    expect(attemptFiles('/d/a1')).toEqual({
+      dir: '/d/a1',
+      lease: '/d/a1/lease',
+      stdout: '/d/a1/stdout.jsonl',
+      stderr: '/d/a1/stderr.log',
+      exit: '/d/a1/exit',
+      pid: '/d/a1/pid',
+    });
+  });
+});
+
+describe('writeLaunchFiles', () => {
+  it('writes argv and env NUL-separated, byte for byte', async () => {
+    const dir = path.join(root, 'write-1');
+    const argv = ['/usr/bin/claude', '-p', '--', NASTY, 'a=b', ''];
+    const env = { PATH: '/usr/bin:/bin', MULTI: 'line1\nline2', QUOTES: `"'$(x)\``, EMPTY: '', EQ: 'a=b=c', UNI: 'é🌍' };
+    const files = await writeLaunchFiles(dir, argv, env);
+    expect(files).toEqual(attemptFiles(dir));
+
+    const argvBytes = await readFile(path.join(dir, 'argv'));
+    const expectedArgv = Buffer.concat(argv.map((a) => Buffer.from(`${a}\0`, 'utf8')));
+    expect(argvBytes.equals(expectedArgv)).toBe(true);
+
+    const envBytes = await readFile(path.join(dir, 'env'));
+    expect(envBytes.toString('utf8')).toBe(
+      'PATH=/usr/bin:/bin\0MULTI=line1\nline2\0QUOTES="\'$(x)`\0EMPTY=\0EQ=a=b=c\0UNI=é🌍\0',
+    );
+  });
+
+  it('makes the env file readable by its owner only', async () => {
+    const dir = path.join(root, 'write-mode');
+    await writeLaunchFiles(dir, ['true'], { SECRET: 'k' });
+    expect((await stat(path.join(dir, 'env'))).mode & 0o777).toBe(0o600);
+    expect((await stat(path.join(dir, 'argv'))).mode & 0o077).toBe(0);
+  });
+
+  it('writes empty files for an empty env', async () => {
+    const dir = path.join(root, 'write-empty');
+    await writeLaunchFiles(dir, ['true'], {});
+    expect(await readFile(path.join(dir, 'env'), 'utf8')).toBe('');
+  });
+
+  it('rejects a NUL byte inside an argument', async () => {
+    await expect(writeLaunchFiles(path.join(root, 'write-nul'), ['echo', 'a\0b'], {})).rejects.toThrow('an argument contains a NUL byte');
+  });
+
+  it('rejects a NUL byte inside an env value', async () => {
+    await expect(writeLaunchFiles(path.join(root, 'write-nul-env'), ['echo'], { A: 'x\0y' })).rejects.toThrow(
+      'an environment value contains a NUL byte',
+    );
+  });
+
+  it('creates nested attempt dirs', async () => {
+    const dir = path.join(root, 'deep', 'er', 'attempt-3');
+    await writeLaunchFiles(dir, ['true'], {});
+    expect((await stat(dir)).isDirectory()).toBe(true);
+  });
+});
+
+describe('installLauncher', () => {
+  it('writes an executable launch.sh holding LAUNCHER_SCRIPT', async () => {
+    const binDir = path.join(root, 'bin');
+    const file = await installLauncher(binDir);
+    expect(file).toBe(path.join(binDir, 'launch.sh'));
+    expect(await readFile(file, 'utf8')).toBe(LAUNCHER_SCRIPT);
+    expect((await stat(file)).mode & 0o777).toBe(0o755);
+  });
+});
+
+describe('LAUNCHER_SCRIPT', () => {
+  it('starts with a bash shebang', () => {
+    expect(LAUNCHER_SCRIPT.startsWith('#!/usr/bin/env bash\n')).toBe(true);
+  });
+
+  it('runs the argv exactly, with only the given env, and records pid, stdout, stderr and exit code', async () => {
+    const dir = path.join(root, 'run-1');
+    const script = [
+      'console.log(JSON.stringify(process.argv.slice(1)));',
+      "console.log(JSON.stringify(require('fs').readFileSync('/proc/self/cmdline', 'utf8').split('\\0').slice(0, -1)));",
+      'console.log(JSON.stringify(Object.keys(process.env).sort()));',
+      'console.log(JSON.stringify(process.env.FOO));',
+      "process.stderr.write('to stderr\\n');",
+      'process.exit(3);',
+    ].join(' ');
+    const argv = [process.execPath, '-e', script, '--', NASTY];
+    await writeLaunchFiles(dir, argv, { PATH: process.env.PATH ?? '/usr/bin:/bin', FOO: 'bar $(id) "q"\nnext' });
+
+    const { stdout } = await run('bash', [launcher, dir], { env: { PATH: process.env.PATH, LEAK_ME: 'secret' } });
+
+    const lines = (await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')).split('\n');
+    expect(lines).toHaveLength(5);
+    // node itself drops the "--" after -e; the prompt arrives whole as one argument.
+    expect(JSON.parse(lines[0]!)).toEqual([NASTY]);
+    // What the kernel started, byte for byte: exactly the argv file.
+    expect(JSON.parse(lines[1]!)).toEqual(argv);
+    // `env -i` starts from nothing: node sees only what the env file holds.
+    expect(JSON.parse(lines[2]!)).toEqual(['FOO', 'PATH']);
+    expect(JSON.parse(lines[3]!)).toBe('bar $(id) "q"\nnext');
+    expect(lines[4]).toBe('');
+
+    // tee also writes to the launcher's stdout (the tmux pane).
+    expect(stdout).toBe(await readFile(path.join(dir, 'stdout.jsonl'), 'utf8'));
+    expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toBe('to stderr\n');
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('3\n');
+    expect(await readFile(path.join(dir, 'pid'), 'utf8')).toMatch(/^\d+\n$/);
+    await expect(stat(path.join(dir, 'exit.tmp'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('runs nothing through a shell: $() and backticks in the prompt stay text', async () => {
+    const dir = path.join(root, 'run-inject');
+    const marker = path.join(root, 'pwned');
+    const prompt = `$(touch ${marker}) \`touch ${marker}\` ; touch ${marker}`;
+    await writeLaunchFiles(dir, [process.execPath, '-e', 'console.log(JSON.stringify(process.argv[1]))', prompt], { PATH: '/usr/bin:/bin' });
+    await run('bash', [launcher, dir]);
+    expect(JSON.parse((await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')).trim())).toBe(prompt);
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
+  });
+
+  it('starts stdout afresh on a second run in the same dir, and records exit 0', async () => {
+    const dir = path.join(root, 'run-again');
+    await writeLaunchFiles(dir, [process.execPath, '-e', 'console.log("{}")'], {});
+    await run('bash', [launcher, dir]);
+    await run('bash', [launcher, dir]);
+    expect(await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')).toBe('{}\n');
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
+  });
+
+  it('records the agent\'s own pid, which leads its process group', async () => {
+    const dir = path.join(root, 'run-pgid');
+    const script = 'const fs=require("fs");const stat=fs.readFileSync("/proc/self/stat","utf8").split(") ")[1].split(" ");console.log(JSON.stringify({pid:process.pid,pgid:Number(stat[2])}))';
+    await writeLaunchFiles(dir, [process.execPath, '-e', script], {});
+    await run('bash', [launcher, dir]);
+    const seen = JSON.parse(await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')) as { pid: number; pgid: number };
+    expect(seen.pgid).toBe(seen.pid);
+    expect(Number(await readFile(path.join(dir, 'pid'), 'utf8'))).toBe(seen.pid);
+  });
+
+  it('stops the agent and everything it started once the lease deadline passes', async () => {
+    const dir = path.join(root, 'run-lease');
+    const marker = path.join(dir, 'child-still-alive');
+    // The agent starts a grandchild that would write a marker after 3 s; both must be gone by then.
+    const script = `require("child_process").spawn("sh",["-c","sleep 3; touch ${marker}"],{stdio:"ignore"});setInterval(()=>{},1000)`;
+    await writeLaunchFiles(dir, [process.execPath, '-e', script], {});
+    await writeFile(path.join(dir, 'lease'), `${Date.now() + 500}\n`);
+    const started = Date.now();
+    await run('bash', [launcher, dir]);
+    const elapsed = Date.now() - started;
+    expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toContain('the worker lease expired');
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('143\n');
+    await new Promise((resolve) => setTimeout(resolve, 3_200 - elapsed));
+    await expect(readFile(marker)).rejects.toThrow();
+  });
+
+  it('leaves the agent alone while the lease is renewed', async () => {
+    const dir = path.join(root, 'run-renewed');
+    await writeLaunchFiles(dir, [process.execPath, '-e', 'setTimeout(()=>process.exit(0),800)'], {});
+    const lease = path.join(dir, 'lease');
+    await writeFile(lease, `${Date.now() + 300}\n`);
+    const renew = setInterval(() => void writeFile(lease, `${Date.now() + 300}\n`), 100);
+    try {
+      await run('bash', [launcher, dir]);
+    } finally {
+      clearInterval(renew);
+    }
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
+  });
+
+  it('records the exit code of a program that cannot be found', async () => {
+    const dir = path.join(root, 'run-missing');
+    await writeLaunchFiles(dir, [path.join(root, 'no-such-program')], { PATH: '/usr/bin:/bin' });
+    await run('bash', [launcher, dir]);
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('127\n');
+    expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toContain('no-such-program');
+  });
+
+  it('runs a program whose path contains "=" instead of reading it as a variable', async () => {
+    const progDir = path.join(root, 'tools=v2');
+    await mkdir(progDir, { recursive: true });
+    const prog = path.join(progDir, 'agent.sh');
+    await writeFile(prog, '#!/bin/sh\necho ran\nexit 4\n');
+    await chmod(prog, 0o755);
+    const dir = path.join(root, 'run-eq');
+    await writeLaunchFiles(dir, [prog], { PATH: '/usr/bin:/bin' });
+    await run('bash', [launcher, dir]);
+    expect(await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')).toBe('ran\n');
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('4\n');
+  });
+});
