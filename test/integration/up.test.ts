@@ -1,9 +1,10 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { freePort, startRedis } from '../helpers/redis.js';
-import { repoRoot, withFleet } from '../helpers/fleet.js';
+import { reinsBin, repoRoot, withFleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { startLocalRedis } from '../../apps/cli/src/local-redis.js';
 
@@ -18,6 +19,39 @@ describe('one machine', () => {
         expect(result.stderr).toContain(`board:   http://127.0.0.1:${port}/`);
         expect(result.stdout).toMatch(/run r-[a-z0-9]+ \(hello\): succeeded/);
         for (const role of ['scheduler', 'worker', 'board']) expect(existsSync(path.join(fleet.dataDir, 'logs', `${role}.log`))).toBe(true);
+      });
+    } finally {
+      await redis.stop();
+    }
+  });
+
+  it('reins up serves the board, and Ctrl-C stops every role it started', async () => {
+    const redis = await startRedis();
+    try {
+      await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
+        const port = await freePort();
+        const up = spawn(process.execPath, [reinsBin, 'up', '--port', String(port)], { env: fleet.env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        const ready = new Promise<void>((resolve, reject) => {
+          up.stderr.on('data', (chunk: Buffer) => {
+            stderr += chunk.toString();
+            if (stderr.includes('Ctrl-C stops everything')) resolve();
+          });
+          up.once('exit', (code) => reject(new Error(`reins up exited early (${code}): ${stderr}`)));
+        });
+        const exited = new Promise<number | null>((resolve) => up.once('exit', (code) => resolve(code)));
+        await ready;
+        // The board answers once it listens; poll the health check (the log line is in a file).
+        let health: Response | undefined;
+        for (let i = 0; i < 100 && !health?.ok; i += 1) {
+          health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+          if (!health?.ok) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(health?.ok).toBe(true);
+        up.kill('SIGINT');
+        expect(await exited).toBe(0);
+        expect(stderr).toContain('stopping reins');
+        await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
       });
     } finally {
       await redis.stop();
