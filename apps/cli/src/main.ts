@@ -1,5 +1,6 @@
 import { isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, isUsageError } from '@reins/shared';
 import { cancel } from './commands/cancel.js';
+import { checkpoint } from './commands/checkpoint.js';
 import { doctor } from './commands/doctor.js';
 import { logs } from './commands/logs.js';
 import { role } from './commands/role.js';
@@ -18,6 +19,9 @@ Runs:
   logs RUN [MEMBER]               an agent's events, readable
   cancel RUN                      stop a run's agents, mark it cancelled
 
+Inside an agent:
+  checkpoint --data JSON          save your own progress into your cursor
+
 Fleet:
   up [--run FILE]                 scheduler + worker + board (+ redis) on this machine
   scheduler                       run the scheduler in the foreground
@@ -33,6 +37,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
   status,
   logs,
   cancel,
+  checkpoint,
   up,
   doctor,
   scheduler: (argv) => role('scheduler', argv),

@@ -1,4 +1,4 @@
-import type { MemberRecord, RunRecord, RunView } from '@reins/shared';
+import type { AttemptRecord, MemberRecord, RunRecord, RunView } from '@reins/shared';
 
 const useColour = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
 
@@ -35,7 +35,7 @@ export function formatDuration(ms: number | undefined): string {
 }
 
 /** `reins status` for people: the run, a row per member, then details worth reading. */
-export function renderRun(run: RunRecord, members: readonly MemberRecord[]): string {
+export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map()): string {
   const ended = run.endedAt ?? Date.now();
   const lines = [`run ${run.runId} (${run.name}): ${paint(run.status)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
@@ -64,6 +64,15 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[]): str
     if (m.sessionId) details.push(`session:   ${m.sessionId}`);
     if (m.error) details.push(`error:     ${m.errorClass ? `[${m.errorClass}] ` : ''}${m.error}`);
     else if (m.summary && m.status === 'succeeded') details.push(`summary:   ${m.summary.split('\n')[0]!.slice(0, 200)}`);
+    if (m.retryAt && m.status === 'retrying') details.push(`next try:  ${new Date(m.retryAt).toISOString()}`);
+    const history = attempts.get(m.name) ?? [];
+    if (history.length > 1 || history.some((a) => a.outcome !== 'succeeded')) {
+      details.push('attempts:');
+      for (const a of history) {
+        const when = new Date(a.endedAt).toISOString().replace('T', ' ').slice(0, 19);
+        details.push(`  #${a.attempt} ${when} ${a.outcome.padEnd(17)} on ${a.workerId}: ${a.message.split('\n')[0]!.slice(0, 160)}`);
+      }
+    }
     if (details.length > 0) lines.push('', `${m.name}:`, ...details.map((d) => `  ${d}`));
   }
   return lines.join('\n');

@@ -1,4 +1,4 @@
-import { NotFoundError, toRunView, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { NotFoundError, toRunView, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
 import type { CliContext } from './context.js';
 import { QUEUES } from './context.js';
 
@@ -6,6 +6,8 @@ export interface RunSnapshot {
   view: RunView;
   run: RunRecord | undefined;
   members: MemberRecord[];
+  /** Each member's ended attempts, oldest first. */
+  attempts: Map<string, AttemptRecord[]>;
 }
 
 /**
@@ -17,7 +19,8 @@ export async function lookupRun(ctx: CliContext, runId: string): Promise<RunSnap
   const run = await store.getRun(runId);
   if (run) {
     const members = await store.getMembers(run);
-    return { view: toRunView(run, members), run, members };
+    const attempts = new Map(await Promise.all(members.map(async (m) => [m.name, await store.readAttempts(runId, m.name)] as const)));
+    return { view: toRunView(run, members), run, members, attempts };
   }
   const job = await (await ctx.queue(QUEUES.control, { readOnly: true })).getJob(runId);
   const team = (job?.data as { spec?: { team?: { name: string }[] } } | undefined)?.spec?.team;
@@ -26,5 +29,6 @@ export async function lookupRun(ctx: CliContext, runId: string): Promise<RunSnap
     view: { runId, status: 'queued', members: team.map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) },
     run: undefined,
     members: [],
+    attempts: new Map(),
   };
 }

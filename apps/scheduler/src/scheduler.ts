@@ -1,6 +1,7 @@
 import { QueueEvents, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  BACKOFF_TYPE,
   QUEUES,
   RunStore,
   addJob,
@@ -51,6 +52,8 @@ export class Scheduler {
   private controlWorker: Worker | undefined;
   private agentEvents: QueueEvents | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  /** When a kill was last requested per job, so a missing heartbeat is acted on once per TTL. */
+  private readonly killRequestedAt = new Map<string, number>();
   /** One reconcile at a time per run; a request during one runs once more after it. */
   private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
 
@@ -158,6 +161,7 @@ export class Scheduler {
       return;
     }
 
+    await this.checkHeartbeats(members);
     let changed = await this.settleEndedJobs(run, members);
     if (changed) members = await this.store.getMembers(run);
     changed = await this.release(run, members);
@@ -167,6 +171,30 @@ export class Scheduler {
     if (status !== run.status) {
       await this.store.setRunStatus(runId, status);
       this.options.logger.info({ runId, status }, status === 'succeeded' || status === 'failed' ? 'run ended' : 'run status');
+    }
+  }
+
+  /**
+   * A running member whose heartbeat key is gone is presumed stalled: its worker is asked, over the control
+   * channel, to kill the session, and the attempt ends as "stalled" and is retried. If that worker is dead
+   * too, its lock expires and BullMQ hands the job to another worker, which records the stall.
+   */
+  private async checkHeartbeats(members: readonly MemberRecord[]): Promise<void> {
+    const { heartbeatTtlMs } = this.options.config;
+    const now = Date.now();
+    const suspects = members.filter((m) => m.status === 'running' && m.startedAt !== undefined && now - m.startedAt > heartbeatTtlMs);
+    if (suspects.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const m of suspects) pipeline.exists(this.options.keys.heartbeat(m.jobId));
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [i, m] of suspects.entries()) {
+      if (replies[i]?.[1] === 1) continue;
+      if (now - (this.killRequestedAt.get(m.jobId) ?? 0) < heartbeatTtlMs) continue;
+      const job = await this.agentQueue.getJob(m.jobId);
+      if (!job || (await job.getState()) !== 'active') continue;
+      this.killRequestedAt.set(m.jobId, now);
+      this.options.logger.warn({ runId: m.runId, member: m.name, workerId: m.workerId }, 'heartbeat missing: presuming the agent stalled and asking its worker to kill it');
+      await this.redis.publish(this.options.keys.controlChannel, JSON.stringify({ type: 'kill', jobId: m.jobId, reason: 'heartbeat missing' }));
     }
   }
 
@@ -244,7 +272,7 @@ export class Scheduler {
     await addJob(this.agentQueue, 'agent.run', data, {
       jobId: member.jobId,
       attempts: spec.retry?.attempts ?? this.options.config.defaultAttempts,
-      backoff: { type: 'exponential', delay: this.options.config.backoffBaseMs },
+      backoff: { type: BACKOFF_TYPE },
     });
     this.options.logger.info({ runId: run.runId, member: member.name }, 'member released');
   }

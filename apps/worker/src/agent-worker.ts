@@ -1,30 +1,45 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   QUEUES,
   RunStore,
+  backoffDelayMs,
   createRedis,
   describeEvent,
+  isStaleEpochError,
   parseJob,
+  projectRoot,
   resolveClaudeBin,
   type AgentJobData,
+  type AttemptRecord,
+  type Cursor,
+  type FailureClass,
   type Keys,
   type Logger,
+  type MemberRecord,
   type ReinsConfig,
   type StreamEvent,
 } from '@reins/shared';
 import { claudeInvocation } from './agent/claude.js';
 import { commandInvocation } from './agent/command.js';
+import type { AgentIdentity } from './agent/env.js';
 import type { AgentInvocation } from './agent/invocation.js';
 import { classifyClaude, classifyCommand, type AgentOutcome } from './agent/outcome.js';
+import { continuationPrompt } from './agent/resume.js';
 import { teamSystemPrompt } from './agent/system-prompt.js';
-import { watchAttempt, type StopReason } from './attempt.js';
+import { agentPid, stopAgent, watchAttempt, type AttemptEnd, type StopReason } from './attempt.js';
+import { Checkpointer } from './checkpoint.js';
+import { restoreCommit } from './git-checkpoint.js';
+import { Heartbeats, renewLease } from './heartbeat.js';
 import { TmuxDriver, cleanSessionName } from './tmux/driver.js';
-import { installLauncher, writeLaunchFiles } from './tmux/launcher.js';
+import { attemptFiles, installBin, shQuote, writeLaunchFiles, type AttemptFiles, type InstalledBin } from './tmux/launcher.js';
+import { findTranscript, resumeDir, unpackTranscript } from './transcript.js';
 import { injectSkills, prepareWorkspace, type Workspace } from './workspace.js';
 
 /** What an agent job completes with; Bull Board and the scheduler read it. */
@@ -43,10 +58,10 @@ export interface AgentJobResult {
  * A worker's lifecycle:
  * - created:  constructed, not pulling
  * - running:  pulling agent jobs
- * - closing:  no new jobs; running agents are stopped and their jobs handed back
+ * - draining: no new jobs; waiting for running agents, then checkpointing and handing their jobs back
  * - closed
  */
-export type WorkerState = 'created' | 'running' | 'closing' | 'closed';
+export type WorkerState = 'created' | 'running' | 'draining' | 'closed';
 
 export interface AgentWorkerOptions {
   config: ReinsConfig;
@@ -56,27 +71,73 @@ export interface AgentWorkerOptions {
   concurrency: number;
 }
 
-/** Pulls agent jobs and runs each agent in its own tmux session on this worker's private socket. */
+/** Everything about one attempt that outlives the worker process, kept in the attempt folder as meta.json. */
+interface AttemptMeta {
+  jobId: string;
+  runId: string;
+  member: string;
+  attempt: number;
+  epoch: number;
+  /** The BullMQ lock token: a restarted worker can go on holding the job only with it. */
+  token: string;
+  sessionName: string;
+  attemptDir: string;
+  home: string;
+  workspace: Workspace;
+  sessionId: string | undefined;
+  startedAt: number;
+}
+
+interface RunningAgent {
+  meta: AttemptMeta;
+  stop: AbortController;
+  files: AttemptFiles;
+}
+
+/** What becomes of a job once its attempt ended. */
+type Disposition =
+  | { kind: 'succeeded'; result: AgentJobResult }
+  | { kind: 'retry'; error: Error }
+  | { kind: 'fail'; error: Error }
+  | { kind: 'delay'; until: number };
+
+const CLI_ENTRY = path.join(projectRoot, 'apps', 'cli', 'bin', 'reins.js');
+const HOOK_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js');
+
+/**
+ * Pulls agent jobs and runs each agent in its own tmux session on this worker's private socket. While an
+ * agent lives the worker refreshes its heartbeat and the launcher's lease every tick, reports its events,
+ * and takes checkpoints; when it ends, the outcome is classified and the job completes, retries with
+ * backoff, waits out a rate limit, or fails for good.
+ */
 export class AgentWorker {
   private state: WorkerState = 'created';
   private closing: Promise<void> | undefined;
-  private readonly commands: Redis;
+  private readonly redis: Redis;
+  /** Short command timeouts, so a Redis that stops answering is noticed within a tick. */
+  private readonly fast: Redis;
   private readonly subscriber: Redis;
   private readonly store: RunStore;
+  private readonly heartbeats: Heartbeats;
   private bullWorker: Worker | undefined;
   readonly tmux: TmuxDriver;
-  private launcher = '';
-  /** Running agents by job id, so a cancel or a shutdown can stop them. */
-  private readonly running = new Map<string, { runId: string; stop: AbortController }>();
+  private bin: InstalledBin | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly running = new Map<string, RunningAgent>();
   private readonly host = os.hostname();
+  private lastRedisOkAt = Date.now();
+  private readonly startedAt = Date.now();
 
   constructor(private readonly options: AgentWorkerOptions) {
-    const { config, keys } = options;
-    this.commands = createRedis(config.redisUrl, 'blocking');
+    const { config, keys, logger } = options;
+    this.redis = createRedis(config.redisUrl, 'blocking');
+    this.fast = createRedis(config.redisUrl, 'blocking', { commandTimeout: Math.max(500, config.monitorIntervalMs) });
+    this.fast.on('error', (error) => logger.debug({ err: error }, 'redis connection error'));
     // No ready check: its INFO would be refused once the connection is in subscriber mode.
     this.subscriber = createRedis(config.redisUrl, 'blocking', { enableReadyCheck: false });
-    this.subscriber.on('error', (error) => options.logger.warn({ err: error }, 'control channel connection error'));
-    this.store = new RunStore(this.commands, keys);
+    this.subscriber.on('error', (error) => logger.debug({ err: error }, 'control channel connection error'));
+    this.store = new RunStore(this.redis, keys);
+    this.heartbeats = new Heartbeats(this.fast, keys, config.heartbeatTtlMs);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -84,48 +145,98 @@ export class AgentWorker {
     return this.state;
   }
 
+  /** Session name → attempt folder, one small file per live session. */
+  private get sessionIndex(): string {
+    return path.join(this.options.config.dataDir, 'tmux', `${this.options.workerId}.sessions`);
+  }
+
+  /** How long before its heartbeat expires a worker gives up on its agents: one tick, so they are gone first. */
+  private get fenceAfterMs(): number {
+    const { heartbeatTtlMs, monitorIntervalMs } = this.options.config;
+    return Math.max(heartbeatTtlMs / 2, heartbeatTtlMs - monitorIntervalMs);
+  }
+
   async start(): Promise<void> {
     if (this.state !== 'created') throw new Error(`cannot start a worker that is ${this.state}`);
     this.state = 'running';
     const { config, keys, logger } = this.options;
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
-    this.launcher = await installLauncher(path.join(config.dataDir, 'bin'));
+    this.bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: CLI_ENTRY, hookScript: HOOK_ENTRY });
 
     this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
     await this.subscriber.subscribe(keys.controlChannel);
 
+    // The lock lasts one heartbeat TTL and stalls are checked every tick, so a dead worker's job is back on
+    // the queue within TTL plus one tick (BullMQ's defaults would take about 90 s). Stalls are turned into
+    // failed attempts by process(), so they use an attempt and follow backoff; maxStalledCount is only a
+    // last resort against a job that kills every worker that takes it.
     this.bullWorker = new Worker(QUEUES.agent, (job, token) => this.process(job, token), {
       connection: createRedis(config.redisUrl, 'blocking'),
       prefix: keys.bullPrefix,
       concurrency: this.options.concurrency,
-      autorun: true,
+      autorun: false,
+      lockDuration: config.heartbeatTtlMs,
+      stalledInterval: config.monitorIntervalMs,
+      maxStalledCount: 1_000,
+      settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(config.backoff, attemptsMade) },
     });
     this.bullWorker.on('error', (error) => logger.error({ err: error }, 'queue error'));
+    this.bullWorker.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
+
+    await this.tick();
+    this.tickTimer = setInterval(() => void this.tick(), config.monitorIntervalMs);
+    await this.adoptLeftovers();
+    void this.bullWorker.run();
     logger.info({ workerId: this.options.workerId, concurrency: this.options.concurrency, tmuxSocket: this.tmux.socketPath }, 'worker started');
   }
 
+  /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */
+  private async tick(): Promise<void> {
+    const { config, keys, workerId, logger } = this.options;
+    try {
+      const registration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state };
+      await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
+      this.lastRedisOkAt = Date.now();
+    } catch (error) {
+      logger.debug({ err: error }, 'registration refresh failed');
+    }
+    const silentMs = Date.now() - this.lastRedisOkAt;
+    if (silentMs > this.fenceAfterMs && this.running.size > 0) {
+      logger.error({ silentMs, agents: this.running.size }, 'Redis out of reach past the lease: stopping this worker\'s agents (self-fencing)');
+      for (const agent of this.running.values()) {
+        agent.stop.abort('fenced' satisfies StopReason);
+        void stopAgent(this.tmux, agent.meta.sessionName, agent.files);
+      }
+    }
+  }
+
   private onControlMessage(message: string): void {
-    let parsed: { type?: unknown; runId?: unknown };
+    let parsed: { type?: unknown; runId?: unknown; jobId?: unknown };
     try {
       parsed = JSON.parse(message) as typeof parsed;
     } catch {
       return;
     }
-    if (parsed.type !== 'cancel' || typeof parsed.runId !== 'string') return;
     for (const [jobId, agent] of this.running) {
-      if (agent.runId === parsed.runId) {
-        this.options.logger.info({ jobId }, 'cancel requested: stopping agent');
-        agent.stop.abort('cancelled' satisfies StopReason);
+      const cancel = parsed.type === 'cancel' && agent.meta.runId === parsed.runId;
+      const kill = parsed.type === 'kill' && jobId === parsed.jobId;
+      if (cancel || kill) {
+        this.options.logger.info({ jobId, request: parsed.type }, 'stopping agent on request');
+        agent.stop.abort((cancel ? 'cancelled' : 'killed') satisfies StopReason);
       }
     }
   }
 
   private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
+    if (!token) throw new Error('BullMQ gave no lock token');
+    if (this.state !== 'running') {
+      // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
+      await job.moveToDelayed(Date.now() + 1, token);
+      throw new DelayedError();
+    }
     const data = parseJob('agent.run', job);
     const { runId, member } = data;
-    const log = this.options.logger.child({ runId, member, jobId: job.id });
     const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
 
     const run = await this.store.getRun(runId);
     if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
@@ -136,19 +247,88 @@ export class AgentWorker {
     // A worker that died after recording success but before acknowledging the job must not run it again.
     const before = await this.store.getMember(runId, member);
     if (before?.status === 'succeeded') return resultFromRecord(before);
+    await this.waitForPreviousAgent(job.id!, before);
+    if ((job.stalledCounter ?? 0) > (before?.stallsSeen ?? 0) && before?.epoch !== undefined) {
+      await this.recordStall(job, before, attempt);
+    }
 
-    const workspace = await prepareWorkspace({ dataDir: this.options.config.dataDir, runId, member, workdir: data.workdir });
+    const meta = await this.launch(job, token, data, attempt);
+    const end = await this.monitor(job, meta, data, { manual: false });
+    const disposition = await this.conclude(job, meta, data, end);
+    switch (disposition.kind) {
+      case 'succeeded':
+        return disposition.result;
+      case 'delay':
+        await job.moveToDelayed(disposition.until, token);
+        throw new DelayedError();
+      case 'retry':
+      case 'fail':
+        throw disposition.error;
+    }
+  }
+
+  /**
+   * A BullMQ stall (the job's last holder stopped renewing its lock: its worker died or lost Redis) is
+   * recorded as a failed attempt of class "stalled" and thrown, so it uses an attempt and follows backoff
+   * like any other failure, and can never loop forever.
+   */
+  private async recordStall(job: Job, before: MemberRecord, attempt: number): Promise<never> {
+    const now = Date.now();
+    const message = `worker ${before.workerId ?? '?'} on ${before.host ?? '?'} stopped renewing its claim (stall ${job.stalledCounter})`;
+    const final = attempt >= (job.opts.attempts ?? 1);
+    const epoch = before.epoch!;
+    await this.store.appendAttempt(before.runId, before.name, {
+      attempt: before.attempts,
+      epoch,
+      outcome: 'stalled',
+      message,
+      startedAt: before.startedAt ?? now,
+      endedAt: now,
+      workerId: before.workerId ?? '?',
+      host: before.host ?? '?',
+    });
+    await this.store.updateMemberFenced(before.runId, before.name, epoch, {
+      stallsSeen: job.stalledCounter,
+      status: final ? 'failed' : 'retrying',
+      error: message,
+      errorClass: 'stalled',
+      endedAt: final ? now : null,
+    });
+    this.options.logger.warn({ jobId: job.id, attempt, final }, message);
+    throw new Error(`stalled: ${message}`);
+  }
+
+  /**
+   * Waits until no earlier attempt's agent can be alive: its heartbeat has expired or was cleared. An
+   * orphaned agent stops itself when its lease runs out, a tick before its heartbeat expires.
+   */
+  private async waitForPreviousAgent(jobId: string, before: MemberRecord | undefined): Promise<void> {
+    const { heartbeatTtlMs, monitorIntervalMs } = this.options.config;
+    if (before?.host === this.host && before.tmuxSocket && before.tmuxSession && before.tmuxSocket !== this.tmux.socketPath) {
+      await new TmuxDriver(before.tmuxSocket).kill(before.tmuxSession).catch(() => false);
+    }
+    const deadline = Date.now() + heartbeatTtlMs + 2 * monitorIntervalMs;
+    while (await this.heartbeats.read(jobId)) {
+      if (Date.now() > deadline) throw new Error(`an earlier attempt of ${jobId} still sends heartbeats`);
+      await sleep(Math.min(250, monitorIntervalMs));
+    }
+  }
+
+  /** Prepares the workspace and the agent's home, restores the cursor, and starts the agent in tmux. */
+  private async launch(job: Job, token: string, data: AgentJobData, attempt: number): Promise<AttemptMeta> {
+    const { config } = this.options;
+    const { runId, member } = data;
+    const workspace = await prepareWorkspace({ dataDir: config.dataDir, runId, member, workdir: data.workdir });
+    const cursor = await this.store.readCursor(runId, member);
+    const previous = (await this.store.readAttempts(runId, member)).at(-1);
+    const restoredCommit = cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
     await injectSkills(workspace.path, data.skills);
-    const attemptDir = path.join(this.options.config.dataDir, 'runs', runId, member, `attempt-${attempt}`);
-    const home = path.join(this.options.config.dataDir, 'homes', runId, member);
+    const home = path.join(config.dataDir, 'homes', runId, member);
     await mkdir(path.join(home, 'tmp'), { recursive: true });
-    const sessionId = data.agent.kind === 'claude' ? randomUUID() : undefined;
-    const invocation = this.invocation(data, { workspace, home, attempt, sessionId });
-    const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
-    const sessionName = cleanSessionName(`reins-${runId}-${member}-${attempt}`);
 
+    const sessionName = cleanSessionName(`reins-${runId}-${member}-${attempt}`);
     const startedAt = Date.now();
-    await this.store.updateMember(runId, member, {
+    const epoch = await this.store.beginAttempt(runId, member, {
       status: 'running',
       attempts: attempt,
       workspace: workspace.path,
@@ -157,154 +337,362 @@ export class AgentWorker {
       host: this.host,
       tmuxSocket: this.tmux.socketPath,
       tmuxSession: sessionName,
-      sessionId: sessionId ?? null,
       error: null,
       errorClass: null,
       exitCode: null,
       endedAt: null,
+      retryAt: null,
     });
-    const stop = new AbortController();
-    this.running.set(job.id!, { runId, stop });
-    try {
-      await this.tmux.start({ name: sessionName, cwd: workspace.path, argv: ['bash', this.launcher, attemptDir] });
-      log.info({ attempt, session: sessionName, attach: this.tmux.attachCommand(sessionName) }, 'agent started');
-      await job.log(`attempt ${attempt} on ${this.options.workerId}: ${this.tmux.attachCommand(sessionName)}`);
+    const attemptDir = path.join(config.dataDir, 'runs', runId, member, `e${epoch}`);
+    const identity: AgentIdentity = {
+      runId,
+      member,
+      workspace: workspace.path,
+      attempt,
+      epoch,
+      jobId: job.id!,
+      redisUrl: config.redisUrl,
+      prefix: config.prefix,
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      binDir: path.dirname(this.bin!.reins),
+    };
+    const resumed = data.agent.kind === 'claude' ? await this.resumableSession(home, cursor) : undefined;
+    const sessionId = data.agent.kind === 'claude' ? (resumed?.sessionId ?? randomUUID()) : undefined;
+    if (sessionId) await this.store.updateMemberFenced(runId, member, epoch, { sessionId });
+    const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
+    const invocation = this.invocation(data, { prompt, home, identity, cursor, session: resumed ? { kind: 'resume', transcriptFile: resumed.file } : { kind: 'new', sessionId: sessionId ?? '' } });
 
-      let eventCount = 0;
-      const end = await watchAttempt({
-        tmux: this.tmux,
-        sessionName,
-        files,
-        monitorIntervalMs: this.options.config.monitorIntervalMs,
-        timeoutMs: data.limits.timeoutMs,
-        signal: stop.signal,
-        onEvents: async (events) => {
-          eventCount += events.length;
-          await this.report(job, runId, member, events, eventCount);
-        },
-      });
-      const durationMs = Date.now() - startedAt;
-      const outcome = data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end);
-      const figures = {
-        exitCode: end.exitCode,
-        sessionId: end.sessionId ?? end.result?.session_id ?? sessionId ?? null,
-        costUsd: end.result?.total_cost_usd ?? null,
-        numTurns: end.result?.num_turns ?? null,
-        durationMs,
-      };
+    const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
+    const meta: AttemptMeta = { jobId: job.id!, runId, member, attempt, epoch, token, sessionName, attemptDir, home, workspace, sessionId, startedAt };
+    await writeFile(files.meta, JSON.stringify(meta));
+    await renewLease(files.lease, Date.now() + this.fenceAfterMs);
+    // The index lets a restarted worker find the attempt behind each session it left behind.
+    await mkdir(this.sessionIndex, { recursive: true });
+    await writeFile(path.join(this.sessionIndex, sessionName), attemptDir);
+    await this.tmux.start({ name: sessionName, cwd: workspace.path, argv: ['bash', this.bin!.launcher, attemptDir] });
+    this.options.logger.info({ runId, member, attempt, epoch, resumed: resumed !== undefined, attach: this.tmux.attachCommand(sessionName) }, 'agent started');
+    await job.log(`attempt ${attempt} on ${this.options.workerId}${resumed ? ' (resumed session)' : ''}: ${this.tmux.attachCommand(sessionName)}`);
+    return meta;
+  }
 
-      if (end.stoppedBy === 'shutdown') {
-        // Hand the job back without using an attempt: another worker (or this one, restarted) picks it up.
-        await this.store.updateMember(runId, member, { ...figures, status: 'queued', attempts: attempt - 1, error: 'worker shut down; handed back' });
-        await job.moveToDelayed(Date.now() + 1_000, token);
-        throw new DelayedError();
+  /**
+   * The session to resume, if a transcript of it can be had: the one in this home, or the cursor's,
+   * whichever is longer. It is copied where `--resume <file>` appends to it.
+   */
+  private async resumableSession(home: string, cursor: Cursor | undefined): Promise<{ sessionId: string; file: string } | undefined> {
+    const sessionId = cursor?.sessionId;
+    if (!sessionId) return undefined;
+    const local = await findTranscript(home, sessionId);
+    if (local && local.bytes >= (cursor.transcriptBytes ?? 0)) {
+      const file = path.join(resumeDir(home), `${sessionId}.jsonl`);
+      if (local.file !== file) {
+        await mkdir(resumeDir(home), { recursive: true });
+        await copyFile(local.file, file);
       }
-      if (end.stoppedBy === 'cancelled') {
-        await this.store.updateMember(runId, member, { ...figures, status: 'cancelled', error: 'cancelled', endedAt: Date.now() });
-        throw new UnrecoverableError('run cancelled');
-      }
-      const final = stoppedOutcome(end.stoppedBy, outcome);
-      if (final.ok) {
-        const summary = (end.result?.result ?? '').trim() || 'done';
-        await this.store.updateMember(runId, member, { ...figures, status: 'succeeded', summary, endedAt: Date.now() });
-        log.info({ durationMs, costUsd: figures.costUsd, numTurns: figures.numTurns }, 'agent succeeded');
-        return {
-          status: 'succeeded',
-          summary,
-          exitCode: end.exitCode,
-          sessionId: figures.sessionId ?? undefined,
-          costUsd: figures.costUsd ?? undefined,
-          numTurns: figures.numTurns ?? undefined,
-          durationMs,
-          workspace: workspace.path,
-        };
-      }
-      const lastAttempt = !final.retryable || attempt >= maxAttempts;
-      await this.store.updateMember(runId, member, {
-        ...figures,
-        status: lastAttempt ? 'failed' : 'retrying',
-        error: final.message,
-        errorClass: final.failureClass,
-        endedAt: lastAttempt ? Date.now() : null,
-      });
-      log.warn({ failureClass: final.failureClass, attempt, lastAttempt }, final.message);
-      await job.log(`attempt ${attempt} failed (${final.failureClass}): ${final.message}`);
-      throw final.retryable ? new Error(final.message) : new UnrecoverableError(final.message);
-    } finally {
-      this.running.delete(job.id!);
-      await this.tmux.kill(sessionName).catch(() => undefined);
+      return { sessionId, file };
     }
+    if (cursor.transcriptGz) return { sessionId, file: await unpackTranscript(home, sessionId, cursor.transcriptGz) };
+    return undefined;
   }
 
   private invocation(
     data: AgentJobData,
-    at: { workspace: Workspace; home: string; attempt: number; sessionId: string | undefined },
+    at: { prompt: string; home: string; identity: AgentIdentity; cursor: Cursor | undefined; session: { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string } },
   ): AgentInvocation {
-    const identity = { runId: data.runId, member: data.member, workspace: at.workspace.path, attempt: at.attempt };
     if (data.agent.kind === 'command') {
-      return commandInvocation({ agent: data.agent, prompt: data.prompt, home: at.home, identity, workerEnv: process.env });
+      const cursorJson = at.cursor ? JSON.stringify({ attempt: at.cursor.attempt, at: at.cursor.at, commit: at.cursor.commit, data: at.cursor.data }) : undefined;
+      return commandInvocation({ agent: data.agent, prompt: at.prompt, home: at.home, identity: at.identity, workerEnv: process.env, cursorJson });
     }
     const bin = resolveClaudeBin(this.options.config.claudeBin);
     if (!bin) throw new UnrecoverableError('no claude binary found: set REINS_CLAUDE_BIN or run `reins doctor`');
     return claudeInvocation({
       bin,
-      prompt: data.prompt,
-      sessionId: at.sessionId!,
+      prompt: at.prompt,
+      session: at.session,
+      hookCommand: shQuote(this.bin!.hook),
       agent: data.agent,
       maxTurns: data.limits.maxTurns,
       systemPrompt: teamSystemPrompt(data),
       home: at.home,
       tmpDir: path.join(at.home, 'tmp'),
-      identity,
+      identity: at.identity,
       workerEnv: process.env,
       isRoot: process.getuid?.() === 0,
     });
   }
 
-  /** One round of reporting: readable lines to the member's event stream and the job log, figures to progress. */
-  private async report(job: Job, runId: string, member: string, events: StreamEvent[], eventCount: number): Promise<void> {
-    const now = Date.now();
-    const lines = events.flatMap(describeEvent);
-    await this.store.appendEvents(runId, member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })));
-    for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
-    const last = lines.at(-1);
-    await job.updateProgress({ events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });
+  /** Watches the agent until it ends: heartbeat, lease, events, checkpoints, wall clock and idle watchdog. */
+  private async monitor(job: Job, meta: AttemptMeta, data: AgentJobData, mode: { manual: boolean }): Promise<AttemptEnd & { numTurns: number }> {
+    const { config, logger } = this.options;
+    const files = attemptFiles(meta.attemptDir);
+    const stop = new AbortController();
+    this.running.set(meta.jobId, { meta, stop, files });
+    const checkpointer = new Checkpointer(this.store, { ...meta }, config.transcriptMaxBytes);
+    checkpointer.lastAt = meta.startedAt;
+    const idleTimeoutMs = data.limits.idleTimeoutMs ?? config.idleTimeoutMs;
+    let lastEventAt = Math.max(meta.startedAt, Date.now());
+    let lastHookAt = 0;
+    let inTool = false;
+    let numTurns = 0;
+    let eventCount = 0;
+    let pid: number | undefined;
+    let lastTickWarning = 0;
+    try {
+      const end = await watchAttempt({
+        tmux: this.tmux,
+        sessionName: meta.sessionName,
+        files,
+        monitorIntervalMs: config.monitorIntervalMs,
+        signal: stop.signal,
+        onTickError: (error) => {
+          if (Date.now() - lastTickWarning > 5_000) logger.warn({ err: error, jobId: meta.jobId }, 'monitor tick failed');
+          lastTickWarning = Date.now();
+        },
+        onTick: async (events) => {
+          const now = Date.now();
+          if (events.length > 0) {
+            lastEventAt = now;
+            eventCount += events.length;
+            numTurns += events.filter((e) => e.type === 'assistant').length;
+          }
+          pid ??= await agentPid(files);
+          const beat = await this.heartbeats.beat(meta.jobId, { workerId: this.options.workerId, host: this.host, attempt: meta.attempt, epoch: meta.epoch, pid, lastEventAt });
+          this.lastRedisOkAt = Date.now();
+          await renewLease(files.lease, this.lastRedisOkAt + this.fenceAfterMs);
+          if (beat.lastHookAt !== undefined) lastHookAt = beat.lastHookAt;
+          inTool = beat.inTool;
+          if (mode.manual && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
+          if (events.length > 0) await this.report(job, meta, events, eventCount);
+          if (data.limits.timeoutMs !== undefined && now - meta.startedAt > data.limits.timeoutMs) return 'timeout';
+          // A tool between its PreToolUse and PostToolUse pings is working, however long it takes: a long
+          // build is not a hang. The wall clock still bounds it.
+          if (!inTool && now - Math.max(lastEventAt, lastHookAt) > idleTimeoutMs) return 'hang';
+          if (now - checkpointer.lastAt >= config.checkpointIntervalMs) await checkpointer.take(numTurns, now);
+          return undefined;
+        },
+      });
+      // The latest state goes into the cursor before anyone hears how the attempt ended.
+      if (end.stoppedBy !== 'fenced' && !(end.result && !end.result.is_error)) {
+        await checkpointer.take(numTurns).catch((error: unknown) => logger.warn({ err: error }, 'final checkpoint failed'));
+      }
+      return { ...end, numTurns };
+    } finally {
+      this.running.delete(meta.jobId);
+      await stopAgent(this.tmux, meta.sessionName, files).catch(() => undefined);
+      await rm(path.join(this.sessionIndex, meta.sessionName), { force: true });
+    }
   }
 
-  /** Stops taking jobs, stops running agents and hands their jobs back. Safe to call twice. */
+  /** Records how the attempt ended and decides what becomes of the job. */
+  private async conclude(job: Job, meta: AttemptMeta, data: AgentJobData, end: AttemptEnd & { numTurns: number }): Promise<Disposition> {
+    const { runId, member, epoch, attempt } = meta;
+    const now = Date.now();
+    const durationMs = now - meta.startedAt;
+    const outcome = stoppedOutcome(end.stoppedBy, data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end));
+    const figures = {
+      exitCode: end.exitCode,
+      sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null,
+      costUsd: end.result?.total_cost_usd ?? null,
+      numTurns: end.result?.num_turns ?? null,
+      durationMs,
+    };
+    const record = (outcomeName: string, message: string): AttemptRecord => ({
+      attempt,
+      epoch,
+      outcome: outcomeName,
+      message,
+      startedAt: meta.startedAt,
+      endedAt: now,
+      workerId: this.options.workerId,
+      host: this.host,
+    });
+    const log = this.options.logger.child({ runId, member, jobId: meta.jobId, attempt, epoch });
+
+    try {
+      if (outcome.ok) {
+        const summary = (end.result?.result ?? '').trim() || 'done';
+        await this.persist(() => this.store.appendAttempt(runId, member, record('succeeded', summary.slice(0, 500))));
+        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'succeeded', summary, endedAt: now }));
+        log.info({ durationMs, costUsd: figures.costUsd, numTurns: figures.numTurns }, 'agent succeeded');
+        return {
+          kind: 'succeeded',
+          result: { status: 'succeeded', summary, exitCode: end.exitCode, sessionId: figures.sessionId ?? undefined, costUsd: figures.costUsd ?? undefined, numTurns: figures.numTurns ?? undefined, durationMs, workspace: meta.workspace.path },
+        };
+      }
+      await this.persist(() => this.store.appendAttempt(runId, member, record(outcome.failureClass, outcome.message)));
+      await job.log(`attempt ${attempt} ended (${outcome.failureClass}): ${outcome.message}`);
+
+      if (outcome.failureClass === 'cancelled') {
+        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'cancelled', error: 'cancelled', endedAt: now }));
+        return { kind: 'fail', error: new UnrecoverableError('run cancelled') };
+      }
+      if (outcome.failureClass === 'shutdown') {
+        // Handed back without using an attempt: the next worker resumes from the cursor.
+        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'queued', attempts: attempt - 1, error: 'the worker shut down; handed back' }));
+        log.info('agent stopped for shutdown; job handed back');
+        return { kind: 'delay', until: Date.now() + 1 };
+      }
+      if (outcome.failureClass === 'rate_limit') {
+        // Rate limits are the API's, not the agent's: wait them out without using an attempt.
+        const retryAt = outcome.resetAt ?? now + backoffDelayMs(this.options.config.backoff, attempt);
+        await this.persist(() =>
+          this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'retrying', attempts: attempt - 1, retryAt, error: `${outcome.message}; waiting until ${new Date(retryAt).toISOString()}`, errorClass: 'rate_limit' }),
+        );
+        log.warn({ retryAt }, 'rate limited: job delayed, no attempt used');
+        return { kind: 'delay', until: retryAt };
+      }
+      const final = !outcome.retryable || attempt >= (job.opts.attempts ?? 1);
+      await this.persist(() =>
+        this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: final ? 'failed' : 'retrying', error: outcome.message, errorClass: outcome.failureClass, endedAt: final ? now : null }),
+      );
+      log.warn({ failureClass: outcome.failureClass, final }, outcome.message);
+      const error = outcome.retryable ? new Error(`${outcome.failureClass}: ${outcome.message}`) : new UnrecoverableError(`${outcome.failureClass}: ${outcome.message}`);
+      return { kind: final ? 'fail' : 'retry', error };
+    } catch (error) {
+      if (isStaleEpochError(error)) {
+        log.warn({ err: error }, 'attempt superseded while concluding; its outcome is dropped');
+        return { kind: 'fail', error: new UnrecoverableError(`superseded: ${(error as Error).message}`) };
+      }
+      throw error;
+    } finally {
+      await this.heartbeats.clear(meta.jobId, epoch).catch(() => undefined);
+    }
+  }
+
+  /** Retries a state write through a Redis outage (restart, failover); gives up after two heartbeat TTLs. */
+  private async persist(write: () => Promise<void>): Promise<void> {
+    const deadline = Date.now() + 2 * this.options.config.heartbeatTtlMs;
+    for (;;) {
+      try {
+        return await write();
+      } catch (error) {
+        if (isStaleEpochError(error) || Date.now() > deadline) throw error;
+        await sleep(250);
+      }
+    }
+  }
+
+  /** One round of reporting: readable lines to the member's event stream and the job log, figures to progress. */
+  private async report(job: Job, meta: AttemptMeta, events: StreamEvent[], eventCount: number): Promise<void> {
+    const now = Date.now();
+    const lines = events.flatMap(describeEvent);
+    await this.store.appendEvents(meta.runId, meta.member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })));
+    for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
+    const last = lines.at(-1);
+    await job.updateProgress({ attempt: meta.attempt, events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });
+  }
+
+  /**
+   * After a restart, the sessions this worker left on its socket are found. One whose job has not moved
+   * (still active, still locked with the token saved in its attempt folder, same epoch) is adopted: the
+   * worker goes on renewing the lock and finishes the job itself. Any other is stopped.
+   */
+  private async adoptLeftovers(): Promise<void> {
+    const { logger } = this.options;
+    for (const name of await this.tmux.list()) {
+      const attemptDir = await readFile(path.join(this.sessionIndex, name), 'utf8').catch(() => undefined);
+      const session = { name, attemptDir };
+      let meta: AttemptMeta | undefined;
+      try {
+        meta = attemptDir ? (JSON.parse(await readFile(attemptFiles(attemptDir).meta, 'utf8')) as AttemptMeta) : undefined;
+      } catch {
+        meta = undefined;
+      }
+      const job = meta ? await Job.fromId(this.bullWorker!, meta.jobId) : undefined;
+      const member = meta ? await this.store.getMember(meta.runId, meta.member) : undefined;
+      const holds =
+        meta !== undefined &&
+        job !== undefined &&
+        member?.epoch === meta.epoch &&
+        (await job.getState()) === 'active' &&
+        (await job.extendLock(meta.token, this.options.config.heartbeatTtlMs)) === 1;
+      if (!holds || !meta || !job) {
+        logger.warn({ session: session.name }, 'leftover session whose job moved on: stopping it');
+        if (session.attemptDir) await stopAgent(this.tmux, session.name, attemptFiles(session.attemptDir));
+        else await this.tmux.kill(session.name);
+        await rm(path.join(this.sessionIndex, session.name), { force: true });
+        continue;
+      }
+      logger.info({ session: session.name, jobId: meta.jobId }, 'adopting leftover session: its job has not moved');
+      void this.finishAdopted(job, meta);
+    }
+  }
+
+  private async finishAdopted(job: Job, meta: AttemptMeta): Promise<void> {
+    try {
+      const data = parseJob('agent.run', job);
+      const end = await this.monitor(job, meta, data, { manual: true });
+      const disposition = await this.conclude(job, meta, data, end);
+      switch (disposition.kind) {
+        case 'succeeded':
+          await job.moveToCompleted(disposition.result, meta.token, false);
+          break;
+        case 'delay':
+          await job.moveToDelayed(disposition.until, meta.token);
+          break;
+        default:
+          await job.moveToFailed(disposition.error, meta.token, false);
+      }
+    } catch (error) {
+      this.options.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');
+    }
+  }
+
+  /**
+   * Drains, then closes: stops taking jobs, waits up to drainTimeoutMs for running agents to finish, then
+   * checkpoints and stops the rest and hands their jobs back without using an attempt. Safe to call twice.
+   */
   close(): Promise<void> {
     this.closing ??= this.doClose();
     return this.closing;
   }
 
   private async doClose(): Promise<void> {
-    this.state = 'closing';
+    const { logger, config } = this.options;
+    this.state = 'draining';
     const steps: [string, () => Promise<unknown>][] = [
-      ['stop agents', async () => {
+      ['stop taking jobs', async () => this.bullWorker?.pause(true)],
+      ['wait for agents', async () => {
+        const deadline = Date.now() + config.drainTimeoutMs;
+        if (this.running.size > 0) logger.info({ agents: this.running.size, drainTimeoutMs: config.drainTimeoutMs }, 'draining: waiting for agents to finish');
+        while (this.running.size > 0 && Date.now() < deadline) await sleep(100);
+      }],
+      ['hand back the rest', async () => {
         for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
+        while (this.running.size > 0) await sleep(50);
       }],
       ['close queue worker', async () => this.bullWorker?.close()],
-      ['close subscriber', async () => this.subscriber.quit()],
-      ['close redis', async () => this.commands.quit()],
+      ['stop ticking', async () => clearInterval(this.tickTimer)],
+      ['deregister', async () => this.fast.del(this.options.keys.worker(this.options.workerId))],
+      ['close connections', async () => Promise.all([this.subscriber.quit(), this.fast.quit(), this.redis.quit()])],
     ];
     for (const [name, step] of steps) {
       try {
         await step();
       } catch (error) {
-        this.options.logger.warn({ err: error, step: name }, 'close step failed');
+        logger.warn({ err: error, step: name }, 'close step failed');
       }
     }
     this.state = 'closed';
   }
 }
 
-/** A stop by the wall clock is a failure of class timeout, whatever the agent printed before. */
+/** A stop by the worker decides the class, whatever the agent printed before it was stopped. */
 function stoppedOutcome(stoppedBy: StopReason | undefined, outcome: AgentOutcome): AgentOutcome {
-  if (stoppedBy !== 'timeout') return outcome;
-  return { ok: false, failureClass: 'timeout', message: 'wall-clock limit reached; the session was killed', retryable: true, result: outcome.result, exitCode: outcome.exitCode };
+  if (stoppedBy === undefined) return outcome;
+  const classes: Record<StopReason, [FailureClass, string]> = {
+    cancelled: ['cancelled', 'the run was cancelled'],
+    shutdown: ['shutdown', 'the worker shut down'],
+    timeout: ['timeout', 'the wall-clock limit was reached; the session was killed'],
+    hang: ['hang', 'no output and no tool activity for the idle timeout; the session was killed'],
+    fenced: ['stalled', 'the worker lost Redis for longer than its lease and stopped the agent'],
+    killed: ['stalled', 'the heartbeat was missing; the scheduler had the session killed'],
+  };
+  const [failureClass, message] = classes[stoppedBy];
+  return { ok: false, failureClass, message, retryable: failureClass !== 'cancelled', result: outcome.result, exitCode: outcome.exitCode };
 }
 
-function resultFromRecord(m: { summary?: string; exitCode?: number; sessionId?: string; costUsd?: number; numTurns?: number; durationMs?: number; workspace?: string }): AgentJobResult {
+function resultFromRecord(m: MemberRecord): AgentJobResult {
   return {
     status: 'succeeded',
     summary: m.summary ?? 'done',

@@ -6,20 +6,30 @@ import type { EndedAttempt } from './agent/outcome.js';
 import type { AttemptFiles } from './tmux/launcher.js';
 import type { TmuxDriver } from './tmux/driver.js';
 
-/** Why the worker stopped an agent before it ended by itself. */
-export type StopReason = 'cancelled' | 'shutdown' | 'timeout';
+/**
+ * Why the worker stopped an agent before it ended by itself:
+ * - cancelled: the run was cancelled
+ * - shutdown:  the worker is draining; the job is handed back
+ * - timeout:   the attempt's wall clock ran out
+ * - hang:      no output and no tool activity for the idle timeout
+ * - fenced:    the worker lost Redis for longer than its lease; it may no longer own the job
+ * - killed:    the scheduler found the job's heartbeat missing and asked for the session to be killed
+ */
+export type StopReason = 'cancelled' | 'shutdown' | 'timeout' | 'hang' | 'fenced' | 'killed';
 
 export interface AttemptWatch {
   tmux: TmuxDriver;
   sessionName: string;
   files: AttemptFiles;
   monitorIntervalMs: number;
-  /** Wall clock for this attempt; past it the session is killed. */
-  timeoutMs: number | undefined;
-  /** Aborting kills the session; the reason must be a StopReason. */
+  /** Aborting stops the agent; the reason must be a StopReason. */
   signal: AbortSignal;
-  /** Called every tick with the events that arrived since the last one. */
-  onEvents: (events: StreamEvent[]) => Promise<void>;
+  /**
+   * Called every tick with the events that arrived since the last one (maybe none). It refreshes the
+   * heartbeat, reports, checkpoints, and may ask for the agent to be stopped.
+   */
+  onTick: (events: StreamEvent[]) => Promise<StopReason | undefined>;
+  onTickError: (error: unknown) => void;
 }
 
 export interface AttemptEnd extends EndedAttempt {
@@ -38,8 +48,7 @@ async function readExitCode(file: string): Promise<number | undefined> {
 
 async function tail(file: string, maxBytes = 4_096): Promise<string> {
   try {
-    const text = await readFile(file, 'utf8');
-    return text.slice(-maxBytes);
+    return (await readFile(file, 'utf8')).slice(-maxBytes);
   } catch {
     return '';
   }
@@ -88,40 +97,53 @@ export async function stopAgent(tmux: TmuxDriver, sessionName: string, files: At
 }
 
 /**
- * Watches one agent in its tmux session until it ends: every tick it reads the new output, hands the events
- * on, and checks for the exit file, a vanished session, the wall clock and a stop request.
+ * Watches one agent in its tmux session until it ends. Every tick it reads the new output and hands it to
+ * onTick; it ends when the launcher wrote the exit file, when the session vanished, or after it stopped
+ * the agent for a reason of its own.
  */
 export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   const reader = new OutputReader(watch.files.stdout);
-  const startedAt = Date.now();
   let result: ResultEvent | undefined;
   let sessionId: string | undefined;
   let stoppedBy: StopReason | undefined;
 
-  const take = async (events: StreamEvent[]) => {
+  const take = (events: StreamEvent[]) => {
     for (const event of events) {
       if (isInit(event)) sessionId = event.session_id;
       if (isResult(event)) result = event;
     }
-    if (events.length > 0) await watch.onEvents(events);
+  };
+  const finish = async (exitCode: number | null): Promise<AttemptEnd> => {
+    const rest = await reader.readRest();
+    take(rest);
+    if (rest.length > 0) await watch.onTick(rest).catch(watch.onTickError);
+    return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId };
   };
 
   try {
     for (;;) {
-      await take(await reader.readNew());
+      const events = await reader.readNew();
+      take(events);
       const exitCode = await readExitCode(watch.files.exit);
       if (exitCode !== undefined) {
-        await take(await reader.readRest());
-        return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId };
+        if (events.length > 0) await watch.onTick(events).catch(watch.onTickError);
+        return await finish(exitCode);
+      }
+      let reason: StopReason | undefined;
+      try {
+        reason = await watch.onTick(events);
+      } catch (error) {
+        watch.onTickError(error);
       }
       if (stoppedBy === undefined && watch.signal.aborted) stoppedBy = watch.signal.reason as StopReason;
-      if (stoppedBy === undefined && watch.timeoutMs !== undefined && Date.now() - startedAt > watch.timeoutMs) stoppedBy = 'timeout';
-      if (stoppedBy !== undefined) await stopAgent(watch.tmux, watch.sessionName, watch.files);
+      if (stoppedBy === undefined && reason !== undefined) stoppedBy = reason;
+      if (stoppedBy !== undefined) {
+        await stopAgent(watch.tmux, watch.sessionName, watch.files);
+        return await finish((await readExitCode(watch.files.exit)) ?? null);
+      }
       if (!(await watch.tmux.has(watch.sessionName))) {
-        // The launcher writes the exit file as its last act; a session that is gone without it was killed.
-        const lateExit = await readExitCode(watch.files.exit);
-        await take(await reader.readRest());
-        return { result, exitCode: lateExit ?? null, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId };
+        // The launcher writes the exit file as its last act; a session gone without it was killed.
+        return await finish((await readExitCode(watch.files.exit)) ?? null);
       }
       await sleep(watch.monitorIntervalMs, undefined, { signal: watch.signal }).catch(() => undefined);
     }

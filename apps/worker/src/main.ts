@@ -10,5 +10,6 @@ const worker = new AgentWorker({
   workerId: config.workerId ?? defaultWorkerId(),
   concurrency: config.workerConcurrency,
 });
-handleShutdownSignals({ logger, deadlineMs: 30_000, onShutdown: () => worker.close() });
+// The drain waits up to drainTimeoutMs for agents; the deadline leaves room to hand the rest back.
+handleShutdownSignals({ logger, deadlineMs: config.drainTimeoutMs + 30_000, onShutdown: () => worker.close() });
 await worker.start();

@@ -66,7 +66,11 @@ export {
   type RunView,
   type MemberView,
   type AgentEvent,
+  type AttemptRecord,
+  type Cursor,
 } from './runs/store.js';
+export { withFencing, type FencingCommands } from './runs/fencing.js';
+export { StaleEpochError, isStaleEpochError } from './errors/stale-epoch-error.js';
 
 export {
   parseStreamLine,
@@ -82,3 +86,4 @@ export {
 } from './agent/stream-json.js';
 export { FAILURE_CLASSES, UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
+export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';

@@ -63,7 +63,7 @@ export async function follow(ctx: CliContext, runId: string, options: { json: bo
     }
     if (isFinalRunStatus(snapshot.view.status)) {
       if (options.json) console.log(JSON.stringify(snapshot.view));
-      else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members));
+      else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members, snapshot.attempts));
       return snapshot.view.status === 'succeeded' ? EXIT.ok : EXIT.failed;
     }
     await sleep(options.pollMs ?? 300);

@@ -22,12 +22,20 @@ export function claudePassthroughEnv(workerEnv: NodeJS.ProcessEnv): Record<strin
   return env;
 }
 
-/** What reins tells every agent about itself; the `reins` commands inside an agent read these. */
+/** What reins tells every agent about itself; `reins checkpoint` and the heartbeat hook read these. */
 export interface AgentIdentity {
   runId: string;
   member: string;
   workspace: string;
   attempt: number;
+  /** This attempt's fencing token: writes from a superseded attempt are refused. */
+  epoch: number;
+  jobId: string;
+  redisUrl: string;
+  prefix: string;
+  heartbeatTtlMs: number;
+  /** Holds `reins` and `reins-hook`; put first on the agent's PATH. */
+  binDir: string;
 }
 
 export function identityEnv(id: AgentIdentity): Record<string, string> {
@@ -36,5 +44,15 @@ export function identityEnv(id: AgentIdentity): Record<string, string> {
     REINS_MEMBER: id.member,
     REINS_WORKSPACE: id.workspace,
     REINS_ATTEMPT: String(id.attempt),
+    REINS_EPOCH: String(id.epoch),
+    REINS_JOB_ID: id.jobId,
+    REINS_REDIS_URL: id.redisUrl,
+    REINS_PREFIX: id.prefix,
+    REINS_HEARTBEAT_TTL_MS: String(id.heartbeatTtlMs),
   };
+}
+
+/** PATH with the reins bin folder first, so `reins checkpoint` works inside the agent. */
+export function withBinDir(env: Record<string, string>, binDir: string): Record<string, string> {
+  return { ...env, PATH: `${binDir}:${env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` };
 }

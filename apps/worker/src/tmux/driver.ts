@@ -36,9 +36,8 @@ export class TmuxDriver {
   /** Starts a detached session. If tmux fails half-way, the session is killed before the error is thrown. */
   async start({ name, cwd, argv }: StartSessionOptions): Promise<void> {
     try {
+      // No remain-on-exit: a finished session must disappear, as "session gone" is a signal that the agent ended.
       await this.run(['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', '--', ...argv]);
-      // Keep the pane's last screen after the agent exits? No: a finished session must disappear,
-      // since "session gone" is one of the signals that the agent ended.
     } catch (error) {
       await this.kill(name).catch(() => undefined);
       throw error;

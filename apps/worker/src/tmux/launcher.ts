@@ -56,16 +56,41 @@ kill "$viewer" 2> /dev/null
 printf '%s\\n' "$code" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
 `;
 
-export async function installLauncher(binDir: string): Promise<string> {
-  await mkdir(binDir, { recursive: true });
-  const file = path.join(binDir, 'launch.sh');
-  await writeFile(file, LAUNCHER_SCRIPT, { mode: 0o755 });
+/** Quotes a value for sh, for the small scripts reins writes (never for prompts: those travel as argv). */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+async function writeExecutable(file: string, text: string): Promise<string> {
+  await writeFile(file, text, { mode: 0o755 });
   await chmod(file, 0o755);
   return file;
 }
 
+export interface InstalledBin {
+  /** The launcher tmux runs for each agent. */
+  launcher: string;
+  /** `reins`, on the agent's PATH, for `reins checkpoint` inside an agent. */
+  reins: string;
+  /** The heartbeat hook Claude Code runs around each tool call. */
+  hook: string;
+}
+
+/** Writes the worker's small programs into its bin folder (they name this Node and this checkout). */
+export async function installBin(binDir: string, paths: { reinsCli: string; hookScript: string }): Promise<InstalledBin> {
+  await mkdir(binDir, { recursive: true });
+  const node = shQuote(process.execPath);
+  return {
+    launcher: await writeExecutable(path.join(binDir, 'launch.sh'), LAUNCHER_SCRIPT),
+    reins: await writeExecutable(path.join(binDir, 'reins'), `#!/bin/sh\nexec ${node} ${shQuote(paths.reinsCli)} "$@"\n`),
+    hook: await writeExecutable(path.join(binDir, 'reins-hook'), `#!/bin/sh\nexec ${node} ${shQuote(paths.hookScript)}\n`),
+  };
+}
+
 export interface AttemptFiles {
   dir: string;
+  /** What a restarted worker needs to adopt the session (AttemptMeta, as JSON). */
+  meta: string;
   /** Deadline (epoch ms) past which the launcher stops the agent. */
   lease: string;
   stdout: string;
@@ -77,6 +102,7 @@ export interface AttemptFiles {
 export function attemptFiles(dir: string): AttemptFiles {
   return {
     dir,
+    meta: path.join(dir, 'meta.json'),
     lease: path.join(dir, 'lease'),
     stdout: path.join(dir, 'stdout.jsonl'),
     stderr: path.join(dir, 'stderr.log'),

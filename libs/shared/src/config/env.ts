@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors/config-error.js';
 import { issuesFromZod } from '../errors/issue.js';
 import { projectRoot } from '../paths.js';
+import type { BackoffPolicy } from '../jobs/backoff.js';
 
 const durationMs = (defaultMs: number) =>
   z.coerce
@@ -46,8 +47,15 @@ const EnvSchema = z.object({
   REINS_MONITOR_INTERVAL_MS: durationMs(5_000),
   REINS_HEARTBEAT_TTL_MS: durationMs(30_000),
   REINS_RECONCILE_INTERVAL_MS: durationMs(2_000),
+  REINS_IDLE_TIMEOUT_MS: durationMs(600_000),
+  REINS_DRAIN_TIMEOUT_MS: durationMs(120_000),
+  REINS_CHECKPOINT_INTERVAL_MS: durationMs(30_000),
+  REINS_TRANSCRIPT_MAX_BYTES: count(0, 512 * 1024 * 1024, 16 * 1024 * 1024),
   REINS_BACKOFF_BASE_MS: durationMs(5_000),
-  REINS_DEFAULT_ATTEMPTS: count(1, 50, 3),
+  REINS_BACKOFF_FACTOR: z.coerce.number({ error: 'expected a number of at least 1' }).min(1, 'expected a number of at least 1').default(2),
+  REINS_BACKOFF_MAX_MS: durationMs(300_000),
+  REINS_BACKOFF_JITTER: z.coerce.number({ error: 'expected a fraction from 0 to 1' }).min(0, 'expected a fraction from 0 to 1').max(1, 'expected a fraction from 0 to 1').default(0.2),
+  REINS_DEFAULT_ATTEMPTS: count(1, 50, 5),
   REINS_BOARD_HOST: z.string().min(1).default('127.0.0.1'),
   REINS_BOARD_PORT: count(0, 65_535, 8700),
 });
@@ -69,7 +77,15 @@ export interface ReinsConfig {
   monitorIntervalMs: number;
   heartbeatTtlMs: number;
   reconcileIntervalMs: number;
-  backoffBaseMs: number;
+  /** No stream event and no hook ping for this long: the agent is hung. */
+  idleTimeoutMs: number;
+  /** On SIGTERM, how long a worker waits for its agents before it checkpoints and hands their jobs back. */
+  drainTimeoutMs: number;
+  /** Least time between two automatic checkpoints of one agent. */
+  checkpointIntervalMs: number;
+  /** Largest compressed transcript a cursor carries; a larger one is left out (the cursor says so). */
+  transcriptMaxBytes: number;
+  backoff: BackoffPolicy;
   defaultAttempts: number;
   boardHost: string;
   boardPort: number;
@@ -104,7 +120,11 @@ export function loadConfig(
     monitorIntervalMs: e.REINS_MONITOR_INTERVAL_MS,
     heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,
     reconcileIntervalMs: e.REINS_RECONCILE_INTERVAL_MS,
-    backoffBaseMs: e.REINS_BACKOFF_BASE_MS,
+    idleTimeoutMs: e.REINS_IDLE_TIMEOUT_MS,
+    drainTimeoutMs: e.REINS_DRAIN_TIMEOUT_MS,
+    checkpointIntervalMs: e.REINS_CHECKPOINT_INTERVAL_MS,
+    transcriptMaxBytes: e.REINS_TRANSCRIPT_MAX_BYTES,
+    backoff: { baseMs: e.REINS_BACKOFF_BASE_MS, factor: e.REINS_BACKOFF_FACTOR, maxMs: e.REINS_BACKOFF_MAX_MS, jitter: e.REINS_BACKOFF_JITTER },
     defaultAttempts: e.REINS_DEFAULT_ATTEMPTS,
     boardHost: e.REINS_BOARD_HOST,
     boardPort: e.REINS_BOARD_PORT,

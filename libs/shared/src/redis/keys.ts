@@ -20,6 +20,8 @@ export interface Keys {
   heartbeat(jobId: string): string;
   /** Hash: a member's last checkpoint. */
   cursor(runId: string, member: string): string;
+  /** List of JSON records, one per ended attempt of a member. */
+  attempts(runId: string, member: string): string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -39,6 +41,7 @@ export function createKeys(prefix: string): Keys {
     events: (runId, member) => `${p}:events:${runId}:${member}`,
     heartbeat: (jobId) => `${p}:hb:${jobId}`,
     cursor: (runId, member) => `${p}:cursor:${runId}:${member}`,
+    attempts: (runId, member) => `${p}:attempts:${runId}:${member}`,
     worker: (workerId) => `${p}:worker:${workerId}`,
     controlChannel: `${p}:control`,
     runEventsChannel: `${p}:run-events`,

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { NotFoundError } from '../errors/not-found-error.js';
+import { StaleEpochError } from '../errors/stale-epoch-error.js';
+import { withFencing, type FencingCommands } from './fencing.js';
 import type { Harness } from '../spec/harness.js';
 import { MEMBER_STATUSES, RUN_STATUSES, type MemberStatus, type RunStatus } from './status.js';
 
@@ -46,6 +48,44 @@ export interface MemberRecord {
   host?: string;
   tmuxSocket?: string;
   tmuxSession?: string;
+  /** The current attempt's fencing token; every attempt takes the next one. */
+  epoch?: number;
+  /** BullMQ stalls already turned into failed attempts (see the worker's stall handling). */
+  stallsSeen?: number;
+  /** When a rate-limited member will be tried again (epoch ms). */
+  retryAt?: number;
+}
+
+/** One ended attempt of a member, as `reins status` lists it. */
+export interface AttemptRecord {
+  attempt: number;
+  epoch: number;
+  /** A FailureClass, or "succeeded". */
+  outcome: string;
+  message: string;
+  startedAt: number;
+  endedAt: number;
+  workerId: string;
+  host: string;
+}
+
+/** A member's last checkpoint: everything another host needs to resume it. */
+export interface Cursor {
+  attempt: number;
+  epoch: number;
+  at: number;
+  sessionId?: string;
+  /** The session transcript (JSONL), gzip-compressed. */
+  transcriptGz?: Buffer;
+  /** Uncompressed transcript size. */
+  transcriptBytes?: number;
+  /** Why the transcript is not in the cursor (too large, say). */
+  transcriptOmitted?: string;
+  /** The workspace's commit at the checkpoint, in a git workspace. */
+  commit?: string;
+  numTurns?: number;
+  /** What the agent saved itself with `reins checkpoint --data`. */
+  data?: unknown;
 }
 
 /** The `--json` contract of `reins status` and `reins submit --wait`. Keep it exact. */
@@ -79,14 +119,19 @@ export interface AgentEvent {
 export type MemberPatch = { [K in keyof MemberRecord]?: MemberRecord[K] | null };
 
 const MAX_EVENTS_PER_MEMBER = 5_000;
-const NUMBER_FIELDS = new Set(['attempts', 'exitCode', 'costUsd', 'numTurns', 'durationMs', 'startedAt', 'endedAt']);
+const NUMBER_FIELDS = new Set(['attempts', 'exitCode', 'costUsd', 'numTurns', 'durationMs', 'startedAt', 'endedAt', 'epoch', 'stallsSeen', 'retryAt']);
+const MAX_ATTEMPT_RECORDS = 100;
 
 /** Reads and writes run and member records. Every state change lands here before anyone reports it. */
 export class RunStore {
+  private readonly redis: Redis & FencingCommands;
+
   constructor(
-    private readonly redis: Redis,
+    redis: Redis,
     private readonly keys: Keys,
-  ) {}
+  ) {
+    this.redis = withFencing(redis);
+  }
 
   /** Creates the run and its members once; a second call for the same run changes nothing. */
   async createRun(run: Omit<RunRecord, 'status' | 'cancelled'>, members: { name: string; dependsOn: string[]; jobId: string }[]): Promise<boolean> {
@@ -155,13 +200,7 @@ export class RunStore {
 
   async updateMember(runId: string, member: string, patch: MemberPatch): Promise<void> {
     const key = this.keys.member(runId, member);
-    const set: Record<string, string> = {};
-    const remove: string[] = [];
-    for (const [field, value] of Object.entries(patch)) {
-      if (value === undefined) continue;
-      if (value === null) remove.push(field);
-      else set[field] = Array.isArray(value) ? JSON.stringify(value) : String(value);
-    }
+    const { set, remove } = splitPatch(patch);
     const tx = this.redis.multi();
     if (Object.keys(set).length > 0) tx.hset(key, set);
     if (remove.length > 0) tx.hdel(key, ...remove);
@@ -169,8 +208,58 @@ export class RunStore {
     await tx.exec();
   }
 
-  async incrementAttempts(runId: string, member: string): Promise<number> {
-    return this.redis.hincrby(this.keys.member(runId, member), 'attempts', 1);
+  /** Starts an attempt: takes the member's next epoch and writes the fields, atomically. Returns the epoch. */
+  async beginAttempt(runId: string, member: string, patch: MemberPatch): Promise<number> {
+    const { set, remove } = splitPatch(patch);
+    const epoch = await this.redis.reinsBeginAttempt(this.keys.member(runId, member), JSON.stringify(set), JSON.stringify(remove));
+    await this.redis.publish(this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set, epoch }));
+    return Number(epoch);
+  }
+
+  /** Updates a member only while `epoch` is its current one; throws StaleEpochError otherwise. */
+  async updateMemberFenced(runId: string, member: string, epoch: number, patch: MemberPatch): Promise<void> {
+    const key = this.keys.member(runId, member);
+    const { set, remove } = splitPatch(patch);
+    const written = await this.redis.reinsFencedHash(key, key, String(epoch), JSON.stringify(set), JSON.stringify(remove), this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set }));
+    if (Number(written) !== 1) throw new StaleEpochError(`attempt epoch ${epoch} of ${runId}/${member} was superseded`);
+  }
+
+  async appendAttempt(runId: string, member: string, record: AttemptRecord): Promise<void> {
+    const written = await this.redis.reinsFencedPush(this.keys.member(runId, member), this.keys.attempts(runId, member), String(record.epoch), JSON.stringify(record), String(MAX_ATTEMPT_RECORDS));
+    if (Number(written) !== 1) throw new StaleEpochError(`attempt epoch ${record.epoch} of ${runId}/${member} was superseded`);
+  }
+
+  async readAttempts(runId: string, member: string): Promise<AttemptRecord[]> {
+    const items = await this.redis.lrange(this.keys.attempts(runId, member), 0, -1);
+    return items.map((item) => JSON.parse(item) as AttemptRecord);
+  }
+
+  /** Writes a checkpoint only while `epoch` is the member's current one; throws StaleEpochError otherwise. */
+  async writeCursor(runId: string, member: string, epoch: number, cursor: Partial<Omit<Cursor, 'epoch'>>): Promise<void> {
+    const set: Record<string, string> = { epoch: String(epoch) };
+    for (const [field, value] of Object.entries(cursor)) {
+      if (value === undefined) continue;
+      if (field === 'transcriptGz') set[field] = (value as Buffer).toString('base64');
+      else if (field === 'data') set[field] = JSON.stringify(value);
+      else set[field] = String(value);
+    }
+    const remove = 'transcriptGz' in cursor && cursor.transcriptGz === undefined && cursor.transcriptOmitted ? ['transcriptGz'] : [];
+    const written = await this.redis.reinsFencedHash(this.keys.member(runId, member), this.keys.cursor(runId, member), String(epoch), JSON.stringify(set), JSON.stringify(remove), '', '');
+    if (Number(written) !== 1) throw new StaleEpochError(`checkpoint from epoch ${epoch} of ${runId}/${member} refused: superseded`);
+  }
+
+  async readCursor(runId: string, member: string): Promise<Cursor | undefined> {
+    const h = await this.redis.hgetall(this.keys.cursor(runId, member));
+    if (!h.at) return undefined;
+    const cursor: Cursor = { attempt: Number(h.attempt ?? 0), epoch: Number(h.epoch ?? 0), at: Number(h.at) };
+    if (h.sessionId) cursor.sessionId = h.sessionId;
+    if (h.transcriptGz) cursor.transcriptGz = Buffer.from(h.transcriptGz, 'base64');
+    if (h.transcriptBytes) cursor.transcriptBytes = Number(h.transcriptBytes);
+    if (h.transcriptOmitted) cursor.transcriptOmitted = h.transcriptOmitted;
+    if (h.commit) cursor.commit = h.commit;
+    if (h.numTurns) cursor.numTurns = Number(h.numTurns);
+    if (h.data !== undefined) cursor.data = JSON.parse(h.data) as unknown;
+    return cursor;
   }
 
   /** Sets the run's status; a final status also stamps endedAt and takes the run off the active set. */
@@ -248,6 +337,17 @@ export class RunStore {
     const run = await this.requireRun(runId);
     return toRunView(run, await this.getMembers(run));
   }
+}
+
+function splitPatch(patch: MemberPatch): { set: Record<string, string>; remove: string[] } {
+  const set: Record<string, string> = {};
+  const remove: string[] = [];
+  for (const [field, value] of Object.entries(patch)) {
+    if (value === undefined) continue;
+    if (value === null) remove.push(field);
+    else set[field] = Array.isArray(value) ? JSON.stringify(value) : String(value);
+  }
+  return { set, remove };
 }
 
 export function toRunView(run: RunRecord, members: readonly MemberRecord[]): RunView {

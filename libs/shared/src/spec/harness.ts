@@ -48,7 +48,10 @@ export const MemberSchema = z.strictObject({
 });
 
 export const LimitsSchema = z.strictObject({
+  /** Wall clock of one attempt. */
   timeoutMs: z.number().int().min(1).optional(),
+  /** No output and no tool activity for this long means hung (default: the worker's REINS_IDLE_TIMEOUT_MS). */
+  idleTimeoutMs: z.number().int().min(1).optional(),
   maxTurns: z.number().int().min(1).optional(),
 });
 

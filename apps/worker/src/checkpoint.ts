@@ -1,0 +1,61 @@
+import type { Cursor, RunStore } from '@reins/shared';
+import { checkpointCommit, checkpointRef } from './git-checkpoint.js';
+import { findTranscript, packTranscript } from './transcript.js';
+import type { Workspace } from './workspace.js';
+
+export interface CheckpointTarget {
+  runId: string;
+  member: string;
+  attempt: number;
+  epoch: number;
+  home: string;
+  attemptDir: string;
+  workspace: Workspace;
+  /** The claude session, when the agent is claude. */
+  sessionId: string | undefined;
+}
+
+/**
+ * Takes a member's checkpoints: the session transcript (compressed, capped) and, in a git workspace, a
+ * commit of the worktree. A checkpoint is written only when something moved since the last one, and only
+ * while this attempt's epoch is current.
+ */
+export class Checkpointer {
+  private lastTranscriptBytes = -1;
+  private lastCommit: string | undefined;
+  lastAt = 0;
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly target: CheckpointTarget,
+    private readonly transcriptMaxBytes: number,
+  ) {}
+
+  /** Returns true when a checkpoint was written. */
+  async take(numTurns: number, now = Date.now()): Promise<boolean> {
+    const t = this.target;
+    this.lastAt = now;
+    const cursor: Partial<Omit<Cursor, 'epoch'>> = { attempt: t.attempt, at: now, numTurns };
+    let moved = false;
+    if (t.sessionId) {
+      cursor.sessionId = t.sessionId;
+      const transcript = await findTranscript(t.home, t.sessionId);
+      if (transcript && transcript.bytes !== this.lastTranscriptBytes) {
+        Object.assign(cursor, await packTranscript(transcript.file, this.transcriptMaxBytes));
+        this.lastTranscriptBytes = transcript.bytes;
+        moved = true;
+      }
+    }
+    if (t.workspace.kind === 'git-worktree') {
+      const commit = await checkpointCommit(t.workspace.path, t.attemptDir, checkpointRef(t.runId, t.member), `reins checkpoint: ${t.runId}/${t.member}, attempt ${t.attempt}`);
+      if (commit !== this.lastCommit) {
+        cursor.commit = commit;
+        this.lastCommit = commit;
+        moved = true;
+      }
+    }
+    if (!moved) return false;
+    await this.store.writeCursor(t.runId, t.member, t.epoch, cursor);
+    return true;
+  }
+}

@@ -1,0 +1,44 @@
+// Claude Code runs this on every PreToolUse and PostToolUse (see agent/claude.ts). It refreshes the
+// agent's heartbeat, which tells "a long tool call" from "hung", and it stops an agent whose attempt was
+// superseded: exit 2 blocks the tool and shows the model why. It imports only what it needs, since it
+// starts once per tool call, and it never fails a tool because Redis blinked.
+import { Redis } from 'ioredis';
+import { createKeys } from '@reins/shared/keys';
+import { withFencing } from '@reins/shared/fencing';
+
+const { REINS_REDIS_URL, REINS_PREFIX, REINS_JOB_ID, REINS_EPOCH, REINS_RUN_ID, REINS_MEMBER, REINS_HEARTBEAT_TTL_MS } = process.env;
+
+/** The hook input names the event; PreToolUse means a tool is starting, so the agent is busy, not hung. */
+async function hookEvent(): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  try {
+    const input = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { hook_event_name?: unknown };
+    return typeof input.hook_event_name === 'string' ? input.hook_event_name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(): Promise<number> {
+  const event = await hookEvent();
+  if (!REINS_REDIS_URL || !REINS_PREFIX || !REINS_JOB_ID || !REINS_EPOCH || !REINS_RUN_ID || !REINS_MEMBER) return 0;
+  const keys = createKeys(REINS_PREFIX);
+  const redis = withFencing(new Redis(REINS_REDIS_URL, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const result = await redis.reinsHookPing(keys.member(REINS_RUN_ID, REINS_MEMBER), keys.heartbeat(REINS_JOB_ID), REINS_EPOCH, String(Date.now()), REINS_HEARTBEAT_TTL_MS ?? '30000', event === 'PreToolUse' ? '1' : '0');
+    if (Number(result) === -1) {
+      process.stderr.write(`reins: this attempt (epoch ${REINS_EPOCH}) of ${REINS_MEMBER} was superseded by a newer one. Stop now: do not call more tools.\n`);
+      return 2;
+    }
+    return 0;
+  } catch {
+    return 0;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+process.exit(await main());

@@ -1,0 +1,47 @@
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+/**
+ * Claude Code keeps a session in $HOME/.claude/projects/<cwd, slugged>/<session>.jsonl. A resumed session
+ * is started with `--resume <file>`, which appends to that file in place; reins puts such files here.
+ */
+export const resumeDir = (home: string): string => path.join(home, '.claude', 'reins-resume');
+
+/** The transcript of a session in an agent home, wherever the CLI keeps it. */
+export async function findTranscript(home: string, sessionId: string): Promise<{ file: string; bytes: number } | undefined> {
+  const candidates = [path.join(resumeDir(home), `${sessionId}.jsonl`)];
+  const projects = path.join(home, '.claude', 'projects');
+  for (const dir of await readdir(projects).catch(() => [] as string[])) candidates.push(path.join(projects, dir, `${sessionId}.jsonl`));
+  let best: { file: string; bytes: number } | undefined;
+  for (const file of candidates) {
+    const info = await stat(file).catch(() => undefined);
+    if (info?.isFile() && (!best || info.size > best.bytes)) best = { file, bytes: info.size };
+  }
+  return best;
+}
+
+export interface PackedTranscript {
+  transcriptGz?: Buffer;
+  transcriptBytes: number;
+  transcriptOmitted?: string;
+}
+
+/** Compresses a transcript for the cursor, or says why it is left out. */
+export async function packTranscript(file: string, maxCompressedBytes: number): Promise<PackedTranscript> {
+  const raw = await readFile(file);
+  const gz = gzipSync(raw, { level: 6 });
+  if (gz.length > maxCompressedBytes) {
+    return { transcriptBytes: raw.length, transcriptOmitted: `compressed transcript is ${gz.length} bytes, over the ${maxCompressedBytes}-byte cap` };
+  }
+  return { transcriptGz: gz, transcriptBytes: raw.length };
+}
+
+/** Writes a cursor's transcript where `--resume <file>` will read it; returns the file. */
+export async function unpackTranscript(home: string, sessionId: string, transcriptGz: Buffer): Promise<string> {
+  const dir = resumeDir(home);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${sessionId}.jsonl`);
+  await writeFile(file, gunzipSync(transcriptGz));
+  return file;
+}
