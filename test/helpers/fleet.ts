@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, readdirSync } from 'node:fs';
+import { fstatSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,10 @@ export interface RoleHandle {
   child: ChildProcess;
   pid: number;
   logFile: string;
+  /** Where this process's lines start in logFile (a restarted role appends to the same file). */
+  logOffset: number;
+  /** This process's own log lines. */
+  log(): string;
   exited: Promise<number | null>;
   /** SIGTERM and wait; SIGKILL after graceMs. */
   stop(graceMs?: number): Promise<void>;
@@ -63,13 +67,16 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
-/** Polls a log file for a line; roles log "worker started" / "scheduler started" when ready. */
-export async function waitForLog(file: string, text: string, timeoutMs = 15_000, child?: ChildProcess): Promise<void> {
+/**
+ * Polls a log file for a line written after byte `fromOffset`; roles log "worker started" / "scheduler
+ * started" when ready. A restarted role appends to its predecessor's log, hence the offset.
+ */
+export async function waitForLog(file: string, text: string, timeoutMs = 15_000, child?: ChildProcess, fromOffset = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let content = '';
     try {
-      content = readFileSync(file, 'utf8');
+      content = readFileSync(file).subarray(fromOffset).toString('utf8');
     } catch {
       // not yet
     }
@@ -83,6 +90,7 @@ export async function waitForLog(file: string, text: string, timeoutMs = 15_000,
 function spawnRole(role: RoleName, id: string, env: Record<string, string>, logDir: string): RoleHandle {
   const logFile = path.join(logDir, `${role}-${id}.log`);
   const fd = openSync(logFile, 'a');
+  const logOffset = fstatSync(fd).size;
   const child = spawn(process.execPath, [entries[role]], { env, stdio: ['ignore', fd, fd] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const handle: RoleHandle = {
@@ -91,6 +99,8 @@ function spawnRole(role: RoleName, id: string, env: Record<string, string>, logD
     child,
     pid: child.pid!,
     logFile,
+    logOffset,
+    log: () => readFileSync(logFile).subarray(logOffset).toString('utf8'),
     exited,
     stop: async (graceMs = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -140,7 +150,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     startWorker: async (id = `w${fleet.workers.length + 1}`, extra = {}) => {
       const handle = spawnRole('worker', id, { ...env, ...extra, REINS_WORKER_ID: id }, logDir);
       fleet.workers.push(handle);
-      await waitForLog(handle.logFile, 'worker started', 15_000, handle.child);
+      await waitForLog(handle.logFile, 'worker started', 15_000, handle.child, handle.logOffset);
       return handle;
     },
     startScheduler: async () => {
@@ -186,14 +196,20 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   return fleet;
 }
 
-/** Runs a story against a fresh fleet and always stops it. */
+/** Runs a story against a fresh fleet and always stops it. A story's own failure wins over a teardown failure. */
 export async function withFleet<T>(options: FleetOptions, story: (fleet: Fleet) => Promise<T>): Promise<T> {
   const fleet = await startFleet(options);
+  let result: T;
   try {
-    return await story(fleet);
-  } finally {
-    await fleet.stop();
+    result = await story(fleet);
+  } catch (error) {
+    await fleet.stop().catch((stopError: unknown) => {
+      (error as Error).message += `\n(and then, stopping the fleet: ${(stopError as Error).message})`;
+    });
+    throw error;
   }
+  await fleet.stop();
+  return result;
 }
 
 /** Writes a harness file (JSON is valid YAML) into a folder and returns its path. */

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { ClaudeAgent } from '@reins/shared';
-import { claudeInvocation, type ClaudeInvocationInput } from '../../apps/worker/src/agent/claude.js';
+import { claudeInvocation, reinsSettings, type ClaudeInvocationInput } from '../../apps/worker/src/agent/claude.js';
+import type { AgentIdentity } from '../../apps/worker/src/agent/env.js';
 
 const NASTY = `-rf "; touch /tmp/pwned; $(touch /tmp/pwned2) \`id\` 'quoted' \\ back\nline2 — ünïcode 🌍 --model x`;
 
@@ -17,23 +18,47 @@ const WORKER_ENV: NodeJS.ProcessEnv = {
   API_TIMEOUT_MS: '15000',
   SECRET_WORKER_THING: 'do-not-leak',
   AWS_SECRET_ACCESS_KEY: 'aws-secret',
-  REINS_REDIS_URL: 'redis://:pw@10.0.0.1:6379',
+  REINS_REDIS_URL: 'redis://:worker-pw@10.0.0.1:6379',
+  REINS_PREFIX: 'worker-prefix',
   REINS_DATA_DIR: '/var/reins',
   SSH_AUTH_SOCK: '/tmp/ssh.sock',
   UNDEFINED_ONE: undefined,
+};
+
+const SESSION_ID = '11111111-2222-4333-8444-555555555555';
+const HOOK = "'/data/bin/reins-hook'";
+const SETTINGS = JSON.stringify({
+  hooks: {
+    PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: HOOK }] }],
+    PostToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: HOOK }] }],
+  },
+});
+
+const IDENTITY: AgentIdentity = {
+  runId: 'r-abc123',
+  member: 'a',
+  workspace: '/data/ws/r-abc123/a',
+  attempt: 2,
+  epoch: 5,
+  jobId: 'r-abc123:a',
+  redisUrl: 'redis://:agent-pw@10.0.0.9:6379/1',
+  prefix: 'reins',
+  heartbeatTtlMs: 30_000,
+  binDir: '/data/bin',
 };
 
 function input(overrides: Partial<ClaudeInvocationInput> = {}, agent: Partial<ClaudeAgent> = {}): ClaudeInvocationInput {
   return {
     bin: '/opt/claude/bin/claude',
     prompt: 'Write hello.txt',
-    sessionId: '11111111-2222-4333-8444-555555555555',
+    session: { kind: 'new', sessionId: SESSION_ID },
+    hookCommand: HOOK,
     agent: { kind: 'claude', ...agent },
     maxTurns: undefined,
     systemPrompt: 'You are "a", one member of the reins team.',
     home: '/data/homes/r-abc123/a',
     tmpDir: '/data/tmp/r-abc123/a',
-    identity: { runId: 'r-abc123', member: 'a', workspace: '/data/ws/r-abc123/a', attempt: 2 },
+    identity: IDENTITY,
     workerEnv: WORKER_ENV,
     isRoot: false,
     ...overrides,
@@ -51,6 +76,8 @@ describe('claudeInvocation argv', () => {
       '--dangerously-skip-permissions',
       '--session-id',
       '11111111-2222-4333-8444-555555555555',
+      '--settings',
+      SETTINGS,
       '--append-system-prompt',
       'You are "a", one member of the reins team.',
       '--',
@@ -72,6 +99,8 @@ describe('claudeInvocation argv', () => {
       '7',
       '--model',
       'opus',
+      '--settings',
+      SETTINGS,
       '--append-system-prompt',
       'You are "a", one member of the reins team.',
       '--',
@@ -102,7 +131,7 @@ describe('claudeInvocation argv', () => {
     expect(argv.at(-2)).toBe('--');
     expect(argv.at(-1)).toBe(NASTY);
     expect(Buffer.from(argv.at(-1)!, 'utf8').equals(Buffer.from(NASTY, 'utf8'))).toBe(true);
-    expect(argv).toHaveLength(12);
+    expect(argv).toHaveLength(14);
   });
 
   it('passes a prompt that is exactly "--" or "-p" as the prompt', () => {
@@ -110,6 +139,45 @@ describe('claudeInvocation argv', () => {
       const { argv } = claudeInvocation(input({ prompt }));
       expect(argv.slice(-2)).toEqual(['--', prompt]);
     }
+  });
+
+  it('resumes a session from its transcript file with --resume, and never passes --session-id too', () => {
+    const { argv } = claudeInvocation(input({ session: { kind: 'resume', transcriptFile: '/data/homes/r-abc123/a/.claude/reins-resume/s 1.jsonl' } }));
+    expect(argv).toEqual([
+      '/opt/claude/bin/claude',
+      '-p',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--dangerously-skip-permissions',
+      '--resume',
+      '/data/homes/r-abc123/a/.claude/reins-resume/s 1.jsonl',
+      '--settings',
+      SETTINGS,
+      '--append-system-prompt',
+      'You are "a", one member of the reins team.',
+      '--',
+      'Write hello.txt',
+    ]);
+    expect(argv).not.toContain('--session-id');
+  });
+
+  it('starts a new session with --session-id and never passes --resume', () => {
+    const { argv } = claudeInvocation(input());
+    expect(argv.filter((a) => a === '--session-id')).toHaveLength(1);
+    expect(argv[argv.indexOf('--session-id') + 1]).toBe(SESSION_ID);
+    expect(argv).not.toContain('--resume');
+  });
+
+  it('passes --settings once, as JSON of reinsSettings(hookCommand), before --append-system-prompt', () => {
+    const hookCommand = `'/opt/my bin/reins-hook' --x "y" $(nope) 'it'\''s'`;
+    const { argv } = claudeInvocation(input({ hookCommand }, { model: 'opus' }));
+    expect(argv.filter((a) => a === '--settings')).toHaveLength(1);
+    const at = argv.indexOf('--settings');
+    expect(JSON.parse(argv[at + 1]!)).toEqual(reinsSettings(hookCommand));
+    expect(argv[at + 1]).toBe(JSON.stringify(reinsSettings(hookCommand)));
+    expect(at).toBeGreaterThan(argv.indexOf('--model'));
+    expect(argv[at + 2]).toBe('--append-system-prompt');
   });
 
   it('does not add --model when none is set', () => {
@@ -121,7 +189,7 @@ describe('claudeInvocation argv', () => {
 describe('claudeInvocation env', () => {
   it('is exactly baseline + passthrough + identity + isolation, nothing else', () => {
     expect(claudeInvocation(input()).env).toEqual({
-      PATH: '/custom/bin:/usr/bin',
+      PATH: '/data/bin:/custom/bin:/usr/bin',
       LANG: 'C.UTF-8',
       TZ: 'Europe/Paris',
       ANTHROPIC_API_KEY: 'sk-ant-test',
@@ -132,6 +200,11 @@ describe('claudeInvocation env', () => {
       REINS_MEMBER: 'a',
       REINS_WORKSPACE: '/data/ws/r-abc123/a',
       REINS_ATTEMPT: '2',
+      REINS_EPOCH: '5',
+      REINS_JOB_ID: 'r-abc123:a',
+      REINS_REDIS_URL: 'redis://:agent-pw@10.0.0.9:6379/1',
+      REINS_PREFIX: 'reins',
+      REINS_HEARTBEAT_TTL_MS: '30000',
       HOME: '/data/homes/r-abc123/a',
       CLAUDE_CODE_TMPDIR: '/data/tmp/r-abc123/a',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
@@ -152,24 +225,31 @@ describe('claudeInvocation env', () => {
     expect(env.CLAUDE_CODE_TMPDIR).toBe('/data/tmp/r-abc123/a');
   });
 
-  it('does not pass other worker variables', () => {
+  it('does not pass other worker variables, nor its own REINS_* settings', () => {
     const { env } = claudeInvocation(input());
-    for (const name of ['SECRET_WORKER_THING', 'AWS_SECRET_ACCESS_KEY', 'REINS_REDIS_URL', 'REINS_DATA_DIR', 'SSH_AUTH_SOCK', 'USER', 'UNDEFINED_ONE']) {
+    for (const name of ['SECRET_WORKER_THING', 'AWS_SECRET_ACCESS_KEY', 'REINS_DATA_DIR', 'SSH_AUTH_SOCK', 'USER', 'UNDEFINED_ONE']) {
       expect(name in env, name).toBe(false);
     }
-    expect(Object.values(env)).not.toContain('do-not-leak');
-    expect(Object.values(env)).not.toContain('aws-secret');
+    for (const value of ['do-not-leak', 'aws-secret', '/var/reins', 'redis://:worker-pw@10.0.0.1:6379', 'worker-prefix']) {
+      expect(Object.values(env), value).not.toContain(value);
+    }
+  });
+
+  it('takes REINS_REDIS_URL and REINS_PREFIX from the identity, not from the worker env', () => {
+    const { env } = claudeInvocation(input());
+    expect(env.REINS_REDIS_URL).toBe(IDENTITY.redisUrl);
+    expect(env.REINS_PREFIX).toBe(IDENTITY.prefix);
   });
 
   it('falls back to a default PATH when the worker has none', () => {
-    expect(claudeInvocation(input({ workerEnv: {} })).env.PATH).toBe('/usr/local/bin:/usr/bin:/bin');
+    expect(claudeInvocation(input({ workerEnv: {} })).env.PATH).toBe('/data/bin:/usr/local/bin:/usr/bin:/bin');
   });
 
-  it('applies the harness env, which may override API variables and PATH', () => {
+  it('applies the harness env, which may override API variables and PATH (reins bin still first)', () => {
     const { env } = claudeInvocation(input({}, { env: { ANTHROPIC_BASE_URL: 'http://proxy:1', MY_FLAG: 'on', PATH: '/harness/bin' } }));
     expect(env.ANTHROPIC_BASE_URL).toBe('http://proxy:1');
     expect(env.MY_FLAG).toBe('on');
-    expect(env.PATH).toBe('/harness/bin');
+    expect(env.PATH).toBe('/data/bin:/harness/bin');
   });
 
   it("does not let the harness env override reins' isolation or identity", () => {
@@ -186,6 +266,12 @@ describe('claudeInvocation env', () => {
             REINS_RUN_ID: 'r-other',
             REINS_MEMBER: 'b',
             REINS_ATTEMPT: '99',
+            REINS_EPOCH: '99',
+            REINS_JOB_ID: 'other-job',
+            REINS_REDIS_URL: 'redis://evil:1',
+            REINS_PREFIX: 'other',
+            REINS_HEARTBEAT_TTL_MS: '1',
+            REINS_WORKSPACE: '/',
           },
         },
       ),
@@ -198,13 +284,48 @@ describe('claudeInvocation env', () => {
     expect(env.REINS_RUN_ID).toBe('r-abc123');
     expect(env.REINS_MEMBER).toBe('a');
     expect(env.REINS_ATTEMPT).toBe('2');
+    expect(env.REINS_EPOCH).toBe('5');
+    expect(env.REINS_JOB_ID).toBe('r-abc123:a');
+    expect(env.REINS_REDIS_URL).toBe('redis://:agent-pw@10.0.0.9:6379/1');
+    expect(env.REINS_PREFIX).toBe('reins');
+    expect(env.REINS_HEARTBEAT_TTL_MS).toBe('30000');
+    expect(env.REINS_WORKSPACE).toBe('/data/ws/r-abc123/a');
   });
 
   it('does not mutate the worker environment or the agent', () => {
     const workerEnv = { ...WORKER_ENV };
     const agent: ClaudeAgent = { kind: 'claude', env: { A: 'b' } };
-    claudeInvocation(input({ workerEnv, agent, isRoot: true }));
+    const identity = { ...IDENTITY };
+    claudeInvocation(input({ workerEnv, agent, identity, isRoot: true }));
     expect(workerEnv).toEqual(WORKER_ENV);
+    expect(identity).toEqual(IDENTITY);
     expect(agent).toEqual({ kind: 'claude', env: { A: 'b' } });
+  });
+});
+
+describe('reinsSettings', () => {
+  it('adds one command hook on every tool call, before and after', () => {
+    expect(reinsSettings('/data/bin/reins-hook')).toEqual({
+      hooks: {
+        PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: '/data/bin/reins-hook' }] }],
+        PostToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: '/data/bin/reins-hook' }] }],
+      },
+    });
+  });
+
+  it('has only PreToolUse and PostToolUse, each with exactly one entry and one hook', () => {
+    const { hooks } = reinsSettings('x');
+    expect(Object.keys(hooks).sort()).toEqual(['PostToolUse', 'PreToolUse']);
+    for (const entries of Object.values(hooks)) {
+      expect(entries).toHaveLength(1);
+      expect(entries[0]!.hooks).toHaveLength(1);
+    }
+  });
+
+  it('keeps the command byte for byte through JSON', () => {
+    const command = `'/a b/reins-hook' "q" $(x) \`y\` — 🌍`;
+    const round = JSON.parse(JSON.stringify(reinsSettings(command))) as ReturnType<typeof reinsSettings>;
+    expect(round.hooks.PreToolUse![0]!.hooks[0]!.command).toBe(command);
+    expect(round.hooks.PostToolUse![0]!.hooks[0]!.command).toBe(command);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import type { CommandAgent } from '@reins/shared';
 import { commandInvocation, type CommandInvocationInput } from '../../apps/worker/src/agent/command.js';
+import type { AgentIdentity } from '../../apps/worker/src/agent/env.js';
 
 const PROMPT = `-x "; touch /tmp/pwned; $(touch /tmp/pwned2) \`id\`\nsecond line — 🌍`;
 
@@ -13,7 +14,21 @@ const WORKER_ENV: NodeJS.ProcessEnv = {
   API_TIMEOUT_MS: '1000',
   SECRET_WORKER_THING: 'do-not-leak',
   AWS_SECRET_ACCESS_KEY: 'aws-secret',
-  REINS_REDIS_URL: 'redis://:pw@10.0.0.1:6379',
+  REINS_REDIS_URL: 'redis://:worker-pw@10.0.0.1:6379',
+  REINS_DATA_DIR: '/var/reins',
+};
+
+const IDENTITY: AgentIdentity = {
+  runId: 'r-abc123',
+  member: 'b',
+  workspace: '/data/ws/r-abc123/b',
+  attempt: 1,
+  epoch: 3,
+  jobId: 'r-abc123:b',
+  redisUrl: 'redis://:agent-pw@10.0.0.9:6379/1',
+  prefix: 'reins',
+  heartbeatTtlMs: 15_000,
+  binDir: '/data/bin',
 };
 
 function input(agent: Partial<CommandAgent> = {}, overrides: Partial<CommandInvocationInput> = {}): CommandInvocationInput {
@@ -21,8 +36,9 @@ function input(agent: Partial<CommandAgent> = {}, overrides: Partial<CommandInvo
     agent: { kind: 'command', argv: ['bash', '-c', 'echo "$REINS_PROMPT" > out.txt'], ...agent },
     prompt: PROMPT,
     home: '/data/homes/r-abc123/b',
-    identity: { runId: 'r-abc123', member: 'b', workspace: '/data/ws/r-abc123/b', attempt: 1 },
+    identity: IDENTITY,
     workerEnv: WORKER_ENV,
+    cursorJson: undefined,
     ...overrides,
   };
 }
@@ -39,15 +55,40 @@ describe('commandInvocation', () => {
 
   it('has exactly the baseline, HOME, identity and the prompt in its env', () => {
     expect(commandInvocation(input()).env).toEqual({
-      PATH: '/usr/bin:/bin',
+      PATH: '/data/bin:/usr/bin:/bin',
       LC_ALL: 'C.UTF-8',
       HOME: '/data/homes/r-abc123/b',
       REINS_RUN_ID: 'r-abc123',
       REINS_MEMBER: 'b',
       REINS_WORKSPACE: '/data/ws/r-abc123/b',
       REINS_ATTEMPT: '1',
+      REINS_EPOCH: '3',
+      REINS_JOB_ID: 'r-abc123:b',
+      REINS_REDIS_URL: 'redis://:agent-pw@10.0.0.9:6379/1',
+      REINS_PREFIX: 'reins',
+      REINS_HEARTBEAT_TTL_MS: '15000',
       REINS_PROMPT: PROMPT,
     });
+  });
+
+  it('adds REINS_CURSOR, byte for byte, only when there is a cursor', () => {
+    const cursorJson = JSON.stringify({ attempt: 1, epoch: 2, at: 1700000000000, data: { step: 'two "q" $(x) 🌍\n' } });
+    const { env } = commandInvocation(input({}, { cursorJson }));
+    expect(env.REINS_CURSOR).toBe(cursorJson);
+    expect(Object.keys(env).sort()).toEqual(Object.keys(commandInvocation(input()).env).concat('REINS_CURSOR').sort());
+    expect('REINS_CURSOR' in commandInvocation(input()).env).toBe(false);
+  });
+
+  it('passes an empty cursor string as given', () => {
+    expect(commandInvocation(input({}, { cursorJson: '' })).env.REINS_CURSOR).toBe('');
+  });
+
+  it('does not let the harness env set REINS_CURSOR or HOME', () => {
+    const withCursor = commandInvocation(input({ env: { REINS_CURSOR: '{"fake":1}', HOME: '/root' } }, { cursorJson: '{"real":1}' })).env;
+    expect(withCursor.REINS_CURSOR).toBe('{"real":1}');
+    expect(withCursor.HOME).toBe('/data/homes/r-abc123/b');
+    const without = commandInvocation(input({ env: { HOME: '/root' } })).env;
+    expect(without.HOME).toBe('/data/homes/r-abc123/b');
   });
 
   it('passes the prompt byte for byte in REINS_PROMPT', () => {
@@ -56,23 +97,51 @@ describe('commandInvocation', () => {
 
   it('does not leak worker secrets or claude API settings', () => {
     const { env } = commandInvocation(input());
-    for (const name of ['SECRET_WORKER_THING', 'AWS_SECRET_ACCESS_KEY', 'REINS_REDIS_URL', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_MAX_RETRIES', 'API_TIMEOUT_MS']) {
+    for (const name of ['SECRET_WORKER_THING', 'AWS_SECRET_ACCESS_KEY', 'REINS_DATA_DIR', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_MAX_RETRIES', 'API_TIMEOUT_MS']) {
       expect(name in env, name).toBe(false);
     }
+    for (const value of ['do-not-leak', 'aws-secret', 'sk-ant-test', '/var/reins', 'redis://:worker-pw@10.0.0.1:6379']) {
+      expect(Object.values(env), value).not.toContain(value);
+    }
+    expect(env.REINS_REDIS_URL).toBe(IDENTITY.redisUrl);
   });
 
   it("applies the harness env but never over the identity or the prompt", () => {
     const { env } = commandInvocation(
-      input({ env: { GREETING: 'hi', REINS_RUN_ID: 'r-fake', REINS_MEMBER: 'z', REINS_PROMPT: 'other', REINS_WORKSPACE: '/' } }),
+      input({
+        env: {
+          GREETING: 'hi',
+          REINS_RUN_ID: 'r-fake',
+          REINS_MEMBER: 'z',
+          REINS_PROMPT: 'other',
+          REINS_WORKSPACE: '/',
+          REINS_EPOCH: '99',
+          REINS_JOB_ID: 'x',
+          REINS_REDIS_URL: 'redis://evil:1',
+          REINS_PREFIX: 'p',
+          REINS_ATTEMPT: '9',
+          REINS_HEARTBEAT_TTL_MS: '1',
+        },
+      }),
     );
     expect(env.GREETING).toBe('hi');
     expect(env.REINS_RUN_ID).toBe('r-abc123');
     expect(env.REINS_MEMBER).toBe('b');
     expect(env.REINS_WORKSPACE).toBe('/data/ws/r-abc123/b');
     expect(env.REINS_PROMPT).toBe(PROMPT);
+    expect(env.REINS_EPOCH).toBe('3');
+    expect(env.REINS_JOB_ID).toBe('r-abc123:b');
+    expect(env.REINS_REDIS_URL).toBe('redis://:agent-pw@10.0.0.9:6379/1');
+    expect(env.REINS_PREFIX).toBe('reins');
+    expect(env.REINS_ATTEMPT).toBe('1');
+    expect(env.REINS_HEARTBEAT_TTL_MS).toBe('15000');
+  });
+
+  it('puts the reins bin folder first on PATH, even over a harness PATH', () => {
+    expect(commandInvocation(input({ env: { PATH: '/harness/bin' } })).env.PATH).toBe('/data/bin:/harness/bin');
   });
 
   it('uses the default PATH when the worker has none', () => {
-    expect(commandInvocation(input({}, { workerEnv: {} })).env.PATH).toBe('/usr/local/bin:/usr/bin:/bin');
+    expect(commandInvocation(input({}, { workerEnv: {} })).env.PATH).toBe('/data/bin:/usr/local/bin:/usr/bin:/bin');
   });
 });

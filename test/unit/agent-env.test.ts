@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { baselineEnv, claudePassthroughEnv, identityEnv } from '../../apps/worker/src/agent/env.js';
+import { baselineEnv, claudePassthroughEnv, identityEnv, withBinDir, type AgentIdentity } from '../../apps/worker/src/agent/env.js';
 
 describe('baselineEnv', () => {
   it('keeps only PATH, LANG, LC_ALL, LC_CTYPE and TZ', () => {
@@ -59,13 +59,57 @@ describe('claudePassthroughEnv', () => {
   });
 });
 
+const IDENTITY: AgentIdentity = {
+  runId: 'r-abc123',
+  member: 'writer',
+  workspace: '/ws',
+  attempt: 3,
+  epoch: 7,
+  jobId: 'r-abc123:writer',
+  redisUrl: 'redis://:pw@10.0.0.1:6379/2',
+  prefix: 'staging',
+  heartbeatTtlMs: 30_000,
+  binDir: '/data/bin',
+};
+
 describe('identityEnv', () => {
-  it('names the run, member, workspace and attempt', () => {
-    expect(identityEnv({ runId: 'r-abc123', member: 'writer', workspace: '/ws', attempt: 3 })).toEqual({
+  it('names the run, member, workspace, attempt, epoch, job and where Redis is', () => {
+    expect(identityEnv(IDENTITY)).toEqual({
       REINS_RUN_ID: 'r-abc123',
       REINS_MEMBER: 'writer',
       REINS_WORKSPACE: '/ws',
       REINS_ATTEMPT: '3',
+      REINS_EPOCH: '7',
+      REINS_JOB_ID: 'r-abc123:writer',
+      REINS_REDIS_URL: 'redis://:pw@10.0.0.1:6379/2',
+      REINS_PREFIX: 'staging',
+      REINS_HEARTBEAT_TTL_MS: '30000',
     });
+  });
+
+  it('does not put binDir in the env itself (it goes on PATH)', () => {
+    expect(Object.values(identityEnv(IDENTITY))).not.toContain('/data/bin');
+  });
+
+  it('renders epoch 0 and attempt 1 as strings', () => {
+    const env = identityEnv({ ...IDENTITY, attempt: 1, epoch: 0 });
+    expect(env.REINS_ATTEMPT).toBe('1');
+    expect(env.REINS_EPOCH).toBe('0');
+  });
+});
+
+describe('withBinDir', () => {
+  it('puts binDir first on PATH and keeps everything else', () => {
+    expect(withBinDir({ PATH: '/usr/bin:/bin', A: 'x' }, '/data/bin')).toEqual({ PATH: '/data/bin:/usr/bin:/bin', A: 'x' });
+  });
+
+  it('uses the default PATH after binDir when there is none', () => {
+    expect(withBinDir({}, '/data/bin')).toEqual({ PATH: '/data/bin:/usr/local/bin:/usr/bin:/bin' });
+  });
+
+  it('does not mutate its input', () => {
+    const env = { PATH: '/p' };
+    withBinDir(env, '/b');
+    expect(env).toEqual({ PATH: '/p' });
   });
 });

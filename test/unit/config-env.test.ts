@@ -27,8 +27,12 @@ describe('loadConfig', () => {
       monitorIntervalMs: 5_000,
       heartbeatTtlMs: 30_000,
       reconcileIntervalMs: 2_000,
-      backoffBaseMs: 5_000,
-      defaultAttempts: 3,
+      idleTimeoutMs: 600_000,
+      drainTimeoutMs: 120_000,
+      checkpointIntervalMs: 30_000,
+      transcriptMaxBytes: 16 * 1024 * 1024,
+      backoff: { baseMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 },
+      defaultAttempts: 5,
       boardHost: '127.0.0.1',
       boardPort: 8700,
     });
@@ -47,8 +51,15 @@ describe('loadConfig', () => {
       REINS_MONITOR_INTERVAL_MS: '250',
       REINS_HEARTBEAT_TTL_MS: '9000',
       REINS_RECONCILE_INTERVAL_MS: '100',
+      REINS_IDLE_TIMEOUT_MS: '60000',
+      REINS_DRAIN_TIMEOUT_MS: '7000',
+      REINS_CHECKPOINT_INTERVAL_MS: '500',
+      REINS_TRANSCRIPT_MAX_BYTES: '1024',
       REINS_BACKOFF_BASE_MS: '10',
-      REINS_DEFAULT_ATTEMPTS: '5',
+      REINS_BACKOFF_FACTOR: '1.5',
+      REINS_BACKOFF_MAX_MS: '2000',
+      REINS_BACKOFF_JITTER: '0',
+      REINS_DEFAULT_ATTEMPTS: '9',
       REINS_BOARD_HOST: '0.0.0.0',
       REINS_BOARD_PORT: '0',
     });
@@ -64,8 +75,12 @@ describe('loadConfig', () => {
       monitorIntervalMs: 250,
       heartbeatTtlMs: 9000,
       reconcileIntervalMs: 100,
-      backoffBaseMs: 10,
-      defaultAttempts: 5,
+      idleTimeoutMs: 60_000,
+      drainTimeoutMs: 7_000,
+      checkpointIntervalMs: 500,
+      transcriptMaxBytes: 1024,
+      backoff: { baseMs: 10, factor: 1.5, maxMs: 2_000, jitter: 0 },
+      defaultAttempts: 9,
       boardHost: '0.0.0.0',
       boardPort: 0,
     });
@@ -100,7 +115,20 @@ describe('loadConfig', () => {
   it('lists the variables it reads', () => {
     expect(ENV_NAMES).toContain('REINS_REDIS_URL');
     expect(ENV_NAMES).toContain('REINS_MONITOR_INTERVAL_MS');
-    expect(ENV_NAMES).toHaveLength(15);
+    for (const name of [
+      'REINS_IDLE_TIMEOUT_MS',
+      'REINS_DRAIN_TIMEOUT_MS',
+      'REINS_CHECKPOINT_INTERVAL_MS',
+      'REINS_TRANSCRIPT_MAX_BYTES',
+      'REINS_BACKOFF_BASE_MS',
+      'REINS_BACKOFF_FACTOR',
+      'REINS_BACKOFF_MAX_MS',
+      'REINS_BACKOFF_JITTER',
+    ]) {
+      expect(ENV_NAMES).toContain(name);
+    }
+    expect(ENV_NAMES).toHaveLength(22);
+    expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });
 
@@ -164,6 +192,77 @@ describe('loadConfig', () => {
     expect(byPath.REINS_BOARD_PORT).toMatch(/ 65535, got "70000"$/);
     expect(byPath.REINS_LOG_LEVEL).toMatch(/, got "loud"$/);
     expect(byPath.REINS_LOG_LEVEL).toContain('"debug"');
+  });
+
+  it('rejects a backoff jitter outside 0..1, naming the variable and the value', () => {
+    const error = configError(() => loadConfig({ REINS_BACKOFF_JITTER: '2' }));
+    expect(error.issues).toEqual([{ path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "2"' }]);
+    expect(error.message).toBe('Invalid configuration:\n  - REINS_BACKOFF_JITTER: expected a fraction from 0 to 1, got "2"');
+    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: '-0.1' })).issues).toEqual([
+      { path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "-0.1"' },
+    ]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: 'lots' })).issues).toEqual([
+      { path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "lots"' },
+    ]);
+  });
+
+  it('accepts a backoff jitter of exactly 0 or 1, and a fractional one', () => {
+    expect(loadConfig({ REINS_BACKOFF_JITTER: '0' }).backoff.jitter).toBe(0);
+    expect(loadConfig({ REINS_BACKOFF_JITTER: '1' }).backoff.jitter).toBe(1);
+    expect(loadConfig({ REINS_BACKOFF_JITTER: '0.35' }).backoff.jitter).toBe(0.35);
+  });
+
+  it('rejects a backoff factor below 1 and accepts 1 and fractions above it', () => {
+    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: '0.5' })).issues).toEqual([
+      { path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "0.5"' },
+    ]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: 'fast' })).issues).toEqual([
+      { path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "fast"' },
+    ]);
+    expect(loadConfig({ REINS_BACKOFF_FACTOR: '1' }).backoff.factor).toBe(1);
+    expect(loadConfig({ REINS_BACKOFF_FACTOR: '2.5' }).backoff.factor).toBe(2.5);
+  });
+
+  it('rejects zero or fractional new durations, naming each variable', () => {
+    const error = configError(() =>
+      loadConfig({
+        REINS_IDLE_TIMEOUT_MS: '0',
+        REINS_DRAIN_TIMEOUT_MS: '1.5',
+        REINS_CHECKPOINT_INTERVAL_MS: 'soon',
+        REINS_BACKOFF_MAX_MS: '-1',
+      }),
+    );
+    expect(Object.fromEntries(error.issues.map((i) => [i.path, i.message]))).toEqual({
+      REINS_IDLE_TIMEOUT_MS: 'expected at least 1 ms, got "0"',
+      REINS_DRAIN_TIMEOUT_MS: 'expected a whole number of milliseconds, got "1.5"',
+      REINS_CHECKPOINT_INTERVAL_MS: 'expected a whole number of milliseconds, got "soon"',
+      REINS_BACKOFF_MAX_MS: 'expected at least 1 ms, got "-1"',
+    });
+  });
+
+  it('accepts a transcript cap of 0 and rejects a negative or too large one', () => {
+    expect(loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: '0' }).transcriptMaxBytes).toBe(0);
+    expect(loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: String(128 * 1024 * 1024) }).transcriptMaxBytes).toBe(128 * 1024 * 1024);
+    expect(configError(() => loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: '-1' })).issues).toEqual([
+      { path: 'REINS_TRANSCRIPT_MAX_BYTES', message: 'expected a whole number from 0 to 134217728, got "-1"' },
+    ]);
+    expect(configError(() => loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: String(128 * 1024 * 1024 + 1) })).issues).toEqual([
+      { path: 'REINS_TRANSCRIPT_MAX_BYTES', message: 'expected a whole number from 0 to 134217728, got "134217729"' },
+    ]);
+  });
+
+  it('rejects more than 50 default attempts', () => {
+    expect(configError(() => loadConfig({ REINS_DEFAULT_ATTEMPTS: '51' })).issues).toEqual([
+      { path: 'REINS_DEFAULT_ATTEMPTS', message: 'expected a whole number from 1 to 50, got "51"' },
+    ]);
+    expect(loadConfig({ REINS_DEFAULT_ATTEMPTS: '1' }).defaultAttempts).toBe(1);
+  });
+
+  it('treats empty new variables as unset', () => {
+    const config = loadConfig({ REINS_BACKOFF_JITTER: '', REINS_BACKOFF_FACTOR: '', REINS_IDLE_TIMEOUT_MS: '', REINS_TRANSCRIPT_MAX_BYTES: '' });
+    expect(config.backoff).toEqual({ baseMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 });
+    expect(config.idleTimeoutMs).toBe(600_000);
+    expect(config.transcriptMaxBytes).toBe(16 * 1024 * 1024);
   });
 
   it('rejects a worker id with a slash', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile, chmod, mkdir } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { LAUNCHER_SCRIPT, attemptFiles, installLauncher, writeLaunchFiles } from '../../apps/worker/src/tmux/launcher.js';
+import { LAUNCHER_SCRIPT, attemptFiles, installBin, shQuote, writeLaunchFiles } from '../../apps/worker/src/tmux/launcher.js';
 
 const run = promisify(execFile);
 
@@ -27,6 +27,7 @@ describe('attemptFiles', () => {
   it('names the files of an attempt dir', () => {
     expect(attemptFiles('/d/a1')).toEqual({
       dir: '/d/a1',
+      meta: '/d/a1/meta.json',
       lease: '/d/a1/lease',
       stdout: '/d/a1/stdout.jsonl',
       stderr: '/d/a1/stderr.log',
@@ -84,13 +85,123 @@ describe('writeLaunchFiles', () => {
   });
 });
 
-describe('installLauncher', () => {
-  it('writes an executable launch.sh holding LAUNCHER_SCRIPT', async () => {
-    const binDir = path.join(root, 'bin');
-    const file = await installLauncher(binDir);
-    expect(file).toBe(path.join(binDir, 'launch.sh'));
-    expect(await readFile(file, 'utf8')).toBe(LAUNCHER_SCRIPT);
-    expect((await stat(file)).mode & 0o777).toBe(0o755);
+describe('installBin', () => {
+  // Paths with a space and a single quote, so the generated scripts must quote them.
+  let binDir: string;
+  let cli: string;
+  let hookScript: string;
+
+  beforeAll(async () => {
+    const scripts = path.join(root, "it's a dir");
+    await mkdir(scripts, { recursive: true });
+    binDir = path.join(root, 'my bin');
+    cli = path.join(scripts, 'cli $(x).mjs');
+    hookScript = path.join(scripts, 'hook `y`.mjs');
+    await writeFile(cli, 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
+    await writeFile(
+      hookScript,
+      "let input = ''; process.stdin.on('data', (c) => (input += c)); process.stdin.on('end', () => process.stdout.write(JSON.stringify({ args: process.argv.slice(2), input })));\n",
+    );
+  });
+
+  it('writes launch.sh, reins and reins-hook, all executable, and returns their paths', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    expect(bin).toEqual({
+      launcher: path.join(binDir, 'launch.sh'),
+      reins: path.join(binDir, 'reins'),
+      hook: path.join(binDir, 'reins-hook'),
+    });
+    expect(await readFile(bin.launcher, 'utf8')).toBe(LAUNCHER_SCRIPT);
+    for (const file of Object.values(bin)) expect((await stat(file)).mode & 0o777, file).toBe(0o755);
+  });
+
+  it('writes sh scripts that exec this node on the given scripts, quoted', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    expect(await readFile(bin.reins, 'utf8')).toBe(`#!/bin/sh\nexec ${shQuote(process.execPath)} ${shQuote(cli)} "$@"\n`);
+    expect(await readFile(bin.hook, 'utf8')).toBe(`#!/bin/sh\nexec ${shQuote(process.execPath)} ${shQuote(hookScript)}\n`);
+  });
+
+  it('runs `reins` with its arguments intact: spaces, quotes, $() and backticks stay text', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    const marker = path.join(root, 'bin-pwned');
+    const args = ['checkpoint', '--data', `{"step": "two words", "q": "it's"}`, `$(touch ${marker})`, `\`touch ${marker}\``, '', ' lead', 'a\nb', '-x', '*'];
+    const { stdout } = await run(bin.reins, args, { env: { PATH: '/usr/bin:/bin' } });
+    expect(JSON.parse(stdout)).toEqual(args);
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('runs `reins` with no arguments', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    expect(JSON.parse((await run(bin.reins, [])).stdout)).toEqual([]);
+  });
+
+  it('runs `reins-hook` on the hook script with stdin passed through', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile(bin.hook, [], (error, stdout) => (error ? reject(error) : resolve(stdout)));
+      child.stdin!.end('{"hook_event_name":"PreToolUse"}');
+    });
+    expect(JSON.parse(out)).toEqual({ args: [], input: '{"hook_event_name":"PreToolUse"}' });
+  });
+
+  it('runs the hook through a shell as Claude Code does, given shQuote(hook) as the command', async () => {
+    const bin = await installBin(binDir, { reinsCli: cli, hookScript });
+    const out = await new Promise<string>((resolve, reject) => {
+      const child = execFile('sh', ['-c', shQuote(bin.hook)], (error, stdout) => (error ? reject(error) : resolve(stdout)));
+      child.stdin!.end('{}');
+    });
+    expect(JSON.parse(out)).toEqual({ args: [], input: '{}' });
+  });
+
+  it('makes files executable again when reinstalled over non-executable ones', async () => {
+    const dir = path.join(root, 'bin-again');
+    const first = await installBin(dir, { reinsCli: cli, hookScript });
+    for (const file of Object.values(first)) await chmod(file, 0o644);
+    const second = await installBin(dir, { reinsCli: '/other/cli.js', hookScript });
+    for (const file of Object.values(second)) expect((await stat(file)).mode & 0o777, file).toBe(0o755);
+    expect(await readFile(second.reins, 'utf8')).toContain(`'/other/cli.js' "$@"`);
+  });
+});
+
+describe('shQuote', () => {
+  const VALUES = [
+    '',
+    'plain',
+    'two words',
+    "it's",
+    "''",
+    `"double" and 'single'`,
+    '$(touch /tmp/pwned)',
+    '`id`',
+    '$HOME ${HOME} $1 $@',
+    'a\\b\\\\c',
+    'line1\nline2\ttab',
+    '; rm -rf / # comment',
+    '*?[a-z]~',
+    '-n',
+    'ünïcode — 🌍',
+    `'\\''`,
+  ];
+
+  it('wraps a value in single quotes, closing and escaping each inner quote', () => {
+    expect(shQuote('abc')).toBe("'abc'");
+    expect(shQuote('')).toBe("''");
+    expect(shQuote("it's")).toBe(`'it'\\''s'`);
+  });
+
+  it('round-trips every value through sh byte for byte', async () => {
+    const marker = path.join(root, 'quote-pwned');
+    for (const value of [...VALUES, `$(touch ${marker})`, `\`touch ${marker}\``]) {
+      const { stdout } = await run('sh', ['-c', `printf '%s' ${shQuote(value)}`]);
+      expect(stdout, JSON.stringify(value)).toBe(value);
+    }
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('makes one word of each value, however many spaces it holds', async () => {
+    const script = `set -- ${VALUES.map(shQuote).join(' ')}; printf '%s\\0' "$@"`;
+    const { stdout } = await run('sh', ['-c', script]);
+    expect(stdout.split('\0').slice(0, -1)).toEqual(VALUES);
   });
 });
 
@@ -166,8 +277,8 @@ describe('LAUNCHER_SCRIPT', () => {
   it('stops the agent and everything it started once the lease deadline passes', async () => {
     const dir = path.join(root, 'run-lease');
     const marker = path.join(dir, 'child-still-alive');
-    // The agent starts a grandchild that would write a marker after 3 s; both must be gone by then.
-    const script = `require("child_process").spawn("sh",["-c","sleep 3; touch ${marker}"],{stdio:"ignore"});setInterval(()=>{},1000)`;
+    // The agent starts a grandchild that would write a marker after 2 s; both must be gone by then.
+    const script = `require("child_process").spawn("sh",["-c","sleep 2; touch ${marker}"],{stdio:"ignore"});setInterval(()=>{},1000)`;
     await writeLaunchFiles(dir, [process.execPath, '-e', script], {});
     await writeFile(path.join(dir, 'lease'), `${Date.now() + 500}\n`);
     const started = Date.now();
@@ -175,7 +286,8 @@ describe('LAUNCHER_SCRIPT', () => {
     const elapsed = Date.now() - started;
     expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toContain('the worker lease expired');
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('143\n');
-    await new Promise((resolve) => setTimeout(resolve, 3_200 - elapsed));
+    expect(elapsed).toBeLessThan(2_000);
+    await new Promise((resolve) => setTimeout(resolve, 2_200 - elapsed));
     await expect(readFile(marker)).rejects.toThrow();
   });
 

@@ -15,9 +15,9 @@ function describeCursor(cursor: Cursor, restoredCommit: boolean | undefined): st
   const lines = [`Last checkpoint: ${new Date(cursor.at).toISOString()} (attempt ${cursor.attempt}${cursor.numTurns ? `, after ${cursor.numTurns} turns` : ''}).`];
   if (cursor.commit) {
     lines.push(
-      restoredCommit === false
-        ? `The checkpoint's commit ${cursor.commit.slice(0, 12)} is not in this repository; check the workspace for what is already done.`
-        : `The workspace is at the checkpoint's commit ${cursor.commit.slice(0, 12)}.`,
+      restoredCommit === true
+        ? `The workspace is at the checkpoint's commit ${cursor.commit.slice(0, 12)}.`
+        : `The checkpoint's commit ${cursor.commit.slice(0, 12)} could not be restored here; check the workspace for what is already done.`,
     );
   }
   if (cursor.data !== undefined) lines.push(`Checkpoint data you saved: ${JSON.stringify(cursor.data)}`);

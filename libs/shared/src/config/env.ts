@@ -50,7 +50,8 @@ const EnvSchema = z.object({
   REINS_IDLE_TIMEOUT_MS: durationMs(600_000),
   REINS_DRAIN_TIMEOUT_MS: durationMs(120_000),
   REINS_CHECKPOINT_INTERVAL_MS: durationMs(30_000),
-  REINS_TRANSCRIPT_MAX_BYTES: count(0, 512 * 1024 * 1024, 16 * 1024 * 1024),
+  // Stored base64 in one Redis value (512 MB at most), so the cap stays well below that.
+  REINS_TRANSCRIPT_MAX_BYTES: count(0, 128 * 1024 * 1024, 16 * 1024 * 1024),
   REINS_BACKOFF_BASE_MS: durationMs(5_000),
   REINS_BACKOFF_FACTOR: z.coerce.number({ error: 'expected a number of at least 1' }).min(1, 'expected a number of at least 1').default(2),
   REINS_BACKOFF_MAX_MS: durationMs(300_000),

@@ -243,7 +243,9 @@ export class RunStore {
       else if (field === 'data') set[field] = JSON.stringify(value);
       else set[field] = String(value);
     }
-    const remove = 'transcriptGz' in cursor && cursor.transcriptGz === undefined && cursor.transcriptOmitted ? ['transcriptGz'] : [];
+    // A transcript and the note saying why there is none replace each other: never leave an older
+    // transcript behind a newer "omitted", or a resume would pick up an outdated conversation.
+    const remove = cursor.transcriptOmitted !== undefined ? ['transcriptGz'] : cursor.transcriptGz !== undefined ? ['transcriptOmitted'] : [];
     const written = await this.redis.reinsFencedHash(this.keys.member(runId, member), this.keys.cursor(runId, member), String(epoch), JSON.stringify(set), JSON.stringify(remove), '', '');
     if (Number(written) !== 1) throw new StaleEpochError(`checkpoint from epoch ${epoch} of ${runId}/${member} refused: superseded`);
   }
