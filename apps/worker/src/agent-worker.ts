@@ -576,7 +576,8 @@ export class AgentWorker {
   private async report(job: Job, meta: AttemptMeta, events: StreamEvent[], eventCount: number): Promise<void> {
     const now = Date.now();
     const lines = events.flatMap(describeEvent);
-    await this.store.appendEvents(meta.runId, meta.member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })));
+    const raw = events.map((e) => JSON.stringify(e.type === 'other' ? e.raw : e));
+    await this.store.appendEvents(meta.runId, meta.member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })), raw);
     for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
     const last = lines.at(-1);
     await job.updateProgress({ attempt: meta.attempt, events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });

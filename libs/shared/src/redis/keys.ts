@@ -16,6 +16,8 @@ export interface Keys {
   readonly activeRuns: string;
   /** Stream of an agent's readable events, for `reins logs`. */
   events(runId: string, member: string): string;
+  /** Stream of an agent's raw stream-json events (capped), for `reins logs --raw`. */
+  rawEvents(runId: string, member: string): string;
   /** String with a TTL, refreshed while the agent lives. */
   heartbeat(jobId: string): string;
   /** Hash: a member's last checkpoint. */
@@ -39,6 +41,7 @@ export function createKeys(prefix: string): Keys {
     runs: `${p}:runs`,
     activeRuns: `${p}:runs:active`,
     events: (runId, member) => `${p}:events:${runId}:${member}`,
+    rawEvents: (runId, member) => `${p}:raw:${runId}:${member}`,
     heartbeat: (jobId) => `${p}:hb:${jobId}`,
     cursor: (runId, member) => `${p}:cursor:${runId}:${member}`,
     attempts: (runId, member) => `${p}:attempts:${runId}:${member}`,

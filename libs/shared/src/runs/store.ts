@@ -119,6 +119,9 @@ export interface AgentEvent {
 export type MemberPatch = { [K in keyof MemberRecord]?: MemberRecord[K] | null };
 
 const MAX_EVENTS_PER_MEMBER = 5_000;
+const MAX_RAW_EVENTS_PER_MEMBER = 2_000;
+/** A raw line past this is cut (tool results can hold whole files); the cut is marked. */
+const MAX_RAW_EVENT_BYTES = 32 * 1024;
 const NUMBER_FIELDS = new Set(['attempts', 'exitCode', 'costUsd', 'numTurns', 'durationMs', 'startedAt', 'endedAt', 'epoch', 'stallsSeen', 'retryAt']);
 const MAX_ATTEMPT_RECORDS = 100;
 
@@ -314,14 +317,27 @@ export class RunStore {
     return this.redis.zrevrange(this.keys.runs, 0, limit - 1);
   }
 
-  async appendEvents(runId: string, member: string, events: readonly { at: number; kind: string; text: string }[]): Promise<void> {
-    if (events.length === 0) return;
+  /** Appends readable lines and the raw stream-json events behind them, in one round trip. */
+  async appendEvents(runId: string, member: string, events: readonly { at: number; kind: string; text: string }[], raw: readonly string[] = []): Promise<void> {
+    if (events.length === 0 && raw.length === 0) return;
     const key = this.keys.events(runId, member);
+    const rawKey = this.keys.rawEvents(runId, member);
     const pipeline = this.redis.pipeline();
     for (const e of events) {
       pipeline.xadd(key, 'MAXLEN', '~', String(MAX_EVENTS_PER_MEMBER), '*', 'at', String(e.at), 'kind', e.kind, 'text', e.text);
     }
+    for (const line of raw) {
+      const cut = Buffer.byteLength(line) > MAX_RAW_EVENT_BYTES ? `${Buffer.from(line).subarray(0, MAX_RAW_EVENT_BYTES).toString('utf8')}…[cut by reins]` : line;
+      pipeline.xadd(rawKey, 'MAXLEN', '~', String(MAX_RAW_EVENTS_PER_MEMBER), '*', 'line', cut);
+    }
     await pipeline.exec();
+  }
+
+  /** Raw stream-json lines after the given stream id ('-' for the start). */
+  async readRawEvents(runId: string, member: string, afterId = '-', count = 1_000): Promise<{ id: string; line: string }[]> {
+    const start = afterId === '-' ? '-' : `(${afterId}`;
+    const entries = await this.redis.xrange(this.keys.rawEvents(runId, member), start, '+', 'COUNT', count);
+    return entries.map(([id, fields]) => ({ id, line: fields[1] ?? '' }));
   }
 
   /** Events after the given stream id ('-' for the start). */
