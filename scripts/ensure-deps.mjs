@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Makes sure the system programs reins needs are here: redis-server, tmux and git. Where one is
 // missing it installs it with apt-get when running as root, and otherwise says exactly what to
-// install. With --npm it also runs `npm install` when the project's packages are missing.
+// install. With --npm it also runs `npm install` when the project's packages are missing. For the
+// tests (--test, or whenever npm runs it from the `test` script) it also wants Debian's chromium,
+// which the board's browser test drives: playwright-core never downloads a browser of its own.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDED = { 'redis-server': 'redis-server', tmux: 'tmux', git: 'git' };
+const forTests = process.argv.includes('--test') || process.env.npm_lifecycle_event === 'test';
+if (forTests) NEEDED.chromium = 'chromium';
 
 const onPath = (command) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
 

@@ -1,27 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMessagesApi, type Handler, type MessagesApi, type RecordedRequest } from '../helpers/messages-api.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { type RecordedRequest } from '../helpers/messages-api.js';
+import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { execa } from 'execa';
 import path from 'node:path';
 
-let redis: TestRedis;
-let api: MessagesApi;
-let handler: Handler = () => ({ text: 'no script' });
-
-beforeAll(async () => {
-  redis = await startRedis();
-  api = await startMessagesApi({ handler: (req) => handler(req) });
-});
-afterAll(async () => {
-  await api?.close();
-  await redis?.stop();
-});
+const fixture = useClaudeFixture();
 
 const apiEnv = { ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0' };
-const fleetOptions = (extra: Record<string, string> = {}) => ({ redisUrl: redis.url, env: { ...CHAOS_ENV, ...apiEnv, ANTHROPIC_BASE_URL: api.url, ...extra } });
+const fleetOptions = (extra: Record<string, string> = {}) => ({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ...apiEnv, ANTHROPIC_BASE_URL: fixture.api.url, ...extra } });
 
 const harness = async (name: string, extra: Record<string, unknown> = {}) =>
   writeHarness(tempDir(name), { name, agent: { kind: 'claude', maxTurns: 10 }, retry: { attempts: 4 }, team: [{ name: 'solo', prompt: `Do the ${name} task.` }], ...extra });
@@ -29,17 +18,17 @@ const harness = async (name: string, extra: Record<string, unknown> = {}) =>
 describe('agent failures, with the real CLI', () => {
   it('a killed session is retried, and the next attempt resumes the conversation (--resume)', async () => {
     let held: RecordedRequest | undefined;
-    handler = (req) => {
+    fixture.script((req) => {
       if (req.turn === 0) return { toolUse: [{ name: 'Bash', input: { command: 'echo before > before.txt', description: 'first step' } }] };
       if (!held) {
         held = req;
         return { hang: true };
       }
       return { text: 'picked up where I left off' };
-    };
+    });
     const file = await harness('killed-session');
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => held, 'the agent to reach turn 1');
       const [session] = await fleet.tmuxSessions();
@@ -50,7 +39,7 @@ describe('agent failures, with the real CLI', () => {
       expect((await store.readAttempts(runId, 'solo')).map((a) => a.outcome)).toEqual(['crash', 'succeeded']);
       const sessionId = view.members[0]!.sessionId!;
       const toolUseId = /toolu_reins_\d+/.exec(JSON.stringify(held!.body.messages))![0];
-      const resumed = api.requests.filter((r) => r !== held && r.time >= held!.time && r.conversationKey === sessionId);
+      const resumed = fixture.api.requests.filter((r) => r !== held && r.time >= held!.time && r.conversationKey === sessionId);
       expect(resumed.length).toBeGreaterThan(0);
       // The server sees the earlier conversation: the first prompt and turn 0's tool call and result.
       const body = JSON.stringify(resumed[0]!.body.messages);
@@ -62,16 +51,16 @@ describe('agent failures, with the real CLI', () => {
 
   it('a hung API call is caught by the idle watchdog, killed and retried; when the API recovers the member succeeds', async () => {
     let hung = 0;
-    handler = () => {
+    fixture.script(() => {
       if (hung === 0) {
         hung += 1;
         return { hang: true };
       }
       return { text: 'recovered' };
-    };
+    });
     const file = await harness('hung', { limits: { idleTimeoutMs: 1_500 } });
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
@@ -84,10 +73,10 @@ describe('agent failures, with the real CLI', () => {
   });
 
   it('a long tool call is not a hang: the hooks report it running', async () => {
-    handler = (req) => (req.turn === 0 ? { toolUse: [{ name: 'Bash', input: { command: 'sleep 3; echo slept', description: 'a long build' } }] } : { text: 'built' });
+    fixture.script((req) => (req.turn === 0 ? { toolUse: [{ name: 'Bash', input: { command: 'sleep 3; echo slept', description: 'a long build' } }] } : { text: 'built' }));
     const file = await harness('long-tool', { limits: { idleTimeoutMs: 1_500 } });
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
@@ -97,10 +86,10 @@ describe('agent failures, with the real CLI', () => {
 
   it('529 twice, then OK: the CLI\'s own retries carry it, on attempt 1', async () => {
     let overloaded = 0;
-    handler = () => (overloaded++ < 2 ? { error: { status: 529 } } : { text: 'made it' });
+    fixture.script(() => (overloaded++ < 2 ? { error: { status: 529 } } : { text: 'made it' }));
     const file = await harness('overloaded');
     await withFleet(fleetOptions({ CLAUDE_CODE_MAX_RETRIES: '3' }), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
@@ -111,10 +100,10 @@ describe('agent failures, with the real CLI', () => {
   });
 
   it('a persistent 429 is rate_limit: the job waits and retries without using attempts', async () => {
-    handler = () => ({ error: { status: 429, message: 'rate limited, slow down' } });
+    fixture.script(() => ({ error: { status: 429, message: 'rate limited, slow down' } }));
     const file = await harness('rate-limited', { retry: { attempts: 2 } });
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       // Three rounds of rate limiting with attempts: 2 would have failed the member, were attempts used.
       await waitFor(async () => (await store.readAttempts(runId, 'solo')).filter((a) => a.outcome === 'rate_limit').length >= 3, 'three rate-limited rounds');
@@ -122,7 +111,7 @@ describe('agent failures, with the real CLI', () => {
       expect(member?.errorClass).toBe('rate_limit');
       expect(['retrying', 'running']).toContain(member?.status);
       expect(member?.attempts).toBeLessThanOrEqual(1);
-      const job = await redis.client.hget(`{${fleet.prefix}}:agent:${runId}.solo`, 'atm');
+      const job = await fixture.redis.client.hget(`{${fleet.prefix}}:agent:${runId}.solo`, 'atm');
       expect(Number(job ?? 0)).toBe(0);
       const status = await fleet.reins(['status', runId]);
       expect(status.stdout).toContain('rate_limit');
@@ -131,10 +120,10 @@ describe('agent failures, with the real CLI', () => {
   });
 
   it('401 is auth: the member fails at once with a clear reason', async () => {
-    handler = () => ({ error: { status: 401, message: 'invalid x-api-key' } });
+    fixture.script(() => ({ error: { status: 401, message: 'invalid x-api-key' } }));
     const file = await harness('unauthorised');
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('failed');
@@ -145,17 +134,17 @@ describe('agent failures, with the real CLI', () => {
   });
 
   it('max_turns resumes the session from the cursor with the turn budget renewed', async () => {
-    handler = (req) => (req.turn < 2 ? { toolUse: [{ name: 'Bash', input: { command: `echo turn ${req.turn}`, description: `turn ${req.turn}` } }] } : { text: 'finished in the second budget' });
+    fixture.script((req) => (req.turn < 2 ? { toolUse: [{ name: 'Bash', input: { command: `echo turn ${req.turn}`, description: `turn ${req.turn}` } }] } : { text: 'finished in the second budget' }));
     const file = await harness('turn-budget', { agent: { kind: 'claude', maxTurns: 2 } });
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
       const attempts = await store.readAttempts(runId, 'solo');
       expect(attempts.map((a) => a.outcome), JSON.stringify(attempts)).toEqual(['max_turns', 'succeeded']);
       // One session throughout: the second attempt resumed it rather than starting over.
-      const sessions = new Set(api.requests.filter((r) => JSON.stringify(r.body.messages).includes('Do the turn-budget task.')).map((r) => r.conversationKey));
+      const sessions = new Set(fixture.api.requests.filter((r) => JSON.stringify(r.body.messages).includes('Do the turn-budget task.')).map((r) => r.conversationKey));
       expect(sessions.size).toBe(1);
     });
   });

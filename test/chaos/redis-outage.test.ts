@@ -1,45 +1,32 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startMessagesApi, type Handler, type MessagesApi } from '../helpers/messages-api.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 
-let redis: TestRedis;
-let api: MessagesApi;
-let handler: Handler = () => ({ text: 'no script' });
+const fixture = useClaudeFixture({ appendonly: true });
 
-beforeAll(async () => {
-  redis = await startRedis({ appendonly: true });
-  api = await startMessagesApi({ handler: (req) => handler(req) });
-});
-afterAll(async () => {
-  redis?.resume();
-  await api?.close();
-  await redis?.stop();
-});
-
-const fleetOptions = () => ({ redisUrl: redis.url, env: { ...CHAOS_ENV, ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0' } });
+const fleetOptions = () => ({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ANTHROPIC_BASE_URL: fixture.api.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0' } });
 const harness = async (name: string) => writeHarness(tempDir(name), { name, agent: { kind: 'claude' }, retry: { attempts: 5 }, team: [{ name: 'solo', prompt: `Do the ${name} task.` }] });
 
 describe('Redis outages', () => {
   it('Redis restarted mid-run (append-only file on): the run completes', async () => {
     let release: (() => void) | undefined;
-    handler = async (req) => {
+    fixture.script(async (req) => {
       if (req.turn === 0 && !release) {
         await new Promise<void>((resolve) => (release = resolve));
         return { text: 'done across a Redis restart' };
       }
       return { text: 'done' };
-    };
+    });
     const file = await harness('restarted');
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => release, 'the agent to call the API');
-      await redis.restart();
+      await fixture.redis.restart();
       release!();
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
@@ -49,20 +36,20 @@ describe('Redis outages', () => {
 
   it('a worker cut off from Redis past its lock stops its own agents; the job is retried when Redis is back', async () => {
     let held = false;
-    handler = () => {
+    fixture.script(() => {
       if (!held) {
         held = true;
         return { hang: true };
       }
       return { text: 'done after the partition' };
-    };
+    });
     const file = await harness('cut-off');
     await withFleet(fleetOptions(), async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => held, 'the agent to call the API');
       await waitFor(async () => (await fleet.tmuxSessions()).length === 1, 'the agent session');
-      redis.pause();
+      fixture.redis.pause();
       const pausedAt = Date.now();
       try {
         // Only tmux is consulted here: Redis answers nothing while paused.
@@ -70,7 +57,7 @@ describe('Redis outages', () => {
         expect(Date.now() - pausedAt).toBeGreaterThan(1_000);
         await sleep(500);
       } finally {
-        redis.resume();
+        fixture.redis.resume();
       }
       expect(readFileSync(fleet.workers[0]!.logFile, 'utf8')).toContain('self-fencing');
       const view = await waitForRunEnd(store, runId);

@@ -1,24 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startMessagesApi, type Handler, type MessagesApi, type RecordedRequest } from '../helpers/messages-api.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { type Handler, type RecordedRequest } from '../helpers/messages-api.js';
+import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, sampleSessions, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 
-let redis: TestRedis;
-let api: MessagesApi;
-let handler: Handler = () => ({ text: 'no script' });
+const fixture = useClaudeFixture();
 
-beforeAll(async () => {
-  redis = await startRedis();
-  api = await startMessagesApi({ handler: (req) => handler(req) });
-});
-afterAll(async () => {
-  await api?.close();
-  await redis?.stop();
-});
-
-const apiEnv = () => ({ ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0' });
+const apiEnv = () => fixture.apiEnv();
 
 /** Turn 0 runs a tool (so there is a transcript worth resuming); the first turn-1 request hangs: that is where the agent is when disaster strikes. */
 function holdAtTurnOne(): { handler: Handler; held: () => RecordedRequest | undefined } {
@@ -42,16 +31,16 @@ const soloHarness = async (name: string) =>
 /** A request after the held one, in the same session, that carries turn 0's tool call: the conversation was resumed. */
 function resumedRequest(held: RecordedRequest, sessionId: string): RecordedRequest | undefined {
   const toolUseId = /toolu_reins_\d+/.exec(JSON.stringify(held.body.messages))![0];
-  return api.requests.find((r) => r !== held && r.time >= held.time && r.conversationKey === sessionId && JSON.stringify(r.body.messages).includes(toolUseId));
+  return fixture.api.requests.find((r) => r !== held && r.time >= held.time && r.conversationKey === sessionId && JSON.stringify(r.body.messages).includes(toolUseId));
 }
 
 describe('worker death', () => {
   it('kill -9 of the worker mid-run: the member completes exactly once, and never are two agents alive for it', async () => {
     const script = holdAtTurnOne();
-    handler = script.handler;
+    fixture.script(script.handler);
     const file = await soloHarness('killed');
-    await withFleet({ redisUrl: redis.url, workers: 2, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet: Fleet) => {
-      const store = storeOf(redis.client, fleet);
+    await withFleet({ redisUrl: fixture.redis.url, workers: 2, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet: Fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => script.held(), 'the agent to reach turn 1');
       const before = await store.getMember(runId, 'solo');
@@ -70,17 +59,17 @@ describe('worker death', () => {
       expect(attempts[1]!.workerId).not.toBe(victim!.id);
       // The new attempt resumed the session from the cursor: same session id, and the model saw turn 0 again.
       expect(resumedRequest(script.held()!, view.members[0]!.sessionId!)).toBeDefined();
-      const job = await redis.client.hgetall(`{${fleet.prefix}}:agent:${runId}.solo`);
+      const job = await fixture.redis.client.hgetall(`{${fleet.prefix}}:agent:${runId}.solo`);
       expect(job.finishedOn).toBeDefined();
     });
   });
 
   it('resumes on another worker with a different HOME and data dir, from the transcript shipped in the cursor', async () => {
     const script = holdAtTurnOne();
-    handler = script.handler;
+    fixture.script(script.handler);
     const file = await soloHarness('shipped');
-    await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+    await withFleet({ redisUrl: fixture.redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => script.held(), 'the agent to reach turn 1');
       await waitFor(async () => (await store.readCursor(runId, 'solo'))?.transcriptGz, 'a checkpoint with the transcript');
@@ -100,17 +89,17 @@ describe('worker death', () => {
   it('a worker restarted within the lease adopts its running session, and the member finishes on attempt 1', async () => {
     let release: (() => void) | undefined;
     let waiting = false;
-    handler = async (req) => {
+    fixture.script(async (req) => {
       if (req.turn === 0) {
         waiting = true;
         await new Promise<void>((resolve) => (release = resolve));
         return { text: 'done, after the restart' };
       }
       return { text: 'unexpected turn' };
-    };
+    });
     const file = await soloHarness('adopted');
-    await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv(), REINS_HEARTBEAT_TTL_MS: '6000' } }, async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+    await withFleet({ redisUrl: fixture.redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv(), REINS_HEARTBEAT_TTL_MS: '6000' } }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => waiting, 'the agent to call the API');
       const [session] = await fleet.tmuxSessions();
@@ -128,10 +117,10 @@ describe('worker death', () => {
 
   it('SIGTERM drains: after drainTimeoutMs the agent is checkpointed, stopped and handed back without using an attempt', async () => {
     const script = holdAtTurnOne();
-    handler = script.handler;
+    fixture.script(script.handler);
     const file = await soloHarness('drained');
-    await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet) => {
-      const store = storeOf(redis.client, fleet);
+    await withFleet({ redisUrl: fixture.redis.url, workers: 1, env: { ...CHAOS_ENV, ...apiEnv() } }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => script.held(), 'the agent to reach turn 1');
       await fleet.workers[0]!.stop();

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { byConversation, scripted, startMessagesApi, type Handler, type MessagesApi, type RecordedRequest } from '../helpers/messages-api.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { byConversation, scripted, type RecordedRequest } from '../helpers/messages-api.js';
+import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 
@@ -14,25 +14,14 @@ const cwdOf = (req: RecordedRequest): string => {
   return cwd;
 };
 
-let redis: TestRedis;
-let api: MessagesApi;
-let handler: Handler = () => ({ text: 'no script' });
-
-beforeAll(async () => {
-  redis = await startRedis();
-  api = await startMessagesApi({ handler: (req) => handler(req) });
-});
-afterAll(async () => {
-  await api?.close();
-  await redis?.stop();
-});
+const fixture = useClaudeFixture();
 
 const claudeFleet = <T>(story: (fleet: Fleet) => Promise<T>) =>
   withFleet(
     {
-      redisUrl: redis.url,
+      redisUrl: fixture.redis.url,
       // Passed through to agents: the worker forwards ANTHROPIC_* and CLAUDE_CODE_* only.
-      env: { ANTHROPIC_BASE_URL: api.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0', SECRET_OF_THE_WORKER: 'must-not-leak' },
+      env: { ANTHROPIC_BASE_URL: fixture.api.url, ANTHROPIC_API_KEY: 'test-key', CLAUDE_CODE_MAX_RETRIES: '0', SECRET_OF_THE_WORKER: 'must-not-leak' },
     },
     story,
   );
@@ -46,16 +35,15 @@ interface View {
 describe('real Claude Code agents', () => {
   it('writes a file through the Write tool, with skills injected, and records session, cost and turns', async () => {
     const dir = tempDir('claude-write');
-    handler = scripted([
+    const original = scripted([
       { toolUse: [{ name: 'Bash', input: { command: 'ls .claude/skills; echo "leak=$SECRET_OF_THE_WORKER home=$HOME"', description: 'look around' } }] },
       { toolUse: [{ name: 'Write', input: { file_path: '__CWD__/hello.txt', content: 'hello from claude\n' } }] },
       { text: 'I wrote hello.txt.' },
     ]);
-    const original = handler;
-    handler = (req) => {
+    fixture.script((req) => {
       const reply = original(req);
       return JSON.parse(JSON.stringify(reply).replace('__CWD__', cwdOf(req)));
-    };
+    });
     const file = await writeHarness(dir, {
       name: 'writer',
       goal: 'Greet the world in a file.',
@@ -73,7 +61,7 @@ describe('real Claude Code agents', () => {
       expect(readFileSync(path.join(writer.workspace, 'hello.txt'), 'utf8')).toBe('hello from claude\n');
       expect(existsSync(path.join(writer.workspace, '.claude/skills/git-hygiene/SKILL.md'))).toBe(true);
 
-      const requests = api.requests.filter((r) => r.conversationKey === writer.sessionId);
+      const requests = fixture.api.requests.filter((r) => r.conversationKey === writer.sessionId);
       expect(requests.length).toBe(3);
       expect(requests[0]!.systemText).toContain('You are "writer", one member of the reins team "writer"');
       expect(requests[0]!.systemText).toContain('Greet the world in a file.');
@@ -91,10 +79,10 @@ describe('real Claude Code agents', () => {
 
   it('runs a two-member team in order', async () => {
     const dir = tempDir('claude-order');
-    handler = byConversation(memberOf, {
+    fixture.script(byConversation(memberOf, {
       planner: scripted([{ text: 'The plan: write notes.' }]),
       builder: scripted([{ text: 'Built on the plan.' }]),
-    });
+    }));
     const file = await writeHarness(dir, {
       name: 'duo',
       team: [
@@ -111,8 +99,8 @@ describe('real Claude Code agents', () => {
         ['planner', 'succeeded', 1],
       ]);
       const session = (name: string) => view.members.find((m) => m.name === name)!.sessionId;
-      const plannerRequests = api.requests.filter((r) => r.conversationKey === session('planner'));
-      const builderRequests = api.requests.filter((r) => r.conversationKey === session('builder'));
+      const plannerRequests = fixture.api.requests.filter((r) => r.conversationKey === session('planner'));
+      const builderRequests = fixture.api.requests.filter((r) => r.conversationKey === session('builder'));
       expect(plannerRequests.length).toBeGreaterThan(0);
       expect(builderRequests.length).toBeGreaterThan(0);
       expect(builderRequests[0]!.time).toBeGreaterThan(plannerRequests.at(-1)!.time);
@@ -123,13 +111,13 @@ describe('real Claude Code agents', () => {
   it('delivers a hostile prompt to the model byte for byte and runs none of it', async () => {
     const dir = tempDir('claude-hostile');
     const prompt = `"; touch ${dir}/pwned; $(touch ${dir}/pwned2) \`touch ${dir}/pwned3\` -- --help\nline two`;
-    handler = scripted([{ text: 'ok' }]);
+    fixture.script(scripted([{ text: 'ok' }]));
     const file = await writeHarness(dir, { name: 'hostile', team: [{ name: 'victim', prompt }] });
     await claudeFleet(async (fleet) => {
       const result = await fleet.reins(['submit', file, '--wait', '--json']);
       expect(result.exitCode, result.stderr).toBe(0);
       const view = JSON.parse(result.stdout) as View;
-      const request = api.requests.find((r) => r.conversationKey === view.members[0]!.sessionId)!;
+      const request = fixture.api.requests.find((r) => r.conversationKey === view.members[0]!.sessionId)!;
       expect(request.promptText).toBe(prompt);
     });
     for (const name of ['pwned', 'pwned2', 'pwned3']) expect(existsSync(path.join(dir, name))).toBe(false);
@@ -137,7 +125,7 @@ describe('real Claude Code agents', () => {
 
   it('fails a member whose API answers 400, with the error text recorded, without retrying', async () => {
     const dir = tempDir('claude-400');
-    handler = () => ({ error: { status: 400, message: 'model "claude-nonexistent" is not available' } });
+    fixture.script(() => ({ error: { status: 400, message: 'model "claude-nonexistent" is not available' } }));
     const file = await writeHarness(dir, {
       name: 'bad-request',
       retry: { attempts: 3 },

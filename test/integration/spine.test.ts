@@ -266,16 +266,19 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       const result = await fleet.reins(['submit', file, '--wait', '--json']);
       expect(result.exitCode, result.stderr).toBe(0);
       const runId = (JSON.parse(result.stdout) as { runId: string }).runId;
-      const page = await fetch(`${base}/`);
+      // Bull Board lives at /queues; the root leads to the runs pages.
+      const root = await fetch(`${base}/`, { redirect: 'manual' });
+      expect(root.headers.get('location')).toBe('/runs');
+      const page = await fetch(`${base}/queues`);
       expect(page.status).toBe(200);
       expect(await page.text()).toContain('<title>Bull Dashboard</title>');
-      const api = (await (await fetch(`${base}/api/queues?activeQueue=agent&status=completed&page=1`)).json()) as {
+      const api = (await (await fetch(`${base}/queues/api/queues?activeQueue=agent&status=completed&page=1`)).json()) as {
         queues: { name: string; jobs: { id: string; progress: unknown; returnValue: unknown }[] }[];
       };
-      expect(api.queues.map((q) => q.name).sort()).toEqual(['agent', 'control']);
+      expect(api.queues.map((q) => q.name).sort()).toEqual(['agent', 'control', 'notify']);
       const job = api.queues.find((q) => q.name === 'agent')!.jobs.find((j) => j.id === `${runId}.only`)!;
       expect(job.returnValue).toMatchObject({ status: 'succeeded', exitCode: 0 });
-      const logs = (await (await fetch(`${base}/api/queues/agent/${runId}.only/logs`)).json()) as string[] | { logs: string[] };
+      const logs = (await (await fetch(`${base}/queues/api/queues/agent/${runId}.only/logs`)).json()) as string[] | { logs: string[] };
       const lines = Array.isArray(logs) ? logs : logs.logs;
       expect(lines.some((l) => l.includes('attempt 1 on w1: tmux -S'))).toBe(true);
     });

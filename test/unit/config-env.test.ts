@@ -31,10 +31,13 @@ describe('loadConfig', () => {
       drainTimeoutMs: 120_000,
       checkpointIntervalMs: 30_000,
       transcriptMaxBytes: 16 * 1024 * 1024,
+      worktreeRetentionMs: 7 * 24 * 3600 * 1000,
+      webhooks: [],
       backoff: { baseMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 },
       defaultAttempts: 5,
       boardHost: '127.0.0.1',
       boardPort: 8700,
+      boardReadOnly: false,
     });
   });
 
@@ -79,11 +82,19 @@ describe('loadConfig', () => {
       drainTimeoutMs: 7_000,
       checkpointIntervalMs: 500,
       transcriptMaxBytes: 1024,
+      worktreeRetentionMs: 7 * 24 * 3600 * 1000,
+      webhooks: [],
       backoff: { baseMs: 10, factor: 1.5, maxMs: 2_000, jitter: 0 },
       defaultAttempts: 9,
       boardHost: '0.0.0.0',
       boardPort: 0,
+      boardReadOnly: false,
     });
+  });
+
+  it('reads REINS_WEBHOOKS as comma-separated http(s) URLs, and names a bad one', () => {
+    expect(loadConfig({ REINS_WEBHOOKS: 'http://a.example/x, https://b.example/y' }).webhooks).toEqual(['http://a.example/x', 'https://b.example/y']);
+    expect(() => loadConfig({ REINS_WEBHOOKS: 'ftp://nope' })).toThrow('REINS_WEBHOOKS');
   });
 
   it('lets flags (overrides) win over the environment', () => {
@@ -127,7 +138,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(22);
+    expect(ENV_NAMES).toHaveLength(28);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

@@ -1,10 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { JOB_CATALOGUE, QUEUES, agentJobId, parseAgentJobId, parseJob, type AgentJobData } from '../../libs/shared/src/jobs/catalogue.js';
+import { JOB_CATALOGUE, QUEUES, agentJobId, parseAgentJobId, parseJob, type AgentJobInput } from '../../libs/shared/src/jobs/catalogue.js';
 
 const fakeJob = (name: string, data: unknown) => ({ name, data }) as unknown as Job;
 
-const AGENT_DATA: AgentJobData = {
+const AGENT_DATA: AgentJobInput = {
   runId: 'r-mhx1k2f3a9c2',
   runName: 'hello',
   goal: 'say hi',
@@ -53,7 +53,9 @@ describe('agentJobId / parseAgentJobId', () => {
 
 describe('JOB_CATALOGUE', () => {
   it('puts agent.run on the agent queue and run.submit on the control queue', () => {
-    expect(QUEUES).toEqual({ agent: 'agent', control: 'control' });
+    expect(QUEUES).toEqual({ agent: 'agent', control: 'control', notify: 'notify' });
+    expect(JOB_CATALOGUE['run.integrate'].queue).toBe('agent');
+    expect(JOB_CATALOGUE['notify.deliver'].queue).toBe('notify');
     expect(JOB_CATALOGUE['agent.run'].queue).toBe('agent');
     expect(JOB_CATALOGUE['run.submit'].queue).toBe('control');
   });
@@ -61,7 +63,8 @@ describe('JOB_CATALOGUE', () => {
 
 describe('parseJob', () => {
   it('returns the payload of a valid agent.run job', () => {
-    expect(parseJob('agent.run', fakeJob('agent.run', AGENT_DATA))).toEqual(AGENT_DATA);
+    // mode defaults to a team member's job.
+    expect(parseJob('agent.run', fakeJob('agent.run', AGENT_DATA))).toEqual({ ...AGENT_DATA, mode: 'member' });
   });
 
   it('throws UnrecoverableError for a payload that does not fit, naming the field and value', () => {

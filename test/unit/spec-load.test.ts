@@ -156,7 +156,7 @@ describe('resolveHarness: schema rejections', () => {
 
   it('accepts a prompt of exactly MAX_PROMPT_BYTES bytes', async () => {
     const resolved = await resolveHarness(harness([{ name: 'a', prompt: 'x'.repeat(MAX_PROMPT_BYTES) }]), opts());
-    expect(resolved.spec.team[0]!.prompt).toHaveLength(MAX_PROMPT_BYTES);
+    expect(resolved.spec.team![0]!.prompt).toHaveLength(MAX_PROMPT_BYTES);
   });
 
   it('rejects a team of 0 members', async () => {

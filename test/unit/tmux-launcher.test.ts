@@ -291,6 +291,14 @@ describe('LAUNCHER_SCRIPT', () => {
     await expect(readFile(marker)).rejects.toThrow();
   });
 
+  it('never takes an empty or unreadable lease for an expired one (a renewal caught half-written)', async () => {
+    const dir = path.join(root, 'run-empty-lease');
+    await writeLaunchFiles(dir, [process.execPath, '-e', 'setTimeout(()=>process.exit(0),700)'], {});
+    await writeFile(path.join(dir, 'lease'), '');
+    await run('bash', [launcher, dir]);
+    expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
+  });
+
   it('leaves the agent alone while the lease is renewed', async () => {
     const dir = path.join(root, 'run-renewed');
     await writeLaunchFiles(dir, [process.execPath, '-e', 'setTimeout(()=>process.exit(0),800)'], {});

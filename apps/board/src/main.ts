@@ -1,16 +1,46 @@
 import type { Server } from 'node:http';
-import { QUEUES, createKeys, createLogger, createRedis, handleShutdownSignals, loadConfig, openQueue } from '@reins/shared';
+import {
+  FleetReader,
+  QUEUES,
+  RunStore,
+  createKeys,
+  createLogger,
+  createRedis,
+  handleShutdownSignals,
+  isConfigError,
+  loadConfig,
+  openQueue,
+} from '@reins/shared';
 import { createBoardApp } from './app.js';
+import { boardAccess, type BoardAccess } from './access/board-access.js';
+import type { ReinsConfig } from '@reins/shared';
 
-const config = loadConfig();
+let config: ReinsConfig;
+let access: BoardAccess;
+try {
+  config = loadConfig();
+  access = boardAccess(config);
+} catch (error) {
+  if (!isConfigError(error)) throw error;
+  // Exit 2, as for any invalid input: the CLI passes it on, and nothing was started.
+  process.stderr.write(`reins board: ${error.message}\n`);
+  process.exit(2);
+}
+
 const logger = createLogger({ name: 'reins-board', level: config.logLevel });
 const keys = createKeys(config.prefix);
-const redis = createRedis(config.redisUrl, 'blocking');
-const queues = Object.values(QUEUES).map((name) => openQueue(name, redis, keys));
-const app = createBoardApp(queues);
+// Retries the connection for ever (the board outlives Redis restarts) but fails a command after one
+// retry, so a page or a scrape during an outage answers with an error instead of hanging. Auto-
+// pipelining batches the many small reads of a page or a scrape into few round trips.
+const redis = createRedis(config.redisUrl, 'blocking', { maxRetriesPerRequest: 1, enableAutoPipelining: true });
+redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+// Opened read-only: opening writes no queue meta, so merely watching changes nothing in Redis.
+const queues = Object.values(QUEUES).map((name) => openQueue(name, redis, keys, { readOnly: true }));
+const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: new FleetReader(redis, keys), access, logger });
 
 const server: Server = app.listen(config.boardPort, config.boardHost, () => {
-  logger.info({ url: `http://${config.boardHost}:${config.boardPort}/` }, 'board listening');
+  const auth = access.token ? 'token' : access.basic ? 'basic' : 'none (loopback only)';
+  logger.info({ url: `http://${config.boardHost}:${config.boardPort}/`, auth, readOnly: access.readOnly }, 'board listening');
 });
 server.on('error', (error) => {
   logger.fatal({ err: error }, 'board cannot listen');
@@ -20,7 +50,10 @@ handleShutdownSignals({
   logger,
   deadlineMs: 10_000,
   onShutdown: async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Live run streams never end on their own; without this, close() would wait for the deadline.
+    server.closeAllConnections();
+    await closed;
     await Promise.all(queues.map((q) => q.close()));
     await redis.quit();
   },

@@ -46,3 +46,13 @@ export function flagOverrides(values: Record<string, unknown>, extra: Record<str
   }
   return overrides;
 }
+
+/** A whole-number flag within bounds; anything else is a UsageError naming the flag and the value. */
+export function intFlag(command: string, flag: string, value: string | undefined, bounds: { min: number; max: number; default: number }): number {
+  if (value === undefined) return bounds.default;
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed < bounds.min || parsed > bounds.max) {
+    throw new UsageError(`reins ${command}: expected --${flag} to be a whole number from ${bounds.min} to ${bounds.max}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}

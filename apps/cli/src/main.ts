@@ -1,12 +1,19 @@
 import { isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, isUsageError } from '@reins/shared';
+import { attach } from './commands/attach.js';
 import { cancel } from './commands/cancel.js';
 import { checkpoint } from './commands/checkpoint.js';
 import { doctor } from './commands/doctor.js';
 import { logs } from './commands/logs.js';
+import { msg } from './commands/msg.js';
+import { plan } from './commands/plan.js';
+import { retry } from './commands/retry.js';
 import { role } from './commands/role.js';
+import { runs } from './commands/runs.js';
 import { status } from './commands/status.js';
 import { submit } from './commands/submit.js';
+import { task } from './commands/task.js';
 import { up } from './commands/up.js';
+import { workers } from './commands/workers.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 const USAGE = `reins: run teams of Claude Code agents, unattended, across machines.
@@ -15,31 +22,47 @@ Usage: reins <command> [options]
 
 Runs:
   submit FILE [--wait] [--json]   validate a harness and submit it
-  status RUN [--json]             a run and its members
-  logs RUN [MEMBER]               an agent's events, readable
+  status RUN [--watch] [--json]   a run and its members; --watch follows it live
+  logs RUN [MEMBER] [-f] [--raw]  an agent's events, readable; -f follows them
+  attach RUN MEMBER               watch an agent's tmux session (or how to, from its host)
+  runs [--status S] [--limit N]   recent runs, newest first
+  retry RUN [MEMBER]              retry a failed or cancelled run (or member) from its cursors
   cancel RUN                      stop a run's agents, mark it cancelled
 
-Inside an agent:
+  plan FILE [--json]              run only the planner of a plan: auto harness; print its team
+
+Inside an agent (or with --run RUN --as MEMBER):
   checkpoint --data JSON          save your own progress into your cursor
+  task add|list|claim|done        the run's shared task list (claims are atomic)
+  msg send MEMBER|all TEXT        message teammates; msg inbox reads yours
 
 Fleet:
   up [--run FILE]                 scheduler + worker + board (+ redis) on this machine
   scheduler                       run the scheduler in the foreground
   worker [--concurrency N] [--id ID]
   board [--port P]
+  workers                         live workers: host, slots in use, labels
   doctor                          check Redis, tmux, claude and the API settings
 
 Every command takes --redis-url, --prefix and --data-dir (over REINS_REDIS_URL, REINS_PREFIX, REINS_DATA_DIR).
+Read commands (status, logs, runs, workers, doctor) take --json. Colours only on a terminal; NO_COLOR turns them off.
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
   submit,
   status,
   logs,
+  attach,
+  runs,
+  retry,
   cancel,
   checkpoint,
+  plan,
+  task,
+  msg,
   up,
   doctor,
+  workers,
   scheduler: (argv) => role('scheduler', argv),
   worker: (argv) => role('worker', argv),
   board: (argv) => role('board', argv),

@@ -1,27 +1,25 @@
-import type { AttemptRecord, MemberRecord, RunRecord, RunView } from '@reins/shared';
+import { tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 
-const useColour = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
-
-const COLOURS: Record<string, string> = {
-  succeeded: '32',
-  failed: '31',
-  cancelled: '33',
-  skipped: '90',
-  running: '36',
-  retrying: '35',
+const STATUS_COLOURS: Record<string, string> = {
+  succeeded: ANSI.green,
+  failed: ANSI.red,
+  cancelled: ANSI.yellow,
+  skipped: ANSI.grey,
+  running: ANSI.cyan,
+  retrying: ANSI.magenta,
 };
 
-export function paint(status: string): string {
-  const code = COLOURS[status];
-  return code && useColour() ? `\u001b[${code}m${status}\u001b[0m` : status;
+/** A status word, coloured when `stream` is a terminal that takes colours. */
+export function paint(status: string, stream: Output = process.stdout): string {
+  return colour(STATUS_COLOURS[status], status, stream);
 }
 
-function table(rows: string[][]): string {
+/** Left-aligned columns two spaces apart; widths count visible characters, so coloured cells line up. */
+export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => visibleLength(r[i] ?? ''))));
   return rows.map((r) => r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - visibleLength(cell)))).join('  ').trimEnd()).join('\n');
 }
-
-const visibleLength = (text: string): number => text.replace(/\u001b\[[0-9;]*m/g, '').length;
 
 export function formatCost(usd: number | undefined): string {
   return usd === undefined ? '-' : `$${usd.toFixed(4)}`;
@@ -34,12 +32,24 @@ export function formatDuration(ms: number | undefined): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1_000)} s`;
 }
 
+/** A past moment as an age: "0.4 s", "3 min 2 s", "2 h 5 min", "3 d 4 h". */
+export function formatAge(at: number | undefined, now: number): string {
+  if (at === undefined) return '-';
+  const ms = Math.max(0, now - at);
+  if (ms >= 86_400_000) return `${Math.floor(ms / 86_400_000)} d ${Math.floor((ms % 86_400_000) / 3_600_000)} h`;
+  if (ms >= 3_600_000) return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`;
+  return ms < 1_000 ? `${(ms / 1_000).toFixed(1)} s` : formatDuration(Math.round(ms / 100) * 100);
+}
+
 /** `reins status` for people: the run, a row per member, then details worth reading. */
 export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map()): string {
   const ended = run.endedAt ?? Date.now();
   const lines = [`run ${run.runId} (${run.name}): ${paint(run.status)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   if (cost > 0) lines[0] += `, ${formatCost(cost)}`;
+  if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);
+  else if (run.integration === 'pending') lines.push('result: merging the members\' branches…');
+  for (const c of run.conflicts ?? []) lines.push(`conflict: ${c.member} could not be merged (${c.files.join(', ')})`);
   lines.push('');
   lines.push(
     table([
@@ -58,8 +68,9 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[], atte
   for (const m of members) {
     const details: string[] = [];
     if (m.workspace) details.push(`workspace: ${m.workspace}`);
+    if (m.branch) details.push(`branch:    ${m.branch}${m.diffStat ? ` (${m.diffStat})` : ''}`);
     if (m.status === 'running' && m.tmuxSocket && m.tmuxSession) {
-      details.push(`attach:    tmux -S ${m.tmuxSocket} attach -t =${m.tmuxSession}${m.host ? `   (on ${m.host})` : ''}`);
+      details.push(`attach:    ${tmuxAttachCommand(m.tmuxSocket, m.tmuxSession)}${m.host ? `   (on ${m.host}; or: reins attach ${m.runId} ${m.name})` : ''}`);
     }
     if (m.sessionId) details.push(`session:   ${m.sessionId}`);
     if (m.error) details.push(`error:     ${m.errorClass ? `[${m.errorClass}] ` : ''}${m.error}`);

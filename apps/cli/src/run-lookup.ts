@@ -1,4 +1,4 @@
-import { NotFoundError, toRunView, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { NotFoundError, PLANNER_MEMBER, toRunView, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
 import type { CliContext } from './context.js';
 import { QUEUES } from './context.js';
 
@@ -23,7 +23,9 @@ export async function lookupRun(ctx: CliContext, runId: string): Promise<RunSnap
     return { view: toRunView(run, members), run, members, attempts };
   }
   const job = await (await ctx.queue(QUEUES.control, { readOnly: true })).getJob(runId);
-  const team = (job?.data as { spec?: { team?: { name: string }[] } } | undefined)?.spec?.team;
+  // A planned run (plan: auto) has no team yet: its planner is its one member until the plan is in.
+  const spec = (job?.data as { spec?: { team?: { name: string }[]; plan?: string } } | undefined)?.spec;
+  const team = spec?.team ?? (spec?.plan === 'auto' ? [{ name: PLANNER_MEMBER }] : undefined);
   if (!job || !team) throw new NotFoundError(`no run with id ${JSON.stringify(runId)}`);
   return {
     view: { runId, status: 'queued', members: team.map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) },

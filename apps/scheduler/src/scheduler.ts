@@ -13,7 +13,14 @@ import {
   openQueue,
   parseAgentJobId,
   parseJob,
-  type AgentJobData,
+  readSkill,
+  dependencyOrder,
+  integrateJobId,
+  type RunStatus,
+  planningPrompt,
+  PLANNER_MEMBER,
+  type AgentJobInput,
+  type Member,
   type Keys,
   type Logger,
   type MemberRecord,
@@ -21,6 +28,7 @@ import {
   type RunRecord,
 } from '@reins/shared';
 import { decideRelease } from './release.js';
+import { Notifier } from './notifier.js';
 
 /**
  * The scheduler's lifecycle:
@@ -49,6 +57,7 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly store: RunStore;
   private readonly agentQueue: Queue;
+  private readonly notifier: Notifier;
   private controlWorker: Worker | undefined;
   private agentEvents: QueueEvents | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -61,6 +70,7 @@ export class Scheduler {
     this.redis = createRedis(options.config.redisUrl, 'blocking');
     this.store = new RunStore(this.redis, options.keys);
     this.agentQueue = openQueue(QUEUES.agent, this.redis, options.keys);
+    this.notifier = new Notifier(this.redis, openQueue(QUEUES.notify, this.redis, options.keys), options.keys, options.config, options.logger);
   }
 
   get status(): SchedulerState {
@@ -88,6 +98,7 @@ export class Scheduler {
     });
     this.controlWorker.on('error', (error) => logger.error({ err: error }, 'control queue error'));
 
+    this.notifier.start();
     this.sweepTimer = setInterval(() => void this.sweep(), config.reconcileIntervalMs);
     await this.sweep();
     logger.info({ reconcileIntervalMs: config.reconcileIntervalMs }, 'scheduler started');
@@ -96,6 +107,9 @@ export class Scheduler {
   private async onSubmit(job: Job): Promise<void> {
     const data = parseJob('run.submit', job);
     const { spec } = data;
+    // A planned run starts with the planner alone; its team joins once the plan is in.
+    const team = spec.team ?? [];
+    const members = spec.plan === 'auto' ? [{ name: PLANNER_MEMBER, depends_on: [] as string[] }] : team;
     const created = await this.store.createRun(
       {
         runId: data.runId,
@@ -103,14 +117,16 @@ export class Scheduler {
         goal: spec.goal ?? spec.name,
         source: data.source,
         spec,
-        members: spec.team.map((m) => m.name),
+        members: members.map((m) => m.name),
         ...(data.workdir ? { workdir: data.workdir } : {}),
         skillDirs: data.skillDirs,
+        ...(data.planOnly ? { planOnly: true } : {}),
+        ...(data.baseCommit ? { baseCommit: data.baseCommit } : {}),
         createdAt: data.submittedAt,
       },
-      spec.team.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [], jobId: agentJobId(data.runId, m.name) })),
+      members.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [], jobId: agentJobId(data.runId, m.name) })),
     );
-    if (created) this.options.logger.info({ runId: data.runId, name: spec.name, members: spec.team.length }, 'run created');
+    if (created) this.options.logger.info({ runId: data.runId, name: spec.name, members: members.length, planned: spec.plan === 'auto' }, 'run created');
     await this.reconcile(data.runId);
   }
 
@@ -164,10 +180,12 @@ export class Scheduler {
     await this.checkHeartbeats(members);
     let changed = await this.settleEndedJobs(run, members);
     if (changed) members = await this.store.getMembers(run);
+    if (await this.adoptPlan(run, members)) return this.reconcile(runId);
     changed = await this.release(run, members);
     if (changed) members = await this.store.getMembers(run);
 
-    const status = deriveRunStatus(members, false);
+    const status = await this.integrated(run, deriveRunStatus(members, false));
+    await this.announce(run, members, status);
     if (status !== run.status) {
       await this.store.setRunStatus(runId, status);
       this.options.logger.info({ runId, status }, status === 'succeeded' || status === 'failed' ? 'run ended' : 'run status');
@@ -196,6 +214,63 @@ export class Scheduler {
       this.options.logger.warn({ runId: m.runId, member: m.name, workerId: m.workerId }, 'heartbeat missing: presuming the agent stalled and asking its worker to kill it');
       await this.redis.publish(this.options.keys.controlChannel, JSON.stringify({ type: 'kill', jobId: m.jobId, reason: 'heartbeat missing' }));
     }
+  }
+
+  /**
+   * Webhook events: members failed for good, rate-limit pauses and resumes, and the run's end. Pauses and
+   * resumes are read from the attempt history, not caught in passing: a rate-limited attempt is a pause,
+   * and any attempt after it is the resume, however briefly the member waited.
+   */
+  private async announce(run: RunRecord, members: readonly MemberRecord[], status: RunStatus): Promise<void> {
+    for (const m of members) {
+      if (m.status === 'failed') {
+        await this.notifier.notify(run, `member.failed:${m.name}`, { event: 'member.failed', member: m.name, ...(m.errorClass ? { class: m.errorClass } : {}), text: m.error ?? 'failed', ...(m.costUsd !== undefined ? { costUsd: m.costUsd } : {}) });
+      }
+      if (m.status === 'pending' || m.status === 'queued' || m.status === 'skipped') continue;
+      const history = await this.store.readAttempts(run.runId, m.name);
+      for (const [i, attempt] of history.entries()) {
+        if (attempt.outcome !== 'rate_limit') continue;
+        const until = m.epoch === attempt.epoch && m.retryAt ? ` until ${new Date(m.retryAt).toISOString()}` : '';
+        await this.notifier.notify(run, `rate_limit.paused:${m.name}:${attempt.epoch}`, { event: 'rate_limit.paused', member: m.name, class: 'rate_limit', text: `${m.name} is rate limited${until}: ${attempt.message}` });
+        const resumed = i + 1 < history.length || ((m.epoch ?? 0) > attempt.epoch && m.status === 'running');
+        if (resumed) await this.notifier.notify(run, `rate_limit.resumed:${m.name}:${attempt.epoch}`, { event: 'rate_limit.resumed', member: m.name, class: 'rate_limit', text: `${m.name} resumed after a rate limit` });
+      }
+    }
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+      const costUsd = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
+      const failed = members.filter((m) => m.status !== 'succeeded').map((m) => `${m.name} ${m.status}`);
+      const text = status === 'succeeded' ? `all ${members.length} members succeeded` : failed.join(', ') || (run.conflicts?.length ? 'merge conflicts' : status);
+      await this.notifier.notify(run, `run.${status}`, { event: `run.${status}`, text, costUsd });
+    }
+  }
+
+  /**
+   * In a git workdir, a run whose members all succeeded is done only once their branches are merged into
+   * reins/<run>/result (by a worker, which has the repository). Conflicts fail the run.
+   */
+  private async integrated(run: RunRecord, status: RunStatus): Promise<RunStatus> {
+    if (status !== 'succeeded' || !run.baseCommit || !run.workdir || run.planOnly) return status;
+    if (run.integration === 'done') return run.conflicts && run.conflicts.length > 0 ? 'failed' : 'succeeded';
+    const jobId = integrateJobId(run.runId);
+    const job = await this.agentQueue.getJob(jobId);
+    if (job && (await job.getState()) === 'failed') return 'failed';
+    if (!job || (await this.store.requestIntegration(run.runId))) {
+      const members = dependencyOrder(run.spec.team ?? []).map((m) => m.name);
+      await addJob(this.agentQueue, 'run.integrate', { runId: run.runId, workdir: run.workdir, baseCommit: run.baseCommit, members }, { jobId, attempts: 3, backoff: { type: BACKOFF_TYPE } });
+      this.options.logger.info({ runId: run.runId, members }, 'all members succeeded: merging their branches');
+    }
+    return 'running';
+  }
+
+  /** Once the planner succeeded, its team joins the run (unless only the plan was asked for). */
+  private async adoptPlan(run: RunRecord, members: readonly MemberRecord[]): Promise<boolean> {
+    if (run.spec.plan !== 'auto' || run.spec.team || run.planOnly) return false;
+    const planner = members.find((m) => m.name === PLANNER_MEMBER);
+    if (planner?.status !== 'succeeded' || !planner.plan) return false;
+    const team = JSON.parse(planner.plan) as Member[];
+    const adopted = await this.store.materializeTeam(run.runId, team, (name) => agentJobId(run.runId, name));
+    if (adopted) this.options.logger.info({ runId: run.runId, members: team.map((m) => m.name) }, 'planned team joined the run');
+    return adopted;
   }
 
   /** Members whose job ended while no worker recorded it (a worker died between the two, say). */
@@ -255,26 +330,48 @@ export class Scheduler {
 
   private async enqueue(run: RunRecord, member: MemberRecord): Promise<void> {
     const spec = run.spec;
-    const entry = spec.team.find((m) => m.name === member.name);
-    if (!entry) throw new Error(`member ${member.name} is not in the spec of run ${run.runId}`);
-    const data: AgentJobData = {
+    const team = spec.team ?? [];
+    const common = {
       runId: run.runId,
       runName: spec.name,
       goal: run.goal,
-      member: entry.name,
-      prompt: entry.prompt,
-      agent: entry.agent ?? spec.agent,
+      agent: spec.agent,
       ...(run.workdir ? { workdir: run.workdir } : {}),
-      skills: (entry.skills ?? []).map((name) => ({ name, dir: run.skillDirs[name] ?? name })),
-      team: spec.team.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [] })),
+      ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}),
+      team: team.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [] })),
       limits: spec.limits ?? {},
+      ...(spec.hooks ? { hooks: spec.hooks } : {}),
     };
+    let data: AgentJobInput;
+    if (member.name === PLANNER_MEMBER) {
+      const availableSkills = await this.availableSkills(run);
+      data = { ...common, mode: 'plan', member: PLANNER_MEMBER, prompt: planningPrompt(run.goal, availableSkills), skills: [], availableSkills };
+    } else {
+      const entry = team.find((m) => m.name === member.name);
+      if (!entry) throw new Error(`member ${member.name} is not in the spec of run ${run.runId}`);
+      const verify = entry.verify ?? spec.verify;
+      data = {
+        ...common,
+        mode: 'member',
+        member: entry.name,
+        prompt: entry.prompt,
+        agent: entry.agent ?? spec.agent,
+        skills: (entry.skills ?? []).map((name) => ({ name, dir: run.skillDirs[name] ?? name })),
+        ...(verify ? { verify } : {}),
+      };
+    }
     await addJob(this.agentQueue, 'agent.run', data, {
       jobId: member.jobId,
       attempts: spec.retry?.attempts ?? this.options.config.defaultAttempts,
       backoff: { type: BACKOFF_TYPE },
     });
     this.options.logger.info({ runId: run.runId, member: member.name }, 'member released');
+  }
+
+  /** Every skill the run may use, with its description, for the planner to choose from. */
+  private async availableSkills(run: RunRecord): Promise<{ name: string; description: string }[]> {
+    const skills = await Promise.all(Object.values(run.skillDirs).map((dir) => readSkill(dir)));
+    return skills.flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
   }
 
   /** Safe to call twice; every step runs even if one fails. */
@@ -288,6 +385,7 @@ export class Scheduler {
     clearInterval(this.sweepTimer);
     const steps: [string, () => Promise<unknown>][] = [
       ['control worker', async () => this.controlWorker?.close()],
+      ['notifier', async () => this.notifier.close()],
       ['queue events', async () => this.agentEvents?.close()],
       ['reconciles in flight', async () => Promise.all([...this.inFlight.values()].map((e) => e.done))],
       ['agent queue', async () => this.agentQueue.close()],

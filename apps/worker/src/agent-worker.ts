@@ -22,8 +22,12 @@ import {
   type FailureClass,
   type Keys,
   type Logger,
+  type Member,
   type MemberRecord,
   type ReinsConfig,
+  checkPlan,
+  planJsonSchema,
+  planRetryPrompt,
   type StreamEvent,
 } from '@reins/shared';
 import { claudeInvocation } from './agent/claude.js';
@@ -40,7 +44,10 @@ import { Heartbeats, renewLease } from './heartbeat.js';
 import { TmuxDriver, cleanSessionName } from './tmux/driver.js';
 import { attemptFiles, installBin, shQuote, writeLaunchFiles, type AttemptFiles, type InstalledBin } from './tmux/launcher.js';
 import { findTranscript, resumeDir, unpackTranscript } from './transcript.js';
-import { injectSkills, prepareWorkspace, type Workspace } from './workspace.js';
+import { integrate, type IntegrationResult } from './integrate.js';
+import { sweepWorktrees } from './worktree-cleanup.js';
+import { checkEnv, diffStat, injectSkills, prepareWorkspace, type Workspace } from './workspace.js';
+import { describeCheck, fixPrompt, runChecks } from './verify.js';
 
 /** What an agent job completes with; Bull Board and the scheduler read it. */
 export interface AgentJobResult {
@@ -88,6 +95,31 @@ interface AttemptMeta {
   startedAt: number;
 }
 
+/** What an attempt keeps across its rounds. */
+interface AttemptContext {
+  token: string;
+  attempt: number;
+  epoch: number;
+  workspace: Workspace;
+  home: string;
+  identity: AgentIdentity;
+  cursor: Cursor | undefined;
+  first: RoundStart;
+}
+
+/** How a round starts: its prompt, and the session to resume (by id, or from a transcript file). */
+interface RoundStart {
+  prompt: string;
+  resume?: string | undefined;
+  resumeFile?: string | undefined;
+}
+
+/** What the checks after a successful round decided. */
+type Verdict =
+  | { kind: 'done'; plan?: Member[] }
+  | { kind: 'again'; prompt: string }
+  | { kind: 'fail'; failureClass: FailureClass; message: string };
+
 interface RunningAgent {
   meta: AttemptMeta;
   stop: AbortController;
@@ -123,6 +155,7 @@ export class AgentWorker {
   readonly tmux: TmuxDriver;
   private bin: InstalledBin | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly running = new Map<string, RunningAgent>();
   private readonly host = os.hostname();
   private lastRedisOkAt = Date.now();
@@ -186,8 +219,19 @@ export class AgentWorker {
     await this.tick();
     this.tickTimer = setInterval(() => void this.tick(), config.monitorIntervalMs);
     await this.adoptLeftovers();
+    await this.sweepWorktrees();
+    // Hourly, or as often as the retention asks, but not more than once a minute.
+    this.sweepTimer = setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs)));
     void this.bullWorker.run();
     logger.info({ workerId: this.options.workerId, concurrency: this.options.concurrency, tmuxSocket: this.tmux.socketPath }, 'worker started');
+  }
+
+  private async sweepWorktrees(): Promise<void> {
+    try {
+      await sweepWorktrees(this.options.config.dataDir, this.store, this.options.config.worktreeRetentionMs, this.options.logger);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'worktree clean-up failed');
+    }
   }
 
   /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */
@@ -227,12 +271,19 @@ export class AgentWorker {
     }
   }
 
-  private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
+  private async process(job: Job, token: string | undefined): Promise<AgentJobResult | IntegrationResult> {
     if (!token) throw new Error('BullMQ gave no lock token');
     if (this.state !== 'running') {
       // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
       await job.moveToDelayed(Date.now() + 1, token);
       throw new DelayedError();
+    }
+    if (job.name === 'run.integrate') {
+      const data = parseJob('run.integrate', job);
+      const result = await integrate(data, this.options.config.dataDir);
+      await this.store.recordIntegration(data.runId, result);
+      this.options.logger.info({ runId: data.runId, ...result }, result.conflicts.length > 0 ? 'merged with conflicts' : 'merged the members\' branches');
+      return result;
     }
     const data = parseJob('agent.run', job);
     const { runId, member } = data;
@@ -252,9 +303,18 @@ export class AgentWorker {
       await this.recordStall(job, before, attempt);
     }
 
-    const meta = await this.launch(job, token, data, attempt);
-    const end = await this.monitor(job, meta, data, { manual: false });
-    const disposition = await this.conclude(job, meta, data, end);
+    const attemptCtx = await this.beginAttempt(job, token, data, attempt);
+    let meta = await this.startRound(job, attemptCtx, data, 1, attemptCtx.first);
+    let end = await this.monitor(job, meta, data, { manual: false });
+    let verdict: Verdict = { kind: 'done' };
+    for (let round = 1; ; round += 1) {
+      if (!(data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end)).ok || end.stoppedBy !== undefined) break;
+      verdict = await this.check(data, attemptCtx, end, round);
+      if (verdict.kind !== 'again') break;
+      meta = await this.startRound(job, attemptCtx, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
+      end = await this.monitor(job, meta, data, { manual: false });
+    }
+    const disposition = await this.conclude(job, meta, data, end, verdict);
     switch (disposition.kind) {
       case 'succeeded':
         return disposition.result;
@@ -265,6 +325,26 @@ export class AgentWorker {
       case 'fail':
         throw disposition.error;
     }
+  }
+
+  /**
+   * After an agent reports success: a planner's answer must be a valid team (one retry with the errors), and
+   * a member's checks must pass (up to verify.maxRounds fix rounds). Either may ask for another round.
+   */
+  private async check(data: AgentJobData, ctx: AttemptContext, end: AttemptEnd, round: number): Promise<Verdict> {
+    if (data.mode === 'plan') {
+      const verdict = checkPlan(structuredAnswer(end), (data.availableSkills ?? []).map((s) => s.name));
+      if (verdict.ok) return { kind: 'done', plan: verdict.team };
+      if (round < 2) return { kind: 'again', prompt: planRetryPrompt(verdict.issues) };
+      return { kind: 'fail', failureClass: 'plan_invalid', message: `the planner's team is invalid: ${verdict.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}` };
+    }
+    if (!data.verify) return { kind: 'done' };
+    const maxRounds = data.verify.maxRounds ?? 3;
+    const result = await runChecks(data.verify.commands, ctx.workspace.path, checkEnv(ctx.identity), data.verify.timeoutMs ?? 600_000);
+    if (result.ok) return { kind: 'done' };
+    await this.store.appendEvents(data.runId, data.member, [{ at: Date.now(), kind: 'verify', text: `check failed: ${describeCheck(result)}` }]);
+    if (round <= maxRounds) return { kind: 'again', prompt: fixPrompt(result, round, maxRounds) };
+    return { kind: 'fail', failureClass: 'verify_failed', message: `checks still fail after ${maxRounds} fix rounds: ${describeCheck(result)}:\n${result.output}` };
   }
 
   /**
@@ -314,36 +394,33 @@ export class AgentWorker {
     }
   }
 
-  /** Prepares the workspace and the agent's home, restores the cursor, and starts the agent in tmux. */
-  private async launch(job: Job, token: string, data: AgentJobData, attempt: number): Promise<AttemptMeta> {
+  /** Prepares the workspace and the agent's home, restores the cursor, and takes the attempt's epoch. */
+  private async beginAttempt(job: Job, token: string, data: AgentJobData, attempt: number): Promise<AttemptContext> {
     const { config } = this.options;
     const { runId, member } = data;
-    const workspace = await prepareWorkspace({ dataDir: config.dataDir, runId, member, workdir: data.workdir });
+    // The planner reads the workdir as it is; members get their own worktree.
+    const workspace = await prepareWorkspace({ dataDir: config.dataDir, runId, member, workdir: data.workdir, shared: data.mode === 'plan', baseCommit: data.baseCommit });
     const cursor = await this.store.readCursor(runId, member);
     const previous = (await this.store.readAttempts(runId, member)).at(-1);
     const restoredCommit = cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
     await injectSkills(workspace.path, data.skills);
     const home = path.join(config.dataDir, 'homes', runId, member);
     await mkdir(path.join(home, 'tmp'), { recursive: true });
-
-    const sessionName = cleanSessionName(`reins-${runId}-${member}-${attempt}`);
-    const startedAt = Date.now();
     const epoch = await this.store.beginAttempt(runId, member, {
       status: 'running',
       attempts: attempt,
       workspace: workspace.path,
-      startedAt,
+      startedAt: Date.now(),
       workerId: this.options.workerId,
       host: this.host,
       tmuxSocket: this.tmux.socketPath,
-      tmuxSession: sessionName,
       error: null,
       errorClass: null,
       exitCode: null,
       endedAt: null,
       retryAt: null,
+      ...(workspace.branch ? { branch: workspace.branch } : {}),
     });
-    const attemptDir = path.join(config.dataDir, 'runs', runId, member, `e${epoch}`);
     const identity: AgentIdentity = {
       runId,
       member,
@@ -357,21 +434,37 @@ export class AgentWorker {
       binDir: path.dirname(this.bin!.reins),
     };
     const resumed = data.agent.kind === 'claude' ? await this.resumableSession(home, cursor) : undefined;
-    const sessionId = data.agent.kind === 'claude' ? (resumed?.sessionId ?? randomUUID()) : undefined;
-    if (sessionId) await this.store.updateMemberFenced(runId, member, epoch, { sessionId });
     const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
-    const invocation = this.invocation(data, { prompt, home, identity, cursor, session: resumed ? { kind: 'resume', transcriptFile: resumed.file } : { kind: 'new', sessionId: sessionId ?? '' } });
+    return { token, attempt, epoch, workspace, home, identity, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file } };
+  }
 
+  /** Starts one round of the attempt in its own tmux session: a new session, or the attempt's session resumed. */
+  private async startRound(job: Job, ctx: AttemptContext, data: AgentJobData, round: number, start: RoundStart): Promise<AttemptMeta> {
+    const { config } = this.options;
+    const { runId, member } = data;
+    const suffix = round === 1 ? '' : `-r${round}`;
+    const sessionName = cleanSessionName(`reins-${runId}-${member}-${ctx.attempt}${suffix}`);
+    const attemptDir = path.join(config.dataDir, 'runs', runId, member, `e${ctx.epoch}${suffix}`);
+    let session: { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string } | undefined;
+    let sessionId: string | undefined;
+    if (data.agent.kind === 'claude') {
+      const resumeFile = start.resumeFile ?? (start.resume ? (await this.resumableSession(ctx.home, { attempt: ctx.attempt, epoch: ctx.epoch, at: 0, sessionId: start.resume }))?.file : undefined);
+      sessionId = resumeFile ? start.resume : randomUUID();
+      session = resumeFile ? { kind: 'resume', transcriptFile: resumeFile } : { kind: 'new', sessionId: sessionId! };
+    }
+    const startedAt = Date.now();
+    await this.store.updateMemberFenced(runId, member, ctx.epoch, { tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) });
+    const invocation = this.invocation(data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
     const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
-    const meta: AttemptMeta = { jobId: job.id!, runId, member, attempt, epoch, token, sessionName, attemptDir, home, workspace, sessionId, startedAt };
+    const meta: AttemptMeta = { jobId: job.id!, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
     await writeFile(files.meta, JSON.stringify(meta));
     await renewLease(files.lease, Date.now() + this.fenceAfterMs);
     // The index lets a restarted worker find the attempt behind each session it left behind.
     await mkdir(this.sessionIndex, { recursive: true });
     await writeFile(path.join(this.sessionIndex, sessionName), attemptDir);
-    await this.tmux.start({ name: sessionName, cwd: workspace.path, argv: ['bash', this.bin!.launcher, attemptDir] });
-    this.options.logger.info({ runId, member, attempt, epoch, resumed: resumed !== undefined, attach: this.tmux.attachCommand(sessionName) }, 'agent started');
-    await job.log(`attempt ${attempt} on ${this.options.workerId}${resumed ? ' (resumed session)' : ''}: ${this.tmux.attachCommand(sessionName)}`);
+    await this.tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', this.bin!.launcher, attemptDir] });
+    this.options.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed: session?.kind === 'resume', attach: this.tmux.attachCommand(sessionName) }, 'agent started');
+    await job.log(`attempt ${ctx.attempt}${round > 1 ? ` round ${round}` : ''} on ${this.options.workerId}${session?.kind === 'resume' ? ' (resumed session)' : ''}: ${this.tmux.attachCommand(sessionName)}`);
     return meta;
   }
 
@@ -397,7 +490,7 @@ export class AgentWorker {
 
   private invocation(
     data: AgentJobData,
-    at: { prompt: string; home: string; identity: AgentIdentity; cursor: Cursor | undefined; session: { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string } },
+    at: { prompt: string; home: string; identity: AgentIdentity; cursor: Cursor | undefined; session: { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string } | undefined },
   ): AgentInvocation {
     if (data.agent.kind === 'command') {
       const cursorJson = at.cursor ? JSON.stringify({ attempt: at.cursor.attempt, at: at.cursor.at, commit: at.cursor.commit, data: at.cursor.data }) : undefined;
@@ -408,11 +501,13 @@ export class AgentWorker {
     return claudeInvocation({
       bin,
       prompt: at.prompt,
-      session: at.session,
+      session: at.session ?? { kind: 'new', sessionId: randomUUID() },
       hookCommand: shQuote(this.bin!.hook),
+      harnessHooks: data.hooks,
+      jsonSchema: data.mode === 'plan' ? planJsonSchema() : undefined,
       agent: data.agent,
       maxTurns: data.limits.maxTurns,
-      systemPrompt: teamSystemPrompt(data),
+      systemPrompt: data.mode === 'plan' ? 'You are the planner of a reins team. You run unattended: nobody will answer questions.' : teamSystemPrompt(data),
       home: at.home,
       tmpDir: path.join(at.home, 'tmp'),
       identity: at.identity,
@@ -484,11 +579,13 @@ export class AgentWorker {
   }
 
   /** Records how the attempt ended and decides what becomes of the job. */
-  private async conclude(job: Job, meta: AttemptMeta, data: AgentJobData, end: AttemptEnd & { numTurns: number }): Promise<Disposition> {
+  private async conclude(job: Job, meta: AttemptMeta, data: AgentJobData, end: AttemptEnd & { numTurns: number }, verdict: Verdict = { kind: 'done' }): Promise<Disposition> {
     const { runId, member, epoch, attempt } = meta;
     const now = Date.now();
     const durationMs = now - meta.startedAt;
-    const outcome = stoppedOutcome(end.stoppedBy, data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end));
+    const classified = stoppedOutcome(end.stoppedBy, data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end));
+    const outcome: AgentOutcome =
+      classified.ok && verdict.kind === 'fail' ? { ok: false, failureClass: verdict.failureClass, message: verdict.message, retryable: false, result: classified.result, exitCode: classified.exitCode } : classified;
     const figures = {
       exitCode: end.exitCode,
       sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null,
@@ -512,7 +609,11 @@ export class AgentWorker {
       if (outcome.ok) {
         const summary = (end.result?.result ?? '').trim() || 'done';
         await this.persist(() => this.store.appendAttempt(runId, member, record('succeeded', summary.slice(0, 500))));
-        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'succeeded', summary, endedAt: now }));
+        const extra = {
+          ...(verdict.kind === 'done' && verdict.plan ? { plan: JSON.stringify(verdict.plan) } : {}),
+          ...(meta.workspace.kind === 'git-worktree' && data.baseCommit ? { diffStat: await diffStat(meta.workspace.path, data.baseCommit) } : {}),
+        };
+        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, ...extra, status: 'succeeded', summary, endedAt: now }));
         log.info({ durationMs, costUsd: figures.costUsd, numTurns: figures.numTurns }, 'agent succeeded');
         return {
           kind: 'succeeded',
@@ -663,7 +764,10 @@ export class AgentWorker {
         while (this.running.size > 0) await sleep(50);
       }],
       ['close queue worker', async () => this.bullWorker?.close()],
-      ['stop ticking', async () => clearInterval(this.tickTimer)],
+      ['stop ticking', async () => {
+        clearInterval(this.tickTimer);
+        clearInterval(this.sweepTimer);
+      }],
       ['deregister', async () => this.fast.del(this.options.keys.worker(this.options.workerId))],
       ['close connections', async () => Promise.all([this.subscriber.quit(), this.fast.quit(), this.redis.quit()])],
     ];
@@ -691,6 +795,17 @@ function stoppedOutcome(stoppedBy: StopReason | undefined, outcome: AgentOutcome
   };
   const [failureClass, message] = classes[stoppedBy];
   return { ok: false, failureClass, message, retryable: failureClass !== 'cancelled', result: outcome.result, exitCode: outcome.exitCode };
+}
+
+/** The planner's answer: the StructuredOutput tool's input, or a JSON result text (a command planner). */
+function structuredAnswer(end: AttemptEnd): unknown {
+  const structured = (end.result as { structured_output?: unknown } | undefined)?.structured_output;
+  if (structured !== undefined) return structured;
+  try {
+    return JSON.parse(end.result?.result ?? '') as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function resultFromRecord(m: MemberRecord): AgentJobResult {

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
 import { withFencing, type FencingCommands, type Keys } from '@reins/shared';
 
@@ -58,7 +58,12 @@ export class Heartbeats {
   }
 }
 
-/** Pushes the launcher's lease deadline forward (see tmux/launcher.ts). */
+/**
+ * Pushes the launcher's lease deadline forward (see tmux/launcher.ts). Written to a temporary file and
+ * renamed, so the launcher never reads a half-written (empty) deadline and stops a healthy agent.
+ */
 export async function renewLease(leaseFile: string, deadline: number): Promise<void> {
-  await writeFile(leaseFile, `${deadline}\n`);
+  const tmp = `${leaseFile}.${process.pid}.tmp`;
+  await writeFile(tmp, `${deadline}\n`);
+  await rename(tmp, leaseFile);
 }

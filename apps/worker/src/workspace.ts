@@ -15,6 +15,10 @@ export interface WorkspaceRequest {
   member: string;
   /** The harness workdir, absolute; undefined for a scratch directory. */
   workdir: string | undefined;
+  /** Work in the workdir itself, even when it is a repository (the planner only reads it). */
+  shared?: boolean;
+  /** The run's base commit: every member's branch starts there. */
+  baseCommit?: string | undefined;
 }
 
 export const memberBranch = (runId: string, member: string): string => `reins/${runId}/${member}`;
@@ -41,13 +45,13 @@ async function gitTopLevel(dir: string): Promise<string | undefined> {
  * A later attempt finds and reuses what an earlier one made.
  */
 export async function prepareWorkspace(request: WorkspaceRequest): Promise<Workspace> {
-  const { dataDir, runId, member, workdir } = request;
+  const { dataDir, runId, member, workdir, shared = false, baseCommit } = request;
   if (workdir === undefined) {
     const dir = path.join(dataDir, 'workspaces', runId, member);
     await mkdir(dir, { recursive: true });
     return { path: dir, kind: 'scratch' };
   }
-  const repo = await gitTopLevel(workdir);
+  const repo = shared ? undefined : await gitTopLevel(workdir);
   if (repo === undefined) return { path: workdir, kind: 'workdir' };
 
   const branch = memberBranch(runId, member);
@@ -60,7 +64,7 @@ export async function prepareWorkspace(request: WorkspaceRequest): Promise<Works
     await rm(dir, { recursive: true, force: true });
     await mkdir(path.dirname(dir), { recursive: true });
     const branchExists = (await execa('git', ['-C', repo, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { reject: false, stdin: 'ignore' })).exitCode === 0;
-    await git(repo, branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', '-b', branch, dir, 'HEAD']);
+    await git(repo, branchExists ? ['worktree', 'add', dir, branch] : ['worktree', 'add', '-b', branch, dir, baseCommit ?? 'HEAD']);
     return { path: dir, kind: 'git-worktree' as const, branch };
   });
 }
@@ -74,4 +78,20 @@ export async function injectSkills(workspace: string, skills: readonly { name: s
     await rm(target, { recursive: true, force: true });
     await cp(skill.dir, target, { recursive: true });
   }
+}
+
+/** `git diff --shortstat` of a member's work since the run's base: "3 files changed, 40 insertions(+)". */
+export async function diffStat(workspace: string, baseCommit: string): Promise<string> {
+  const result = await execa('git', ['-C', workspace, 'diff', '--shortstat', baseCommit, 'HEAD'], { reject: false, stdin: 'ignore' });
+  return result.exitCode === 0 ? result.stdout.trim() || 'no changes' : 'unknown';
+}
+
+/** The environment verify commands run with: the agent's, less its API settings. */
+export function checkEnv(identity: { workspace: string; runId: string; member: string }): Record<string, string> {
+  const env: Record<string, string> = { REINS_RUN_ID: identity.runId, REINS_MEMBER: identity.member, REINS_WORKSPACE: identity.workspace };
+  for (const name of ['PATH', 'LANG', 'LC_ALL', 'HOME', 'TZ'] as const) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }

@@ -38,12 +38,19 @@ export {
   addJob,
   parseJob,
   agentJobId,
+  integrateJobId,
   parseAgentJobId,
   type QueueName,
   type JobName,
   type JobData,
   type AgentJobData,
+  type AgentJobInput,
+  type ParsedJobData,
   type RunSubmitData,
+  type IntegrateJobData,
+  type Notification,
+  type NotifyEvent,
+  NOTIFY_EVENTS,
 } from './jobs/catalogue.js';
 export { openQueue, KEEP_FINISHED_JOBS } from './jobs/queues.js';
 
@@ -87,3 +94,11 @@ export {
 export { FAILURE_CLASSES, UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
+export { TaskList, TaskError, type Task } from './coordination/tasks.js';
+export { Mailbox, type Message } from './coordination/messages.js';
+export { PLANNER_MEMBER, PlanSchema, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt, type Plan, type PlanCheck } from './spec/plan.js';
+export { VerifySchema, HooksSchema, TeamSchema, ClaudeAgentSchema, type Verify, type Hooks } from './spec/harness.js';
+export { FleetReader, WorkerRegistrationSchema, type WorkerRegistration, type HeartbeatInfo, type RunHead } from './fleet/fleet-reader.js';
+export { retryRun, type RetryResult } from './runs/retry.js';
+export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
+export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';

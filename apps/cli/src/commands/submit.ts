@@ -1,24 +1,27 @@
+import { PLANNER_MEMBER, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, type RunView } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { addJob, isFinalRunStatus, loadHarnessFile, newRunId, type RunView } from '@reins/shared';
+import { renderTeam } from './plan.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { renderRun } from '../render.js';
-import { lookupRun } from '../run-lookup.js';
+import { watchRun } from '../run-watch.js';
 
-export const SUBMIT_HELP = `Usage: reins submit FILE [--wait] [--json]
+export const SUBMIT_HELP = `Usage: reins submit FILE [--wait] [--json] [--plan-only]
 
 Validates a harness file and submits it; prints the run id.
-  --wait   follow the run to its end; exit 0 if it succeeded, 1 if not
-  --json   print the run as one JSON object`;
+  --wait        follow the run to its end (a live table on a terminal); exit 0 if it succeeded, 1 if not
+  --json        print the run as one JSON object
+  --plan-only   with plan: auto, run only the planner through the fleet and print the team it proposes`;
 
 export async function submit(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('submit', argv, { wait: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 1, max: 1, names: 'one harness FILE' });
+  const { values, positionals } = parseCommandArgs('submit', argv, { wait: { type: 'boolean' }, json: { type: 'boolean' }, 'plan-only': { type: 'boolean' } }, { min: 1, max: 1, names: 'one harness FILE' });
   if (values.help) return help(SUBMIT_HELP);
   const ctx = CliContext.fromEnv(flagOverrides(values));
   try {
     // Everything about the harness is checked before Redis is touched: a bad spec enqueues nothing.
     const harness = await loadHarnessFile(positionals[0]!, { skillsDirs: [ctx.config.skillsDir] });
+    const planOnly = Boolean(values['plan-only']);
+    if (planOnly && harness.spec.plan !== 'auto') throw new UsageError(`reins submit --plan-only: ${positionals[0]} has an explicit team; planning needs plan: auto and a goal`);
     const runId = newRunId();
     await addJob(
       await ctx.queue(QUEUES.control),
@@ -29,13 +32,16 @@ export async function submit(argv: string[]): Promise<ExitCode> {
         spec: harness.spec,
         ...(harness.workdir ? { workdir: harness.workdir } : {}),
         skillDirs: harness.skillDirs,
+        ...(harness.baseCommit ? { baseCommit: harness.baseCommit } : {}),
+        ...(planOnly ? { planOnly } : {}),
         submittedAt: Date.now(),
       },
       { jobId: runId },
     );
+    if (planOnly) return await printPlan(ctx, runId, Boolean(values.json));
     if (!values.wait) {
       if (values.json) {
-        const view: RunView = { runId, status: 'queued', members: harness.spec.team.map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) };
+        const view: RunView = { runId, status: 'queued', members: (harness.spec.team ?? [{ name: PLANNER_MEMBER }]).map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) };
         console.log(JSON.stringify(view));
       } else console.log(runId);
       return EXIT.ok;
@@ -47,27 +53,32 @@ export async function submit(argv: string[]): Promise<ExitCode> {
   }
 }
 
-/** Polls the run until it ends, telling people about each member's change on stderr. */
-export async function follow(ctx: CliContext, runId: string, options: { json: boolean; pollMs?: number }): Promise<ExitCode> {
-  const seen = new Map<string, string>();
+/** Waits for a plan-only run and prints the planner's team (YAML for people, or JSON). */
+async function printPlan(ctx: CliContext, runId: string, json: boolean): Promise<ExitCode> {
+  const store = await ctx.store();
   for (;;) {
-    const snapshot = await lookupRun(ctx, runId);
-    if (!options.json) {
-      for (const m of snapshot.view.members) {
-        const line = `${m.status}${m.attempts > 1 ? ` (attempt ${m.attempts})` : ''}`;
-        if (seen.get(m.name) !== line && !(m.status === 'pending' && !seen.has(m.name))) {
-          console.error(`  ${m.name}: ${line}${m.error && m.status !== 'running' ? ` — ${m.error}` : ''}`);
-        }
-        seen.set(m.name, line);
+    const run = await store.getRun(runId);
+    if (run && isFinalRunStatus(run.status)) {
+      const planner = await store.getMember(runId, PLANNER_MEMBER);
+      if (run.status !== 'succeeded' || !planner?.plan) {
+        console.error(`reins submit --plan-only: the planner ${run.status}${planner?.error ? `: ${planner.error}` : ''}`);
+        return EXIT.failed;
       }
+      const team = JSON.parse(planner.plan) as unknown;
+      console.log(json ? JSON.stringify({ runId, team }) : renderTeam(team).trimEnd());
+      return EXIT.ok;
     }
-    if (isFinalRunStatus(snapshot.view.status)) {
-      if (options.json) console.log(JSON.stringify(snapshot.view));
-      else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members, snapshot.attempts));
-      return snapshot.view.status === 'succeeded' ? EXIT.ok : EXIT.failed;
-    }
-    await sleep(options.pollMs ?? 300);
+    await sleep(250);
   }
+}
+
+/**
+ * Follows the run to its end. Progress goes to stderr: on a terminal, the live table (also with --json,
+ * whose stdout stays one JSON object); elsewhere a line per member change, and nothing with --json.
+ */
+export async function follow(ctx: CliContext, runId: string, options: { json: boolean; pollMs?: number }): Promise<ExitCode> {
+  const progress = options.json && !process.stderr.isTTY ? 'none' : process.stderr;
+  return watchRun(ctx, runId, { progress, result: process.stdout, format: options.json ? 'json-final' : 'table', ...(options.pollMs ? { pollMs: options.pollMs } : {}) });
 }
 
 export function help(text: string): ExitCode {

@@ -1,4 +1,4 @@
-import type { ClaudeAgent } from '@reins/shared';
+import type { ClaudeAgent, Hooks } from '@reins/shared';
 import { baselineEnv, claudePassthroughEnv, identityEnv, withBinDir, type AgentIdentity } from './env.js';
 import type { AgentInvocation } from './invocation.js';
 
@@ -12,6 +12,10 @@ export interface ClaudeInvocationInput {
   session: { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string };
   /** The heartbeat hook's command, run by Claude Code before and after every tool call. */
   hookCommand: string;
+  /** The harness's own Claude Code hooks; they run beside reins' heartbeat hooks. */
+  harnessHooks?: Hooks | undefined;
+  /** For the planner: the answer's JSON Schema (the CLI adds a StructuredOutput tool). */
+  jsonSchema?: Record<string, unknown> | undefined;
   agent: ClaudeAgent;
   /** Harness-wide turn limit; the agent's own maxTurns wins. */
   maxTurns: number | undefined;
@@ -38,7 +42,8 @@ export function claudeInvocation(input: ClaudeInvocationInput): AgentInvocation 
   if (maxTurns !== undefined) argv.push('--max-turns', String(maxTurns));
   if (agent.model) argv.push('--model', agent.model);
   const systemPrompt = agent.appendSystemPrompt ? `${input.systemPrompt}\n\n${agent.appendSystemPrompt}` : input.systemPrompt;
-  argv.push('--settings', JSON.stringify(reinsSettings(input.hookCommand)));
+  argv.push('--settings', JSON.stringify(reinsSettings(input.hookCommand, input.harnessHooks)));
+  if (input.jsonSchema) argv.push('--json-schema', JSON.stringify(input.jsonSchema));
   argv.push('--append-system-prompt', systemPrompt);
   // After "--" the prompt is never read as a flag, even when it starts with "-".
   argv.push('--', input.prompt);
@@ -60,8 +65,17 @@ export function claudeInvocation(input: ClaudeInvocationInput): AgentInvocation 
   return { argv, env };
 }
 
-/** Claude Code settings reins adds: heartbeat hooks on every tool call (matcher "*"). */
-export function reinsSettings(hookCommand: string): { hooks: Record<string, { matcher: string; hooks: { type: 'command'; command: string }[] }[]> } {
-  const entry = [{ matcher: '*', hooks: [{ type: 'command' as const, command: hookCommand }] }];
-  return { hooks: { PreToolUse: entry, PostToolUse: entry } };
+type HookEntry = { matcher?: string; hooks: { type: 'command'; command: string; timeout?: number }[] };
+
+/**
+ * Claude Code settings: reins' heartbeat hooks on every tool call (matcher "*"), and the harness's own hooks
+ * beside them. Both are kept: for each event, reins' entry comes first and the harness's follow.
+ */
+export function reinsSettings(hookCommand: string, harnessHooks: Hooks = {}): { hooks: Record<string, HookEntry[]> } {
+  const heartbeat: HookEntry = { matcher: '*', hooks: [{ type: 'command', command: hookCommand }] };
+  const hooks: Record<string, HookEntry[]> = { PreToolUse: [heartbeat], PostToolUse: [heartbeat] };
+  for (const [event, entries] of Object.entries(harnessHooks)) {
+    hooks[event] = [...(hooks[event] ?? []), ...((entries ?? []) as HookEntry[])];
+  }
+  return { hooks };
 }

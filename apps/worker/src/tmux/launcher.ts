@@ -36,9 +36,10 @@ trap 'stop_agent; exit 129' HUP TERM INT
 if [ -f "$dir/lease" ]; then
   (
     while kill -0 "$agent" 2> /dev/null; do
-      deadline=0; read -r deadline < "$dir/lease"
+      deadline=''; read -r deadline < "$dir/lease"
       now=$(( \${EPOCHREALTIME/./} / 1000 ))
-      if (( now > deadline )); then
+      # An unreadable or non-numeric deadline is read again next time, never taken as expired.
+      if [[ $deadline =~ ^[0-9]+$ ]] && (( now > deadline )); then
         printf 'reins: the worker lease expired at %s; stopping the agent\\n' "$deadline" >> "$dir/stderr.log"
         stop_agent
         break

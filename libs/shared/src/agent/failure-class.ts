@@ -17,8 +17,12 @@ export const FAILURE_CLASSES = [
   'stalled',
   'cancelled',
   'shutdown',
+  /** The member's verify checks still failed after its fix rounds. */
+  'verify_failed',
+  /** The planner's team was still invalid after one retry with the errors. */
+  'plan_invalid',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** Classes that no retry can fix. */
-export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled']);
+export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid']);

@@ -52,6 +52,12 @@ const EnvSchema = z.object({
   REINS_CHECKPOINT_INTERVAL_MS: durationMs(30_000),
   // Stored base64 in one Redis value (512 MB at most), so the cap stays well below that.
   REINS_TRANSCRIPT_MAX_BYTES: count(0, 128 * 1024 * 1024, 16 * 1024 * 1024),
+  REINS_WORKTREE_RETENTION_MS: durationMs(7 * 24 * 3600 * 1000),
+  REINS_WEBHOOKS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+    .pipe(z.array(z.url({ protocol: /^https?$/, error: 'expected comma-separated http(s) URLs' }))),
   REINS_BACKOFF_BASE_MS: durationMs(5_000),
   REINS_BACKOFF_FACTOR: z.coerce.number({ error: 'expected a number of at least 1' }).min(1, 'expected a number of at least 1').default(2),
   REINS_BACKOFF_MAX_MS: durationMs(300_000),
@@ -59,6 +65,11 @@ const EnvSchema = z.object({
   REINS_DEFAULT_ATTEMPTS: count(1, 50, 5),
   REINS_BOARD_HOST: z.string().min(1).default('127.0.0.1'),
   REINS_BOARD_PORT: count(0, 65_535, 8700),
+  // Secrets get no format rule here: a rejected value would be echoed in the error. The board checks them.
+  REINS_BOARD_TOKEN: z.string().optional(),
+  REINS_BOARD_USER: z.string().optional(),
+  REINS_BOARD_PASSWORD: z.string().optional(),
+  REINS_BOARD_READ_ONLY: z.enum(['0', '1', 'false', 'true'], { error: 'expected 1, 0, true or false' }).default('0'),
 });
 
 export type EnvName = keyof typeof EnvSchema.shape;
@@ -86,10 +97,21 @@ export interface ReinsConfig {
   checkpointIntervalMs: number;
   /** Largest compressed transcript a cursor carries; a larger one is left out (the cursor says so). */
   transcriptMaxBytes: number;
+  /** Webhooks told of every run's events. */
+  webhooks: string[];
+  /** How long the worktrees of an ended run are kept before a worker removes them (their branches stay). */
+  worktreeRetentionMs: number;
   backoff: BackoffPolicy;
   defaultAttempts: number;
   boardHost: string;
   boardPort: number;
+  /** Bearer token (or `?token=` once, then a cookie) the board requires when set. */
+  boardToken: string | undefined;
+  /** Basic-auth credentials the board accepts when both are set. */
+  boardUser: string | undefined;
+  boardPassword: string | undefined;
+  /** Hides and refuses Bull Board's retry, clean, delete and other changes. */
+  boardReadOnly: boolean;
 }
 
 /**
@@ -125,10 +147,16 @@ export function loadConfig(
     drainTimeoutMs: e.REINS_DRAIN_TIMEOUT_MS,
     checkpointIntervalMs: e.REINS_CHECKPOINT_INTERVAL_MS,
     transcriptMaxBytes: e.REINS_TRANSCRIPT_MAX_BYTES,
+    worktreeRetentionMs: e.REINS_WORKTREE_RETENTION_MS,
+    webhooks: e.REINS_WEBHOOKS,
     backoff: { baseMs: e.REINS_BACKOFF_BASE_MS, factor: e.REINS_BACKOFF_FACTOR, maxMs: e.REINS_BACKOFF_MAX_MS, jitter: e.REINS_BACKOFF_JITTER },
     defaultAttempts: e.REINS_DEFAULT_ATTEMPTS,
     boardHost: e.REINS_BOARD_HOST,
     boardPort: e.REINS_BOARD_PORT,
+    boardToken: e.REINS_BOARD_TOKEN,
+    boardUser: e.REINS_BOARD_USER,
+    boardPassword: e.REINS_BOARD_PASSWORD,
+    boardReadOnly: e.REINS_BOARD_READ_ONLY === '1' || e.REINS_BOARD_READ_ONLY === 'true',
   };
 }
 

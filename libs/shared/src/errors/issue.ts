@@ -22,7 +22,8 @@ export function issuesFromZod(error: z.ZodError, input: unknown): InputIssue[] {
     }
     // The raw value, not zod's: z.coerce reports the coerced NaN, while the user typed "soon".
     const raw = valueAt(input, issue.path);
-    const value = raw !== undefined || !('input' in issue) ? raw : issue.input;
+    // A refinement's own issue carries the whole object it refined as input: the value at its path is the one meant.
+    const value = issue.code === 'custom' || raw !== undefined || !('input' in issue) ? raw : issue.input;
     const expected = issue.message.replace(/^Invalid input: /, '').replace(/, received \w+$/, '');
     return { path, message: `${expected}, got ${showValue(value)}` };
   });

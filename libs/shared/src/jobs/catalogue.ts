@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
 import { z } from 'zod';
-import { AgentSchema, HarnessSchema, LimitsSchema, MemberNameSchema } from '../spec/harness.js';
+import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, VerifySchema } from '../spec/harness.js';
 import { formatPath, showValue } from '../errors/format.js';
 
 /** The queues reins uses. Each is created under the `{prefix}` BullMQ prefix. */
@@ -9,6 +9,8 @@ export const QUEUES = {
   agent: 'agent',
   /** Run submissions; pulled by the scheduler. */
   control: 'control',
+  /** Webhook deliveries; pulled by the scheduler, retried with backoff, never in the way of a run. */
+  notify: 'notify',
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -18,14 +20,22 @@ export const AgentJobDataSchema = z.strictObject({
   runId: RunIdSchema,
   runName: z.string(),
   goal: z.string(),
-  member: MemberNameSchema,
+  /** "plan": the planner, whose answer is a team; "member": a team member. */
+  mode: z.enum(['member', 'plan']).default('member'),
+  member: z.union([MemberNameSchema, z.literal('_planner')]),
   prompt: z.string().min(1),
   agent: AgentSchema,
   /** Absolute; undefined means a fresh directory under the worker's data dir. */
   workdir: z.string().optional(),
+  /** In a git workdir: the commit every member's branch starts from. */
+  baseCommit: z.string().optional(),
   skills: z.array(z.strictObject({ name: z.string(), dir: z.string() })),
   team: z.array(z.strictObject({ name: MemberNameSchema, dependsOn: z.array(MemberNameSchema) })),
   limits: LimitsSchema,
+  verify: VerifySchema.optional(),
+  hooks: HooksSchema.optional(),
+  /** For the planner: the skills it may hand out. */
+  availableSkills: z.array(z.strictObject({ name: z.string(), description: z.string() })).optional(),
 });
 
 export const RunSubmitDataSchema = z.strictObject({
@@ -35,18 +45,54 @@ export const RunSubmitDataSchema = z.strictObject({
   workdir: z.string().optional(),
   skillDirs: z.record(z.string(), z.string()),
   submittedAt: z.number().int(),
+  /** In a git workdir: its HEAD when the run was submitted. */
+  baseCommit: z.string().optional(),
+  /** With plan: auto, stop once the planner has answered (`reins submit --plan-only`). */
+  planOnly: z.boolean().optional(),
 });
+
+/** Merges a finished run's member branches into reins/<run>/result; done by a worker, which has the repository. */
+export const IntegrateJobDataSchema = z.strictObject({
+  runId: RunIdSchema,
+  workdir: z.string(),
+  baseCommit: z.string(),
+  /** Members in dependency order: each is merged after what it depends on. */
+  members: z.array(MemberNameSchema),
+});
+
+export const NOTIFY_EVENTS = ['run.succeeded', 'run.failed', 'run.cancelled', 'member.failed', 'rate_limit.paused', 'rate_limit.resumed', 'budget.reached'] as const;
+
+/** One webhook POST: the JSON body people's tools receive. */
+export const NotificationSchema = z.strictObject({
+  runId: RunIdSchema,
+  runName: z.string(),
+  event: z.enum(NOTIFY_EVENTS),
+  member: z.string().optional(),
+  class: z.string().optional(),
+  text: z.string(),
+  costUsd: z.number().optional(),
+  at: z.number().int(),
+});
+
+export const NotifyJobDataSchema = z.strictObject({ url: z.url(), notification: NotificationSchema });
 
 /** Every job name, its queue and its payload schema. Payloads are checked when added and when processed. */
 export const JOB_CATALOGUE = {
   'agent.run': { queue: QUEUES.agent, schema: AgentJobDataSchema },
+  'run.integrate': { queue: QUEUES.agent, schema: IntegrateJobDataSchema },
   'run.submit': { queue: QUEUES.control, schema: RunSubmitDataSchema },
+  'notify.deliver': { queue: QUEUES.notify, schema: NotifyJobDataSchema },
 } as const;
 
 export type JobName = keyof typeof JOB_CATALOGUE;
-export type JobData<N extends JobName> = z.infer<(typeof JOB_CATALOGUE)[N]['schema']>;
-export type AgentJobData = JobData<'agent.run'>;
+export type JobData<N extends JobName> = z.input<(typeof JOB_CATALOGUE)[N]['schema']>;
+export type ParsedJobData<N extends JobName> = z.output<(typeof JOB_CATALOGUE)[N]['schema']>;
+export type AgentJobData = z.output<typeof AgentJobDataSchema>;
+export type AgentJobInput = z.input<typeof AgentJobDataSchema>;
 export type RunSubmitData = JobData<'run.submit'>;
+export type IntegrateJobData = JobData<'run.integrate'>;
+export type Notification = z.infer<typeof NotificationSchema>;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 function describe(error: z.ZodError): string {
   return error.issues.map((i) => `${formatPath(i.path)}: ${i.message}${'input' in i ? `, got ${showValue(i.input)}` : ''}`).join('; ');
@@ -67,12 +113,15 @@ export async function addJob<N extends JobName>(
 }
 
 /** Checks a job taken from a queue. A bad payload can never succeed, so it fails without retries. */
-export function parseJob<N extends JobName>(name: N, job: Job): JobData<N> {
+export function parseJob<N extends JobName>(name: N, job: Job): ParsedJobData<N> {
   if (job.name !== name) throw new UnrecoverableError(`expected a ${name} job, got ${job.name}`);
   const parsed = JOB_CATALOGUE[name].schema.safeParse(job.data, { reportInput: true });
   if (!parsed.success) throw new UnrecoverableError(`invalid ${name} payload: ${describe(parsed.error)}`);
-  return parsed.data as JobData<N>;
+  return parsed.data as ParsedJobData<N>;
 }
+
+/** BullMQ job id of a run's integrate job ("_" keeps it apart from member names). */
+export const integrateJobId = (runId: string): string => `${runId}._integrate`;
 
 /** BullMQ job id of a member's agent job. Stable, so adding it twice is a no-op. */
 export const agentJobId = (runId: string, member: string): string => `${runId}.${member}`;

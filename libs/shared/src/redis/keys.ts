@@ -24,6 +24,14 @@ export interface Keys {
   cursor(runId: string, member: string): string;
   /** List of JSON records, one per ended attempt of a member. */
   attempts(runId: string, member: string): string;
+  /** Hash of a run's shared tasks (id → JSON) and the counter that numbers them. */
+  tasks(runId: string): string;
+  taskSeq(runId: string): string;
+  /** Stream of messages to one member; and the id of the last one it read. */
+  inbox(runId: string, member: string): string;
+  inboxRead(runId: string, member: string): string;
+  /** Hash of the notifications already sent for a run (each event once). */
+  notified(runId: string): string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -45,6 +53,11 @@ export function createKeys(prefix: string): Keys {
     heartbeat: (jobId) => `${p}:hb:${jobId}`,
     cursor: (runId, member) => `${p}:cursor:${runId}:${member}`,
     attempts: (runId, member) => `${p}:attempts:${runId}:${member}`,
+    tasks: (runId) => `${p}:tasks:${runId}`,
+    taskSeq: (runId) => `${p}:tasks-seq:${runId}`,
+    inbox: (runId, member) => `${p}:inbox:${runId}:${member}`,
+    inboxRead: (runId, member) => `${p}:inbox-read:${runId}:${member}`,
+    notified: (runId) => `${p}:notified:${runId}`,
     worker: (workerId) => `${p}:worker:${workerId}`,
     controlChannel: `${p}:control`,
     runEventsChannel: `${p}:run-events`,

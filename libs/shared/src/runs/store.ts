@@ -20,6 +20,16 @@ export interface RunRecord {
   workdir?: string;
   /** Skill name to the folder that holds it. */
   skillDirs: Record<string, string>;
+  /** Stop after the planner (`reins submit --plan-only`). */
+  planOnly?: boolean;
+  /** In a git workdir: the commit every member's branch starts from. */
+  baseCommit?: string;
+  /** Merge-back: requested once all members succeeded, done when the worker wrote the result. */
+  integration?: 'pending' | 'done';
+  resultBranch?: string;
+  resultCommit?: string;
+  /** Members whose branch could not be merged, with the conflicting files. */
+  conflicts?: { member: string; files: string[] }[];
   createdAt: number;
   startedAt?: number;
   endedAt?: number;
@@ -54,6 +64,11 @@ export interface MemberRecord {
   stallsSeen?: number;
   /** When a rate-limited member will be tried again (epoch ms). */
   retryAt?: number;
+  /** The planner's validated team, as JSON. */
+  plan?: string;
+  /** The member's git branch and its diff stat against the run's base, in a git workdir. */
+  branch?: string;
+  diffStat?: string;
 }
 
 /** One ended attempt of a member, as `reins status` lists it. */
@@ -155,6 +170,8 @@ export class RunStore {
       members: JSON.stringify(run.members),
       skillDirs: JSON.stringify(run.skillDirs),
       ...(run.workdir ? { workdir: run.workdir } : {}),
+      ...(run.planOnly ? { planOnly: '1' } : {}),
+      ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}),
       createdAt: String(run.createdAt),
       cancelled: '0',
     });
@@ -300,6 +317,40 @@ export class RunStore {
     return true;
   }
 
+  /**
+   * Turns a planned run into a team run: the planner's team becomes the spec's team and each member gets a
+   * pending record. Only once: a second call finds the team there and changes nothing.
+   */
+  async materializeTeam(runId: string, team: Harness['team'] & object, jobIdOf: (member: string) => string): Promise<boolean> {
+    const key = this.keys.run(runId);
+    await this.redis.watch(key);
+    const run = await this.getRun(runId);
+    if (!run || run.spec.team) {
+      await this.redis.unwatch();
+      return false;
+    }
+    const tx = this.redis.multi();
+    tx.hset(key, { spec: JSON.stringify({ ...run.spec, team }), members: JSON.stringify([...run.members, ...team.map((m) => m.name)]) });
+    for (const m of team) {
+      tx.hset(this.keys.member(runId, m.name), { runId, name: m.name, status: 'pending', dependsOn: JSON.stringify(m.depends_on ?? []), jobId: jobIdOf(m.name), attempts: '0' });
+    }
+    tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, planned: team.length }));
+    return (await tx.exec()) !== null;
+  }
+
+  /** Marks the merge-back as asked for; false when it already was. */
+  async requestIntegration(runId: string): Promise<boolean> {
+    return (await this.redis.hsetnx(this.keys.run(runId), 'integration', 'pending')) === 1;
+  }
+
+  async recordIntegration(runId: string, result: { resultBranch: string; resultCommit: string; conflicts: { member: string; files: string[] }[] }): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.run(runId), { integration: 'done', resultBranch: result.resultBranch, resultCommit: result.resultCommit, conflicts: JSON.stringify(result.conflicts) })
+      .publish(this.keys.runEventsChannel, JSON.stringify({ runId, integration: 'done' }))
+      .exec();
+  }
+
   async isCancelled(runId: string): Promise<boolean> {
     return (await this.redis.hget(this.keys.run(runId), 'cancelled')) === '1';
   }
@@ -399,6 +450,12 @@ function decodeRun(h: Record<string, string>): RunRecord {
     cancelled: h.cancelled === '1',
   };
   if (h.workdir) run.workdir = h.workdir;
+  if (h.planOnly === '1') run.planOnly = true;
+  if (h.baseCommit) run.baseCommit = h.baseCommit;
+  if (h.integration === 'pending' || h.integration === 'done') run.integration = h.integration;
+  if (h.resultBranch) run.resultBranch = h.resultBranch;
+  if (h.resultCommit) run.resultCommit = h.resultCommit;
+  if (h.conflicts) run.conflicts = JSON.parse(h.conflicts) as { member: string; files: string[] }[];
   if (h.startedAt) run.startedAt = Number(h.startedAt);
   if (h.endedAt) run.endedAt = Number(h.endedAt);
   return run;

@@ -38,14 +38,47 @@ export const CommandAgentSchema = z.strictObject({
 
 export const AgentSchema = z.discriminatedUnion('kind', [ClaudeAgentSchema, CommandAgentSchema]);
 
+const ArgvSchema = z.array(z.string().min(1, 'expected a non-empty argument')).min(1, 'expected at least the program to run');
+
+/** Checks run in the member's workspace after the agent reports success; all must exit 0. */
+export const VerifySchema = z.strictObject({
+  commands: z.array(ArgvSchema).min(1, 'expected at least one command'),
+  /** Rounds of "fix what failed" before the member fails (default 3). */
+  maxRounds: z.number().int().min(1).max(20).optional(),
+  /** Per command (default 10 min). */
+  timeoutMs: z.number().int().min(1).optional(),
+});
+
+const HOOK_EVENTS = ['PreToolUse', 'PostToolUse', 'Notification', 'UserPromptSubmit', 'Stop', 'SubagentStop', 'PreCompact', 'SessionStart', 'SessionEnd'] as const;
+
+/** Claude Code's settings `hooks` object; reins adds its own heartbeat hooks beside these, never instead. */
+export const HooksSchema = z.partialRecord(
+  z.enum(HOOK_EVENTS),
+  z.array(
+    z.strictObject({
+      matcher: z.string().optional(),
+      hooks: z.array(z.strictObject({ type: z.literal('command'), command: z.string().min(1), timeout: z.number().positive().optional() })).min(1),
+    }),
+  ),
+);
+
 export const MemberSchema = z.strictObject({
   name: MemberNameSchema,
+  /** What the member is for, in a few words (planned teams always give one). */
+  role: z.string().min(1).max(200).optional(),
   prompt: PromptSchema,
   depends_on: z.array(MemberNameSchema).optional(),
   skills: z.array(SkillNameSchema).optional(),
   /** Replaces the harness-level agent for this member. */
   agent: AgentSchema.optional(),
+  /** Replaces the harness-level checks for this member. */
+  verify: VerifySchema.optional(),
 });
+
+export const TeamSchema = z
+  .array(MemberSchema)
+  .min(1, 'expected at least 1 member')
+  .max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`);
 
 export const LimitsSchema = z.strictObject({
   /** Wall clock of one attempt. */
@@ -63,13 +96,30 @@ export const HarnessSchema = z
   .strictObject({
     name: z.string().regex(NAME_RULE, NAME_HINT),
     goal: z.string().min(1).optional(),
+    /** `auto`: a planner agent assembles the team from the goal. */
+    plan: z.literal('auto').optional(),
     workdir: z.string().min(1).optional(),
     agent: AgentSchema.default({ kind: 'claude' }),
-    team: z.array(MemberSchema).min(1, 'expected at least 1 member').max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`),
+    team: TeamSchema.optional(),
+    /** More folders of skills, besides reins' own; relative paths are taken from the harness file's folder. */
+    skillPaths: z.array(z.string().min(1)).optional(),
+    verify: VerifySchema.optional(),
+    hooks: HooksSchema.optional(),
+    /** Webhooks told of the run's events (as well as the fleet's REINS_WEBHOOKS). */
+    notify: z.strictObject({ webhooks: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).min(1) }).optional(),
     limits: LimitsSchema.optional(),
     retry: RetrySchema.optional(),
   })
   .superRefine((harness, ctx) => {
+    if (harness.plan === 'auto') {
+      if (!harness.goal) ctx.addIssue({ code: 'custom', path: ['goal'], message: 'expected a goal: plan: auto builds the team from it' });
+      if (harness.team) ctx.addIssue({ code: 'custom', path: ['team'], message: 'expected no team with plan: auto (the planner makes it); remove one of them' });
+      return;
+    }
+    if (!harness.team) {
+      ctx.addIssue({ code: 'custom', path: ['team'], message: 'expected a team of 1 to 8 members, or plan: auto with a goal' });
+      return;
+    }
     for (const issue of teamGraphIssues(harness.team)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
@@ -78,6 +128,8 @@ export type CommandAgent = z.infer<typeof CommandAgentSchema>;
 export type Agent = z.infer<typeof AgentSchema>;
 export type Member = z.infer<typeof MemberSchema>;
 export type Harness = z.infer<typeof HarnessSchema>;
+export type Verify = z.infer<typeof VerifySchema>;
+export type Hooks = z.infer<typeof HooksSchema>;
 
 interface GraphIssue {
   path: (string | number)[];

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { SpecError } from '../errors/spec-error.js';
@@ -16,6 +18,8 @@ export interface ResolvedHarness {
   workdir: string | undefined;
   /** Every skill a member names, to the absolute folder that holds its SKILL.md. */
   skillDirs: Record<string, string>;
+  /** When the workdir is a git repository with commits: its HEAD now, where every member's branch starts. */
+  baseCommit: string | undefined;
 }
 
 export interface LoadOptions {
@@ -59,27 +63,51 @@ export async function resolveHarness(
     }
   }
 
+  // The harness's own skill folders come after reins' own, so a user's skill of the same name wins.
+  const skillsDirs = [...options.skillsDirs];
+  for (const [i, dir] of (spec.skillPaths ?? []).entries()) {
+    const resolved = path.resolve(options.baseDir, dir);
+    const info = await stat(resolved).catch(() => undefined);
+    if (!info?.isDirectory()) issues.push({ path: `skillPaths[${i}]`, message: `expected an existing directory of skills, got ${showValue(dir)} (${resolved})` });
+    else skillsDirs.push(resolved);
+  }
+  const catalogue = await readSkillCatalogue(skillsDirs);
+  const userDirs = skillsDirs.slice(options.skillsDirs.length);
+  for (const problem of catalogue.problems) {
+    // A broken skill in a folder the user named is an error even if no member uses it.
+    if (userDirs.some((dir) => problem.dir.startsWith(`${dir}${path.sep}`))) issues.push({ path: 'skillPaths', message: `malformed skill at ${problem.dir}: ${problem.message}` });
+  }
   const skillDirs: Record<string, string> = {};
-  const wanted = new Set(spec.team.flatMap((m) => m.skills ?? []));
-  if (wanted.size > 0) {
-    const catalogue = await readSkillCatalogue(options.skillsDirs);
-    const available = [...catalogue.skills.keys()].sort().join(', ') || 'none';
-    spec.team.forEach((member, i) => {
-      (member.skills ?? []).forEach((name, j) => {
-        const skill = catalogue.skills.get(name);
-        if (skill) {
-          skillDirs[name] = skill.dir;
-          return;
-        }
-        const broken = catalogue.problems.find((p) => path.basename(p.dir) === name);
-        issues.push({
-          path: `team[${i}].skills[${j}]`,
-          message: broken ? `skill "${name}" is malformed: ${broken.message}` : `unknown skill "${name}" (available: ${available})`,
-        });
+  if (spec.plan === 'auto') {
+    // The planner chooses from every skill, and the workers inject what it chose.
+    for (const skill of catalogue.skills.values()) skillDirs[skill.name] = skill.dir;
+  }
+  const available = [...catalogue.skills.keys()].sort().join(', ') || 'none';
+  (spec.team ?? []).forEach((member, i) => {
+    (member.skills ?? []).forEach((name, j) => {
+      const skill = catalogue.skills.get(name);
+      if (skill) {
+        skillDirs[name] = skill.dir;
+        return;
+      }
+      const broken = catalogue.problems.find((p) => path.basename(p.dir) === name);
+      issues.push({
+        path: `team[${i}].skills[${j}]`,
+        message: broken ? `skill "${name}" is malformed: ${broken.message}` : `unknown skill "${name}" (available: ${available})`,
       });
     });
-  }
+  });
 
   if (issues.length > 0) throw new SpecError(options.source, issues);
-  return { spec, source: options.source, workdir, skillDirs };
+  return { spec, source: options.source, workdir, skillDirs, baseCommit: workdir ? await gitHead(workdir) : undefined };
+}
+
+/** HEAD of the repository holding `dir`, or undefined when it is none (or has no commits). */
+async function gitHead(dir: string): Promise<string | undefined> {
+  try {
+    const { stdout } = await promisify(execFile)('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', 'HEAD']);
+    return stdout.trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }

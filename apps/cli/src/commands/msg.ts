@@ -1,0 +1,39 @@
+import { Mailbox, NotFoundError, UsageError } from '@reins/shared';
+import { speaker } from '../agent-identity.js';
+import { flagOverrides, parseCommandArgs } from '../args.js';
+import { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { help } from './submit.js';
+
+export const MSG_HELP = `Usage: reins msg send MEMBER|all TEXT | inbox [--all]   [--json] [--run RUN --as MEMBER]
+
+Messages between the members of a run. Inside an agent it needs no flags; a person gives --run and --as.
+inbox shows new messages and marks them read; --all shows every message received.`;
+
+export async function msg(argv: string[]): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs('msg', argv, { json: { type: 'boolean' }, all: { type: 'boolean' }, run: { type: 'string' }, as: { type: 'string' } }, { min: 1, max: 3, names: 'send MEMBER|all TEXT | inbox' });
+  if (values.help) return help(MSG_HELP);
+  const [verb, to, text] = positionals as [string, string | undefined, string | undefined];
+  if (verb === 'send' && (!to || !text?.trim())) throw new UsageError('reins msg send: expected a MEMBER (or all) and a TEXT');
+  if (verb !== 'send' && verb !== 'inbox') throw new UsageError(`reins msg: expected send or inbox, got ${JSON.stringify(verb)}`);
+  if (verb === 'inbox' && to !== undefined) throw new UsageError(`reins msg inbox: takes no arguments, got ${JSON.stringify(to)}`);
+  const { runId, member } = speaker('msg', values);
+  const ctx = CliContext.fromEnv(flagOverrides(values));
+  try {
+    const run = await (await ctx.store()).requireRun(runId);
+    const mailbox = new Mailbox(await ctx.redis(), ctx.keys, runId);
+    if (verb === 'send') {
+      if (to !== 'all' && !run.members.includes(to!)) throw new NotFoundError(`run ${runId} has no member ${JSON.stringify(to)} (members: ${run.members.join(', ')})`);
+      const recipients = await mailbox.send(member, to!, text!, run.members);
+      console.log(values.json ? JSON.stringify({ sent: recipients }) : `sent to ${recipients.join(', ') || 'nobody'}`);
+      return EXIT.ok;
+    }
+    const messages = await mailbox.inbox(member, { all: Boolean(values.all) });
+    if (values.json) console.log(JSON.stringify(messages));
+    else if (messages.length === 0) console.log('no new messages');
+    else for (const m of messages) console.log(`${new Date(m.at).toISOString().slice(11, 19)}  from ${m.from}${m.to === 'all' ? ' (to all)' : ''}: ${m.text}`);
+    return EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
+}

@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { stringify } from 'yaml';
+import { loadHarnessFile, readSkill, UsageError } from '@reins/shared';
+import { flagOverrides, parseCommandArgs } from '../args.js';
+import { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { roleEntry } from '../roles.js';
+import { help } from './submit.js';
+
+export const PLAN_HELP = `Usage: reins plan FILE [--json]
+
+Runs only the planner of a plan: auto harness, here, without the fleet, and prints the team it proposes
+(as YAML to paste into the harness as an explicit team, or --json). Needs the API settings a worker uses.`;
+
+/** Prints a planned team for people: YAML, ready to replace `plan: auto` in the harness file. */
+export function renderTeam(team: unknown): string {
+  return stringify({ team }, { lineWidth: 0 });
+}
+
+export async function plan(argv: string[]): Promise<ExitCode> {
+  const { values, positionals } = parseCommandArgs('plan', argv, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'one harness FILE' });
+  if (values.help) return help(PLAN_HELP);
+  const ctx = CliContext.fromEnv(flagOverrides(values));
+  const harness = await loadHarnessFile(positionals[0]!, { skillsDirs: [ctx.config.skillsDir] });
+  if (harness.spec.plan !== 'auto') throw new UsageError(`reins plan: ${positionals[0]} has an explicit team; planning needs plan: auto and a goal`);
+  if (harness.spec.agent.kind !== 'claude') throw new UsageError(`reins plan: the planner is a claude agent; ${positionals[0]} gives agent.kind ${harness.spec.agent.kind}`);
+  const skills = (await Promise.all(Object.values(harness.skillDirs).map((dir) => readSkill(dir)))).flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
+  const request = { goal: harness.spec.goal!, ...(harness.workdir ? { workdir: harness.workdir } : {}), agent: harness.spec.agent, skills };
+  // The planner runs in the worker app's own entry point: only the worker builds claude command lines.
+  const child = spawn(process.execPath, [roleEntry('worker').replace(/main\.js$/, 'plan-once.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  child.stdin.end(JSON.stringify(request));
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  if (code !== 0) return EXIT.failed;
+  const { team } = JSON.parse(stdout) as { team: unknown };
+  console.log(values.json ? JSON.stringify({ team }) : renderTeam(team).trimEnd());
+  return EXIT.ok;
+}

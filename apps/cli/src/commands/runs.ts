@@ -1,0 +1,65 @@
+import { RUN_STATUSES, UsageError, type RunStatus } from '@reins/shared';
+import { flagOverrides, intFlag, parseCommandArgs } from '../args.js';
+import { CliContext } from '../context.js';
+import { EXIT, type ExitCode } from '../exit-codes.js';
+import { formatAge, formatCost, formatDuration, paint, table } from '../render.js';
+import { listRuns } from '../run-list.js';
+import { help } from './submit.js';
+
+export const RUNS_HELP = `Usage: reins runs [--status S] [--limit N] [--json]
+
+Lists recent runs, newest first: status, members succeeded, cost, age and duration.
+  --status S   only runs with this status: ${RUN_STATUSES.join(', ')}
+  --limit N    at most N runs (default 20, at most 1000)
+  --json       one JSON object: {runs: [{runId, name, status, createdAt, startedAt?, endedAt?, costUsd, members: [{name, status, attempts}]}]}`;
+
+export async function runs(argv: string[]): Promise<ExitCode> {
+  const { values } = parseCommandArgs('runs', argv, { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
+  if (values.help) return help(RUNS_HELP);
+  const status = values.status;
+  if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
+    throw new UsageError(`reins runs: expected --status to be one of ${RUN_STATUSES.join(', ')}, got ${JSON.stringify(status)}`);
+  }
+  const limit = intFlag('runs', 'limit', values.limit, { min: 1, max: 1_000, default: 20 });
+  const ctx = CliContext.fromEnv(flagOverrides(values));
+  try {
+    const listed = await listRuns(ctx, { limit, ...(status ? { status: status as RunStatus } : {}) });
+    const now = Date.now();
+    const costOf = (members: { costUsd?: number }[]) => members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
+    if (values.json) {
+      const rows = listed.map(({ head, members }) => ({
+        runId: head.runId,
+        name: head.name,
+        status: head.status,
+        createdAt: head.createdAt,
+        ...(head.startedAt !== undefined ? { startedAt: head.startedAt } : {}),
+        ...(head.endedAt !== undefined ? { endedAt: head.endedAt } : {}),
+        costUsd: costOf(members),
+        members: members.map((m) => ({ name: m.name, status: m.status, attempts: m.attempts })),
+      }));
+      console.log(JSON.stringify({ runs: rows }));
+      return EXIT.ok;
+    }
+    if (listed.length === 0) {
+      console.error(status ? `no ${status} runs` : 'no runs yet; submit one with `reins submit FILE`');
+      return EXIT.ok;
+    }
+    console.log(
+      table([
+        ['RUN', 'NAME', 'STATUS', 'SUCCEEDED', 'COST', 'CREATED', 'TIME'],
+        ...listed.map(({ head, members }) => [
+          head.runId,
+          head.name,
+          paint(head.status),
+          `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
+          formatCost(costOf(members) || undefined),
+          `${formatAge(head.createdAt, now)} ago`,
+          head.startedAt ? formatDuration((head.endedAt ?? now) - head.startedAt) : '-',
+        ]),
+      ]),
+    );
+    return EXIT.ok;
+  } finally {
+    await ctx.close();
+  }
+}

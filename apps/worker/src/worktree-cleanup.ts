@@ -1,0 +1,31 @@
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { isFinalRunStatus, type Logger, type RunStore } from '@reins/shared';
+
+/**
+ * Removes member worktrees (under <data dir>/worktrees/<run>/<member>) of runs that ended more than
+ * `retentionMs` ago, and of runs Redis does not know at all (orphans). Branches stay: only the checked-out
+ * copies go. Returns the folders removed.
+ */
+export async function sweepWorktrees(dataDir: string, store: RunStore, retentionMs: number, logger: Logger, now = Date.now()): Promise<string[]> {
+  const root = path.join(dataDir, 'worktrees');
+  const removed: string[] = [];
+  for (const runId of await readdir(root).catch(() => [] as string[])) {
+    const run = await store.getRun(runId);
+    const expired = run !== undefined && isFinalRunStatus(run.status) && run.endedAt !== undefined && now - run.endedAt > retentionMs;
+    if (run !== undefined && !expired) continue;
+    for (const member of await readdir(path.join(root, runId)).catch(() => [] as string[])) {
+      const dir = path.join(root, runId, member);
+      // The repository that owns the worktree, so git forgets it too.
+      const common = await execa('git', ['-C', dir, 'rev-parse', '--path-format=absolute', '--git-common-dir'], { reject: false, stdin: 'ignore' });
+      if (common.exitCode === 0) await execa('git', ['--git-dir', common.stdout.trim(), 'worktree', 'remove', '--force', dir], { reject: false, stdin: 'ignore' });
+      await rm(dir, { recursive: true, force: true });
+      if (common.exitCode === 0) await execa('git', ['--git-dir', common.stdout.trim(), 'worktree', 'prune'], { reject: false, stdin: 'ignore' });
+      removed.push(dir);
+    }
+    await rm(path.join(root, runId), { recursive: true, force: true });
+    logger.info({ runId, reason: run ? 'retention' : 'orphaned' }, 'removed worktrees');
+  }
+  return removed;
+}

@@ -1,0 +1,127 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
+import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+
+/** Debian's chromium, never a downloaded browser (see scripts/ensure-deps.mjs). */
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const TOKEN = 'browser-test-token-0123456789';
+const outputDir = path.join(repoRoot, 'test-output');
+
+/**
+ * A fresh profile per run; we run as root, hence --no-sandbox. Nothing leaves the machine: Bull Board's
+ * page links a web font on fonts.googleapis.com, and that stylesheet, pending with no network, would
+ * hold back its scripts. Always closed.
+ */
+async function withBrowser<T>(story: (context: BrowserContext) => Promise<T>): Promise<T> {
+  const context = await chromium.launchPersistentContext(tempDir('chromium'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [...CHROMIUM_ARGS, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+    viewport: { width: 1280, height: 900 },
+  });
+  try {
+    await context.route((url) => url.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
+    return await story(context);
+  } finally {
+    await context.close();
+  }
+}
+
+let redis: TestRedis;
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (as root: node scripts/ensure-deps.mjs --test)`);
+  redis = await startRedis();
+  mkdirSync(outputDir, { recursive: true });
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+describe('the board in a real browser', () => {
+  it('refuses a visitor without the token, then shows a live run turning from running to succeeded, and Bull Board loads', async () => {
+    const lines = [
+      { type: 'system', subtype: 'init', session_id: 'browser-1', model: 'fake' },
+      { type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Write', input: { file_path: 'notes.md', content: 'x' } }] } },
+    ].map((l) => JSON.stringify(l));
+    const done = JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'wrote <notes>', num_turns: 3, total_cost_usd: 0.0125 });
+    // Says what it does at once, works for ~3 s (long enough to be seen running), then reports its result.
+    const slow = `for (const l of ${JSON.stringify(lines)}) console.log(l); setTimeout(() => console.log(${JSON.stringify(done)}), 3000)`;
+    const file = await writeHarness(tempDir('browser'), {
+      name: 'watched',
+      goal: 'Watch a member <em>live</em> on the board',
+      agent: { kind: 'command', argv: [process.execPath, '-e', slow] },
+      team: [
+        { name: 'writer', role: 'writes the notes', prompt: 'Write notes.md' },
+        { name: 'quick', prompt: 'Be done at once', agent: { kind: 'command', argv: [process.execPath, '-e', `console.log(${JSON.stringify(done)})`] } },
+      ],
+    });
+
+    await withFleet({ redisUrl: redis.url, env: { REINS_BOARD_TOKEN: TOKEN } }, async (fleet) => {
+      const base = await fleet.startBoard(await freePort());
+      await withBrowser(async (context) => {
+        const page = await context.newPage();
+        const dialogs: string[] = [];
+        page.on('dialog', (dialog) => {
+          dialogs.push(dialog.message());
+          void dialog.dismiss();
+        });
+
+        // No token, no board.
+        const refused = await page.goto(`${base}/runs`);
+        expect(refused?.status()).toBe(401);
+        expect(await page.textContent('body')).toContain('Authentication required');
+
+        const submitted = await fleet.reins(['submit', file]);
+        expect(submitted.exitCode, submitted.stderr).toBe(0);
+        const runId = submitted.stdout.trim();
+
+        // The token once, then the cookie: the address bar no longer holds it.
+        const list = await page.goto(`${base}/runs?token=${TOKEN}`);
+        expect(list?.status()).toBe(200);
+        expect(page.url()).toBe(`${base}/runs`);
+        await page.click(`a[href="/runs/${runId}"]`);
+        await page.waitForURL(`${base}/runs/${runId}`);
+        const writerStatus = page.locator('[data-member="writer"] h3 .badge');
+        // The page is never reloaded: a marker on window would not survive a navigation.
+        await page.evaluate(() => Object.assign(globalThis, { reinsMarker: 'same page' }));
+
+        await expect.poll(() => writerStatus.textContent(), { timeout: 15_000 }).toBe('running');
+        await expect.poll(() => page.locator('[data-member="writer"] [data-beat-at]').count(), { timeout: 5_000 }).toBe(1);
+        await expect.poll(() => page.textContent('#live'), { timeout: 5_000 }).toBe('live');
+        await page.screenshot({ path: path.join(outputDir, 'board-run-live.png'), fullPage: true });
+
+        await expect.poll(() => writerStatus.textContent(), { timeout: 15_000 }).toBe('succeeded');
+        await expect.poll(() => page.textContent('#live'), { timeout: 5_000 }).toBe('ended');
+        expect(await page.evaluate(() => (globalThis as { reinsMarker?: string }).reinsMarker)).toBe('same page');
+        const writer = page.locator('[data-member="writer"]');
+        expect(await writer.textContent()).toContain('$0.0125');
+        expect(await writer.locator('.events').textContent()).toContain('Write notes.md');
+        expect(await page.textContent('#run-summary')).toContain('2 succeeded');
+        // Markup in the goal and in agent output is shown as text.
+        expect(await page.textContent('main')).toContain('Watch a member <em>live</em> on the board');
+        expect(await page.locator('main em').count()).toBe(0);
+        await page.screenshot({ path: path.join(outputDir, 'board-run.png'), fullPage: true });
+
+        await page.goto(`${base}/runs`);
+        expect(await page.locator(`tr[data-run="${runId}"] .badge`).textContent()).toBe('succeeded');
+        await page.screenshot({ path: path.join(outputDir, 'board-runs.png'), fullPage: true });
+
+        // Bull Board, over the reins queues, behind the same cookie.
+        await page.goto(`${base}/queues`);
+        await page.getByText('agent', { exact: true }).first().click({ timeout: 15_000 });
+        expect(await page.title()).toBe('Bull Dashboard');
+        // The agent queue lists the run's jobs (completed ones may sit behind a status tab).
+        const completedTab = page.getByText(/^completed/i).first();
+        if (await completedTab.isVisible().catch(() => false)) await completedTab.click();
+        await page.getByText(`${runId}.writer`).first().waitFor({ timeout: 15_000 });
+        await page.screenshot({ path: path.join(outputDir, 'board-queues.png') });
+        expect(dialogs).toEqual([]);
+      });
+    });
+  });
+});

@@ -1,0 +1,171 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUES, RunStore, createKeys, isRetryRefusedError, openQueue, retryRun } from '@reins/shared';
+import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
+import { withFleet, writeHarness } from '../helpers/fleet.js';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { tempDir } from '../helpers/test-root.js';
+
+const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+interface View {
+  runId: string;
+  status: string;
+  members: { name: string; status: string; attempts: number; error?: string }[];
+}
+
+describe('reins retry', () => {
+  it('retries a failed run from its cursor: the member resumes, its history is kept, and the run succeeds', async () => {
+    const dir = tempDir('retry-run');
+    const marker = path.join(dir, 'fixed');
+    const seenCursor = path.join(dir, 'cursor.json');
+    // Fails, after saving a checkpoint, until the marker exists; then records the cursor it was given.
+    const gate = `
+      const fs = require('fs');
+      if (!fs.existsSync(${JSON.stringify(marker)})) {
+        require('child_process').execFileSync('reins', ['checkpoint', '--data', '{"step":1}']);
+        console.error('not fixed yet');
+        process.exit(1);
+      }
+      fs.writeFileSync(${JSON.stringify(seenCursor)}, process.env.REINS_CURSOR || 'none');
+      setTimeout(() => {}, 1200);`;
+    const file = await writeHarness(dir, {
+      name: 'retried',
+      agent: nodeAgent('process.exit(0)'),
+      // Two attempts, so a spurious failure of the retried attempt does not end the story.
+      retry: { attempts: 2 },
+      team: [
+        { name: 'gate', prompt: 'pass the gate', agent: nodeAgent(gate) },
+        { name: 'after', prompt: 'after the gate', depends_on: ['gate'] },
+        { name: 'side', prompt: 'independent' },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url, env: CHAOS_ENV }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
+      const failed = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(failed.exitCode, failed.stderr).toBe(1);
+      const first = JSON.parse(failed.stdout) as View;
+      const runId = first.runId;
+      expect(first.status).toBe('failed');
+      expect(first.members.map((m) => [m.name, m.status])).toEqual([['gate', 'failed'], ['after', 'skipped'], ['side', 'succeeded']]);
+      const epochBefore = (await store.getMember(runId, 'gate'))!.epoch!;
+
+      // Nothing to retry in a member that succeeded, or in one skipped for another's failure.
+      const succeededMember = await fleet.reins(['retry', runId, 'side']);
+      expect(succeededMember.exitCode).toBe(1);
+      expect(succeededMember.stderr).toContain('member side of run');
+      expect(succeededMember.stderr).toContain('already succeeded');
+      const skippedMember = await fleet.reins(['retry', runId, 'after']);
+      expect(skippedMember.exitCode).toBe(1);
+      expect(skippedMember.stderr).toContain('was skipped because gate did not succeed; retry gate');
+      const unknown = await fleet.reins(['retry', runId, 'nobody']);
+      expect(unknown.exitCode).toBe(2);
+      expect(unknown.stderr).toContain('has no member "nobody"');
+
+      writeFileSync(marker, 'yes');
+      const retried = await fleet.reins(['retry', runId]);
+      expect(retried.exitCode, retried.stderr).toBe(0);
+      expect(retried.stdout).toContain(`retrying gate, after of run ${runId} from their cursors`);
+      // The gate now takes over a second, so the run is still going: a second retry is refused.
+      const again = await fleet.reins(['retry', runId]);
+      expect(again.exitCode).toBe(1);
+      expect(again.stderr).toMatch(new RegExp(`run ${runId} is still (running|queued); retry it once it has ended`));
+
+      const watched = await fleet.reins(['status', runId, '--watch', '--json']);
+      expect(watched.exitCode, watched.stdout + watched.stderr).toBe(0);
+      const views = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as View);
+      const last = views.at(-1)!;
+      expect(last.status).toBe('succeeded');
+      expect(last.members.map((m) => [m.name, m.status])).toEqual([['gate', 'succeeded'], ['after', 'succeeded'], ['side', 'succeeded']]);
+      expect(Object.keys(last).sort()).toEqual(['members', 'runId', 'status']);
+
+      // Resumed from the cursor the failed attempt saved; its attempt is still in the history.
+      expect(JSON.parse(readFileSync(seenCursor, 'utf8'))).toMatchObject({ data: { step: 1 } });
+      const history = await store.readAttempts(runId, 'gate');
+      expect(history.length).toBeGreaterThanOrEqual(3);
+      expect(history.slice(0, 2).map((a) => a.outcome)).toEqual(['crash', 'crash']);
+      expect(history.at(-1)!.outcome).toBe('succeeded');
+      expect(history.map((a) => a.epoch)).toEqual([...history.map((a) => a.epoch)].sort((a, b) => a - b));
+      expect((await store.getMember(runId, 'gate'))!.epoch).toBeGreaterThan(epochBefore);
+      const human = await fleet.reins(['status', runId]);
+      expect(human.stdout).toMatch(/#1 .* crash\s+on w1: command exited with code \d+/);
+      expect(human.stdout).toMatch(/#2 .* crash\s+on w1: /);
+
+      const done = await fleet.reins(['retry', runId]);
+      expect(done.exitCode).toBe(1);
+      expect(done.stderr).toContain(`run ${runId} already succeeded; there is nothing to retry`);
+      expect(existsSync(seenCursor)).toBe(true);
+    });
+  });
+
+  it('retryRun takes one member and its dependants back, leaves the rest, and lets only one of two racers win', async () => {
+    const keys = createKeys(`retry${Date.now().toString(36)}`);
+    const store = new RunStore(redis.client, keys);
+    // Each caller on its own connection, as two CLIs would be: WATCH belongs to a connection.
+    const connections = [redis.client.duplicate(), redis.client.duplicate(), redis.client.duplicate()] as const;
+    const queue = openQueue(QUEUES.agent, connections[0], keys);
+    const runId = 'r-retryunit01';
+    const team = [
+      { name: 'a', dependsOn: [] },
+      { name: 'b', dependsOn: ['a'] },
+      { name: 'c', dependsOn: ['b'] },
+      { name: 'd', dependsOn: [] },
+    ];
+    try {
+      await store.createRun(
+        { runId, name: 'unit', goal: 'unit', source: 'x', spec: { name: 'unit', agent: { kind: 'command', argv: ['true'] }, team: team.map((m) => ({ name: m.name, prompt: 'p', depends_on: m.dependsOn })) }, members: team.map((m) => m.name), skillDirs: {}, createdAt: Date.now() },
+        team.map((m) => ({ ...m, jobId: `${runId}.${m.name}` })),
+      );
+      await store.updateMember(runId, 'a', { status: 'succeeded', attempts: 1, epoch: 1 });
+      await store.updateMember(runId, 'b', { status: 'failed', attempts: 3, epoch: 3, error: 'boom', errorClass: 'crash', exitCode: 1, endedAt: 1, stallsSeen: 1 });
+      await store.updateMember(runId, 'c', { status: 'skipped', error: 'skipped: b failed', endedAt: 1 });
+      await store.updateMember(runId, 'd', { status: 'failed', attempts: 1, epoch: 1, error: 'other' });
+      await store.appendAttempt(runId, 'b', { attempt: 3, epoch: 3, outcome: 'crash', message: 'boom', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' });
+      await store.setRunStatus(runId, 'failed');
+      // The old job is still there, finished: a new add with its id would be ignored.
+      await queue.add('agent.run', {}, { jobId: `${runId}.b` });
+
+      await expect(retryRun(redis.client, keys, queue, runId, 'a')).rejects.toThrow('member a of run r-retryunit01 already succeeded');
+      const outcomes = await Promise.allSettled([retryRun(connections[1], keys, queue, runId, 'b'), retryRun(connections[2], keys, queue, runId, 'b')]);
+      const won = outcomes.filter((o) => o.status === 'fulfilled');
+      const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(won).toHaveLength(1);
+      expect(lost).toHaveLength(1);
+      expect(isRetryRefusedError(lost[0]!.reason)).toBe(true);
+      expect((won[0] as PromiseFulfilledResult<{ members: string[]; status: string }>).value).toMatchObject({ members: ['b', 'c'], status: 'running' });
+
+      const b = (await store.getMember(runId, 'b'))!;
+      expect(b).toMatchObject({ status: 'pending', attempts: 3, epoch: 3 });
+      for (const field of ['error', 'errorClass', 'exitCode', 'endedAt', 'stallsSeen'] as const) expect(b[field]).toBeUndefined();
+      expect((await store.getMember(runId, 'c'))!.status).toBe('pending');
+      expect((await store.getMember(runId, 'd'))!).toMatchObject({ status: 'failed', error: 'other' });
+      expect(await store.readAttempts(runId, 'b')).toHaveLength(1);
+      expect(await queue.getJob(`${runId}.b`)).toBeUndefined();
+      const run = (await store.getRun(runId))!;
+      expect(run).toMatchObject({ status: 'running', cancelled: false });
+      expect(run.endedAt).toBeUndefined();
+      expect(await store.activeRunIds()).toContain(runId);
+
+      // A cancelled run still on the active set is still stopping; once off it, it can be retried whole.
+      await store.markCancelled(runId);
+      for (const name of ['b', 'c']) await store.updateMember(runId, name, { status: 'cancelled' });
+      await expect(retryRun(redis.client, keys, queue, runId)).rejects.toThrow(`run ${runId} is cancelled but still stopping`);
+      await store.retire(runId);
+      const whole = await retryRun(redis.client, keys, queue, runId);
+      expect(whole).toEqual({ runId, members: ['b', 'c', 'd'], status: 'running' });
+      expect((await store.getRun(runId))!.cancelled).toBe(false);
+    } finally {
+      await queue.close();
+      for (const connection of connections) connection.disconnect();
+    }
+  });
+});
