@@ -18,14 +18,14 @@ export const CHAOS_ENV: Record<string, string> = {
   REINS_IDLE_TIMEOUT_MS: '60000',
 };
 
-/** Polls a condition on real state (Redis, tmux, files) until it holds; fails with the label. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, label: string, timeoutMs = 30_000, everyMs = 50): Promise<T> {
+/** Polls a condition on real state (Redis, tmux, files) until it holds (not undefined, null or false); fails with the label. */
+export async function waitFor<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, label: string, timeoutMs = 30_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
     try {
       const value = await check();
-      if (value !== undefined && value !== false) return value;
+      if (value !== undefined && value !== null && value !== false) return value;
     } catch (error) {
       lastError = error;
     }

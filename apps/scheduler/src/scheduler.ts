@@ -342,10 +342,14 @@ export class Scheduler {
       limits: spec.limits ?? {},
       ...(spec.hooks ? { hooks: spec.hooks } : {}),
     };
+    // Claude agents share an API account unless the harness names a key of its own.
+    const concurrencyKey = spec.concurrency?.key ?? (spec.agent.kind === 'claude' ? 'claude' : undefined);
+
     let data: AgentJobInput;
     if (member.name === PLANNER_MEMBER) {
       const availableSkills = await this.availableSkills(run);
       data = { ...common, mode: 'plan', member: PLANNER_MEMBER, prompt: planningPrompt(run.goal, availableSkills), skills: [], availableSkills };
+      if (concurrencyKey) data.concurrency = { key: concurrencyKey, ...(spec.concurrency?.max ? { max: spec.concurrency.max } : {}) };
     } else {
       const entry = team.find((m) => m.name === member.name);
       if (!entry) throw new Error(`member ${member.name} is not in the spec of run ${run.runId}`);
@@ -359,11 +363,15 @@ export class Scheduler {
         skills: (entry.skills ?? []).map((name) => ({ name, dir: run.skillDirs[name] ?? name })),
         ...(verify ? { verify } : {}),
       };
+      const agent = entry.agent ?? spec.agent;
+      const key = spec.concurrency?.key ?? (agent.kind === 'claude' ? 'claude' : undefined);
+      if (key) data.concurrency = { key, ...(spec.concurrency?.max ? { max: spec.concurrency.max } : {}) };
     }
     await addJob(this.agentQueue, 'agent.run', data, {
       jobId: member.jobId,
       attempts: spec.retry?.attempts ?? this.options.config.defaultAttempts,
       backoff: { type: BACKOFF_TYPE },
+      ...(spec.priority ? { priority: spec.priority } : {}),
     });
     this.options.logger.info({ runId: run.runId, member: member.name }, 'member released');
   }

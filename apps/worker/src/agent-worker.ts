@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   QUEUES,
+  FleetLimits,
   RunStore,
   backoffDelayMs,
   createRedis,
@@ -134,6 +136,8 @@ type Disposition =
   | { kind: 'delay'; until: number };
 
 const CLI_ENTRY = path.join(projectRoot, 'apps', 'cli', 'bin', 'reins.js');
+/** The version workers register with, from the project's package.json. */
+const REINS_VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const HOOK_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js');
 
 /**
@@ -151,6 +155,7 @@ export class AgentWorker {
   private readonly subscriber: Redis;
   private readonly store: RunStore;
   private readonly heartbeats: Heartbeats;
+  private readonly limits: FleetLimits;
   private bullWorker: Worker | undefined;
   readonly tmux: TmuxDriver;
   private bin: InstalledBin | undefined;
@@ -171,6 +176,7 @@ export class AgentWorker {
     this.subscriber.on('error', (error) => logger.debug({ err: error }, 'control channel connection error'));
     this.store = new RunStore(this.redis, keys);
     this.heartbeats = new Heartbeats(this.fast, keys, config.heartbeatTtlMs);
+    this.limits = new FleetLimits(this.fast, keys, config.heartbeatTtlMs);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -238,7 +244,7 @@ export class AgentWorker {
   private async tick(): Promise<void> {
     const { config, keys, workerId, logger } = this.options;
     try {
-      const registration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state };
+      const registration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, version: REINS_VERSION, labels: config.workerLabels };
       await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
       this.lastRedisOkAt = Date.now();
     } catch (error) {
@@ -303,6 +309,11 @@ export class AgentWorker {
       await this.recordStall(job, before, attempt);
     }
 
+    const waitUntil = await this.admit(job, data);
+    if (waitUntil !== undefined) {
+      await job.moveToDelayed(waitUntil, token);
+      throw new DelayedError();
+    }
     const attemptCtx = await this.beginAttempt(job, token, data, attempt);
     let meta = await this.startRound(job, attemptCtx, data, 1, attemptCtx.first);
     let end = await this.monitor(job, meta, data, { manual: false });
@@ -325,6 +336,35 @@ export class AgentWorker {
       case 'fail':
         throw disposition.error;
     }
+  }
+
+  /** The concurrency key a job runs under, and its effective cap (the harness's or the fleet's, the lower). */
+  private limitFor(data: AgentJobData): { key: string; max: number | undefined } | undefined {
+    if (!data.concurrency) return undefined;
+    const caps = [data.concurrency.max, this.options.config.concurrencyLimits[data.concurrency.key]].filter((n): n is number => n !== undefined);
+    return { key: data.concurrency.key, max: caps.length > 0 ? Math.min(...caps) : undefined };
+  }
+
+  /**
+   * Fleet-wide admission: an agent under a paused key waits out the pause, and one whose key is at its cap
+   * waits for a slot. Waiting hands the job back (no attempt used) and says why on the member. Returns when
+   * to try again, or undefined to go ahead (holding a slot).
+   */
+  private async admit(job: Job, data: AgentJobData): Promise<number | undefined> {
+    const limit = this.limitFor(data);
+    if (!limit) return undefined;
+    const now = Date.now();
+    const jitter = Math.floor(Math.random() * this.options.config.monitorIntervalMs);
+    const pausedUntil = await this.limits.pausedUntil(limit.key);
+    if (pausedUntil !== undefined && pausedUntil > now) {
+      await this.store.updateMember(data.runId, data.member, { status: 'queued', retryAt: pausedUntil, error: `paused: a rate limit on "${limit.key}" holds every agent under it until ${new Date(pausedUntil).toISOString()}` });
+      return pausedUntil + jitter;
+    }
+    if (limit.max !== undefined && !(await this.limits.acquire(limit.key, job.id!, limit.max, now))) {
+      await this.store.updateMember(data.runId, data.member, { status: 'queued', error: `waiting for one of ${limit.max} slots under "${limit.key}"` });
+      return now + this.options.config.monitorIntervalMs + jitter;
+    }
+    return undefined;
   }
 
   /**
@@ -557,6 +597,9 @@ export class AgentWorker {
           if (beat.lastHookAt !== undefined) lastHookAt = beat.lastHookAt;
           inTool = beat.inTool;
           if (mode.manual && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
+          const limit = this.limitFor(data);
+          // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
+          if (limit?.max !== undefined) await this.limits.acquire(limit.key, meta.jobId, limit.max);
           if (events.length > 0) await this.report(job, meta, events, eventCount);
           if (data.limits.timeoutMs !== undefined && now - meta.startedAt > data.limits.timeoutMs) return 'timeout';
           // A tool between its PreToolUse and PostToolUse pings is working, however long it takes: a long
@@ -574,6 +617,8 @@ export class AgentWorker {
     } finally {
       this.running.delete(meta.jobId);
       await stopAgent(this.tmux, meta.sessionName, files).catch(() => undefined);
+      const limit = this.limitFor(data);
+      if (limit?.max !== undefined) await this.limits.release(limit.key, meta.jobId).catch(() => undefined);
       await rm(path.join(this.sessionIndex, meta.sessionName), { force: true });
     }
   }
@@ -636,6 +681,9 @@ export class AgentWorker {
       if (outcome.failureClass === 'rate_limit') {
         // Rate limits are the API's, not the agent's: wait them out without using an attempt.
         const retryAt = outcome.resetAt ?? now + backoffDelayMs(this.options.config.backoff, attempt);
+        // The limit is the account's, not this agent's: every agent under the same key waits too.
+        const limit = this.limitFor(data);
+        if (limit) await this.limits.pause(limit.key, retryAt).catch(() => undefined);
         await this.persist(() =>
           this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'retrying', attempts: attempt - 1, retryAt, error: `${outcome.message}; waiting until ${new Date(retryAt).toISOString()}`, errorClass: 'rate_limit' }),
         );

@@ -102,3 +102,4 @@ export { FleetReader, WorkerRegistrationSchema, type WorkerRegistration, type He
 export { retryRun, type RetryResult } from './runs/retry.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';
+export { FleetLimits } from './fleet/limits.js';

@@ -6,13 +6,14 @@ import { help } from './submit.js';
 
 const ROLE_FLAGS: Record<Role, { options: Record<string, { type: 'string' }>; env: Record<string, EnvName>; help: string }> = {
   worker: {
-    options: { concurrency: { type: 'string' }, id: { type: 'string' } },
-    env: { concurrency: 'REINS_WORKER_CONCURRENCY', id: 'REINS_WORKER_ID' },
+    options: { concurrency: { type: 'string' }, id: { type: 'string' }, labels: { type: 'string' } },
+    env: { concurrency: 'REINS_WORKER_CONCURRENCY', id: 'REINS_WORKER_ID', labels: 'REINS_WORKER_LABELS' },
     help: `Usage: reins worker [--concurrency N] [--id ID]
 
 Pulls agent jobs and runs each agent in a tmux session on this worker's private socket.
   --concurrency N   agents at once (REINS_WORKER_CONCURRENCY, default 4)
-  --id ID           worker id (REINS_WORKER_ID, default the host name); give each worker on a host its own`,
+  --id ID           worker id (REINS_WORKER_ID, default the host name); give each worker on a host its own
+  --labels L,M      what this host offers (REINS_WORKER_LABELS), e.g. gpu,region-eu`,
   },
   scheduler: {
     options: {},

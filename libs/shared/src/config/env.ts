@@ -44,6 +44,18 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"')
     .optional(),
   REINS_WORKER_CONCURRENCY: count(1, 512, 4),
+  REINS_WORKER_LABELS: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((l) => l.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.=-]{1,64}$/, 'expected comma-separated labels of letters, digits, "_", ".", "=" or "-"'))),
+  /** Fleet-wide caps on concurrent agents per key: "account-a=2,opus=4". */
+  REINS_CONCURRENCY: z
+    .string()
+    .default('')
+    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}=[1-9][0-9]{0,5}$/, 'expected comma-separated KEY=MAX pairs, like account-a=2')))
+    .transform((pairs) => Object.fromEntries(pairs.map((p) => [p.split('=')[0]!, Number(p.split('=')[1])]))),
   REINS_MONITOR_INTERVAL_MS: durationMs(5_000),
   REINS_HEARTBEAT_TTL_MS: durationMs(30_000),
   REINS_RECONCILE_INTERVAL_MS: durationMs(2_000),
@@ -86,6 +98,10 @@ export interface ReinsConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   workerId: string | undefined;
   workerConcurrency: number;
+  /** What this worker offers; members that require labels run only on workers that have them all. */
+  workerLabels: string[];
+  /** Fleet-wide caps on concurrent agents per concurrency key. */
+  concurrencyLimits: Record<string, number>;
   monitorIntervalMs: number;
   heartbeatTtlMs: number;
   reconcileIntervalMs: number;
@@ -140,6 +156,8 @@ export function loadConfig(
     logLevel: e.REINS_LOG_LEVEL,
     workerId: e.REINS_WORKER_ID,
     workerConcurrency: e.REINS_WORKER_CONCURRENCY,
+    workerLabels: e.REINS_WORKER_LABELS,
+    concurrencyLimits: e.REINS_CONCURRENCY,
     monitorIntervalMs: e.REINS_MONITOR_INTERVAL_MS,
     heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,
     reconcileIntervalMs: e.REINS_RECONCILE_INTERVAL_MS,

@@ -13,6 +13,10 @@ export const WorkerRegistrationSchema = z.object({
   slots: z.number().int().nonnegative(),
   used: z.number().int().nonnegative(),
   state: z.string(),
+  /** The reins version the worker runs. */
+  version: z.string().optional(),
+  /** What the host offers, for routing: gpu, repo-x, region-eu. */
+  labels: z.array(z.string()).optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistrationSchema>;
 

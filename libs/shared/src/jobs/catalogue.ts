@@ -34,6 +34,8 @@ export const AgentJobDataSchema = z.strictObject({
   limits: LimitsSchema,
   verify: VerifySchema.optional(),
   hooks: HooksSchema.optional(),
+  /** The fleet-wide concurrency key and the harness's cap on it. */
+  concurrency: z.strictObject({ key: z.string(), max: z.number().int().min(1).optional() }).optional(),
   /** For the planner: the skills it may hand out. */
   availableSkills: z.array(z.strictObject({ name: z.string(), description: z.string() })).optional(),
 });

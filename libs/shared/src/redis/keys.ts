@@ -32,6 +32,10 @@ export interface Keys {
   inboxRead(runId: string, member: string): string;
   /** Hash of the notifications already sent for a run (each event once). */
   notified(runId: string): string;
+  /** Sorted set of the job ids holding a slot under a concurrency key, scored by lease expiry. */
+  semaphore(concurrencyKey: string): string;
+  /** String with a TTL: agents under this concurrency key wait until it expires (a fleet-wide rate-limit pause). */
+  pause(concurrencyKey: string): string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -58,6 +62,8 @@ export function createKeys(prefix: string): Keys {
     inbox: (runId, member) => `${p}:inbox:${runId}:${member}`,
     inboxRead: (runId, member) => `${p}:inbox-read:${runId}:${member}`,
     notified: (runId) => `${p}:notified:${runId}`,
+    semaphore: (key) => `${p}:sem:${key}`,
+    pause: (key) => `${p}:pause:${key}`,
     worker: (workerId) => `${p}:worker:${workerId}`,
     controlChannel: `${p}:control`,
     runEventsChannel: `${p}:run-events`,

@@ -105,6 +105,14 @@ export const HarnessSchema = z
     skillPaths: z.array(z.string().min(1)).optional(),
     verify: VerifySchema.optional(),
     hooks: HooksSchema.optional(),
+    /**
+     * Agents of this harness share a concurrency key (default: "claude" for claude agents, which share an API
+     * account). At most `max` run at once across the fleet (the fleet's REINS_CONCURRENCY may set a lower cap),
+     * and a rate limit on one pauses all of them.
+     */
+    concurrency: z.strictObject({ key: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"'), max: z.number().int().min(1).optional() }).optional(),
+    /** Passed to BullMQ as the agent jobs' priority: 1 runs first, 2 097 152 last; runs without one come before all. */
+    priority: z.number().int().min(1).max(2_097_152).optional(),
     /** Webhooks told of the run's events (as well as the fleet's REINS_WEBHOOKS). */
     notify: z.strictObject({ webhooks: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).min(1) }).optional(),
     limits: LimitsSchema.optional(),

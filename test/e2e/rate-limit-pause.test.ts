@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { createKeys } from '@reins/shared';
+import { useClaudeFixture } from '../helpers/claude-fixture.js';
+import { withFleet, writeHarness } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+
+const fixture = useClaudeFixture();
+
+describe('fleet-wide rate-limit pause, with the real CLI', () => {
+  it('a 429 pauses every agent under the same key until the backoff ends; they resume by themselves, using no attempt', async () => {
+    let limited = false;
+    fixture.script(() => {
+      if (!limited) {
+        limited = true;
+        return { error: { status: 429, message: 'account rate limited' } };
+      }
+      return { text: 'done' };
+    });
+    const first = await writeHarness(tempDir('first'), { name: 'first', concurrency: { key: 'acct' }, team: [{ name: 'one', prompt: 'go' }] });
+    const second = await writeHarness(tempDir('second'), { name: 'second', concurrency: { key: 'acct' }, team: [{ name: 'two', prompt: 'go' }] });
+    // A 3 s backoff: long enough to see the second run's member held back.
+    await withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ...fixture.apiEnv(), REINS_BACKOFF_BASE_MS: '3000', REINS_BACKOFF_MAX_MS: '3000', REINS_BACKOFF_JITTER: '0' } }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const keys = createKeys(fleet.prefix);
+      const run1 = (await fleet.reins(['submit', first])).stdout.trim();
+      const pausedUntil = Number(await waitFor(() => fixture.redis.client.get(keys.pause('acct')), 'the pause on "acct"'));
+      const run2 = (await fleet.reins(['submit', second])).stdout.trim();
+      const held = await waitFor(async () => {
+        const m = await store.getMember(run2, 'two');
+        return m?.error?.startsWith('paused: a rate limit on "acct"') ? m : undefined;
+      }, 'the second run\'s member to be held by the pause');
+      expect(held.status).toBe('queued');
+      const [view1, view2] = [await waitForRunEnd(store, run1), await waitForRunEnd(store, run2)];
+      expect([view1.status, view2.status]).toEqual(['succeeded', 'succeeded']);
+      expect(view1.members[0]!.attempts).toBe(1);
+      expect(view2.members[0]!.attempts).toBe(1);
+      expect((await store.getMember(run2, 'two'))!.startedAt!).toBeGreaterThanOrEqual(pausedUntil);
+      const status = await fleet.reins(['status', run1]);
+      expect(status.stdout).toContain('rate_limit');
+    });
+  });
+});

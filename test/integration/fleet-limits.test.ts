@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeys } from '@reins/shared';
+import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { withFleet, writeHarness } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+/** Each agent logs its start and end to a shared file, so overlaps can be counted afterwards. */
+const logged = (log: string) => ({
+  kind: 'command',
+  argv: [process.execPath, '-e', `const fs=require('fs');fs.appendFileSync(${JSON.stringify(log)},'start '+Date.now()+'\\n');setTimeout(()=>{fs.appendFileSync(${JSON.stringify(log)},'end '+Date.now()+'\\n')},600)`],
+});
+
+function maxOverlap(log: string): number {
+  const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([kind, at]) => ({ delta: kind === 'start' ? 1 : -1, at: Number(at) }));
+  events.sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let live = 0;
+  let most = 0;
+  for (const e of events) most = Math.max(most, (live += e.delta));
+  return most;
+}
+
+describe('fleet-wide limits', () => {
+  it('a concurrency key caps agents across all workers, and waiting members say why', async () => {
+    const dir = tempDir('capped');
+    const log = path.join(dir, 'agents.log');
+    const file = await writeHarness(dir, {
+      name: 'capped',
+      concurrency: { key: 'account-a', max: 1 },
+      agent: logged(log),
+      team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }],
+    });
+    await withFleet({ redisUrl: redis.url, workers: 2, env: CHAOS_ENV }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      await waitFor(async () => (await store.getMembers({ runId, members: ['a', 'b', 'c'] })).some((m) => m.error?.includes('waiting for one of 1 slots under "account-a"')), 'a member waiting for a slot');
+      const view = await waitForRunEnd(store, runId);
+      expect(view.status).toBe('succeeded');
+      expect(view.members.map((m) => m.attempts)).toEqual([1, 1, 1]);
+      expect(maxOverlap(log)).toBe(1);
+      // Slots are released when agents end.
+      expect(await redis.client.zcard(createKeys(fleet.prefix).semaphore('account-a'))).toBe(0);
+    });
+  });
+
+  it('the fleet config caps a key too (REINS_CONCURRENCY), below the harness\'s own cap', async () => {
+    const dir = tempDir('fleet-capped');
+    const log = path.join(dir, 'agents.log');
+    const file = await writeHarness(dir, { name: 'fleetcap', concurrency: { key: 'model-x', max: 3 }, agent: logged(log), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }] });
+    await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, REINS_CONCURRENCY: 'model-x=1' } }, async (fleet) => {
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      expect((await waitForRunEnd(storeOf(redis.client, fleet), runId)).status).toBe('succeeded');
+      expect(maxOverlap(log)).toBe(1);
+    });
+  });
+
+  it('passes a run\'s priority to BullMQ: with one free slot, the higher-priority run goes first', async () => {
+    const quick = { kind: 'command', argv: ['true'] };
+    const low = await writeHarness(tempDir('low'), { name: 'low', priority: 50, agent: quick, team: [{ name: 'm', prompt: 'x' }] });
+    const high = await writeHarness(tempDir('high'), { name: 'high', priority: 1, agent: quick, team: [{ name: 'm', prompt: 'x' }] });
+    await withFleet({ redisUrl: redis.url, workers: 0, concurrency: 1, env: CHAOS_ENV }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
+      const lowRun = (await fleet.reins(['submit', low])).stdout.trim();
+      const highRun = (await fleet.reins(['submit', high])).stdout.trim();
+      // Both are queued before any worker exists.
+      await waitFor(async () => (await store.getMember(lowRun, 'm'))?.status === 'queued' && (await store.getMember(highRun, 'm'))?.status === 'queued', 'both members queued');
+      await fleet.startWorker('solo', { REINS_WORKER_LABELS: 'gpu,region-eu' });
+      const [lowView, highView] = await Promise.all([waitForRunEnd(store, lowRun), waitForRunEnd(store, highRun)]);
+      expect([lowView.status, highView.status]).toEqual(['succeeded', 'succeeded']);
+      expect((await store.getMember(highRun, 'm'))!.startedAt!).toBeLessThan((await store.getMember(lowRun, 'm'))!.startedAt!);
+      const workers = JSON.parse((await fleet.reins(['workers', '--json'])).stdout) as { workers: { workerId: string; labels?: string[]; version?: string; slots: number }[] };
+      expect(workers.workers).toEqual([expect.objectContaining({ workerId: 'solo', labels: ['gpu', 'region-eu'], version: '0.1.0', slots: 1 })]);
+    });
+  });
+});
