@@ -236,11 +236,12 @@ export class Scheduler {
         if (resumed) await this.notifier.notify(run, `rate_limit.resumed:${m.name}:${attempt.epoch}`, { event: 'rate_limit.resumed', member: m.name, class: 'rate_limit', text: `${m.name} resumed after a rate limit` });
       }
     }
-    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled' || status === 'budget_exhausted') {
       const costUsd = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
       const failed = members.filter((m) => m.status !== 'succeeded').map((m) => `${m.name} ${m.status}`);
       const text = status === 'succeeded' ? `all ${members.length} members succeeded` : failed.join(', ') || (run.conflicts?.length ? 'merge conflicts' : status);
-      await this.notifier.notify(run, `run.${status}`, { event: `run.${status}`, text, costUsd });
+      if (status === 'budget_exhausted') await this.notifier.notify(run, 'budget.reached', { event: 'budget.reached', text: members.find((m) => m.errorClass === 'budget')?.error ?? 'the budget is spent', costUsd });
+      else await this.notifier.notify(run, `run.${status}`, { event: `run.${status}`, text, costUsd });
     }
   }
 

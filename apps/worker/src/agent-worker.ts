@@ -9,6 +9,7 @@ import { DelayedError, Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   QUEUES,
+  Budgets,
   FleetLimits,
   RunStore,
   backoffDelayMs,
@@ -156,6 +157,7 @@ export class AgentWorker {
   private readonly store: RunStore;
   private readonly heartbeats: Heartbeats;
   private readonly limits: FleetLimits;
+  private readonly budgets: Budgets;
   private bullWorker: Worker | undefined;
   readonly tmux: TmuxDriver;
   private bin: InstalledBin | undefined;
@@ -177,6 +179,7 @@ export class AgentWorker {
     this.store = new RunStore(this.redis, keys);
     this.heartbeats = new Heartbeats(this.fast, keys, config.heartbeatTtlMs);
     this.limits = new FleetLimits(this.fast, keys, config.heartbeatTtlMs);
+    this.budgets = new Budgets(this.redis, keys);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -314,18 +317,28 @@ export class AgentWorker {
       await job.moveToDelayed(waitUntil, token);
       throw new DelayedError();
     }
-    const attemptCtx = await this.beginAttempt(job, token, data, attempt);
-    let meta = await this.startRound(job, attemptCtx, data, 1, attemptCtx.first);
-    let end = await this.monitor(job, meta, data, { manual: false });
-    let verdict: Verdict = { kind: 'done' };
-    for (let round = 1; ; round += 1) {
-      if (!(data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end)).ok || end.stoppedBy !== undefined) break;
-      verdict = await this.check(data, attemptCtx, end, round);
-      if (verdict.kind !== 'again') break;
-      meta = await this.startRound(job, attemptCtx, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
-      end = await this.monitor(job, meta, data, { manual: false });
+    const reserved = await this.reserveBudget(job, data);
+    let spentUsd = 0;
+    let disposition: Disposition;
+    try {
+      const attemptCtx = await this.beginAttempt(job, token, data, attempt);
+      let meta = await this.startRound(job, attemptCtx, data, 1, attemptCtx.first);
+      let end = await this.monitor(job, meta, data, { manual: false });
+      spentUsd += end.result?.total_cost_usd ?? 0;
+      let verdict: Verdict = { kind: 'done' };
+      for (let round = 1; ; round += 1) {
+        if (!(data.agent.kind === 'claude' ? classifyClaude(end) : classifyCommand(end)).ok || end.stoppedBy !== undefined) break;
+        verdict = await this.check(data, attemptCtx, end, round);
+        if (verdict.kind !== 'again') break;
+        meta = await this.startRound(job, attemptCtx, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
+        end = await this.monitor(job, meta, data, { manual: false });
+        spentUsd += end.result?.total_cost_usd ?? 0;
+      }
+      disposition = await this.conclude(job, meta, data, end, verdict);
+    } finally {
+      // The real cost settles the reservation, whatever became of the attempt.
+      if (reserved) await this.budgets.settle(data.runId, job.id!, spentUsd).catch((error: unknown) => this.options.logger.error({ err: error }, 'budget settlement failed'));
     }
-    const disposition = await this.conclude(job, meta, data, end, verdict);
     switch (disposition.kind) {
       case 'succeeded':
         return disposition.result;
@@ -365,6 +378,26 @@ export class AgentWorker {
       return now + this.options.config.monitorIntervalMs + jitter;
     }
     return undefined;
+  }
+
+  /**
+   * Takes this attempt's reservation from the run's and the day's budgets. When either would go over, the
+   * member fails with class "budget" (the run then ends budget_exhausted; `reins retry` continues it once
+   * the budget is raised). Returns whether a reservation is held.
+   */
+  private async reserveBudget(job: Job, data: AgentJobData): Promise<boolean> {
+    const { config } = this.options;
+    const caps = { runUsd: data.limits.runBudgetUsd, dayUsd: config.dailyBudgetUsd };
+    if (caps.runUsd === undefined && caps.dayUsd === undefined) return false;
+    const amount = data.limits.maxBudgetUsd ?? config.budgetReserveUsd;
+    const reservation = await this.budgets.reserve(data.runId, job.id!, amount, caps);
+    if (reservation.ok) return true;
+    const limit = this.limitFor(data);
+    if (limit?.max !== undefined) await this.limits.release(limit.key, job.id!);
+    const usd = (n: number) => `$${n.toFixed(4)}`;
+    const message = `the ${reservation.budget === 'run' ? "run's" : "fleet's daily"} budget would be exceeded: ${usd(reservation.spentUsd)} spent and ${usd(reservation.reservedUsd)} reserved of ${usd(reservation.capUsd)}, and this member reserves ${usd(amount)}`;
+    await this.store.updateMember(data.runId, data.member, { status: 'failed', errorClass: 'budget', error: message, endedAt: Date.now() });
+    throw new UnrecoverableError(`budget: ${message}`);
   }
 
   /**
@@ -545,6 +578,7 @@ export class AgentWorker {
       hookCommand: shQuote(this.bin!.hook),
       harnessHooks: data.hooks,
       jsonSchema: data.mode === 'plan' ? planJsonSchema() : undefined,
+      maxBudgetUsd: data.limits.maxBudgetUsd,
       agent: data.agent,
       maxTurns: data.limits.maxTurns,
       systemPrompt: data.mode === 'plan' ? 'You are the planner of a reins team. You run unattended: nobody will answer questions.' : teamSystemPrompt(data),

@@ -103,3 +103,4 @@ export { retryRun, type RetryResult } from './runs/retry.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';
 export { FleetLimits } from './fleet/limits.js';
+export { Budgets, budgetDay, type Reservation, type BudgetState } from './fleet/budgets.js';

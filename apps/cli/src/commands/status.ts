@@ -27,7 +27,7 @@ export async function status(argv: string[]): Promise<ExitCode> {
     if (values.json) console.log(JSON.stringify(snapshot.view));
     else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members, snapshot.attempts));
     else console.log(`run ${snapshot.view.runId}: queued (waiting for the scheduler)`);
-    return snapshot.view.status === 'failed' || snapshot.view.status === 'cancelled' ? EXIT.failed : EXIT.ok;
+    return snapshot.view.status === 'failed' || snapshot.view.status === 'cancelled' || snapshot.view.status === 'budget_exhausted' ? EXIT.failed : EXIT.ok;
   } finally {
     await ctx.close();
   }

@@ -14,6 +14,8 @@ export interface ClaudeInvocationInput {
   hookCommand: string;
   /** The harness's own Claude Code hooks; they run beside reins' heartbeat hooks. */
   harnessHooks?: Hooks | undefined;
+  /** The member's spending cap: Claude Code stops the session past it (error_max_budget_usd). */
+  maxBudgetUsd?: number | undefined;
   /** For the planner: the answer's JSON Schema (the CLI adds a StructuredOutput tool). */
   jsonSchema?: Record<string, unknown> | undefined;
   agent: ClaudeAgent;
@@ -41,6 +43,7 @@ export function claudeInvocation(input: ClaudeInvocationInput): AgentInvocation 
   const maxTurns = agent.maxTurns ?? input.maxTurns;
   if (maxTurns !== undefined) argv.push('--max-turns', String(maxTurns));
   if (agent.model) argv.push('--model', agent.model);
+  if (input.maxBudgetUsd !== undefined) argv.push('--max-budget-usd', String(input.maxBudgetUsd));
   const systemPrompt = agent.appendSystemPrompt ? `${input.systemPrompt}\n\n${agent.appendSystemPrompt}` : input.systemPrompt;
   argv.push('--settings', JSON.stringify(reinsSettings(input.hookCommand, input.harnessHooks)));
   if (input.jsonSchema) argv.push('--json-schema', JSON.stringify(input.jsonSchema));

@@ -65,6 +65,8 @@ const EnvSchema = z.object({
   // Stored base64 in one Redis value (512 MB at most), so the cap stays well below that.
   REINS_TRANSCRIPT_MAX_BYTES: count(0, 128 * 1024 * 1024, 16 * 1024 * 1024),
   REINS_WORKTREE_RETENTION_MS: durationMs(7 * 24 * 3600 * 1000),
+  REINS_DAILY_BUDGET_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').optional(),
+  REINS_BUDGET_RESERVE_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').default(1),
   REINS_WEBHOOKS: z
     .string()
     .default('')
@@ -113,6 +115,10 @@ export interface ReinsConfig {
   checkpointIntervalMs: number;
   /** Largest compressed transcript a cursor carries; a larger one is left out (the cursor says so). */
   transcriptMaxBytes: number;
+  /** The fleet's spending cap per UTC day, across all runs. */
+  dailyBudgetUsd: number | undefined;
+  /** What an agent without a cap of its own reserves before it starts. */
+  budgetReserveUsd: number;
   /** Webhooks told of every run's events. */
   webhooks: string[];
   /** How long the worktrees of an ended run are kept before a worker removes them (their branches stay). */
@@ -167,6 +173,8 @@ export function loadConfig(
     transcriptMaxBytes: e.REINS_TRANSCRIPT_MAX_BYTES,
     worktreeRetentionMs: e.REINS_WORKTREE_RETENTION_MS,
     webhooks: e.REINS_WEBHOOKS,
+    dailyBudgetUsd: e.REINS_DAILY_BUDGET_USD,
+    budgetReserveUsd: e.REINS_BUDGET_RESERVE_USD,
     backoff: { baseMs: e.REINS_BACKOFF_BASE_MS, factor: e.REINS_BACKOFF_FACTOR, maxMs: e.REINS_BACKOFF_MAX_MS, jitter: e.REINS_BACKOFF_JITTER },
     defaultAttempts: e.REINS_DEFAULT_ATTEMPTS,
     boardHost: e.REINS_BOARD_HOST,

@@ -36,6 +36,10 @@ export interface Keys {
   semaphore(concurrencyKey: string): string;
   /** String with a TTL: agents under this concurrency key wait until it expires (a fleet-wide rate-limit pause). */
   pause(concurrencyKey: string): string;
+  /** Hash: a run's budget (spent, reserved, cap, and a field per open reservation). */
+  runBudget(runId: string): string;
+  /** Hash: the fleet's budget for one UTC day (YYYY-MM-DD), expiring after two days. */
+  dayBudget(day: string): string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -63,6 +67,8 @@ export function createKeys(prefix: string): Keys {
     inboxRead: (runId, member) => `${p}:inbox-read:${runId}:${member}`,
     notified: (runId) => `${p}:notified:${runId}`,
     semaphore: (key) => `${p}:sem:${key}`,
+    runBudget: (runId) => `${p}:budget:run:${runId}`,
+    dayBudget: (day) => `${p}:budget:day:${day}`,
     pause: (key) => `${p}:pause:${key}`,
     worker: (workerId) => `${p}:worker:${workerId}`,
     controlChannel: `${p}:control`,

@@ -9,12 +9,15 @@
 export const MEMBER_STATUSES = ['pending', 'queued', 'running', 'retrying', 'succeeded', 'failed', 'skipped', 'cancelled'] as const;
 export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 
-/** A run's lifecycle: queued → running → succeeded | failed | cancelled. It follows from its members'. */
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/**
+ * A run's lifecycle: queued → running → succeeded | failed | cancelled | budget_exhausted (its budget ran
+ * out: partial work and cursors are kept, and `reins retry` continues it). It follows from its members'.
+ */
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'budget_exhausted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 const FINAL_MEMBER: ReadonlySet<MemberStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
-const FINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+const FINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled', 'budget_exhausted']);
 
 export const isFinalMemberStatus = (status: MemberStatus): boolean => FINAL_MEMBER.has(status);
 export const isFinalRunStatus = (status: RunStatus): boolean => FINAL_RUN.has(status);
@@ -23,10 +26,10 @@ export const isFinalRunStatus = (status: RunStatus): boolean => FINAL_RUN.has(st
  * The run's status from its members'. A run ends only when every member has ended,
  * so independent members finish their work even after a sibling failed.
  */
-export function deriveRunStatus(members: readonly { status: MemberStatus }[], cancelled: boolean): RunStatus {
+export function deriveRunStatus(members: readonly { status: MemberStatus; errorClass?: string | undefined }[], cancelled: boolean): RunStatus {
   if (cancelled) return 'cancelled';
   if (members.length > 0 && members.every((m) => m.status === 'succeeded')) return 'succeeded';
-  if (members.every((m) => isFinalMemberStatus(m.status))) return 'failed';
+  if (members.every((m) => isFinalMemberStatus(m.status))) return members.some((m) => m.status === 'failed' && m.errorClass === 'budget') ? 'budget_exhausted' : 'failed';
   if (members.some((m) => m.status !== 'pending' && m.status !== 'queued')) return 'running';
   return 'queued';
 }

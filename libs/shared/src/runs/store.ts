@@ -4,7 +4,7 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import { StaleEpochError } from '../errors/stale-epoch-error.js';
 import { withFencing, type FencingCommands } from './fencing.js';
 import type { Harness } from '../spec/harness.js';
-import { MEMBER_STATUSES, RUN_STATUSES, type MemberStatus, type RunStatus } from './status.js';
+import { MEMBER_STATUSES, RUN_STATUSES, isFinalRunStatus, type MemberStatus, type RunStatus } from './status.js';
 
 export interface RunRecord {
   runId: string;
@@ -289,7 +289,7 @@ export class RunStore {
     const tx = this.redis.multi();
     const fields: Record<string, string> = { status };
     if (status === 'running') tx.hsetnx(this.keys.run(runId), 'startedAt', String(now));
-    if (status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+    if (isFinalRunStatus(status)) {
       fields.endedAt = String(now);
       tx.srem(this.keys.activeRuns, runId);
     }
@@ -303,7 +303,7 @@ export class RunStore {
     const key = this.keys.run(runId);
     await this.redis.watch(key);
     const status = (await this.redis.hget(key, 'status')) as RunStatus | null;
-    if (status === null || status === 'succeeded' || status === 'failed' || status === 'cancelled') {
+    if (status === null || isFinalRunStatus(status)) {
       await this.redis.unwatch();
       return false;
     }

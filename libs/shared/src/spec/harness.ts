@@ -85,6 +85,10 @@ export const LimitsSchema = z.strictObject({
   timeoutMs: z.number().int().min(1).optional(),
   /** No output and no tool activity for this long means hung (default: the worker's REINS_IDLE_TIMEOUT_MS). */
   idleTimeoutMs: z.number().int().min(1).optional(),
+  /** Each member's cap in US dollars (passed to Claude Code as --max-budget-usd); also what a member reserves. */
+  maxBudgetUsd: z.number().positive().optional(),
+  /** The whole run's cap in US dollars: no agent starts once reservations would go over it. */
+  runBudgetUsd: z.number().positive().optional(),
   maxTurns: z.number().int().min(1).optional(),
 });
 
