@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUES, RunStore, createKeys, isRetryRefusedError, openQueue, retryRun } from '@reins/shared';
+import { QUEUES, RunStore, createKeys, isRetryRefusedError, openQueue, retryRun, AgentQueues } from '@reins/shared';
 import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
@@ -134,8 +134,8 @@ describe('reins retry', () => {
       // The old job is still there, finished: a new add with its id would be ignored.
       await queue.add('agent.run', {}, { jobId: `${runId}.b` });
 
-      await expect(retryRun(redis.client, keys, queue, runId, 'a')).rejects.toThrow('member a of run r-retryunit01 already succeeded');
-      const outcomes = await Promise.allSettled([retryRun(connections[1], keys, queue, runId, 'b'), retryRun(connections[2], keys, queue, runId, 'b')]);
+      await expect(retryRun(redis.client, keys, new AgentQueues(redis.client, keys), runId, 'a')).rejects.toThrow('member a of run r-retryunit01 already succeeded');
+      const outcomes = await Promise.allSettled([retryRun(connections[1], keys, new AgentQueues(connections[1]!, keys), runId, 'b'), retryRun(connections[2], keys, new AgentQueues(connections[2]!, keys), runId, 'b')]);
       const won = outcomes.filter((o) => o.status === 'fulfilled');
       const lost = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
       expect(won).toHaveLength(1);
@@ -158,9 +158,9 @@ describe('reins retry', () => {
       // A cancelled run still on the active set is still stopping; once off it, it can be retried whole.
       await store.markCancelled(runId);
       for (const name of ['b', 'c']) await store.updateMember(runId, name, { status: 'cancelled' });
-      await expect(retryRun(redis.client, keys, queue, runId)).rejects.toThrow(`run ${runId} is cancelled but still stopping`);
+      await expect(retryRun(redis.client, keys, new AgentQueues(redis.client, keys), runId)).rejects.toThrow(`run ${runId} is cancelled but still stopping`);
       await store.retire(runId);
-      const whole = await retryRun(redis.client, keys, queue, runId);
+      const whole = await retryRun(redis.client, keys, new AgentQueues(redis.client, keys), runId);
       expect(whole).toEqual({ runId, members: ['b', 'c', 'd'], status: 'running' });
       expect((await store.getRun(runId))!.cancelled).toBe(false);
     } finally {

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  AgentQueues,
   QUEUES,
   RunStore,
   assertRedisReachable,
@@ -19,6 +20,7 @@ export class CliContext {
   readonly keys: Keys;
   private redisClient: Redis | undefined;
   private readonly queues = new Map<string, Queue>();
+  private pools: AgentQueues | undefined;
 
   constructor(readonly config: ReinsConfig) {
     this.keys = createKeys(config.prefix);
@@ -53,7 +55,14 @@ export class CliContext {
     return queue;
   }
 
+  /** The agent queue and its pools, for finding any member's job. */
+  async agentQueues(): Promise<AgentQueues> {
+    this.pools ??= new AgentQueues(await this.redis(), this.keys);
+    return this.pools;
+  }
+
   async close(): Promise<void> {
+    await this.pools?.close();
     for (const queue of this.queues.values()) await queue.close().catch(() => undefined);
     if (this.redisClient) {
       await this.redisClient.quit().catch(() => this.redisClient?.disconnect());

@@ -15,6 +15,11 @@ import {
   parseJob,
   readSkill,
   dependencyOrder,
+  AgentQueues,
+  FleetReader,
+  poolLabels,
+  poolQueueName,
+  servesQueue,
   integrateJobId,
   type RunStatus,
   planningPrompt,
@@ -57,6 +62,9 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly store: RunStore;
   private readonly agentQueue: Queue;
+  /** The agent queue and the pool queues, for finding any member's job. */
+  private readonly queues: AgentQueues;
+  private readonly fleet: FleetReader;
   private readonly notifier: Notifier;
   private controlWorker: Worker | undefined;
   private agentEvents: QueueEvents | undefined;
@@ -69,7 +77,9 @@ export class Scheduler {
   constructor(private readonly options: SchedulerOptions) {
     this.redis = createRedis(options.config.redisUrl, 'blocking');
     this.store = new RunStore(this.redis, options.keys);
-    this.agentQueue = openQueue(QUEUES.agent, this.redis, options.keys);
+    this.queues = new AgentQueues(this.redis, options.keys);
+    this.agentQueue = this.queues.get(QUEUES.agent);
+    this.fleet = new FleetReader(this.redis, options.keys);
     this.notifier = new Notifier(this.redis, openQueue(QUEUES.notify, this.redis, options.keys), options.keys, options.config, options.logger);
   }
 
@@ -172,12 +182,13 @@ export class Scheduler {
     let members = await this.store.getMembers(run);
 
     if (run.cancelled) {
-      const stillRunning = await cancelIdleMembers(this.store, this.agentQueue, runId, members);
+      const stillRunning = await cancelIdleMembers(this.store, this.queues, runId, members);
       if (stillRunning.length === 0) await this.store.retire(runId);
       return;
     }
 
     await this.checkHeartbeats(members);
+    await this.flagUnservable(members);
     let changed = await this.settleEndedJobs(run, members);
     if (changed) members = await this.store.getMembers(run);
     if (await this.adoptPlan(run, members)) return this.reconcile(runId);
@@ -208,7 +219,7 @@ export class Scheduler {
     for (const [i, m] of suspects.entries()) {
       if (replies[i]?.[1] === 1) continue;
       if (now - (this.killRequestedAt.get(m.jobId) ?? 0) < heartbeatTtlMs) continue;
-      const job = await this.agentQueue.getJob(m.jobId);
+      const job = await this.queues.forMember(m).getJob(m.jobId);
       if (!job || (await job.getState()) !== 'active') continue;
       this.killRequestedAt.set(m.jobId, now);
       this.options.logger.warn({ runId: m.runId, member: m.name, workerId: m.workerId }, 'heartbeat missing: presuming the agent stalled and asking its worker to kill it');
@@ -274,12 +285,29 @@ export class Scheduler {
     return adopted;
   }
 
+  /**
+   * A queued member that requires labels no live worker has would wait silently: say so on the member,
+   * and take the note back once such a worker is there (it starts the member, which clears it anyway).
+   */
+  private async flagUnservable(members: readonly MemberRecord[]): Promise<void> {
+    const waiting = members.filter((m) => m.status === 'queued' && m.queue && m.queue !== QUEUES.agent);
+    if (waiting.length === 0) return;
+    const workers = await this.fleet.liveWorkers();
+    for (const m of waiting) {
+      const needs = poolLabels(m.queue!);
+      const servable = workers.some((w) => servesQueue(w.labels ?? [], m.queue!));
+      const note = `no live worker has the labels ${needs.join(', ')}; it waits for one`;
+      if (!servable && m.error !== note) await this.store.updateMember(m.runId, m.name, { error: note });
+      if (servable && m.error === note) await this.store.updateMember(m.runId, m.name, { error: null });
+    }
+  }
+
   /** Members whose job ended while no worker recorded it (a worker died between the two, say). */
   private async settleEndedJobs(run: RunRecord, members: readonly MemberRecord[]): Promise<boolean> {
     let changed = false;
     for (const member of members) {
       if (member.status === 'pending' || isFinalMemberStatus(member.status)) continue;
-      const job = await this.agentQueue.getJob(member.jobId);
+      const job = await this.queues.forMember(member).getJob(member.jobId);
       if (!job) {
         // Marked queued, but the add never landed (the scheduler stopped in between): add it again.
         await this.enqueue(run, member);
@@ -320,7 +348,9 @@ export class Scheduler {
         changed = true;
       } else if (decision.action === 'release') {
         // Queued is written before the job exists, so a fast worker's "running" is never overwritten.
-        await this.store.updateMember(run.runId, member.name, { status: 'queued' });
+        const requires = (run.spec.team ?? []).find((m) => m.name === member.name)?.requires ?? [];
+        await this.store.updateMember(run.runId, member.name, { status: 'queued', queue: poolQueueName(requires) });
+        member.queue = poolQueueName(requires);
         statusOf.set(member.name, 'queued');
         await this.enqueue(run, member);
         changed = true;
@@ -368,7 +398,9 @@ export class Scheduler {
       const key = spec.concurrency?.key ?? (agent.kind === 'claude' ? 'claude' : undefined);
       if (key) data.concurrency = { key, ...(spec.concurrency?.max ? { max: spec.concurrency.max } : {}) };
     }
-    await addJob(this.agentQueue, 'agent.run', data, {
+    const queue = this.queues.forMember(member);
+    if (queue.name !== QUEUES.agent) await this.redis.sadd(this.options.keys.pools, queue.name);
+    await addJob(queue, 'agent.run', data, {
       jobId: member.jobId,
       attempts: spec.retry?.attempts ?? this.options.config.defaultAttempts,
       backoff: { type: BACKOFF_TYPE },
@@ -397,7 +429,7 @@ export class Scheduler {
       ['notifier', async () => this.notifier.close()],
       ['queue events', async () => this.agentEvents?.close()],
       ['reconciles in flight', async () => Promise.all([...this.inFlight.values()].map((e) => e.done))],
-      ['agent queue', async () => this.agentQueue.close()],
+      ['agent queues', async () => this.queues.close()],
       ['redis', async () => this.redis.quit()],
     ];
     for (const [name, step] of steps) {

@@ -18,6 +18,7 @@ import {
   isStaleEpochError,
   parseJob,
   projectRoot,
+  servesQueue,
   resolveClaudeBin,
   type AgentJobData,
   type AttemptRecord,
@@ -84,6 +85,8 @@ export interface AgentWorkerOptions {
 /** Everything about one attempt that outlives the worker process, kept in the attempt folder as meta.json. */
 interface AttemptMeta {
   jobId: string;
+  /** The queue the job is on (a pool queue when the member requires labels). */
+  queue?: string;
   runId: string;
   member: string;
   attempt: number;
@@ -158,7 +161,12 @@ export class AgentWorker {
   private readonly heartbeats: Heartbeats;
   private readonly limits: FleetLimits;
   private readonly budgets: Budgets;
-  private bullWorker: Worker | undefined;
+  /** One BullMQ consumer per queue served: the plain agent queue and the pools this worker's labels fit. */
+  private readonly consumers = new Map<string, Worker>();
+  /** Jobs being processed, across all consumers: admission keeps it within the worker's slots. */
+  private inProcess = 0;
+  /** Set once start-up (adoption included) is done: only then are pools consumed. */
+  private consuming = false;
   readonly tmux: TmuxDriver;
   private bin: InstalledBin | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
@@ -208,11 +216,30 @@ export class AgentWorker {
     this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
     await this.subscriber.subscribe(keys.controlChannel);
 
-    // The lock lasts one heartbeat TTL and stalls are checked every tick, so a dead worker's job is back on
-    // the queue within TTL plus one tick (BullMQ's defaults would take about 90 s). Stalls are turned into
-    // failed attempts by process(), so they use an attempt and follow backoff; maxStalledCount is only a
-    // last resort against a job that kills every worker that takes it.
-    this.bullWorker = new Worker(QUEUES.agent, (job, token) => this.process(job, token), {
+    this.consumerFor(QUEUES.agent);
+    await this.tick();
+    this.tickTimer = setInterval(() => void this.tick(), config.monitorIntervalMs);
+    await this.adoptLeftovers();
+    await this.sweepWorktrees();
+    // Hourly, or as often as the retention asks, but not more than once a minute.
+    this.sweepTimer = setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs)));
+    void this.consumerFor(QUEUES.agent).run();
+    this.consuming = true;
+    await this.consumePools();
+    logger.info({ workerId: this.options.workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
+  }
+
+  /**
+   * The BullMQ consumer of one queue, made on first use. The lock lasts one heartbeat TTL and stalls are
+   * checked every tick, so a dead worker's job is back on the queue within TTL plus one tick (BullMQ's
+   * defaults would take about 90 s). Stalls are turned into failed attempts by process(), so they use an
+   * attempt and follow backoff; maxStalledCount is only a last resort against a job that kills every worker.
+   */
+  private consumerFor(queueName: string): Worker {
+    const existing = this.consumers.get(queueName);
+    if (existing) return existing;
+    const { config, keys, logger } = this.options;
+    const consumer = new Worker(queueName, (job, token) => this.process(job, token), {
       connection: createRedis(config.redisUrl, 'blocking'),
       prefix: keys.bullPrefix,
       concurrency: this.options.concurrency,
@@ -222,17 +249,23 @@ export class AgentWorker {
       maxStalledCount: 1_000,
       settings: { backoffStrategy: (attemptsMade: number) => backoffDelayMs(config.backoff, attemptsMade) },
     });
-    this.bullWorker.on('error', (error) => logger.error({ err: error }, 'queue error'));
-    this.bullWorker.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
+    consumer.on('error', (error) => logger.error({ err: error, queue: queueName }, 'queue error'));
+    consumer.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
+    this.consumers.set(queueName, consumer);
+    return consumer;
+  }
 
-    await this.tick();
-    this.tickTimer = setInterval(() => void this.tick(), config.monitorIntervalMs);
-    await this.adoptLeftovers();
-    await this.sweepWorktrees();
-    // Hourly, or as often as the retention asks, but not more than once a minute.
-    this.sweepTimer = setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs)));
-    void this.bullWorker.run();
-    logger.info({ workerId: this.options.workerId, concurrency: this.options.concurrency, tmuxSocket: this.tmux.socketPath }, 'worker started');
+  /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
+  private async consumePools(): Promise<void> {
+    if (this.state !== 'running' || !this.consuming) return;
+    const pools = await this.fast.smembers(this.options.keys.pools);
+    for (const pool of pools) {
+      if (!servesQueue(this.options.config.workerLabels, pool)) continue;
+      const consumer = this.consumerFor(pool);
+      if (consumer.isRunning()) continue;
+      this.options.logger.info({ queue: pool }, 'consuming a pool');
+      void consumer.run();
+    }
   }
 
   private async sweepWorktrees(): Promise<void> {
@@ -250,6 +283,7 @@ export class AgentWorker {
       const registration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, version: REINS_VERSION, labels: config.workerLabels };
       await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
       this.lastRedisOkAt = Date.now();
+      await this.consumePools();
     } catch (error) {
       logger.debug({ err: error }, 'registration refresh failed');
     }
@@ -287,6 +321,20 @@ export class AgentWorker {
       await job.moveToDelayed(Date.now() + 1, token);
       throw new DelayedError();
     }
+    // Each consumer has the worker's full concurrency, so with pools the slots are counted here, across them.
+    if (this.inProcess >= this.options.concurrency) {
+      await job.moveToDelayed(Date.now() + this.options.config.monitorIntervalMs + Math.floor(Math.random() * this.options.config.monitorIntervalMs), token);
+      throw new DelayedError();
+    }
+    this.inProcess += 1;
+    try {
+      return await this.processAdmitted(job, token);
+    } finally {
+      this.inProcess -= 1;
+    }
+  }
+
+  private async processAdmitted(job: Job, token: string): Promise<AgentJobResult | IntegrationResult> {
     if (job.name === 'run.integrate') {
       const data = parseJob('run.integrate', job);
       const result = await integrate(data, this.options.config.dataDir);
@@ -529,7 +577,7 @@ export class AgentWorker {
     await this.store.updateMemberFenced(runId, member, ctx.epoch, { tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) });
     const invocation = this.invocation(data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
     const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
-    const meta: AttemptMeta = { jobId: job.id!, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
+    const meta: AttemptMeta = { jobId: job.id!, queue: job.queueName, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
     await writeFile(files.meta, JSON.stringify(meta));
     await renewLease(files.lease, Date.now() + this.fenceAfterMs);
     // The index lets a restarted worker find the attempt behind each session it left behind.
@@ -782,7 +830,7 @@ export class AgentWorker {
       } catch {
         meta = undefined;
       }
-      const job = meta ? await Job.fromId(this.bullWorker!, meta.jobId) : undefined;
+      const job = meta ? await Job.fromId(this.consumerFor(meta.queue ?? QUEUES.agent), meta.jobId) : undefined;
       const member = meta ? await this.store.getMember(meta.runId, meta.member) : undefined;
       const holds =
         meta !== undefined &&
@@ -835,7 +883,7 @@ export class AgentWorker {
     const { logger, config } = this.options;
     this.state = 'draining';
     const steps: [string, () => Promise<unknown>][] = [
-      ['stop taking jobs', async () => this.bullWorker?.pause(true)],
+      ['stop taking jobs', async () => Promise.all([...this.consumers.values()].map((c) => c.pause(true)))],
       ['wait for agents', async () => {
         const deadline = Date.now() + config.drainTimeoutMs;
         if (this.running.size > 0) logger.info({ agents: this.running.size, drainTimeoutMs: config.drainTimeoutMs }, 'draining: waiting for agents to finish');
@@ -845,7 +893,7 @@ export class AgentWorker {
         for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
         while (this.running.size > 0) await sleep(50);
       }],
-      ['close queue worker', async () => this.bullWorker?.close()],
+      ['close queue consumers', async () => Promise.all([...this.consumers.values()].map((c) => c.close()))],
       ['stop ticking', async () => {
         clearInterval(this.tickTimer);
         clearInterval(this.sweepTimer);

@@ -104,3 +104,4 @@ export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-e
 export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';
 export { FleetLimits } from './fleet/limits.js';
 export { Budgets, budgetDay, type Reservation, type BudgetState } from './fleet/budgets.js';
+export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UsageError, broadcastCancel, cancelIdleMembers, isFinalMemberStatus } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
-import { CliContext, QUEUES } from '../context.js';
+import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { help } from './submit.js';
 
@@ -28,7 +28,7 @@ export async function cancel(argv: string[]): Promise<ExitCode> {
     }
     // The cancel mark is in Redis first; then workers are told, so one that restarts still sees it.
     await broadcastCancel(await ctx.redis(), ctx.keys, runId);
-    const agentQueue = await ctx.queue(QUEUES.agent);
+    const agentQueue = await ctx.agentQueues();
     const deadline = Date.now() + waitMs;
     let running = await cancelIdleMembers(store, agentQueue, runId, await store.getMembers(run));
     while (running.length > 0 && Date.now() < deadline) {

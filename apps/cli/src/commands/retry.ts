@@ -1,6 +1,6 @@
 import { Budgets, UsageError, retryRun } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
-import { CliContext, QUEUES } from '../context.js';
+import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { help } from './submit.js';
 
@@ -29,7 +29,7 @@ export async function retry(argv: string[]): Promise<ExitCode> {
       await (await ctx.store()).requireRun(runId);
       await new Budgets(await ctx.redis(), ctx.keys).setRunCap(runId, budgetUsd);
     }
-    const result = await retryRun(await ctx.redis(), ctx.keys, await ctx.queue(QUEUES.agent), runId, member);
+    const result = await retryRun(await ctx.redis(), ctx.keys, await ctx.agentQueues(), runId, member);
     if (values.json) console.log(JSON.stringify(result));
     else {
       console.log(`retrying ${result.members.join(', ')} of run ${runId} from their cursors; the run is ${result.status} again`);

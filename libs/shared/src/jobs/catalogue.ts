@@ -108,7 +108,8 @@ export async function addJob<N extends JobName>(
   opts?: JobsOptions,
 ): Promise<Job> {
   const entry = JOB_CATALOGUE[name];
-  if (queue.name !== entry.queue) throw new Error(`job ${name} belongs on queue ${entry.queue}, not ${queue.name}`);
+  // Pool queues (agent@labels) take agent jobs too.
+  if (queue.name !== entry.queue && !queue.name.startsWith(`${entry.queue}@`)) throw new Error(`job ${name} belongs on queue ${entry.queue}, not ${queue.name}`);
   const parsed = entry.schema.safeParse(data, { reportInput: true });
   if (!parsed.success) throw new Error(`invalid ${name} payload: ${describe(parsed.error)}`);
   return queue.add(name, parsed.data, opts);

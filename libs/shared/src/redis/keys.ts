@@ -40,6 +40,8 @@ export interface Keys {
   runBudget(runId: string): string;
   /** Hash: the fleet's budget for one UTC day (YYYY-MM-DD), expiring after two days. */
   dayBudget(day: string): string;
+  /** Set of the pool queues in use (agent@labels), so workers know which to consume. */
+  readonly pools: string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -66,6 +68,7 @@ export function createKeys(prefix: string): Keys {
     inbox: (runId, member) => `${p}:inbox:${runId}:${member}`,
     inboxRead: (runId, member) => `${p}:inbox-read:${runId}:${member}`,
     notified: (runId) => `${p}:notified:${runId}`,
+    pools: `${p}:pools`,
     semaphore: (key) => `${p}:sem:${key}`,
     runBudget: (runId) => `${p}:budget:run:${runId}`,
     dayBudget: (day) => `${p}:budget:day:${day}`,

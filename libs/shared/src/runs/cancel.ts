@@ -1,4 +1,4 @@
-import type { Queue } from 'bullmq';
+import type { AgentQueues } from '../jobs/pools.js';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { isFinalMemberStatus } from './status.js';
@@ -9,11 +9,11 @@ import type { MemberRecord, RunStore } from './store.js';
  * they are marked cancelled. Members whose job is active are left to their worker, which is told by
  * the control channel. Returns the names still running.
  */
-export async function cancelIdleMembers(store: RunStore, agentQueue: Queue, runId: string, members: readonly MemberRecord[]): Promise<string[]> {
+export async function cancelIdleMembers(store: RunStore, queues: AgentQueues, runId: string, members: readonly MemberRecord[]): Promise<string[]> {
   const stillRunning: string[] = [];
   for (const member of members) {
     if (isFinalMemberStatus(member.status)) continue;
-    const job = await agentQueue.getJob(member.jobId);
+    const job = await queues.forMember(member).getJob(member.jobId);
     const state = job ? await job.getState() : 'missing';
     if (state === 'active') {
       stillRunning.push(member.name);

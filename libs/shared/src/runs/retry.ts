@@ -1,7 +1,7 @@
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { RetryRefusedError } from '../errors/retry-refused-error.js';
+import type { AgentQueues } from '../jobs/pools.js';
 import type { Keys } from '../redis/keys.js';
 import { deriveRunStatus, isFinalMemberStatus, type MemberStatus, type RunStatus } from './status.js';
 import { RunStore, type MemberRecord, type RunRecord } from './store.js';
@@ -41,7 +41,7 @@ const MAX_TRANSACTION_TRIES = 20;
  * `member` retries that member (failed or cancelled) and its dependants that never ran (skipped or
  * cancelled); without it, every member that did not succeed.
  */
-export async function retryRun(redis: Redis, keys: Keys, agentQueue: Queue, runId: string, member?: string): Promise<RetryResult> {
+export async function retryRun(redis: Redis, keys: Keys, queues: AgentQueues, runId: string, member?: string): Promise<RetryResult> {
   const store = new RunStore(redis, keys);
   for (let tries = 0; tries < MAX_TRANSACTION_TRIES; tries += 1) {
     const run = await store.requireRun(runId);
@@ -57,7 +57,7 @@ export async function retryRun(redis: Redis, keys: Keys, agentQueue: Queue, runI
     // one still stood, and that add would be silently ignored. A job removed for a retry that then turns
     // out stale is harmless: its member has ended, and nothing reads an ended member's job.
     for (const m of chosen) {
-      if ((await agentQueue.remove(m.jobId)) !== 1) {
+      if ((await queues.forMember(m).remove(m.jobId)) !== 1) {
         throw new RetryRefusedError(`the job of ${runId}/${m.name} (${m.jobId}) is still held by a worker; try again once it has stopped`);
       }
     }

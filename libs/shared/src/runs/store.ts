@@ -66,6 +66,8 @@ export interface MemberRecord {
   retryAt?: number;
   /** The planner's validated team, as JSON. */
   plan?: string;
+  /** The queue its job is on: a pool queue when it requires labels. */
+  queue?: string;
   /** The member's git branch and its diff stat against the run's base, in a git workdir. */
   branch?: string;
   diffStat?: string;

@@ -73,6 +73,8 @@ export const MemberSchema = z.strictObject({
   agent: AgentSchema.optional(),
   /** Replaces the harness-level checks for this member. */
   verify: VerifySchema.optional(),
+  /** Labels a worker must have to run this member (gpu, repo-x, region-eu). */
+  requires: z.array(z.string().regex(/^[A-Za-z0-9_.=-]{1,64}$/, 'expected a label of letters, digits, "_", ".", "=" or "-"')).optional(),
 });
 
 export const TeamSchema = z

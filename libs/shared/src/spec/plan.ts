@@ -10,7 +10,7 @@ export const PLANNER_MEMBER = '_planner';
  * A planned member is a hand-written member with its role, dependencies and skills spelled out, and no
  * agent of its own (members use the harness's agent).
  */
-export const PlannedMemberSchema = MemberSchema.omit({ agent: true }).extend({
+export const PlannedMemberSchema = MemberSchema.omit({ agent: true, requires: true }).extend({
   role: z.string().min(1).max(200),
   depends_on: MemberSchema.shape.depends_on.unwrap(),
   skills: MemberSchema.shape.skills.unwrap(),
