@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { withScripts } from '../redis/scripts.js';
 
 /** A task on a run's shared list. open → claimed (by one member) → done. */
 export interface Task {
@@ -80,13 +81,7 @@ export class TaskList {
     private readonly keys: Keys,
     private readonly runId: string,
   ) {
-    const r = redis as Redis & TaskCommands & { reinsTasksDefined?: boolean };
-    if (!r.reinsTasksDefined) {
-      r.defineCommand('reinsTaskClaim', { numberOfKeys: 1, lua: CLAIM });
-      r.defineCommand('reinsTaskDone', { numberOfKeys: 1, lua: DONE });
-      r.reinsTasksDefined = true;
-    }
-    this.redis = r;
+    this.redis = withScripts<TaskCommands>(redis, { reinsTaskClaim: { numberOfKeys: 1, lua: CLAIM }, reinsTaskDone: { numberOfKeys: 1, lua: DONE } });
   }
 
   async add(title: string, by: string): Promise<Task> {

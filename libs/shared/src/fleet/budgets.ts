@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { withScripts } from '../redis/scripts.js';
 
 /**
  * Reserves against a run's and the day's budget at once. KEYS: run budget, day budget. ARGV: job id,
@@ -72,13 +73,7 @@ export class Budgets {
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    const r = redis as Redis & BudgetCommands & { reinsBudgetsDefined?: boolean };
-    if (!r.reinsBudgetsDefined) {
-      r.defineCommand('reinsReserve', { numberOfKeys: 2, lua: RESERVE });
-      r.defineCommand('reinsSettle', { numberOfKeys: 2, lua: SETTLE });
-      r.reinsBudgetsDefined = true;
-    }
-    this.redis = r;
+    this.redis = withScripts<BudgetCommands>(redis, { reinsReserve: { numberOfKeys: 2, lua: RESERVE }, reinsSettle: { numberOfKeys: 2, lua: SETTLE } });
   }
 
   async reserve(runId: string, jobId: string, amountUsd: number, caps: { runUsd?: number | undefined; dayUsd?: number | undefined }, now = Date.now()): Promise<Reservation> {

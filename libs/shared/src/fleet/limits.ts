@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { withScripts } from '../redis/scripts.js';
 
 /**
  * Takes a slot under a concurrency key, fleet-wide. KEYS: semaphore. ARGV: job id, max, now, lease ms.
@@ -31,12 +32,7 @@ export class FleetLimits {
     private readonly keys: Keys,
     private readonly leaseMs: number,
   ) {
-    const r = redis as Redis & LimitCommands & { reinsLimitsDefined?: boolean };
-    if (!r.reinsLimitsDefined) {
-      r.defineCommand('reinsAcquireSlot', { numberOfKeys: 1, lua: ACQUIRE });
-      r.reinsLimitsDefined = true;
-    }
-    this.redis = r;
+    this.redis = withScripts<LimitCommands>(redis, { reinsAcquireSlot: { numberOfKeys: 1, lua: ACQUIRE } });
   }
 
   /** Takes or renews a slot; false when all `max` slots are held by others. */

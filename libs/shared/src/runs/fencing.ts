@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { withScripts } from '../redis/scripts.js';
 
 /**
  * Lua scripts that make writes from an attempt conditional on its epoch. Each attempt of a member takes
@@ -67,10 +68,5 @@ export interface FencingCommands {
 
 /** Registers the scripts on a connection (once) and returns it typed with them. */
 export function withFencing(redis: Redis): Redis & FencingCommands {
-  const r = redis as Redis & FencingCommands & { reinsFencingDefined?: boolean };
-  if (!r.reinsFencingDefined) {
-    for (const [name, script] of Object.entries(SCRIPTS)) r.defineCommand(name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-    r.reinsFencingDefined = true;
-  }
-  return r;
+  return withScripts<FencingCommands>(redis, SCRIPTS);
 }
