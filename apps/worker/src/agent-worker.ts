@@ -140,6 +140,8 @@ type Disposition =
   | { kind: 'delay'; until: number };
 
 const CLI_ENTRY = path.join(projectRoot, 'apps', 'cli', 'bin', 'reins.js');
+/** How often the launcher reads its lease (see tmux/launcher.ts). */
+const LEASE_CHECK_MS = 250;
 /** The version workers register with, from the project's package.json. */
 const REINS_VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const HOOK_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js');
@@ -200,10 +202,20 @@ export class AgentWorker {
     return path.join(this.options.config.dataDir, 'tmux', `${this.options.workerId}.sessions`);
   }
 
-  /** How long before its heartbeat expires a worker gives up on its agents: one tick, so they are gone first. */
+  /** Between SIGTERM and SIGKILL for a stopped agent: a quarter of the heartbeat TTL, at most 2 s. */
+  private get stopGraceMs(): number {
+    return Math.min(2_000, Math.floor(this.options.config.heartbeatTtlMs / 4));
+  }
+
+  /**
+   * How long after a heartbeat was sent its agent may live without another: the launcher stops it then
+   * (the lease), and the worker stops all its agents after that long without Redis (self-fencing). It leaves
+   * room, before the heartbeat expires, for one tick, the launcher's 0.25 s check and the stop grace, so the
+   * agent is gone before any other attempt may start.
+   */
   private get fenceAfterMs(): number {
     const { heartbeatTtlMs, monitorIntervalMs } = this.options.config;
-    return Math.max(heartbeatTtlMs / 2, heartbeatTtlMs - monitorIntervalMs);
+    return Math.max(Math.floor(heartbeatTtlMs / 4), heartbeatTtlMs - monitorIntervalMs - LEASE_CHECK_MS - this.stopGraceMs);
   }
 
   async start(): Promise<void> {
@@ -292,7 +304,7 @@ export class AgentWorker {
       logger.error({ silentMs, agents: this.running.size }, 'Redis out of reach past the lease: stopping this worker\'s agents (self-fencing)');
       for (const agent of this.running.values()) {
         agent.stop.abort('fenced' satisfies StopReason);
-        void stopAgent(this.tmux, agent.meta.sessionName, agent.files);
+        void stopAgent(this.tmux, agent.meta.sessionName, agent.files, this.stopGraceMs);
       }
     }
   }
@@ -583,7 +595,7 @@ export class AgentWorker {
     // The index lets a restarted worker find the attempt behind each session it left behind.
     await mkdir(this.sessionIndex, { recursive: true });
     await writeFile(path.join(this.sessionIndex, sessionName), attemptDir);
-    await this.tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', this.bin!.launcher, attemptDir] });
+    await this.tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', this.bin!.launcher, attemptDir, String(this.stopGraceMs)] });
     this.options.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed: session?.kind === 'resume', attach: this.tmux.attachCommand(sessionName) }, 'agent started');
     await job.log(`attempt ${ctx.attempt}${round > 1 ? ` round ${round}` : ''} on ${this.options.workerId}${session?.kind === 'resume' ? ' (resumed session)' : ''}: ${this.tmux.attachCommand(sessionName)}`);
     return meta;
@@ -661,6 +673,7 @@ export class AgentWorker {
         files,
         monitorIntervalMs: config.monitorIntervalMs,
         signal: stop.signal,
+        stopGraceMs: this.stopGraceMs,
         onTickError: (error) => {
           if (Date.now() - lastTickWarning > 5_000) logger.warn({ err: error, jobId: meta.jobId }, 'monitor tick failed');
           lastTickWarning = Date.now();
@@ -673,9 +686,11 @@ export class AgentWorker {
             numTurns += events.filter((e) => e.type === 'assistant').length;
           }
           pid ??= await agentPid(files);
+          // The lease counts from when the beat was sent: Redis starts its TTL no earlier than that.
+          const sentAt = Date.now();
           const beat = await this.heartbeats.beat(meta.jobId, { workerId: this.options.workerId, host: this.host, attempt: meta.attempt, epoch: meta.epoch, pid, lastEventAt });
-          this.lastRedisOkAt = Date.now();
-          await renewLease(files.lease, this.lastRedisOkAt + this.fenceAfterMs);
+          this.lastRedisOkAt = sentAt;
+          await renewLease(files.lease, sentAt + this.fenceAfterMs);
           if (beat.lastHookAt !== undefined) lastHookAt = beat.lastHookAt;
           inTool = beat.inTool;
           if (mode.manual && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
@@ -698,7 +713,7 @@ export class AgentWorker {
       return { ...end, numTurns };
     } finally {
       this.running.delete(meta.jobId);
-      await stopAgent(this.tmux, meta.sessionName, files).catch(() => undefined);
+      await stopAgent(this.tmux, meta.sessionName, files, this.stopGraceMs).catch(() => undefined);
       const limit = this.limitFor(data);
       if (limit?.max !== undefined) await this.limits.release(limit.key, meta.jobId).catch(() => undefined);
       await rm(path.join(this.sessionIndex, meta.sessionName), { force: true });
@@ -840,7 +855,7 @@ export class AgentWorker {
         (await job.extendLock(meta.token, this.options.config.heartbeatTtlMs)) === 1;
       if (!holds || !meta || !job) {
         logger.warn({ session: session.name }, 'leftover session whose job moved on: stopping it');
-        if (session.attemptDir) await stopAgent(this.tmux, session.name, attemptFiles(session.attemptDir));
+        if (session.attemptDir) await stopAgent(this.tmux, session.name, attemptFiles(session.attemptDir), this.stopGraceMs);
         else await this.tmux.kill(session.name);
         await rm(path.join(this.sessionIndex, session.name), { force: true });
         continue;

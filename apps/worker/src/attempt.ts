@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
@@ -24,6 +25,8 @@ export interface AttemptWatch {
   monitorIntervalMs: number;
   /** Aborting stops the agent; the reason must be a StopReason. */
   signal: AbortSignal;
+  /** How long a stopped agent gets between SIGTERM and SIGKILL. */
+  stopGraceMs: number;
   /**
    * Called every tick with the events that arrived since the last one (maybe none). It refreshes the
    * heartbeat, reports, checkpoints, and may ask for the agent to be stopped.
@@ -74,24 +77,55 @@ export function isAlive(pid: number): boolean {
 }
 
 /**
- * Stops an agent and everything it started, then its tmux session. Returns once the agent's process is
- * gone, so a caller that goes on to start another attempt never has two agents alive for one member.
+ * Whether any live process is left in the group. Zombies do not count: `kill -0` on the group would count
+ * orphans nobody has reaped yet (a container's PID 1 may never reap them), and the stop would wait in vain.
+ */
+function groupAlive(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(group) === pgid && state !== 'Z') return true;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false;
+}
+
+/**
+ * Stops an agent and everything it started, then its tmux session: SIGTERM to its process group, SIGKILL to
+ * whatever is left after the grace period (a tool's child that ignores SIGTERM included). Returns once the
+ * group is empty, so a caller that goes on to start another attempt never has two agents alive for one member.
  */
 export async function stopAgent(tmux: TmuxDriver, sessionName: string, files: AttemptFiles, graceMs = 2_000): Promise<void> {
-  const pid = await agentPid(files);
-  if (pid !== undefined && isAlive(pid)) {
+  const pgid = await agentPid(files);
+  if (pgid !== undefined && groupAlive(pgid)) {
     const signal = (sig: NodeJS.Signals) => {
       try {
-        process.kill(-pid, sig);
+        process.kill(-pgid, sig);
       } catch {
         // already gone
       }
     };
     signal('SIGTERM');
     const deadline = Date.now() + graceMs;
-    while (isAlive(pid) && Date.now() < deadline) await sleep(50);
-    if (isAlive(pid)) signal('SIGKILL');
-    while (isAlive(pid)) await sleep(20);
+    while (groupAlive(pgid) && Date.now() < deadline) await sleep(50);
+    if (groupAlive(pgid)) signal('SIGKILL');
+    const killDeadline = Date.now() + 5_000;
+    while (groupAlive(pgid) && Date.now() < killDeadline) await sleep(20);
   }
   await tmux.kill(sessionName);
 }
@@ -138,7 +172,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
       if (stoppedBy === undefined && watch.signal.aborted) stoppedBy = watch.signal.reason as StopReason;
       if (stoppedBy === undefined && reason !== undefined) stoppedBy = reason;
       if (stoppedBy !== undefined) {
-        await stopAgent(watch.tmux, watch.sessionName, watch.files);
+        await stopAgent(watch.tmux, watch.sessionName, watch.files, watch.stopGraceMs);
         return await finish((await readExitCode(watch.files.exit)) ?? null);
       }
       if (!(await watch.tmux.has(watch.sessionName))) {

@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -16,8 +16,9 @@ import path from 'node:path';
  *   only (EPOCHREALTIME, read -t), so it costs no process per check.
  */
 export const LAUNCHER_SCRIPT = `#!/usr/bin/env bash
-# reins agent launcher. Usage: launch.sh <attempt-dir>
+# reins agent launcher. Usage: launch.sh <attempt-dir> [grace-ms]
 dir=$1
+grace_ms=\${2:-2000}
 mapfile -d '' -t argv < "$dir/argv"
 mapfile -d '' -t envv < "$dir/env"
 : > "$dir/stdout.jsonl"
@@ -25,10 +26,26 @@ env -i "\${envv[@]}" setsid -- "\${argv[@]}" >> "$dir/stdout.jsonl" 2>> "$dir/st
 agent=$!
 printf '%s\\n' "$agent" > "$dir/pid"
 
+# Whether any live process is left in the agent's group. Zombies do not count: \`kill -0\` would count
+# orphans that nobody has reaped yet (a container's PID 1 may never reap them).
+group_alive() {
+  local stat rest
+  for stat in /proc/[0-9]*/stat; do
+    read -r rest < "$stat" 2> /dev/null || continue
+    rest=\${rest##*) }
+    set -- $rest
+    [[ $3 == "$agent" && $1 != Z ]] && return 0
+  done
+  return 1
+}
+
+# Stops the agent's whole process group: SIGTERM, then SIGKILL for whatever is left after the grace
+# period (a tool's child that ignores SIGTERM included). Done only when the group is empty.
 stop_agent() {
   kill -TERM -- "-$agent" 2> /dev/null
-  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$agent" 2> /dev/null || return 0; read -rt 0.2 -u "$tick" _ || :; done
+  for (( waited = 0; waited < grace_ms; waited += 100 )); do group_alive || return 0; read -rt 0.1 -u "$tick" _ || :; done
   kill -KILL -- "-$agent" 2> /dev/null
+  for (( waited = 0; waited < 5000; waited += 100 )); do group_alive || return 0; read -rt 0.1 -u "$tick" _ || :; done
 }
 exec {tick}<> <(:)
 trap 'stop_agent; exit 129' HUP TERM INT
@@ -62,9 +79,12 @@ export function shQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Written to a temporary file and renamed: workers sharing a data dir never run a half-written script. */
 async function writeExecutable(file: string, text: string): Promise<string> {
-  await writeFile(file, text, { mode: 0o755 });
-  await chmod(file, 0o755);
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text, { mode: 0o755 });
+  await chmod(tmp, 0o755);
+  await rename(tmp, file);
   return file;
 }
 

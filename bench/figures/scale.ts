@@ -1,0 +1,175 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { createKeys } from '@reins/shared';
+import { startRedis } from '../../test/helpers/redis.js';
+import type { Fleet } from '../../test/helpers/fleet.js';
+import { tempDir } from '../../test/helpers/test-root.js';
+import { summarize, type Figure } from '../lib/figure.js';
+import { describeTimings, fleetTimings, type BenchOptions } from '../lib/options.js';
+import { cpuSeconds, rssMiB } from '../lib/probes.js';
+import { startRawWorker } from '../lib/raw-baseline.js';
+import { startBenchFleet, storeFor, submitAgents, waitForAgentsRunning, type SubmittedAgent } from '../lib/reins.js';
+import { withScope } from '../lib/scope.js';
+
+interface HeartbeatWatch {
+  /** Per agent, the distinct beatAt values seen, in order. */
+  beats: number[][];
+  /** Per sample, how many heartbeat keys were missing. */
+  missing: number[];
+  /** Session counts, read every few seconds. */
+  sessions: number[];
+  /** Per worker: RSS samples (MiB) and CPU share of one core over the window. */
+  workers: { id: string; rssMiB: number[]; cpuPercent: number }[];
+  samples: number;
+  seconds: number;
+}
+
+/**
+ * Reads every agent's heartbeat hash (field beatAt: when its worker last beat) more often than the tick,
+ * for the whole window. Consecutive distinct values are consecutive beats, so their gaps are the real
+ * tick intervals of each agent's monitor loop, whatever the polling jitter.
+ */
+async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly SubmittedAgent[], windowMs: number, pollMs: number): Promise<HeartbeatWatch> {
+  const keys = createKeys(fleet.prefix);
+  const beats: number[][] = agents.map(() => []);
+  const missing: number[] = [];
+  const sessions: number[] = [];
+  const rss: number[][] = fleet.workers.map(() => []);
+  const cpuBefore = fleet.workers.map((w) => cpuSeconds(w.pid) ?? Number.NaN);
+  const startedAt = Date.now();
+  let lastSessionsAt = 0;
+  let samples = 0;
+  while (Date.now() - startedAt < windowMs) {
+    const tickStart = Date.now();
+    const pipeline = connection.pipeline();
+    for (const agent of agents) pipeline.hget(keys.heartbeat(agent.jobId), 'beatAt');
+    const replies = (await pipeline.exec()) ?? [];
+    let gone = 0;
+    replies.forEach(([error, value], i) => {
+      const beatAt = !error && typeof value === 'string' ? Number(value) : undefined;
+      if (beatAt === undefined) return void (gone += 1);
+      const seen = beats[i]!;
+      if (seen.at(-1) !== beatAt) seen.push(beatAt);
+    });
+    missing.push(gone);
+    samples += 1;
+    if (Date.now() - lastSessionsAt >= 5_000) {
+      lastSessionsAt = Date.now();
+      sessions.push((await fleet.tmuxSessions()).length);
+      fleet.workers.forEach((w, i) => {
+        const value = rssMiB(w.pid);
+        if (value !== undefined) rss[i]!.push(value);
+      });
+    }
+    await sleep(Math.max(0, pollMs - (Date.now() - tickStart)));
+  }
+  const seconds = (Date.now() - startedAt) / 1_000;
+  sessions.push((await fleet.tmuxSessions()).length);
+  return {
+    beats,
+    missing,
+    sessions,
+    workers: fleet.workers.map((w, i) => ({ id: w.id, rssMiB: rss[i]!, cpuPercent: (100 * ((cpuSeconds(w.pid) ?? Number.NaN) - cpuBefore[i]!)) / seconds })),
+    samples,
+    seconds,
+  };
+}
+
+/**
+ * Scale: S sleeping command agents at once on this machine, each in its own tmux session with a heartbeat.
+ * Measured: the time from submitting them to all running; then, over a window, each agent's heartbeat
+ * intervals against the configured tick (a missed tick shows as an interval of two ticks or more), and
+ * that every session and heartbeat stays. Baseline for the start-up: a bare BullMQ worker spawning
+ * S `sleep`s with execa.
+ */
+export async function scale(options: BenchOptions): Promise<Figure[]> {
+  const { scaleAgents: agents, scaleWorkers: workers, scaleTickMs: tickMs, scaleTtlMs: ttlMs, scaleWindowMs: windowMs } = options;
+  const timings = { tickMs, ttlMs };
+  const rampTimeoutMs = 60_000 + agents * 1_500;
+  return withScope(async (scope) => {
+    const redis = await startRedis();
+    scope.defer('stop redis', () => redis.stop());
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    scope.defer('close the bench connection', () => connection.disconnect());
+    // Bounded, so nothing outlives the bench by long even if every clean-up failed.
+    const sleepS = String(Math.ceil((rampTimeoutMs + windowMs + 120_000) / 1_000));
+
+    // The baseline first, on a quiet machine: the same number of `sleep`s through a bare BullMQ worker.
+    const raw = await startRawWorker({ redisUrl: redis.url, concurrency: agents, lockDurationMs: ttlMs, stalledIntervalMs: tickMs });
+    let rawRampMs: number;
+    try {
+      const rawStartedAt = Date.now();
+      await raw.add(Array.from({ length: agents }, () => ['sleep', sleepS]));
+      await raw.waitForActive(agents, rampTimeoutMs);
+      rawRampMs = Date.now() - rawStartedAt;
+    } finally {
+      await raw.stop();
+    }
+
+    const concurrency = Math.ceil(agents / workers);
+    const fleet = await startBenchFleet(scope, { redisUrl: redis.url, workers, concurrency, env: fleetTimings(timings) });
+
+    const ramp: { atMs: number; sessions: number; heartbeats: number }[] = [];
+    const submittedAt = Date.now();
+    const submission = await submitAgents(fleet, connection, { dir: tempDir('bench-scale'), name: 'bench-scale', count: agents, argv: ['sleep', sleepS] });
+    await waitForAgentsRunning(fleet, connection, submission.agents, rampTimeoutMs, ({ at, sessions, heartbeats }) => ramp.push({ atMs: at - submittedAt, sessions, heartbeats }));
+    const rampMs = Date.now() - submittedAt;
+
+    const watch = await watchHeartbeats(fleet, connection, submission.agents, windowMs, Math.min(1_000, Math.floor(tickMs / 4)));
+    const store = storeFor(connection, fleet);
+    const members = await Promise.all(submission.agents.map((a) => store.getMember(a.runId, a.member)));
+    const notRunning = members.filter((m) => m?.status !== 'running').length;
+    const retried = members.filter((m) => (m?.attempts ?? 0) > 1).length;
+
+    const intervals = watch.beats.map((seen) => seen.slice(1).map((at, i) => at - seen[i]!));
+    const maxPerAgent = intervals.map((gaps) => (gaps.length > 0 ? Math.max(...gaps) : Number.NaN));
+    const allIntervals = intervals.flat();
+    const missedTicks = allIntervals.filter((gap) => gap >= 2 * tickMs).length;
+    const unseen = intervals.filter((gaps) => gaps.length === 0).length;
+    const minHeartbeats = agents - Math.max(0, ...watch.missing);
+    const minSessions = Math.min(...watch.sessions);
+
+    const conditions = `${agents} agents on ${workers} worker process${workers > 1 ? 'es' : ''} × concurrency ${concurrency}, ${describeTimings(timings)}`;
+    const machine = { workers: watch.workers, pollMs: Math.min(1_000, Math.floor(tickMs / 4)), windowS: watch.seconds, samples: watch.samples };
+    return [
+      {
+        name: 'scale',
+        title: `${agents} sleeping agents: submitted → all running (tmux session + heartbeat each)`,
+        unit: 'ms',
+        samples: [rampMs],
+        baseline: { label: `raw BullMQ + execa, ${agents} \`sleep\` jobs → all active`, samples: [rawRampMs] },
+        conditions,
+        note: `${Math.ceil(agents / 8)} runs submitted at once`,
+        extra: { ramp },
+      },
+      {
+        name: 'scale',
+        title: `${agents} agents: longest heartbeat interval per agent`,
+        unit: 'ms',
+        samples: maxPerAgent.filter(Number.isFinite),
+        baseline: { label: `configured tick ${tickMs} ms; a missed tick ≥ ${2 * tickMs} ms` },
+        conditions: `${conditions}; beatAt read every ${machine.pollMs} ms for ${Math.round(watch.seconds)} s`,
+        note: unseen > 0 ? `${unseen} agents never beat twice in the window` : undefined,
+        extra: { allIntervals: summarize(allIntervals), ...machine },
+      },
+      {
+        name: 'scale',
+        title: `${agents} agents: missed ticks (heartbeat interval ≥ 2 ticks)`,
+        unit: 'intervals',
+        samples: [missedTicks],
+        baseline: { label: `0 of ${allIntervals.length} intervals` },
+        conditions,
+      },
+      {
+        name: 'scale',
+        title: `${agents} agents: fewest alive at once during the window (heartbeat keys / tmux sessions)`,
+        unit: 'agents',
+        samples: [Math.min(minHeartbeats, minSessions)],
+        baseline: { label: `${agents}` },
+        conditions,
+        note: `heartbeats ≥ ${minHeartbeats}, sessions ≥ ${minSessions}; after the window ${notRunning} members not running, ${retried} retried`,
+        extra: { minHeartbeats, minSessions, notRunning, retried },
+      },
+    ];
+  });
+}

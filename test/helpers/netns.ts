@@ -1,0 +1,435 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fstatSync, openSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { Redis } from 'ioredis';
+import { repoRoot, waitForLog, type RoleHandle } from './fleet.js';
+import { tempDir, testRoot } from './test-root.js';
+
+/**
+ * Test hosts made of Linux network namespaces, for multi-host stories on one machine.
+ *
+ * Address plan, one /24 per test run (10.77.S.0/24, S picked free), cut into /30 links:
+ *
+ *   link 0   host 10.77.S.1  ── svc namespace 10.77.S.2     the service address: Redis binds to 10.77.S.1
+ *   link k   host 10.77.S.4k+1 ── namespace k 10.77.S.4k+2  test host k, routed to 10.77.S.1 only
+ *
+ * Every process on every host (the machine's own side included) uses the one service address, as a
+ * fleet would use one Redis URL. The service link is never cut, so the machine's side (scheduler, CLI,
+ * the test's own client) keeps Redis while a test host is partitioned. The namespaces have no default
+ * route and the machine does not forward (net.ipv4.ip_forward is left alone), so nothing leaves them
+ * but traffic to the service address.
+ *
+ * A link is cut from the namespace's end: `ip link set <veth> down` inside it. Cutting the machine's end
+ * instead would drop the machine's route to 10.77.S.4k and send its replies out of the default route.
+ *
+ * Each process started on a test host also gets a UTS namespace with the host's own name, so
+ * `os.hostname()` differs per host, as it does on real machines: reins compares host names (a worker
+ * may kill a previous attempt's session directly only when it is on the same host), and sharing one
+ * name would let a test pass through that shortcut instead of through self-fencing.
+ *
+ * Names carry the test process's pid: namespaces `reins-t<pid>-h<k>` (and `-svc`), veths `rt<pid>h<k>`
+ * (machine side) and `rt<pid>h<k>n` (namespace side), within the 15-character interface name limit.
+ */
+
+export interface NetnsSupport {
+  ok: boolean;
+  /** Why namespaces cannot be used here (empty when ok). */
+  reason: string;
+}
+
+const namePrefix = `reins-t${process.pid}`;
+const vethPrefix = `rt${process.pid}`;
+
+function run(argv: readonly string[]): { ok: boolean; out: string } {
+  const [program, ...args] = argv;
+  const r = spawnSync(program!, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.error) return { ok: false, out: r.error.message };
+  return { ok: r.status === 0, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/**
+ * Whether this machine can build test hosts: root, iproute2, a namespace with a veth pair in it, and a
+ * UTS namespace inside it. Synchronous, so a test file can decide at collection time to skip, and say why.
+ */
+export function probeNetns(): NetnsSupport {
+  if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux, this is ${process.platform}` };
+  if (process.getuid?.() !== 0) return { ok: false, reason: `ip netns needs root, running as uid ${process.getuid?.()}` };
+  for (const tool of [['ip', '-V'], ['unshare', '--version']]) {
+    const r = run(tool);
+    if (!r.ok) return { ok: false, reason: `\`${tool.join(' ')}\` failed: ${r.out}` };
+  }
+  const ns = `${namePrefix}-probe`;
+  const veth = `${vethPrefix}p`;
+  const steps = [
+    ['ip', 'netns', 'add', ns],
+    ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}n`, 'netns', ns],
+    ['ip', 'netns', 'exec', ns, 'unshare', '--uts', '--', 'hostname', 'reins-probe'],
+  ];
+  let failure: string | undefined;
+  for (const step of steps) {
+    const r = run(step);
+    if (!r.ok) {
+      failure = `\`${step.join(' ')}\` failed: ${r.out}`;
+      break;
+    }
+  }
+  run(['ip', 'link', 'del', veth]);
+  run(['ip', 'netns', 'del', ns]);
+  return failure ? { ok: false, reason: failure } : { ok: true, reason: '' };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Namespaces and veths left by test runs that died without cleaning up (SIGKILL, a crashed runner):
+ * their pid is gone. They hold addresses in 10.77.0.0/16, so they are removed before a slot is picked.
+ * Only names of this helper's exact shape are touched.
+ */
+async function sweepStale(): Promise<void> {
+  const namespaces = (await execa('ip', ['netns', 'list'], { reject: false })).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
+  for (const ns of namespaces) {
+    const pid = /^reins-t(\d+)-(?:h\d+|svc|probe)$/.exec(ns)?.[1];
+    if (pid && Number(pid) !== process.pid && !isAlive(Number(pid))) await execa('ip', ['netns', 'del', ns], { reject: false });
+  }
+  const links = (await execa('ip', ['-o', 'link', 'show'], { reject: false })).stdout.split('\n');
+  for (const line of links) {
+    const match = /^\d+: (rt(\d+)(?:h\d+|s|p))[@:]/.exec(line);
+    if (match && Number(match[2]) !== process.pid && !isAlive(Number(match[2]))) await execa('ip', ['link', 'del', match[1]!], { reject: false });
+  }
+}
+
+export interface TestHost {
+  /** 1, 2, … */
+  index: number;
+  /** The host's name, as `os.hostname()` reports it to processes started on it. */
+  hostName: string;
+  netns: string;
+  /** Its address, and the machine side's address on its link (its gateway). */
+  address: string;
+  gatewayAddress: string;
+  /** The veth ends: on the machine, and inside the namespace. */
+  machineVeth: string;
+  netnsVeth: string;
+  /** Whether the link is up (false between cut() and restore()). */
+  readonly linked: boolean;
+  /** Partitions the host: its end of the link goes down, and with it its route to the service address. */
+  cut(): Promise<void>;
+  /** Brings the link back up and restores the route. Safe to call when the link is up. */
+  restore(): Promise<void>;
+  /** The program and arguments that run `argv` on this host: in its namespace, under its host name. */
+  command(argv: readonly string[]): { file: string; args: string[] };
+}
+
+export interface TestNetwork {
+  /** The address on the machine that every host reaches, and services (Redis) bind to. */
+  serviceAddress: string;
+  hosts: TestHost[];
+  /**
+   * Stops whatever still runs in the namespaces (after a grace period for processes that are ending
+   * anyway), removes the veths and the namespaces, and throws if processes had to be killed. Safe to
+   * call twice; every step runs even when one fails.
+   */
+  destroy(): Promise<void>;
+}
+
+/** The first /24 in 10.77.0.0/16 that no interface on the machine uses, starting from one derived from the pid. */
+async function pickSlot(taken: readonly number[]): Promise<number> {
+  const used = (await execa('ip', ['-4', '-o', 'addr', 'show'])).stdout;
+  for (let i = 0; i < 256; i += 1) {
+    const slot = (process.pid + i) % 256;
+    if (!taken.includes(slot) && !used.includes(` 10.77.${slot}.`)) return slot;
+  }
+  throw new Error('no free /24 in 10.77.0.0/16 for the test hosts');
+}
+
+async function ip(...args: string[]): Promise<void> {
+  await execa('ip', args);
+}
+
+async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwork> {
+  const net = (last: number) => `10.77.${slot}.${last}`;
+  const serviceAddress = net(1);
+  const namespaces: string[] = [];
+  const machineVeths: string[] = [];
+  let destroyed: Promise<void> | undefined;
+
+  const destroy = async () => {
+    const leftovers: string[] = [];
+    for (const ns of namespaces) {
+      const pids = async () => (await execa('ip', ['netns', 'pids', ns], { reject: false })).stdout.split('\n').filter(Boolean).map(Number);
+      const deadline = Date.now() + 3_000;
+      while ((await pids()).length > 0 && Date.now() < deadline) await sleep(50);
+      for (const pid of await pids()) {
+        const cmdline = (() => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+          } catch {
+            return '?';
+          }
+        })();
+        leftovers.push(`process ${pid} in ${ns}: ${cmdline.slice(0, 160)}`);
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // it ended meanwhile
+        }
+      }
+    }
+    // Deleting one end of a veth deletes both; deleting a namespace's name alone frees its links only
+    // once its last process is gone, which is asynchronous.
+    for (const veth of machineVeths) await execa('ip', ['link', 'del', veth], { reject: false });
+    for (const ns of namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
+    if (leftovers.length > 0) throw new Error(`test hosts still ran processes, killed:\n${leftovers.map((l) => `  - ${l}`).join('\n')}`);
+  };
+
+  const link = async (machineVeth: string, netnsVeth: string, ns: string, machineAddress: string, netnsAddress: string) => {
+    await ip('netns', 'add', ns);
+    namespaces.push(ns);
+    await ip('link', 'add', machineVeth, 'type', 'veth', 'peer', 'name', netnsVeth, 'netns', ns);
+    machineVeths.push(machineVeth);
+    await ip('addr', 'add', `${machineAddress}/30`, 'dev', machineVeth);
+    await ip('link', 'set', machineVeth, 'up');
+    await ip('netns', 'exec', ns, 'ip', 'addr', 'add', `${netnsAddress}/30`, 'dev', netnsVeth);
+    await ip('netns', 'exec', ns, 'ip', 'link', 'set', netnsVeth, 'up');
+    await ip('netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up');
+  };
+
+  try {
+    await link(`${vethPrefix}s`, `${vethPrefix}sn`, `${namePrefix}-svc`, serviceAddress, net(2));
+    const hosts: TestHost[] = [];
+    for (let index = 1; index <= hostCount; index += 1) {
+      const ns = `${namePrefix}-h${index}`;
+      const machineVeth = `${vethPrefix}h${index}`;
+      const netnsVeth = `${machineVeth}n`;
+      const gatewayAddress = net(4 * index + 1);
+      const address = net(4 * index + 2);
+      await link(machineVeth, netnsVeth, ns, gatewayAddress, address);
+      const route = ['netns', 'exec', ns, 'ip', 'route', 'replace', `${serviceAddress}/32`, 'via', gatewayAddress, 'dev', netnsVeth];
+      await ip(...route);
+      let linked = true;
+      hosts.push({
+        index,
+        hostName: `h${index}.${namePrefix}`,
+        netns: ns,
+        address,
+        gatewayAddress,
+        machineVeth,
+        netnsVeth,
+        get linked() {
+          return linked;
+        },
+        cut: async () => {
+          await ip('netns', 'exec', ns, 'ip', 'link', 'set', netnsVeth, 'down');
+          linked = false;
+        },
+        restore: async () => {
+          await ip('netns', 'exec', ns, 'ip', 'link', 'set', netnsVeth, 'up');
+          // The route went with the link.
+          await ip(...route);
+          linked = true;
+        },
+        command: (argv) => ({
+          file: 'ip',
+          // ip netns exec and unshare exec (no fork), and so does sh: the child's pid is the program's.
+          args: ['netns', 'exec', ns, 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$1" && shift && exec "$@"', 'sh', `h${index}.${namePrefix}`, ...argv],
+        }),
+      });
+    }
+    // Another run may have taken the same slot between pickSlot and here: then this network is unusable.
+    const owners = (await execa('ip', ['-4', '-o', 'addr', 'show', 'to', `10.77.${slot}.0/24`])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(/\s+/)[1]!);
+    const strangers = owners.filter((dev) => !machineVeths.includes(dev));
+    if (strangers.length > 0) throw new SlotTakenError(`10.77.${slot}.0/24 is also on ${strangers.join(', ')}`);
+    return {
+      serviceAddress,
+      hosts,
+      destroy: () => (destroyed ??= destroy()),
+    };
+  } catch (error) {
+    await destroy().catch(() => undefined);
+    throw error;
+  }
+}
+
+class SlotTakenError extends Error {
+  override name = 'SlotTakenError';
+}
+
+/** Builds `hostCount` test hosts and the service link. Call destroy() in a finally or afterAll. */
+export async function createTestNetwork(hostCount: number): Promise<TestNetwork> {
+  await sweepStale();
+  const tried: number[] = [];
+  for (;;) {
+    const slot = await pickSlot(tried);
+    tried.push(slot);
+    try {
+      return await buildNetwork(hostCount, slot);
+    } catch (error) {
+      if (!(error instanceof SlotTakenError) || tried.length >= 5) throw error;
+    }
+  }
+}
+
+export interface ServiceRedis {
+  url: string;
+  /** A client on the machine's side, for assertions; closed by stop(). */
+  client: Redis;
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on `address` (which must be on this machine). */
+async function freePortOn(address: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, address, () => {
+      const bound = server.address();
+      server.close(() => (typeof bound === 'object' && bound ? resolve(bound.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * A private redis-server bound to the service address only (never 127.0.0.1, never 6379). Protected mode
+ * is off because the clients are not on loopback; the address is reachable from the test hosts alone.
+ */
+export async function startRedisOn(address: string): Promise<ServiceRedis> {
+  const dir = tempDir('netns-redis');
+  const port = await freePortOn(address);
+  const url = `redis://${address}:${port}`;
+  const child = spawn('redis-server', ['--port', String(port), '--bind', address, '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+    stdio: 'ignore',
+    env: { ...process.env, REINS_TEST_ROOT: testRoot() },
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    for (let i = 0; ; i += 1) {
+      if (child.exitCode !== null) throw new Error(`redis-server on ${address}:${port} exited with ${child.exitCode}`);
+      const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      const pong = await probe.connect().then(() => probe.ping()).catch(() => undefined);
+      probe.disconnect();
+      if (pong === 'PONG') break;
+      if (i > 200) throw new Error(`redis-server on ${address}:${port} did not answer`);
+      await sleep(25);
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const client = new Redis(url, { maxRetriesPerRequest: null });
+  client.on('error', () => undefined);
+  return {
+    url,
+    client,
+    stop: async () => {
+      client.disconnect();
+      await stop();
+    },
+  };
+}
+
+/**
+ * Starts a reins worker on a test host: `node apps/worker/dist/main.js` in its namespace, with the
+ * environment a fleet gives its workers (`env`, from Fleet.env) plus its own id and data dir, as a
+ * separate machine would have. Resolves once it logged "worker started".
+ */
+export async function startWorkerOn(host: TestHost, options: { id: string; dataDir: string; env: Record<string, string>; logDir: string }): Promise<RoleHandle> {
+  await mkdir(options.logDir, { recursive: true });
+  const logFile = path.join(options.logDir, `worker-${options.id}.log`);
+  const fd = openSync(logFile, 'a');
+  const logOffset = fstatSync(fd).size;
+  const { file, args } = host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]);
+  const child: ChildProcess = spawn(file, args, {
+    env: { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir },
+    stdio: ['ignore', fd, fd],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  const handle: RoleHandle = {
+    role: 'worker',
+    id: options.id,
+    child,
+    pid: child.pid!,
+    logFile,
+    logOffset,
+    log: () => readFileSync(logFile).subarray(logOffset).toString('utf8'),
+    exited,
+    stop: async (graceMs = 15_000) => {
+      if (ended()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    kill9: async () => {
+      if (ended()) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  try {
+    await waitForLog(logFile, 'worker started', 15_000, child, logOffset);
+  } catch (error) {
+    await handle.kill9();
+    throw error;
+  }
+  return handle;
+}
+
+export interface HostProcess {
+  pid: number;
+  cmdline: string;
+  /** NAME=value entries of its environment. */
+  environ: string[];
+}
+
+/** The processes running on a test host (in its network namespace), read from /proc. */
+export async function processesOn(host: TestHost): Promise<HostProcess[]> {
+  const pids = (await execa('ip', ['netns', 'pids', host.netns], { reject: false })).stdout.split('\n').filter(Boolean).map(Number);
+  return pids.flatMap((pid) => {
+    try {
+      const read = (file: string) => readFileSync(`/proc/${pid}/${file}`, 'latin1').split('\0').filter(Boolean);
+      return [{ pid, cmdline: read('cmdline').join(' '), environ: read('environ') }];
+    } catch {
+      return []; // it ended while we looked
+    }
+  });
+}
+
+/** The worker's tmux socket on a host's data dir (see the worker: `<data dir>/tmux/<id>.sock`). */
+export function tmuxSocketOf(dataDir: string, workerId: string): string {
+  return path.join(dataDir, 'tmux', `${workerId}.sock`);
+}
+
+/** Live sessions on one tmux socket (a file on the shared filesystem, reachable whatever the network). */
+export async function tmuxSessionsOn(socket: string): Promise<string[]> {
+  const r = await execa('tmux', ['-S', socket, 'list-sessions', '-F', '#{session_name}'], { reject: false });
+  return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+}
+
+/** Kills the tmux server on a socket; returns the sessions it still had. */
+export async function killTmuxServer(socket: string): Promise<string[]> {
+  const left = await tmuxSessionsOn(socket);
+  await execa('tmux', ['-S', socket, 'kill-server'], { reject: false });
+  return left;
+}

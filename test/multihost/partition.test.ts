@@ -1,0 +1,239 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUES, createKeys, openQueue } from '@reins/shared';
+import { withFleet, writeHarness, type Fleet, type RoleHandle } from '../helpers/fleet.js';
+import { CHAOS_ENV, sampleSessions, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { tempDir } from '../helpers/test-root.js';
+import {
+  createTestNetwork,
+  killTmuxServer,
+  probeNetns,
+  processesOn,
+  startRedisOn,
+  startWorkerOn,
+  tmuxSessionsOn,
+  tmuxSocketOf,
+  type ServiceRedis,
+  type TestHost,
+  type TestNetwork,
+} from '../helpers/netns.js';
+
+/**
+ * Two test hosts (network namespaces, each with its own host name, data dir and tmux socket) run a worker
+ * each; Redis and the scheduler are on the machine's side. See helpers/netns.ts for the address plan.
+ */
+const support = probeNetns();
+const heartbeatTtlMs = Number(CHAOS_ENV.REINS_HEARTBEAT_TTL_MS);
+const tickMs = Number(CHAOS_ENV.REINS_MONITOR_INTERVAL_MS);
+
+interface HostWorker {
+  host: TestHost;
+  id: string;
+  dataDir: string;
+  socket: string;
+  handle: RoleHandle;
+}
+
+interface Registration {
+  workerId: string;
+  host: string;
+  pid: number;
+  state: string;
+}
+
+/**
+ * Starts a worker on each host and always stops them: links come back first (a partitioned worker
+ * would otherwise spend its whole drain unable to hand anything back), then each worker gets SIGTERM,
+ * then every host's tmux server is killed. A session still alive at that point fails the story.
+ */
+async function withHostWorkers<T>(fleet: Fleet, hosts: readonly TestHost[], story: (workers: HostWorker[]) => Promise<T>): Promise<T> {
+  const workers: HostWorker[] = [];
+  const teardown = async () => {
+    for (const host of hosts) if (!host.linked) await host.restore();
+    await Promise.all(workers.map((w) => w.handle.stop(5_000)));
+    const left: string[] = [];
+    for (const w of workers) left.push(...(await killTmuxServer(w.socket)));
+    if (left.length > 0) throw new Error(`test hosts left tmux sessions behind: ${left.join(', ')}`);
+  };
+  let result: T;
+  try {
+    const started = await Promise.allSettled(
+      hosts.map(async (host) => {
+        const id = `w-h${host.index}`;
+        const dataDir = tempDir(`host-h${host.index}`);
+        const handle = await startWorkerOn(host, { id, dataDir, env: fleet.env, logDir: path.join(fleet.dataDir, 'logs') });
+        workers.push({ host, id, dataDir, socket: tmuxSocketOf(dataDir, id), handle });
+      }),
+    );
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    workers.sort((a, b) => a.host.index - b.host.index);
+    result = await story(workers);
+  } catch (error) {
+    await teardown().catch((teardownError: unknown) => {
+      (error as Error).message += `\n(and then, stopping the host workers: ${(teardownError as Error).message})`;
+    });
+    throw error;
+  }
+  await teardown();
+  return result;
+}
+
+const title = support.ok ? 'multi-host (network namespaces)' : `multi-host (network namespaces): skipped, ${support.reason}`;
+if (!support.ok) console.warn(`test/multihost: cannot build test hosts, so the partition test is skipped: ${support.reason}`);
+
+describe.skipIf(!support.ok)(title, () => {
+  let network: TestNetwork | undefined;
+  let redis: ServiceRedis | undefined;
+
+  beforeAll(async () => {
+    network = await createTestNetwork(2);
+    redis = await startRedisOn(network.serviceAddress);
+  });
+
+  afterAll(async () => {
+    // The namespaces must never outlive the file, whatever stopping Redis did.
+    try {
+      await redis?.stop();
+    } finally {
+      await network?.destroy();
+    }
+  });
+
+  it('a host cut off mid-run fences its agent; the member finishes once, on the other host; the host rejoins and takes work again', async () => {
+    const dir = tempDir('partition');
+    // The agent and its child ignore SIGTERM: only the SIGKILL after the stop grace ends them, and that must
+    // still happen before the heartbeat expires and another attempt may start.
+    const longRun = await writeHarness(dir, { name: 'partition', agent: { kind: 'command', argv: ['sh', '-c', `trap '' TERM; sh -c "trap '' TERM; sleep 4" & wait; wait`] }, retry: { attempts: 5 }, team: [{ name: 'solo', prompt: 'Sleep, then succeed.' }] }, 'long.yaml');
+    const shortRun = await writeHarness(dir, { name: 'rejoined', agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'solo', prompt: 'Succeed.' }] }, 'short.yaml');
+
+    await withFleet({ redisUrl: redis!.url, workers: 0, concurrency: 1, env: CHAOS_ENV }, async (fleet) => {
+      await withHostWorkers(fleet, network!.hosts, async (workers) => {
+        const client = redis!.client;
+        const keys = createKeys(fleet.prefix);
+        const store = storeOf(client, fleet);
+        const registration = async (id: string): Promise<Registration | undefined> => {
+          const raw = await client.get(keys.worker(id));
+          return raw ? (JSON.parse(raw) as Registration) : undefined;
+        };
+        const submit = async (file: string) => {
+          const submitted = await fleet.reins(['submit', file], { timeoutMs: 15_000 });
+          expect(submitted.exitCode, submitted.stderr).toBe(0);
+          return submitted.stdout.trim();
+        };
+
+        // Each host registered under its own host name: they are distinct machines to reins.
+        for (const w of workers) {
+          const registered = await waitFor(() => registration(w.id), `${w.id} to register`, 5_000);
+          expect(registered.host).toBe(w.host.hostName);
+        }
+
+        const sampler = sampleSessions({ ...fleet, tmuxSessions: async () => (await Promise.all(workers.map((w) => tmuxSessionsOn(w.socket)))).flat() });
+        try {
+          const runId = await submit(longRun);
+          const first = await waitFor(
+            async () => {
+              const m = await store.getMember(runId, 'solo');
+              return m?.status === 'running' && m.tmuxSession && m.epoch !== undefined ? m : undefined;
+            },
+            'the member to start',
+            10_000,
+          );
+          const victim = workers.find((w) => w.id === first.workerId);
+          const survivor = workers.find((w) => w.id !== first.workerId);
+          expect(victim, `member on ${first.workerId}`).toBeDefined();
+          expect(first.host).toBe(victim!.host.hostName);
+          const firstSession = first.tmuxSession!;
+          await waitFor(async () => (await tmuxSessionsOn(victim!.socket)).includes(firstSession), 'the agent session on its host', 5_000);
+
+          // The partition. Only tmux sockets (files) and the machine-side Redis are looked at from here on.
+          const cutAt = Date.now();
+          await victim!.host.cut();
+          // When the heartbeat, as Redis holds it at the cut, expires: reported below (see the README's lease).
+          const heartbeatExpiresAt = Date.now() + (await client.pttl(keys.heartbeat(first.jobId)));
+          const fencedAt = await waitFor(async () => !(await tmuxSessionsOn(victim!.socket)).includes(firstSession) && Date.now(), 'the cut-off host to stop its agent', 5_000, 25);
+          const fenceMs = fencedAt - cutAt;
+          // Not at once (nothing reached in and killed it), and about TTL minus a tick after the last beat
+          // (the bound leaves a tick for the launcher's lease check and one for this poll).
+          expect(fenceMs).toBeGreaterThan(heartbeatTtlMs / 2);
+          expect(fenceMs).toBeLessThan(heartbeatTtlMs + 2 * tickMs);
+          // Every process of the agent went with its session: a fenced agent leaves nothing running on its host
+          // (agents carry REINS_RUN_ID; the launcher and tmux do not).
+          const leftOnHost = (await processesOn(victim!.host)).filter((p) => p.environ.includes(`REINS_RUN_ID=${runId}`));
+          expect(leftOnHost.map((p) => `${p.pid} ${p.cmdline}`)).toEqual([]);
+          // Fenced on its own host: by the worker's tick (self-fencing) or by the launcher's lease, whichever
+          // looked first; both fire at the last Redis contact plus TTL minus a tick.
+          const stderr = await readFile(path.join(victim!.dataDir, 'runs', runId, 'solo', `e${first.epoch}`, 'stderr.log'), 'utf8').catch(() => '');
+          const fencedBy = [victim!.handle.log().includes('self-fencing') && 'worker', stderr.includes('lease expired') && 'lease'].filter(Boolean);
+          expect(fencedBy.length, `victim log:\n${victim!.handle.log().slice(-3000)}\nstderr: ${stderr}`).toBeGreaterThan(0);
+
+          // Still cut off: the member moves to the other host, and the lost host drops out of the fleet.
+          const second = await waitFor(
+            async () => {
+              const m = await store.getMember(runId, 'solo');
+              return m?.workerId === survivor!.id && m.status === 'running' && m.tmuxSession && (await tmuxSessionsOn(survivor!.socket)).includes(m.tmuxSession) ? m : undefined;
+            },
+            'the member to run on the other host',
+            10_000,
+          );
+          const movedMs = Date.now() - cutAt;
+          expect(second.host).toBe(survivor!.host.hostName);
+          expect(second.epoch).toBeGreaterThan(first.epoch!);
+          // The old agent was gone before the new attempt even began.
+          expect(fencedAt).toBeLessThanOrEqual(second.startedAt!);
+          await waitFor(async () => (await registration(victim!.id)) === undefined, 'the cut-off worker to drop out of the fleet', heartbeatTtlMs);
+
+          // The link returns while the new attempt runs. The worker registers again (same process), and the
+          // old attempt's late writes meet a newer epoch and are refused.
+          await victim!.host.restore();
+          const restoredAt = Date.now();
+          await waitFor(async () => (await registration(victim!.id))?.state === 'running', 'the cut-off worker to register again', 10_000, 25);
+          const rejoinedMs = Date.now() - restoredAt;
+          expect(await registration(victim!.id)).toMatchObject({ host: victim!.host.hostName, pid: victim!.handle.pid });
+          expect(victim!.handle.child.exitCode).toBeNull();
+          await waitFor(() => victim!.handle.log().includes('attempt superseded'), 'the cut-off worker to find its attempt superseded', 10_000);
+
+          const view = await waitForRunEnd(store, runId, 15_000);
+          await sampler.stop();
+          expect(view.status).toBe('succeeded');
+          expect(sampler.samples).toBeGreaterThan(20);
+          expect(sampler.maxAlive(runId, 'solo')).toBe(1);
+          const member = await store.getMember(runId, 'solo');
+          expect(member).toMatchObject({ status: 'succeeded', workerId: survivor!.id, host: survivor!.host.hostName, epoch: second.epoch });
+          const attempts = await store.readAttempts(runId, 'solo');
+          expect(attempts.map((a) => [a.outcome, a.workerId, a.epoch])).toEqual([
+            ['stalled', victim!.id, first.epoch],
+            ['succeeded', survivor!.id, second.epoch],
+          ]);
+          const queue = openQueue(QUEUES.agent, client, keys, { readOnly: true });
+          try {
+            const job = await queue.getJob(member!.jobId);
+            expect(await job?.getState()).toBe('completed');
+            expect(job?.returnvalue).toMatchObject({ status: 'succeeded' });
+          } finally {
+            await queue.close();
+          }
+
+          // And it takes work again: with the other host gone, the next run can only go there.
+          await survivor!.handle.stop(5_000);
+          await waitFor(async () => (await registration(survivor!.id)) === undefined, 'the other worker to deregister', 5_000);
+          const nextRunId = await submit(shortRun);
+          const next = await waitForRunEnd(store, nextRunId, 15_000);
+          expect(next.status).toBe('succeeded');
+          expect(await store.getMember(nextRunId, 'solo')).toMatchObject({ workerId: victim!.id, host: victim!.host.hostName });
+          expect((await store.readAttempts(nextRunId, 'solo')).map((a) => a.outcome)).toEqual(['succeeded']);
+          expect(victim!.handle.log()).not.toMatch(/"level":60|uncaught|unhandled/i);
+
+          console.info(
+            `partition: agent fenced ${fenceMs} ms after the cut (by ${fencedBy.join(' and ')}), ${heartbeatExpiresAt - fencedAt} ms before its heartbeat expired; ` +
+              `new attempt on the other host ${second.startedAt! - heartbeatExpiresAt} ms after that expiry (${movedMs} ms after the cut); ` +
+              `cut-off worker registered again ${rejoinedMs} ms after the link returned`,
+          );
+        } finally {
+          await sampler.stop();
+        }
+      });
+    });
+  });
+});
