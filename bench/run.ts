@@ -2,7 +2,7 @@
 // (redis-server on free ports, never 6379; tmux; the Claude Code CLI against the test Messages API).
 // Prints a markdown table and writes bench/results/bench-<time>.json.
 //
-//   BENCH_REPEATS=3          samples of the repeated figures
+//   BENCH_REPEATS=5          samples of the repeated figures
 //   BENCH_ONLY=a,b           only these figures (see FIGURE_NAMES in lib/options.ts)
 //   BENCH_SCALE=200          agents of the scale figure; sizes and windows: lib/options.ts
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,6 +89,7 @@ async function main(): Promise<number> {
     rmSync(root, { recursive: true, force: true });
   }
 
+  log(`done in ${Math.round((Date.now() - startedAt.getTime()) / 1_000)} s`);
   console.log(`\nreins benchmarks, ${startedAt.toISOString()}, ${os.cpus().length} cores (BENCH_REPEATS=${options.repeats})\n`);
   console.log(renderTable(figures, failures));
   const out = path.join(repoRoot, 'bench', 'results');

@@ -51,7 +51,7 @@ export async function footprint(options: BenchOptions): Promise<Figure[]> {
     const pids = [worker.pid, raw.pid];
 
     // Past start-up (registration, first sweeps, BullMQ's first stall check, start-up garbage), then idle.
-    await sleep(2 * DEFAULT_TIMINGS.tickMs);
+    await sleep(3 * DEFAULT_TIMINGS.tickMs);
     const idle = await measureWindow({ servers, pids, windowMs });
 
     // Long enough to outlast the window; the scope's fleet stop ends them sooner.

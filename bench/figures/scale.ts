@@ -96,6 +96,7 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
 
     // The baseline first, on a quiet machine: the same number of `sleep`s through a bare BullMQ worker.
     const raw = await startRawWorker({ redisUrl: redis.url, concurrency: agents, lockDurationMs: ttlMs, stalledIntervalMs: tickMs });
+    scope.defer('stop the raw worker', () => raw.stop());
     let rawRampMs: number;
     try {
       const rawStartedAt = Date.now();

@@ -47,8 +47,9 @@ export async function trivialJobs(options: BenchOptions): Promise<Figure[]> {
     };
 
     // One round of each to warm up caches and JIT, not counted.
-    await throughReins(Math.min(jobs, 8));
-    await throughRaw(Math.min(jobs, 8));
+    const warmUpJobs = Math.min(jobs, 8);
+    await throughReins(warmUpJobs);
+    await throughRaw(warmUpJobs);
 
     const reinsMs: number[] = [];
     const rawMs: number[] = [];
@@ -66,7 +67,7 @@ export async function trivialJobs(options: BenchOptions): Promise<Figure[]> {
         samples: reinsMs,
         baseline: { label: 'raw BullMQ + execa', samples: rawMs },
         conditions,
-        note: `reins sees an agent end at its next tick; ${retried.length} of ${jobs * (options.repeats + 1)} jobs (warm-up included) needed a second attempt (backoff 100 ms)`,
+        note: `reins sees an agent end at its next tick; ${retried.length} of ${warmUpJobs + jobs * options.repeats} jobs (warm-up included) needed a second attempt (backoff 100 ms)`,
         extra: {
           retried, reinsJobsPerS: reinsMs.map((ms) => (1_000 * jobs) / ms), rawJobsPerS: rawMs.map((ms) => (1_000 * jobs) / ms) },
       },

@@ -9,7 +9,7 @@ const count = (min: number, max: number, fallback: number) => z.coerce.number().
 const EnvSchema = z
   .object({
     /** Samples of the repeated figures (trivial jobs, dead worker, hung agent, crash resume). */
-    BENCH_REPEATS: count(1, 100, 3),
+    BENCH_REPEATS: count(1, 100, 5),
     /** A comma list of figure names; empty: all. */
     BENCH_ONLY: z.string().optional(),
     /** Submissions timed for submit → running (two more are warm-ups). */

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, type Job } from 'bullmq';
 import { transform } from 'esbuild';
 import { Redis } from 'ioredis';
@@ -123,7 +122,6 @@ export async function startRawWorker(options: { redisUrl: string; concurrency: n
       await stopChild();
       await queue.close().catch(() => undefined);
       connection.disconnect();
-      await sleep(0);
     },
   };
 }

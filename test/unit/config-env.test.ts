@@ -33,6 +33,10 @@ describe('loadConfig', () => {
       transcriptMaxBytes: 16 * 1024 * 1024,
       worktreeRetentionMs: 7 * 24 * 3600 * 1000,
       webhooks: [],
+      workerLabels: [],
+      concurrencyLimits: {},
+      dailyBudgetUsd: undefined,
+      budgetReserveUsd: 1,
       backoff: { baseMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 },
       defaultAttempts: 5,
       boardHost: '127.0.0.1',
@@ -84,6 +88,10 @@ describe('loadConfig', () => {
       transcriptMaxBytes: 1024,
       worktreeRetentionMs: 7 * 24 * 3600 * 1000,
       webhooks: [],
+      workerLabels: [],
+      concurrencyLimits: {},
+      dailyBudgetUsd: undefined,
+      budgetReserveUsd: 1,
       backoff: { baseMs: 10, factor: 1.5, maxMs: 2_000, jitter: 0 },
       defaultAttempts: 9,
       boardHost: '0.0.0.0',
@@ -95,6 +103,16 @@ describe('loadConfig', () => {
   it('reads REINS_WEBHOOKS as comma-separated http(s) URLs, and names a bad one', () => {
     expect(loadConfig({ REINS_WEBHOOKS: 'http://a.example/x, https://b.example/y' }).webhooks).toEqual(['http://a.example/x', 'https://b.example/y']);
     expect(() => loadConfig({ REINS_WEBHOOKS: 'ftp://nope' })).toThrow('REINS_WEBHOOKS');
+  });
+
+  it('reads worker labels, fleet concurrency caps and budgets, naming a bad value', () => {
+    const config = loadConfig({ REINS_WORKER_LABELS: 'gpu, region-eu', REINS_CONCURRENCY: 'account-a=2,opus=4', REINS_DAILY_BUDGET_USD: '25.5' });
+    expect(config.workerLabels).toEqual(['gpu', 'region-eu']);
+    expect(config.concurrencyLimits).toEqual({ 'account-a': 2, opus: 4 });
+    expect(config.dailyBudgetUsd).toBe(25.5);
+    expect(() => loadConfig({ REINS_CONCURRENCY: 'account-a' })).toThrow('REINS_CONCURRENCY');
+    expect(() => loadConfig({ REINS_WORKER_LABELS: 'has space' })).toThrow('REINS_WORKER_LABELS');
+    expect(() => loadConfig({ REINS_DAILY_BUDGET_USD: '-1' })).toThrow('REINS_DAILY_BUDGET_USD');
   });
 
   it('lets flags (overrides) win over the environment', () => {
@@ -138,7 +156,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(28);
+    expect(ENV_NAMES).toHaveLength(32);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

@@ -50,6 +50,6 @@ describe('final statuses', () => {
   });
 
   it('marks the final run statuses', () => {
-    expect(RUN_STATUSES.filter(isFinalRunStatus)).toEqual(['succeeded', 'failed', 'cancelled']);
+    expect(RUN_STATUSES.filter(isFinalRunStatus)).toEqual(['succeeded', 'failed', 'cancelled', 'budget_exhausted']);
   });
 });

@@ -380,8 +380,9 @@ export class AgentWorker {
     const reserved = await this.reserveBudget(job, data);
     let spentUsd = 0;
     let disposition: Disposition;
+    let attemptCtx: AttemptContext | undefined;
     try {
-      const attemptCtx = await this.beginAttempt(job, token, data, attempt);
+      attemptCtx = await this.beginAttempt(job, token, data, attempt);
       let meta = await this.startRound(job, attemptCtx, data, 1, attemptCtx.first);
       let end = await this.monitor(job, meta, data, { manual: false });
       spentUsd += end.result?.total_cost_usd ?? 0;
@@ -395,6 +396,10 @@ export class AgentWorker {
         spentUsd += end.result?.total_cost_usd ?? 0;
       }
       disposition = await this.conclude(job, meta, data, end, verdict);
+    } catch (error) {
+      // An attempt that began but could not run (tmux refused, the disk is full) is still an attempt: keep it.
+      if (attemptCtx && !(error instanceof DelayedError) && !isStaleEpochError(error)) await this.recordBroken(job, data, attemptCtx, error);
+      throw error;
     } finally {
       // The real cost settles the reservation, whatever became of the attempt.
       if (reserved) await this.budgets.settle(data.runId, job.id!, spentUsd).catch((error: unknown) => this.options.logger.error({ err: error }, 'budget settlement failed'));
@@ -408,6 +413,18 @@ export class AgentWorker {
       case 'retry':
       case 'fail':
         throw disposition.error;
+    }
+  }
+
+  private async recordBroken(job: Job, data: AgentJobData, ctx: AttemptContext, error: unknown): Promise<void> {
+    const now = Date.now();
+    const message = `the attempt could not run: ${(error as Error).message?.split('\n')[0] ?? String(error)}`;
+    const final = error instanceof UnrecoverableError || ctx.attempt >= (job.opts.attempts ?? 1);
+    try {
+      await this.store.appendAttempt(data.runId, data.member, { attempt: ctx.attempt, epoch: ctx.epoch, outcome: 'crash', message, startedAt: now, endedAt: now, workerId: this.options.workerId, host: this.host });
+      await this.store.updateMemberFenced(data.runId, data.member, ctx.epoch, { status: final ? 'failed' : 'retrying', error: message, errorClass: 'crash', endedAt: final ? now : null });
+    } catch (recordError) {
+      this.options.logger.warn({ err: recordError }, 'could not record the broken attempt');
     }
   }
 

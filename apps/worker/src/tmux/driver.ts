@@ -35,12 +35,18 @@ export class TmuxDriver {
 
   /** Starts a detached session. If tmux fails half-way, the session is killed before the error is thrown. */
   async start({ name, cwd, argv }: StartSessionOptions): Promise<void> {
-    try {
-      // No remain-on-exit: a finished session must disappear, as "session gone" is a signal that the agent ended.
-      await this.run(['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', '--', ...argv]);
-    } catch (error) {
-      await this.kill(name).catch(() => undefined);
-      throw error;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        // No remain-on-exit: a finished session must disappear, as "session gone" is a signal that the agent ended.
+        await this.run(['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', '--', ...argv]);
+        return;
+      } catch (error) {
+        await this.kill(name).catch(() => undefined);
+        // tmux shuts its server down with the last session; a new session asked for at that instant fails
+        // with "server exited unexpectedly" (measured: a few in a hundred quick agents). Ask again.
+        const raced = /server exited unexpectedly|lost server|no server running/i.test(String((error as { stderr?: unknown }).stderr ?? ''));
+        if (!raced || attempt >= 3) throw error;
+      }
     }
   }
 
