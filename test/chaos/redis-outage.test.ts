@@ -50,11 +50,9 @@ describe('Redis outages', () => {
       await waitFor(() => held, 'the agent to call the API');
       await waitFor(async () => (await fleet.tmuxSessions()).length === 1, 'the agent session');
       fixture.redis.pause();
-      const pausedAt = Date.now();
       try {
         // Only tmux is consulted here: Redis answers nothing while paused.
         await waitFor(async () => (await fleet.tmuxSessions()).length === 0, 'the worker to stop its agent', 10_000);
-        expect(Date.now() - pausedAt).toBeGreaterThan(1_000);
         await sleep(500);
       } finally {
         fixture.redis.resume();

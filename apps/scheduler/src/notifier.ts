@@ -32,9 +32,18 @@ export class Notifier {
     this.worker.on('error', (error) => this.logger.error({ err: error }, 'notify queue error'));
   }
 
+  /** Whether any webhook listens to this run's events. */
+  listens(run: RunRecord): boolean {
+    return this.urls(run).length > 0;
+  }
+
+  private urls(run: RunRecord): string[] {
+    return [...new Set([...this.config.webhooks, ...(run.spec.notify?.webhooks ?? [])])];
+  }
+
   /** Sends an event once per run and `once` key; returns false when it was sent before or nobody listens. */
   async notify(run: RunRecord, once: string, event: Omit<Notification, 'runId' | 'runName' | 'at'>): Promise<boolean> {
-    const urls = [...new Set([...this.config.webhooks, ...(run.spec.notify?.webhooks ?? [])])];
+    const urls = this.urls(run);
     if (urls.length === 0) return false;
     if ((await this.redis.hsetnx(this.keys.notified(run.runId), once, String(Date.now()))) !== 1) return false;
     const notification: Notification = { runId: run.runId, runName: run.name, at: Date.now(), ...event };

@@ -187,9 +187,9 @@ export class Scheduler {
       return;
     }
 
-    await this.checkHeartbeats(members);
+    const silent = await this.checkHeartbeats(members);
     await this.flagUnservable(members);
-    let changed = await this.settleEndedJobs(run, members);
+    let changed = await this.settleEndedJobs(run, members, silent);
     if (changed) members = await this.store.getMembers(run);
     if (await this.adoptPlan(run, members)) return this.reconcile(runId);
     changed = await this.release(run, members);
@@ -208,16 +208,18 @@ export class Scheduler {
    * channel, to kill the session, and the attempt ends as "stalled" and is retried. If that worker is dead
    * too, its lock expires and BullMQ hands the job to another worker, which records the stall.
    */
-  private async checkHeartbeats(members: readonly MemberRecord[]): Promise<void> {
+  private async checkHeartbeats(members: readonly MemberRecord[]): Promise<Set<string>> {
     const { heartbeatTtlMs } = this.options.config;
     const now = Date.now();
+    const silent = new Set<string>();
     const suspects = members.filter((m) => m.status === 'running' && m.startedAt !== undefined && now - m.startedAt > heartbeatTtlMs);
-    if (suspects.length === 0) return;
+    if (suspects.length === 0) return silent;
     const pipeline = this.redis.pipeline();
     for (const m of suspects) pipeline.exists(this.options.keys.heartbeat(m.jobId));
     const replies = (await pipeline.exec()) ?? [];
     for (const [i, m] of suspects.entries()) {
       if (replies[i]?.[1] === 1) continue;
+      silent.add(m.name);
       if (now - (this.killRequestedAt.get(m.jobId) ?? 0) < heartbeatTtlMs) continue;
       const job = await this.queues.forMember(m).getJob(m.jobId);
       if (!job || (await job.getState()) !== 'active') continue;
@@ -225,6 +227,7 @@ export class Scheduler {
       this.options.logger.warn({ runId: m.runId, member: m.name, workerId: m.workerId }, 'heartbeat missing: presuming the agent stalled and asking its worker to kill it');
       await this.redis.publish(this.options.keys.controlChannel, JSON.stringify({ type: 'kill', jobId: m.jobId, reason: 'heartbeat missing' }));
     }
+    return silent;
   }
 
   /**
@@ -233,11 +236,13 @@ export class Scheduler {
    * and any attempt after it is the resume, however briefly the member waited.
    */
   private async announce(run: RunRecord, members: readonly MemberRecord[], status: RunStatus): Promise<void> {
+    if (!this.notifier.listens(run)) return;
     for (const m of members) {
       if (m.status === 'failed') {
         await this.notifier.notify(run, `member.failed:${m.name}`, { event: 'member.failed', member: m.name, ...(m.errorClass ? { class: m.errorClass } : {}), text: m.error ?? 'failed', ...(m.costUsd !== undefined ? { costUsd: m.costUsd } : {}) });
       }
-      if (m.status === 'pending' || m.status === 'queued' || m.status === 'skipped') continue;
+      // Only a member past its first attempt can have been rate limited: spare the others a history read.
+      if (m.status === 'pending' || m.status === 'queued' || m.status === 'skipped' || (m.epoch ?? 0) < 2) continue;
       const history = await this.store.readAttempts(run.runId, m.name);
       for (const [i, attempt] of history.entries()) {
         if (attempt.outcome !== 'rate_limit') continue;
@@ -303,10 +308,13 @@ export class Scheduler {
   }
 
   /** Members whose job ended while no worker recorded it (a worker died between the two, say). */
-  private async settleEndedJobs(run: RunRecord, members: readonly MemberRecord[]): Promise<boolean> {
+  private async settleEndedJobs(run: RunRecord, members: readonly MemberRecord[], silent: ReadonlySet<string>): Promise<boolean> {
     let changed = false;
     for (const member of members) {
       if (member.status === 'pending' || isFinalMemberStatus(member.status)) continue;
+      // A running member with a live heartbeat has a worker that records its end (and queue events wake us):
+      // asking BullMQ about its job every sweep would cost Redis round trips for every agent, for nothing.
+      if (member.status === 'running' && !silent.has(member.name)) continue;
       const job = await this.queues.forMember(member).getJob(member.jobId);
       if (!job) {
         // Marked queued, but the add never landed (the scheduler stopped in between): add it again.
