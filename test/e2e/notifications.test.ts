@@ -95,4 +95,22 @@ describe('notifications', () => {
       expect(received.find((r) => r.event === 'rate_limit.paused')).toMatchObject({ member: 'patient', class: 'rate_limit' });
     });
   });
+
+  it('tells the webhooks when a run\'s budget is reached', async () => {
+    received.length = 0;
+    const file = await writeHarness(tempDir('budget-hook'), {
+      name: 'spendthrift',
+      limits: { runBudgetUsd: 0.5 },
+      agent: { kind: 'command', argv: ['sleep', '1'] },
+      team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }],
+    });
+    await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_WEBHOOKS: receiverUrl, REINS_BUDGET_RESERVE_USD: '0.3' } }, async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode).toBe(1);
+      const runId = (JSON.parse(result.stdout) as { runId: string }).runId;
+      const reached = await waitFor(() => received.find((r) => r.runId === runId && r.event === 'budget.reached'), 'budget.reached');
+      expect(reached.text).toContain("the run's budget would be exceeded");
+      expect(received.filter((r) => r.runId === runId).map((r) => r.event).sort()).toEqual(['budget.reached', 'member.failed']);
+    });
+  });
 });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
@@ -64,6 +64,11 @@ describe('worktrees and merge-back', () => {
       expect(member).toMatchObject({ branch: `reins/${runId}/api`, diffStat: '1 file changed, 1 insertion(+)' });
       const status = await fleet.reins(['status', runId]);
       expect(status.stdout).toContain(`result: reins/${runId}/result at ${run!.resultCommit!.slice(0, 12)}`);
+      // The board shows the same: each member's branch and diff stat, and the result.
+      const board = await fleet.startBoard(await freePort());
+      const page = await (await fetch(`${board}/runs/${runId}`)).text();
+      expect(page).toContain(`reins/${runId}/api</span> <span class="muted">· 1 file changed, 1 insertion(+)`);
+      expect(page).toContain(`reins/${runId}/result</span> <span class="muted">${run!.resultCommit!.slice(0, 12)}`);
       expect(status.stdout).toContain(`branch:    reins/${runId}/api (1 file changed, 1 insertion(+))`);
     });
   });
