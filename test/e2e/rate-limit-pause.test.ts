@@ -31,6 +31,8 @@ describe('fleet-wide rate-limit pause, with the real CLI', () => {
         return m?.error?.startsWith('paused: a rate limit on "acct"') ? m : undefined;
       }, 'the second run\'s member to be held by the pause');
       expect(held.status).toBe('queued');
+      // reins status shows the pause while it holds.
+      expect((await fleet.reins(['status', run2])).stdout).toContain('paused: a rate limit on "acct" holds every agent under it until');
       const [view1, view2] = [await waitForRunEnd(store, run1), await waitForRunEnd(store, run2)];
       expect([view1.status, view2.status]).toEqual(['succeeded', 'succeeded']);
       expect(view1.members[0]!.attempts).toBe(1);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createKeys } from '@reins/shared';
+import { FleetLimits, createKeys } from '@reins/shared';
 import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -81,5 +81,15 @@ describe('fleet-wide limits', () => {
       const workers = JSON.parse((await fleet.reins(['workers', '--json'])).stdout) as { workers: { workerId: string; labels?: string[]; version?: string; slots: number }[] };
       expect(workers.workers).toEqual([expect.objectContaining({ workerId: 'solo', labels: ['gpu', 'region-eu'], version: '0.1.0', slots: 1 })]);
     });
+  });
+
+  it('a slot nobody renews frees itself when its lease runs out: a dead worker never leaks one', async () => {
+    const limits = new FleetLimits(redis.client, createKeys('lease-test'), 300);
+    expect(await limits.acquire('acct', 'job-of-a-dead-worker', 1)).toBe(true);
+    expect(await limits.acquire('acct', 'job-b', 1)).toBe(false);
+    // Renewing keeps it: the holder is alive.
+    expect(await limits.acquire('acct', 'job-of-a-dead-worker', 1)).toBe(true);
+    await waitFor(() => limits.acquire('acct', 'job-b', 1), 'the unrenewed slot to free itself', 5_000);
+    expect(await limits.holders('acct')).toEqual(['job-b']);
   });
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
@@ -36,6 +36,12 @@ describe('routing by labels', () => {
       expect((await store.getMember(runId, 'train'))?.workerId).toBe('gpu-eu');
       expect((await store.getMember(runId, 'train-eu'))?.workerId).toBe('gpu-eu');
       expect((await store.getMember(runId, 'train-eu'))?.queue).toBe('agent@gpu+region-eu');
+      // Bull Board shows the pools too, though they appeared after the board started.
+      const board = await fleet.startBoard(await freePort());
+      await waitFor(async () => {
+        const api = (await (await fetch(`${board}/queues/api/queues?page=1`)).json()) as { queues: { name: string }[] };
+        return ['agent@gpu', 'agent@gpu+region-eu'].every((name) => api.queues.some((q) => q.name === name));
+      }, 'the pool queues on Bull Board');
     });
   });
 

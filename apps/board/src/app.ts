@@ -17,6 +17,8 @@ export interface BoardAppOptions {
   fleet: FleetReader;
   access: BoardAccess;
   logger: Logger;
+  /** The pool queues in use now (they appear while the fleet runs); Bull Board adds each as it appears. */
+  poolQueues?: () => Promise<Queue[]>;
 }
 
 /** Headers for every response: no framing (clickjacking on Bull Board's buttons), no sniffing, no leaking URLs. */
@@ -46,7 +48,8 @@ const loopbackHostOnly: RequestHandler = (req, res, next) => {
  * The board's HTTP app: the runs pages at /runs, Bull Board over every reins queue at /queues,
  * Prometheus metrics at /metrics and a health check, behind the configured auth and a CSRF check.
  */
-export function createBoardApp({ queues, store, fleet, access, logger }: BoardAppOptions): Express {
+export function createBoardApp(options: BoardAppOptions): Express {
+  const { queues, store, fleet, access, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
@@ -73,7 +76,7 @@ export function createBoardApp({ queues, store, fleet, access, logger }: BoardAp
 
   app.use('/runs', pagePolicy);
   app.use(runsRouter({ reader: new RunReader(store, fleet), readOnly: access.readOnly, logger }));
-  app.use(QUEUES_PATH, bullBoardRouter(queues, { readOnly: access.readOnly }));
+  app.use(QUEUES_PATH, bullBoardRouter(queues, { readOnly: access.readOnly, ...(options.poolQueues ? { extraQueues: options.poolQueues } : {}) }));
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     logger.error({ err: error, method: req.method, path: req.path }, 'board request failed');

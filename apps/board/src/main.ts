@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import {
   FleetReader,
+  AgentQueues,
   QUEUES,
   RunStore,
   createKeys,
@@ -36,7 +37,9 @@ const redis = createRedis(config.redisUrl, 'blocking', { maxRetriesPerRequest: 1
 redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
 // Opened read-only: opening writes no queue meta, so merely watching changes nothing in Redis.
 const queues = Object.values(QUEUES).map((name) => openQueue(name, redis, keys, { readOnly: true }));
-const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: new FleetReader(redis, keys), access, logger });
+const pools = new AgentQueues(redis, keys, { readOnly: true });
+const poolQueues = async () => (await redis.smembers(keys.pools)).map((name) => pools.get(name));
+const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: new FleetReader(redis, keys), access, logger, poolQueues });
 
 const server: Server = app.listen(config.boardPort, config.boardHost, () => {
   const auth = access.token ? 'token' : access.basic ? 'basic' : 'none (loopback only)';
