@@ -14,7 +14,7 @@ const entries = {
   worker: path.join(repoRoot, 'apps/worker/dist/main.js'),
   board: path.join(repoRoot, 'apps/board/dist/main.js'),
 } as const;
-type RoleName = keyof typeof entries;
+export type RoleName = keyof typeof entries;
 
 export interface RoleHandle {
   role: RoleName;
@@ -87,13 +87,17 @@ export async function waitForLog(file: string, text: string, timeoutMs = 15_000,
   throw new Error(`${file}: no "${text}" within ${timeoutMs} ms`);
 }
 
-function spawnRole(role: RoleName, id: string, env: Record<string, string>, logDir: string): RoleHandle {
-  const logFile = path.join(logDir, `${role}-${id}.log`);
+/**
+ * Spawns a role process (`file args`, e.g. node and a role's entry, maybe behind `ip netns exec`) with its
+ * output appended to logFile, and wraps it in a handle that can stop it gently or kill it as a crash would.
+ */
+export function spawnRoleProcess(role: RoleName, id: string, command: { file: string; args: readonly string[] }, env: Record<string, string>, logFile: string): RoleHandle {
   const fd = openSync(logFile, 'a');
   const logOffset = fstatSync(fd).size;
-  const child = spawn(process.execPath, [entries[role]], { env, stdio: ['ignore', fd, fd] });
+  const child = spawn(command.file, [...command.args], { env, stdio: ['ignore', fd, fd] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const handle: RoleHandle = {
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  return {
     role,
     id,
     child,
@@ -103,19 +107,22 @@ function spawnRole(role: RoleName, id: string, env: Record<string, string>, logD
     log: () => readFileSync(logFile).subarray(logOffset).toString('utf8'),
     exited,
     stop: async (graceMs = 15_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (ended()) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },
     kill9: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (ended()) return;
       child.kill('SIGKILL');
       await exited;
     },
   };
-  return handle;
+}
+
+function spawnRole(role: RoleName, id: string, env: Record<string, string>, logDir: string): RoleHandle {
+  return spawnRoleProcess(role, id, { file: process.execPath, args: [entries[role]] }, env, path.join(logDir, `${role}-${id}.log`));
 }
 
 export async function startFleet(options: FleetOptions): Promise<Fleet> {

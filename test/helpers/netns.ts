@@ -1,12 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fstatSync, openSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
-import { repoRoot, waitForLog, type RoleHandle } from './fleet.js';
+import { repoRoot, spawnRoleProcess, waitForLog, type RoleHandle } from './fleet.js';
 import { tempDir, testRoot } from './test-root.js';
 
 /**
@@ -356,39 +356,9 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
 export async function startWorkerOn(host: TestHost, options: { id: string; dataDir: string; env: Record<string, string>; logDir: string }): Promise<RoleHandle> {
   await mkdir(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `worker-${options.id}.log`);
-  const fd = openSync(logFile, 'a');
-  const logOffset = fstatSync(fd).size;
-  const { file, args } = host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]);
-  const child: ChildProcess = spawn(file, args, {
-    env: { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir },
-    stdio: ['ignore', fd, fd],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const ended = () => child.exitCode !== null || child.signalCode !== null;
-  const handle: RoleHandle = {
-    role: 'worker',
-    id: options.id,
-    child,
-    pid: child.pid!,
-    logFile,
-    logOffset,
-    log: () => readFileSync(logFile).subarray(logOffset).toString('utf8'),
-    exited,
-    stop: async (graceMs = 15_000) => {
-      if (ended()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
-    kill9: async () => {
-      if (ended()) return;
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const handle = spawnRoleProcess('worker', options.id, host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]), { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir }, logFile);
   try {
-    await waitForLog(logFile, 'worker started', 15_000, child, logOffset);
+    await waitForLog(logFile, 'worker started', 15_000, handle.child, handle.logOffset);
   } catch (error) {
     await handle.kill9();
     throw error;

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { tempDir } from './test-root.js';
 
 export interface TestRedis {
@@ -87,5 +88,33 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
     },
     pause: () => child.kill('SIGSTOP'),
     resume: () => child.kill('SIGCONT'),
+  };
+}
+
+/**
+ * A test file's private redis-server, started before its tests and stopped after them. Read `url`,
+ * `client` and the rest through the returned handle once the tests run.
+ */
+export function useRedis(options: { appendonly?: boolean } = {}): TestRedis {
+  let redis: TestRedis | undefined;
+  beforeAll(async () => {
+    redis = await startRedis(options);
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  const current = (): TestRedis => {
+    if (!redis) throw new Error('the private redis-server starts in beforeAll');
+    return redis;
+  };
+  return {
+    get url() { return current().url; },
+    get port() { return current().port; },
+    get dir() { return current().dir; },
+    get client() { return current().client; },
+    stop: (stopOptions) => current().stop(stopOptions),
+    restart: () => current().restart(),
+    pause: () => current().pause(),
+    resume: () => current().resume(),
   };
 }

@@ -3,9 +3,9 @@ import { openSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RunStore, createKeys } from '@reins/shared';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, waitForLog, withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, waitFor, waitForRunEnd } from '../helpers/chaos.js';
@@ -69,13 +69,7 @@ const metricValue = (text: string, series: string): number | undefined => {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 describe('the board', () => {
   it('refuses to start on a non-loopback address without auth, and names the variables', async () => {

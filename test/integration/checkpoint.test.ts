@@ -2,20 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { RunStore, createKeys } from '@reins/shared';
 import { Checkpointer, type CheckpointTarget } from '../../apps/worker/src/checkpoint.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 
 const SESSION = '11111111-2222-4333-8444-555555555555';
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 /** A member with one attempt begun (epoch 1), and a Claude session transcript in its home. */
 async function setup(name: string) {

@@ -1,23 +1,17 @@
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { createKeys } from '@reins/shared';
 import { storeOf, waitFor } from '../helpers/chaos.js';
 import { reinsBin, withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
 const ESC = '\u001b';
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 interface Terminal {
   /** Runs `reins ARGS` in a new 120x40 tmux session; when it ends, the pane shows `[exit=N]` and stays. */

@@ -1,21 +1,15 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { QUEUES, RunStore, createKeys, isRetryRefusedError, openQueue, retryRun, AgentQueues } from '@reins/shared';
 import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
-import { startRedis, type TestRedis } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 interface View {
   runId: string;

@@ -1,21 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
+import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 
 /** A command agent that runs a node script; the script sees the REINS_* variables. */
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
 
-let redis: TestRedis;
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useRedis();
 
 describe('the spine: submit → scheduler → worker → tmux → result', () => {
   it('runs the hello example to success, and prints the exact JSON contract', async () => {
