@@ -7,6 +7,7 @@ import { RunStore, createKeys } from '@reins/shared';
 import { Checkpointer, type CheckpointTarget } from '../../apps/worker/src/checkpoint.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
+import { startAttempt } from '../helpers/member-fixture.js';
 
 const SESSION = '11111111-2222-4333-8444-555555555555';
 const redis = useRedis();
@@ -18,7 +19,7 @@ async function setup(name: string) {
     { runId: 'r-checkpoint1', name, goal: name, source: 'x', spec: { name, agent: { kind: 'claude' }, team: [{ name: 'a', prompt: 'p' }] }, members: ['a'], skillDirs: {}, createdAt: Date.now() },
     [{ name: 'a', dependsOn: [], jobId: 'r-checkpoint1.a' }],
   );
-  const epoch = await store.beginAttempt('r-checkpoint1', 'a', { status: 'running' });
+  const epoch = await startAttempt(store, 'r-checkpoint1', 'a');
   const root = tempDir(`checkpoint-${name}`);
   const home = path.join(root, 'home');
   const attemptDir = path.join(root, 'attempt');
@@ -68,7 +69,7 @@ describe('Checkpointer', () => {
     await writeFile(transcript, '{"type":"user"}\n');
     expect(await checkpointer.take(1, 1_000)).toBe(true);
     expect(await checkpointer.take(1, 2_000)).toBe(false);
-    await store.beginAttempt('r-checkpoint1', 'a', { status: 'running' });
+    await startAttempt(store, 'r-checkpoint1', 'a');
     await writeFile(transcript, '{"type":"user"}\n{"type":"assistant"}\n');
     await expect(checkpointer.take(2, 3_000)).rejects.toThrow('superseded');
     expect((await store.readCursor('r-checkpoint1', 'a'))?.at).toBe(1_000);

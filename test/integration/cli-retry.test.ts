@@ -6,6 +6,7 @@ import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
+import { writeMemberFields } from '../helpers/member-fixture.js';
 
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
 
@@ -119,11 +120,12 @@ describe('reins retry', () => {
         { runId, name: 'unit', goal: 'unit', source: 'x', spec: { name: 'unit', agent: { kind: 'command', argv: ['true'] }, team: team.map((m) => ({ name: m.name, prompt: 'p', depends_on: m.dependsOn })) }, members: team.map((m) => m.name), skillDirs: {}, createdAt: Date.now() },
         team.map((m) => ({ ...m, jobId: `${runId}.${m.name}` })),
       );
-      await store.updateMember(runId, 'a', { status: 'succeeded', attempts: 1, epoch: 1 });
-      await store.updateMember(runId, 'b', { status: 'failed', attempts: 3, epoch: 3, error: 'boom', errorClass: 'crash', exitCode: 1, endedAt: 1, stallsSeen: 1 });
-      await store.updateMember(runId, 'c', { status: 'skipped', error: 'skipped: b failed', endedAt: 1 });
-      await store.updateMember(runId, 'd', { status: 'failed', attempts: 1, epoch: 1, error: 'other' });
-      await store.appendAttempt(runId, 'b', { attempt: 3, epoch: 3, outcome: 'crash', message: 'boom', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' });
+      const fields = (name: string, f: Record<string, string | number>) => writeMemberFields(redis.client, keys, runId, name, f);
+      await fields('a', { status: 'succeeded', attempts: 1, epoch: 1 });
+      await fields('b', { status: 'running', attempts: 3, epoch: 3 });
+      await store.apply(runId, 'b', { type: 'attempt_failed', final: true, figures: { exitCode: 1 }, stallsSeen: 1, record: { attempt: 3, epoch: 3, outcome: 'crash', message: 'boom', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' } }, { epoch: 3 });
+      await store.apply(runId, 'c', { type: 'skipped', reason: 'skipped: b failed', at: 1 });
+      await fields('d', { status: 'failed', attempts: 1, epoch: 1, error: 'other' });
       await store.setRunStatus(runId, 'failed');
       // The old job is still there, finished: a new add with its id would be ignored.
       await queue.add('agent.run', {}, { jobId: `${runId}.b` });
@@ -151,7 +153,7 @@ describe('reins retry', () => {
 
       // A cancelled run still on the active set is still stopping; once off it, it can be retried whole.
       await store.markCancelled(runId);
-      for (const name of ['b', 'c']) await store.updateMember(runId, name, { status: 'cancelled' });
+      for (const name of ['b', 'c']) await store.apply(runId, name, { type: 'cancelled', at: Date.now() });
       await expect(retryRun(redis.client, keys, new AgentQueues(redis.client, keys), runId)).rejects.toThrow(`run ${runId} is cancelled but still stopping`);
       await store.retire(runId);
       const whole = await retryRun(redis.client, keys, new AgentQueues(redis.client, keys), runId);

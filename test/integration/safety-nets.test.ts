@@ -8,6 +8,7 @@ import { useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { startAttempt } from '../helpers/member-fixture.js';
 
 const redis = useRedis();
 
@@ -52,8 +53,8 @@ describe('safety nets with command agents', () => {
     await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       await store.createRun({ runId: 'r-fencetest1', name: 'f', goal: 'f', source: 'x', spec: { name: 'f', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skillDirs: {}, createdAt: Date.now() }, [{ name: 'solo', dependsOn: [], jobId: 'r-fencetest1.solo' }]);
-      const first = await store.beginAttempt('r-fencetest1', 'solo', { status: 'running' });
-      const second = await store.beginAttempt('r-fencetest1', 'solo', { status: 'running' });
+      const first = await startAttempt(store, 'r-fencetest1', 'solo');
+      const second = await startAttempt(store, 'r-fencetest1', 'solo');
       expect(second).toBe(first + 1);
       const stale = await fleet.reins(['checkpoint', '--data', '{"x":1}'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(first) } });
       expect(stale.exitCode).toBe(1);
@@ -61,7 +62,8 @@ describe('safety nets with command agents', () => {
       const fresh = await fleet.reins(['checkpoint', '--data', '{"x":2}'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(second) } });
       expect(fresh.exitCode, fresh.stderr).toBe(0);
       expect((await store.readCursor('r-fencetest1', 'solo'))?.data).toEqual({ x: 2 });
-      await expect(store.updateMemberFenced('r-fencetest1', 'solo', first, { status: 'succeeded' })).rejects.toThrow('superseded');
+      const record = { attempt: 1, epoch: first, outcome: 'succeeded', message: 'done', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' };
+      await expect(store.apply('r-fencetest1', 'solo', { type: 'succeeded', record, summary: 'done', figures: {} }, { epoch: first })).rejects.toThrow('superseded');
       const bad = await fleet.reins(['checkpoint', '--data', 'not json'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(second) } });
       expect(bad.exitCode).toBe(2);
       expect(bad.stderr).toContain('expected --data to be JSON, got "not json"');
@@ -86,7 +88,7 @@ describe('safety nets with command agents', () => {
       try {
         const job = await holder.getNextJob('test-token');
         expect(job?.id).toBe(jobId);
-        await store.updateMember(runId, 'solo', { status: 'running', startedAt: Date.now() - 10_000, workerId: 'w9' });
+        await startAttempt(store, runId, 'solo', { startedAt: Date.now() - 10_000, workerId: 'w9' });
         await waitFor(() => messages.find((m) => m.includes('"kill"')), 'a kill request');
         expect(JSON.parse(messages.find((m) => m.includes('"kill"'))!)).toEqual({ type: 'kill', jobId, reason: 'heartbeat missing' });
       } finally {
@@ -105,7 +107,7 @@ describe('safety nets with command agents', () => {
       await waitFor(async () => (await fleet.tmuxSessions()).length === 1, 'the agent session');
       await fleet.workers[0]!.kill9();
       // Another attempt took the member elsewhere: its epoch moved on.
-      await store.beginAttempt(runId, 'solo', { workerId: 'elsewhere' });
+      await startAttempt(store, runId, 'solo', { workerId: 'elsewhere' });
       expect((await fleet.tmuxSessions()).length).toBe(1);
       const restarted = await fleet.startWorker('w1');
       expect(restarted.log()).toContain('leftover session whose job moved on');

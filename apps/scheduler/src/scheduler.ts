@@ -302,8 +302,8 @@ export class Scheduler {
       const needs = poolLabels(m.queue!);
       const servable = workers.some((w) => servesQueue(w.labels ?? [], m.queue!));
       const note = `no live worker has the labels ${needs.join(', ')}; it waits for one`;
-      if (!servable && m.error !== note) await this.store.updateMember(m.runId, m.name, { error: note });
-      if (servable && m.error === note) await this.store.updateMember(m.runId, m.name, { error: null });
+      if (!servable && m.error !== note) await this.store.apply(m.runId, m.name, { type: 'noted', note });
+      if (servable && m.error === note) await this.store.apply(m.runId, m.name, { type: 'noted', note: null });
     }
   }
 
@@ -324,20 +324,17 @@ export class Scheduler {
       const state = await job.getState();
       if (state === 'completed') {
         const value = (job.returnvalue ?? {}) as Partial<Record<'exitCode' | 'costUsd' | 'numTurns' | 'durationMs', number>> & { summary?: string; sessionId?: string; workspace?: string };
-        await this.store.updateMember(run.runId, member.name, {
-          status: 'succeeded',
-          endedAt: job.finishedOn ?? Date.now(),
+        const settled = await this.store.apply(run.runId, member.name, {
+          type: 'job_settled',
+          outcome: 'succeeded',
+          at: job.finishedOn ?? Date.now(),
           ...(value.summary ? { summary: value.summary } : {}),
           ...(value.workspace ? { workspace: value.workspace } : {}),
         });
-        changed = true;
+        changed ||= settled.applied;
       } else if (state === 'failed') {
-        await this.store.updateMember(run.runId, member.name, {
-          status: 'failed',
-          endedAt: job.finishedOn ?? Date.now(),
-          error: member.error ?? job.failedReason ?? 'failed',
-        });
-        changed = true;
+        const settled = await this.store.apply(run.runId, member.name, { type: 'job_settled', outcome: 'failed', at: job.finishedOn ?? Date.now(), error: member.error ?? job.failedReason ?? 'failed' });
+        changed ||= settled.applied;
       }
     }
     return changed;
@@ -351,13 +348,13 @@ export class Scheduler {
       if (statusOf.get(member.name) !== 'pending') continue;
       const decision = decideRelease(member, (name) => statusOf.get(name));
       if (decision.action === 'skip') {
-        await this.store.updateMember(run.runId, member.name, { status: 'skipped', error: decision.reason, endedAt: Date.now() });
+        await this.store.apply(run.runId, member.name, { type: 'skipped', reason: decision.reason, at: Date.now() });
         statusOf.set(member.name, 'skipped');
         changed = true;
       } else if (decision.action === 'release') {
         // Queued is written before the job exists, so a fast worker's "running" is never overwritten.
         const requires = (run.spec.team ?? []).find((m) => m.name === member.name)?.requires ?? [];
-        await this.store.updateMember(run.runId, member.name, { status: 'queued', queue: poolQueueName(requires) });
+        await this.store.apply(run.runId, member.name, { type: 'released', queue: poolQueueName(requires) });
         member.queue = poolQueueName(requires);
         statusOf.set(member.name, 'queued');
         await this.enqueue(run, member);

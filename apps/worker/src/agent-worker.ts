@@ -361,7 +361,7 @@ export class AgentWorker {
     const run = await this.store.getRun(runId);
     if (!run) throw new UnrecoverableError(`run ${runId} does not exist`);
     if (run.cancelled) {
-      await this.store.updateMember(runId, member, { status: 'cancelled', endedAt: Date.now() });
+      await this.store.apply(runId, member, { type: 'cancelled', at: Date.now() });
       throw new UnrecoverableError('run cancelled');
     }
     // A worker that died after recording success but before acknowledging the job must not run it again.
@@ -421,8 +421,8 @@ export class AgentWorker {
     const message = `the attempt could not run: ${(error as Error).message?.split('\n')[0] ?? String(error)}`;
     const final = error instanceof UnrecoverableError || ctx.attempt >= (job.opts.attempts ?? 1);
     try {
-      await this.store.appendAttempt(data.runId, data.member, { attempt: ctx.attempt, epoch: ctx.epoch, outcome: 'crash', message, startedAt: now, endedAt: now, workerId: this.options.workerId, host: this.host });
-      await this.store.updateMemberFenced(data.runId, data.member, ctx.epoch, { status: final ? 'failed' : 'retrying', error: message, errorClass: 'crash', endedAt: final ? now : null });
+      const record = { attempt: ctx.attempt, epoch: ctx.epoch, outcome: 'crash', message, startedAt: now, endedAt: now, workerId: this.options.workerId, host: this.host };
+      await this.store.apply(data.runId, data.member, { type: 'attempt_failed', record, final }, { epoch: ctx.epoch });
     } catch (recordError) {
       this.options.logger.warn({ err: recordError }, 'could not record the broken attempt');
     }
@@ -447,11 +447,11 @@ export class AgentWorker {
     const jitter = Math.floor(Math.random() * this.options.config.monitorIntervalMs);
     const pausedUntil = await this.limits.pausedUntil(limit.key);
     if (pausedUntil !== undefined && pausedUntil > now) {
-      await this.store.updateMember(data.runId, data.member, { status: 'queued', retryAt: pausedUntil, error: `paused: a rate limit on "${limit.key}" holds every agent under it until ${new Date(pausedUntil).toISOString()}` });
+      await this.store.apply(data.runId, data.member, { type: 'waiting', retryAt: pausedUntil, reason: `paused: a rate limit on "${limit.key}" holds every agent under it until ${new Date(pausedUntil).toISOString()}` });
       return pausedUntil + jitter;
     }
     if (limit.max !== undefined && !(await this.limits.acquire(limit.key, job.id!, limit.max, now))) {
-      await this.store.updateMember(data.runId, data.member, { status: 'queued', error: `waiting for one of ${limit.max} slots under "${limit.key}"` });
+      await this.store.apply(data.runId, data.member, { type: 'waiting', reason: `waiting for one of ${limit.max} slots under "${limit.key}"` });
       return now + this.options.config.monitorIntervalMs + jitter;
     }
     return undefined;
@@ -473,7 +473,7 @@ export class AgentWorker {
     if (limit?.max !== undefined) await this.limits.release(limit.key, job.id!);
     const usd = (n: number) => `$${n.toFixed(4)}`;
     const message = `the ${reservation.budget === 'run' ? "run's" : "fleet's daily"} budget would be exceeded: ${usd(reservation.spentUsd)} spent and ${usd(reservation.reservedUsd)} reserved of ${usd(reservation.capUsd)}, and this member reserves ${usd(amount)}`;
-    await this.store.updateMember(data.runId, data.member, { status: 'failed', errorClass: 'budget', error: message, endedAt: Date.now() });
+    await this.store.apply(data.runId, data.member, { type: 'budget_refused', message, at: Date.now() });
     throw new UnrecoverableError(`budget: ${message}`);
   }
 
@@ -507,23 +507,8 @@ export class AgentWorker {
     const message = `worker ${before.workerId ?? '?'} on ${before.host ?? '?'} stopped renewing its claim (stall ${job.stalledCounter})`;
     const final = attempt >= (job.opts.attempts ?? 1);
     const epoch = before.epoch!;
-    await this.store.appendAttempt(before.runId, before.name, {
-      attempt: before.attempts,
-      epoch,
-      outcome: 'stalled',
-      message,
-      startedAt: before.startedAt ?? now,
-      endedAt: now,
-      workerId: before.workerId ?? '?',
-      host: before.host ?? '?',
-    });
-    await this.store.updateMemberFenced(before.runId, before.name, epoch, {
-      stallsSeen: job.stalledCounter,
-      status: final ? 'failed' : 'retrying',
-      error: message,
-      errorClass: 'stalled',
-      endedAt: final ? now : null,
-    });
+    const record = { attempt: before.attempts, epoch, outcome: 'stalled', message, startedAt: before.startedAt ?? now, endedAt: now, workerId: before.workerId ?? '?', host: before.host ?? '?' };
+    await this.store.apply(before.runId, before.name, { type: 'attempt_failed', record, final, stallsSeen: job.stalledCounter }, { epoch });
     this.options.logger.warn({ jobId: job.id, attempt, final }, message);
     throw new Error(`stalled: ${message}`);
   }
@@ -556,21 +541,18 @@ export class AgentWorker {
     await injectSkills(workspace.path, data.skills);
     const home = path.join(config.dataDir, 'homes', runId, member);
     await mkdir(path.join(home, 'tmp'), { recursive: true });
-    const epoch = await this.store.beginAttempt(runId, member, {
-      status: 'running',
-      attempts: attempt,
-      workspace: workspace.path,
-      startedAt: Date.now(),
+    const started = await this.store.apply(runId, member, {
+      type: 'attempt_started',
+      attempt,
+      at: Date.now(),
       workerId: this.options.workerId,
       host: this.host,
       tmuxSocket: this.tmux.socketPath,
-      error: null,
-      errorClass: null,
-      exitCode: null,
-      endedAt: null,
-      retryAt: null,
+      workspace: workspace.path,
       ...(workspace.branch ? { branch: workspace.branch } : {}),
     });
+    if (!started.applied) throw new UnrecoverableError(started.reason);
+    const { epoch } = started;
     const identity: AgentIdentity = {
       runId,
       member,
@@ -603,7 +585,7 @@ export class AgentWorker {
       session = resumeFile ? { kind: 'resume', transcriptFile: resumeFile } : { kind: 'new', sessionId: sessionId! };
     }
     const startedAt = Date.now();
-    await this.store.updateMemberFenced(runId, member, ctx.epoch, { tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) });
+    await this.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
     const invocation = this.invocation(data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
     const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
     const meta: AttemptMeta = { jobId: job.id!, queue: job.queueName, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
@@ -767,28 +749,27 @@ export class AgentWorker {
     try {
       if (outcome.ok) {
         const summary = (end.result?.result ?? '').trim() || 'done';
-        await this.persist(() => this.store.appendAttempt(runId, member, record('succeeded', summary.slice(0, 500))));
         const extra = {
           ...(verdict.kind === 'done' && verdict.plan ? { plan: JSON.stringify(verdict.plan) } : {}),
           ...(meta.workspace.kind === 'git-worktree' && data.baseCommit ? { diffStat: await diffStat(meta.workspace.path, data.baseCommit) } : {}),
         };
-        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, ...extra, status: 'succeeded', summary, endedAt: now }));
+        await this.persist(() => this.store.apply(runId, member, { type: 'succeeded', record: record('succeeded', summary.slice(0, 500)), summary, figures, ...extra }, { epoch }));
         log.info({ durationMs, costUsd: figures.costUsd, numTurns: figures.numTurns }, 'agent succeeded');
         return {
           kind: 'succeeded',
           result: { status: 'succeeded', summary, exitCode: end.exitCode, sessionId: figures.sessionId ?? undefined, costUsd: figures.costUsd ?? undefined, numTurns: figures.numTurns ?? undefined, durationMs, workspace: meta.workspace.path },
         };
       }
-      await this.persist(() => this.store.appendAttempt(runId, member, record(outcome.failureClass, outcome.message)));
+      const ended = record(outcome.failureClass, outcome.message);
       await job.log(`attempt ${attempt} ended (${outcome.failureClass}): ${outcome.message}`);
 
       if (outcome.failureClass === 'cancelled') {
-        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'cancelled', error: 'cancelled', endedAt: now }));
+        await this.persist(() => this.store.apply(runId, member, { type: 'cancelled', at: now, record: ended, figures }, { epoch }));
         return { kind: 'fail', error: new UnrecoverableError('run cancelled') };
       }
       if (outcome.failureClass === 'shutdown') {
         // Handed back without using an attempt: the next worker resumes from the cursor.
-        await this.persist(() => this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'queued', attempts: attempt - 1, error: 'the worker shut down; handed back' }));
+        await this.persist(() => this.store.apply(runId, member, { type: 'handed_back', record: ended, figures }, { epoch }));
         log.info('agent stopped for shutdown; job handed back');
         return { kind: 'delay', until: Date.now() + 1 };
       }
@@ -798,16 +779,12 @@ export class AgentWorker {
         // The limit is the account's, not this agent's: every agent under the same key waits too.
         const limit = this.limitFor(data);
         if (limit) await this.limits.pause(limit.key, retryAt).catch(() => undefined);
-        await this.persist(() =>
-          this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: 'retrying', attempts: attempt - 1, retryAt, error: `${outcome.message}; waiting until ${new Date(retryAt).toISOString()}`, errorClass: 'rate_limit' }),
-        );
+        await this.persist(() => this.store.apply(runId, member, { type: 'rate_limited', record: ended, retryAt, figures }, { epoch }));
         log.warn({ retryAt }, 'rate limited: job delayed, no attempt used');
         return { kind: 'delay', until: retryAt };
       }
       const final = !outcome.retryable || attempt >= (job.opts.attempts ?? 1);
-      await this.persist(() =>
-        this.store.updateMemberFenced(runId, member, epoch, { ...figures, status: final ? 'failed' : 'retrying', error: outcome.message, errorClass: outcome.failureClass, endedAt: final ? now : null }),
-      );
+      await this.persist(() => this.store.apply(runId, member, { type: 'attempt_failed', record: ended, final, figures }, { epoch }));
       log.warn({ failureClass: outcome.failureClass, final }, outcome.message);
       const error = outcome.retryable ? new Error(`${outcome.failureClass}: ${outcome.message}`) : new UnrecoverableError(`${outcome.failureClass}: ${outcome.message}`);
       return { kind: final ? 'fail' : 'retry', error };
@@ -823,11 +800,12 @@ export class AgentWorker {
   }
 
   /** Retries a state write through a Redis outage (restart, failover); gives up after two heartbeat TTLs. */
-  private async persist(write: () => Promise<void>): Promise<void> {
+  private async persist(write: () => Promise<unknown>): Promise<void> {
     const deadline = Date.now() + 2 * this.options.config.heartbeatTtlMs;
     for (;;) {
       try {
-        return await write();
+        await write();
+        return;
       } catch (error) {
         if (isStaleEpochError(error) || Date.now() > deadline) throw error;
         await sleep(250);

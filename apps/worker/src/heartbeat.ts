@@ -1,6 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import type { Redis } from 'ioredis';
-import { withFencing, type FencingCommands, type Keys } from '@reins/shared';
+import { withScripts, type Keys, type ReinsScripts } from '@reins/shared';
 
 /** What a heartbeat says about a live agent. */
 export interface HeartbeatValue {
@@ -20,14 +20,14 @@ export interface HeartbeatValue {
  * presumed stalled.
  */
 export class Heartbeats {
-  private readonly redis: Redis & FencingCommands;
+  private readonly redis: Redis & ReinsScripts;
 
   constructor(
     redis: Redis,
     private readonly keys: Keys,
     readonly ttlMs: number,
   ) {
-    this.redis = withFencing(redis);
+    this.redis = withScripts(redis);
   }
 
   /** Refreshes one agent's heartbeat; returns what the hooks said: the last ping, and whether a tool is running. */

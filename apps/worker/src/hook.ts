@@ -4,7 +4,7 @@
 // starts once per tool call, and it never fails a tool because Redis blinked.
 import { Redis } from 'ioredis';
 import { createKeys } from '@reins/shared/keys';
-import { withFencing } from '@reins/shared/fencing';
+import { withScripts } from '@reins/shared/scripts';
 
 const { REINS_REDIS_URL, REINS_PREFIX, REINS_JOB_ID, REINS_EPOCH, REINS_RUN_ID, REINS_MEMBER, REINS_HEARTBEAT_TTL_MS } = process.env;
 
@@ -24,7 +24,7 @@ async function main(): Promise<number> {
   const event = await hookEvent();
   if (!REINS_REDIS_URL || !REINS_PREFIX || !REINS_JOB_ID || !REINS_EPOCH || !REINS_RUN_ID || !REINS_MEMBER) return 0;
   const keys = createKeys(REINS_PREFIX);
-  const redis = withFencing(new Redis(REINS_REDIS_URL, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
+  const redis = withScripts(new Redis(REINS_REDIS_URL, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
   redis.on('error', () => undefined);
   try {
     await redis.connect();

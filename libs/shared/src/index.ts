@@ -64,19 +64,10 @@ export {
   type MemberStatus,
   type RunStatus,
 } from './runs/status.js';
-export {
-  RunStore,
-  toRunView,
-  type RunRecord,
-  type MemberRecord,
-  type MemberPatch,
-  type RunView,
-  type MemberView,
-  type AgentEvent,
-  type AttemptRecord,
-  type Cursor,
-} from './runs/store.js';
-export { withFencing, type FencingCommands } from './runs/fencing.js';
+export { RunStore, type Applied } from './runs/store.js';
+export { toRunView, type RunRecord, type MemberRecord, type RunView, type MemberView, type AgentEvent, type AttemptRecord, type Cursor } from './runs/records.js';
+export { applyMemberEvent, memberTransition, type MemberEvent, type MemberEventType, type AttemptFigures } from './runs/member-state.js';
+export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { StaleEpochError, isStaleEpochError } from './errors/stale-epoch-error.js';
 
 export {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
-import type { AgentEvent, RunRecord } from '../runs/store.js';
+import type { AgentEvent, RunRecord } from '../runs/records.js';
 import { RUN_STATUSES } from '../runs/status.js';
 
 /** What a live worker says about itself (see the worker's registration; it expires with a TTL). */

@@ -2,7 +2,8 @@ import type { AgentQueues } from '../jobs/pools.js';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { isFinalMemberStatus } from './status.js';
-import type { MemberRecord, RunStore } from './store.js';
+import type { MemberRecord } from './records.js';
+import type { RunStore } from './store.js';
 
 /**
  * Cancels the members of a cancelled run that no agent is running: their queued jobs are removed and
@@ -20,7 +21,7 @@ export async function cancelIdleMembers(store: RunStore, queues: AgentQueues, ru
       continue;
     }
     if (job && state !== 'completed' && state !== 'failed') await job.remove().catch(() => undefined);
-    await store.updateMember(runId, member.name, { status: 'cancelled', endedAt: Date.now() });
+    await store.apply(runId, member.name, { type: 'cancelled', at: Date.now() });
   }
   return stillRunning;
 }

@@ -4,7 +4,9 @@ import { RetryRefusedError } from '../errors/retry-refused-error.js';
 import type { AgentQueues } from '../jobs/pools.js';
 import type { Keys } from '../redis/keys.js';
 import { deriveRunStatus, isFinalMemberStatus, type MemberStatus, type RunStatus } from './status.js';
-import { RunStore, type MemberRecord, type RunRecord } from './store.js';
+import { memberTransition } from './member-state.js';
+import type { MemberRecord, RunRecord } from './records.js';
+import { RunStore } from './store.js';
 
 export interface RetryResult {
   runId: string;
@@ -16,14 +18,6 @@ export interface RetryResult {
 
 /** Members a retry takes back: those that ended without succeeding. */
 const RETRYABLE: ReadonlySet<MemberStatus> = new Set(['failed', 'skipped', 'cancelled']);
-
-/**
- * Fields of the ended attempt that would be wrong on a pending member. The cursor, the attempt
- * history, the epoch (fencing needs it to keep rising), the workspace and the session id stay, so the
- * next attempt resumes where the last one stopped. stallsSeen goes: it counts the stalls of the old
- * BullMQ job, and the new job's stall counter starts again at 0.
- */
-const CLEARED_FIELDS = ['error', 'errorClass', 'exitCode', 'endedAt', 'retryAt', 'summary', 'stallsSeen'] as const;
 
 const MAX_TRANSACTION_TRIES = 20;
 
@@ -74,11 +68,13 @@ export async function retryRun(redis: Redis, keys: Keys, queues: AgentQueues, ru
       await redis.unwatch();
       continue;
     }
+    // The member state machine says what a retry writes; the WATCH above stands in for its status check.
+    const retried = memberTransition({ type: 'retried' });
     const tx = redis.multi();
     for (const m of chosen) {
       const key = keys.member(runId, m.name);
-      tx.hset(key, 'status', 'pending');
-      tx.hdel(key, ...CLEARED_FIELDS);
+      tx.hset(key, retried.set);
+      tx.hdel(key, ...retried.remove);
       tx.publish(keys.runEventsChannel, JSON.stringify({ runId, member: m.name, status: 'pending' }));
     }
     tx.hset(keys.run(runId), { status, cancelled: '0' });

@@ -2,155 +2,30 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { StaleEpochError } from '../errors/stale-epoch-error.js';
-import { withFencing, type FencingCommands } from './fencing.js';
+import { withScripts, type ReinsScripts } from '../redis/scripts.js';
 import type { Harness } from '../spec/harness.js';
-import { MEMBER_STATUSES, RUN_STATUSES, isFinalRunStatus, type MemberStatus, type RunStatus } from './status.js';
+import { memberTransition, newMemberFields, type MemberEvent } from './member-state.js';
+import { AttemptRecordSchema, decodeMember, decodeRun, toRunView, type AttemptRecord, type Cursor, type AgentEvent, type MemberRecord, type RunRecord, type RunView } from './records.js';
+import { isFinalRunStatus, type MemberStatus, type RunStatus } from './status.js';
 
-export interface RunRecord {
-  runId: string;
-  name: string;
-  goal: string;
-  status: RunStatus;
-  /** The harness file it came from. */
-  source: string;
-  spec: Harness;
-  /** Member names, in the harness file's order. */
-  members: string[];
-  /** The harness workdir, absolute, if it gives one. */
-  workdir?: string;
-  /** Skill name to the folder that holds it. */
-  skillDirs: Record<string, string>;
-  /** Stop after the planner (`reins submit --plan-only`). */
-  planOnly?: boolean;
-  /** In a git workdir: the commit every member's branch starts from. */
-  baseCommit?: string;
-  /** Merge-back: requested once all members succeeded, done when the worker wrote the result. */
-  integration?: 'pending' | 'done';
-  resultBranch?: string;
-  resultCommit?: string;
-  /** Members whose branch could not be merged, with the conflicting files. */
-  conflicts?: { member: string; files: string[] }[];
-  createdAt: number;
-  startedAt?: number;
-  endedAt?: number;
-  cancelled: boolean;
-}
-
-export interface MemberRecord {
-  runId: string;
-  name: string;
-  status: MemberStatus;
-  dependsOn: string[];
-  jobId: string;
-  attempts: number;
-  workspace?: string;
-  exitCode?: number;
-  sessionId?: string;
-  costUsd?: number;
-  numTurns?: number;
-  durationMs?: number;
-  summary?: string;
-  error?: string;
-  errorClass?: string;
-  startedAt?: number;
-  endedAt?: number;
-  workerId?: string;
-  host?: string;
-  tmuxSocket?: string;
-  tmuxSession?: string;
-  /** The current attempt's fencing token; every attempt takes the next one. */
-  epoch?: number;
-  /** BullMQ stalls already turned into failed attempts (see the worker's stall handling). */
-  stallsSeen?: number;
-  /** When a rate-limited member will be tried again (epoch ms). */
-  retryAt?: number;
-  /** The planner's validated team, as JSON. */
-  plan?: string;
-  /** The queue its job is on: a pool queue when it requires labels. */
-  queue?: string;
-  /** The member's git branch and its diff stat against the run's base, in a git workdir. */
-  branch?: string;
-  diffStat?: string;
-}
-
-/** One ended attempt of a member, as `reins status` lists it. */
-export interface AttemptRecord {
-  attempt: number;
-  epoch: number;
-  /** A FailureClass, or "succeeded". */
-  outcome: string;
-  message: string;
-  startedAt: number;
-  endedAt: number;
-  workerId: string;
-  host: string;
-}
-
-/** A member's last checkpoint: everything another host needs to resume it. */
-export interface Cursor {
-  attempt: number;
-  epoch: number;
-  at: number;
-  sessionId?: string;
-  /** The session transcript (JSONL), gzip-compressed. */
-  transcriptGz?: Buffer;
-  /** Uncompressed transcript size. */
-  transcriptBytes?: number;
-  /** Why the transcript is not in the cursor (too large, say). */
-  transcriptOmitted?: string;
-  /** The workspace's commit at the checkpoint, in a git workspace. */
-  commit?: string;
-  numTurns?: number;
-  /** What the agent saved itself with `reins checkpoint --data`. */
-  data?: unknown;
-}
-
-/** The `--json` contract of `reins status` and `reins submit --wait`. Keep it exact. */
-export interface RunView {
-  runId: string;
-  status: RunStatus;
-  members: MemberView[];
-}
-
-export interface MemberView {
-  name: string;
-  status: MemberStatus;
-  attempts: number;
-  workspace: string | null;
-  exitCode?: number;
-  sessionId?: string;
-  costUsd?: number;
-  numTurns?: number;
-  error?: string;
-}
-
-/** A readable line of an agent's activity, kept in a capped stream per member. */
-export interface AgentEvent {
-  id: string;
-  at: number;
-  kind: string;
-  text: string;
-}
-
-/** A field set to null is removed from the record. */
-export type MemberPatch = { [K in keyof MemberRecord]?: MemberRecord[K] | null };
+/** What became of an event given to the store: applied, or refused because the member's status does not allow it. */
+export type Applied = { applied: true; epoch: number; status: MemberStatus } | { applied: false; epoch: number; status: MemberStatus; reason: string };
 
 const MAX_EVENTS_PER_MEMBER = 5_000;
 const MAX_RAW_EVENTS_PER_MEMBER = 2_000;
 /** A raw line past this is cut (tool results can hold whole files); the cut is marked. */
 const MAX_RAW_EVENT_BYTES = 32 * 1024;
-const NUMBER_FIELDS = new Set(['attempts', 'exitCode', 'costUsd', 'numTurns', 'durationMs', 'startedAt', 'endedAt', 'epoch', 'stallsSeen', 'retryAt']);
 const MAX_ATTEMPT_RECORDS = 100;
 
 /** Reads and writes run and member records. Every state change lands here before anyone reports it. */
 export class RunStore {
-  private readonly redis: Redis & FencingCommands;
+  private readonly redis: Redis & ReinsScripts;
 
   constructor(
     redis: Redis,
     private readonly keys: Keys,
   ) {
-    this.redis = withFencing(redis);
+    this.redis = withScripts(redis);
   }
 
   /** Creates the run and its members once; a second call for the same run changes nothing. */
@@ -178,14 +53,7 @@ export class RunStore {
       cancelled: '0',
     });
     for (const m of members) {
-      tx.hset(this.keys.member(run.runId, m.name), {
-        runId: run.runId,
-        name: m.name,
-        status: 'pending',
-        dependsOn: JSON.stringify(m.dependsOn),
-        jobId: m.jobId,
-        attempts: '0',
-      });
+      tx.hset(this.keys.member(run.runId, m.name), newMemberFields(run.runId, m.name, m.dependsOn, m.jobId));
     }
     tx.zadd(this.keys.runs, run.createdAt, run.runId);
     tx.sadd(this.keys.activeRuns, run.runId);
@@ -210,50 +78,54 @@ export class RunStore {
     const replies = (await pipeline.exec()) ?? [];
     return replies.flatMap(([error, hash]) => {
       if (error) throw error;
-      const h = hash as Record<string, string>;
-      return h.name ? [decodeMember(h)] : [];
+      const decoded = decodeMember(hash as Record<string, string>);
+      return decoded ? [decoded] : [];
     });
   }
 
   async getMember(runId: string, member: string): Promise<MemberRecord | undefined> {
-    const hash = await this.redis.hgetall(this.keys.member(runId, member));
-    return hash.name ? decodeMember(hash) : undefined;
+    return decodeMember(await this.redis.hgetall(this.keys.member(runId, member)));
   }
 
-  async updateMember(runId: string, member: string, patch: MemberPatch): Promise<void> {
-    const key = this.keys.member(runId, member);
-    const { set, remove } = splitPatch(patch);
-    const tx = this.redis.multi();
-    if (Object.keys(set).length > 0) tx.hset(key, set);
-    if (remove.length > 0) tx.hdel(key, ...remove);
-    tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set }));
-    await tx.exec();
-  }
-
-  /** Starts an attempt: takes the member's next epoch and writes the fields, atomically. Returns the epoch. */
-  async beginAttempt(runId: string, member: string, patch: MemberPatch): Promise<number> {
-    const { set, remove } = splitPatch(patch);
-    const epoch = await this.redis.reinsBeginAttempt(this.keys.member(runId, member), JSON.stringify(set), JSON.stringify(remove));
-    await this.redis.publish(this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set, epoch }));
-    return Number(epoch);
-  }
-
-  /** Updates a member only while `epoch` is its current one; throws StaleEpochError otherwise. */
-  async updateMemberFenced(runId: string, member: string, epoch: number, patch: MemberPatch): Promise<void> {
-    const key = this.keys.member(runId, member);
-    const { set, remove } = splitPatch(patch);
-    const written = await this.redis.reinsFencedHash(key, key, String(epoch), JSON.stringify(set), JSON.stringify(remove), this.keys.runEventsChannel, JSON.stringify({ runId, member, ...set }));
-    if (Number(written) !== 1) throw new StaleEpochError(`attempt epoch ${epoch} of ${runId}/${member} was superseded`);
-  }
-
-  async appendAttempt(runId: string, member: string, record: AttemptRecord): Promise<void> {
-    const written = await this.redis.reinsFencedPush(this.keys.member(runId, member), this.keys.attempts(runId, member), String(record.epoch), JSON.stringify(record), String(MAX_ATTEMPT_RECORDS));
-    if (Number(written) !== 1) throw new StaleEpochError(`attempt epoch ${record.epoch} of ${runId}/${member} was superseded`);
+  /**
+   * Carries out one event of the member state machine (member-state.ts), atomically: refused when the
+   * member's status does not allow it, and, given the writer's epoch, when a newer attempt superseded it
+   * (StaleEpochError). Returns the member's epoch after it (a new one for attempt_started).
+   */
+  async apply(runId: string, member: string, event: MemberEvent, fence: { epoch?: number } = {}): Promise<Applied> {
+    const t = memberTransition(event);
+    const set: Record<string, string> = {};
+    for (const [field, value] of Object.entries(t.set)) set[field] = String(value);
+    const [code, epoch, status] = await this.redis.reinsMemberEvent(
+      this.keys.member(runId, member),
+      this.keys.attempts(runId, member),
+      fence.epoch === undefined ? '' : String(fence.epoch),
+      JSON.stringify(t.from),
+      JSON.stringify(set),
+      JSON.stringify(t.remove),
+      t.takesEpoch ? '1' : '0',
+      t.record ? JSON.stringify(t.record) : '',
+      String(MAX_ATTEMPT_RECORDS),
+      this.keys.runEventsChannel,
+      JSON.stringify({ runId, member, event: event.type, ...set }),
+    );
+    switch (Number(code)) {
+      case 1:
+        return { applied: true, epoch: Number(epoch), status: status as MemberStatus };
+      case 0:
+        throw new StaleEpochError(`attempt epoch ${fence.epoch} of ${runId}/${member} was superseded by epoch ${epoch}`);
+      case -2:
+        throw new NotFoundError(`run ${runId} has no member ${JSON.stringify(member)}`);
+      case -3:
+        return { applied: false, epoch: Number(epoch), status: status as MemberStatus, reason: `attempt epoch ${t.record?.epoch} of ${runId}/${member} is already recorded` };
+      default:
+        return { applied: false, epoch: Number(epoch), status: status as MemberStatus, reason: `${event.type} does not apply to ${runId}/${member}, which is ${status}` };
+    }
   }
 
   async readAttempts(runId: string, member: string): Promise<AttemptRecord[]> {
     const items = await this.redis.lrange(this.keys.attempts(runId, member), 0, -1);
-    return items.map((item) => JSON.parse(item) as AttemptRecord);
+    return items.map((item) => AttemptRecordSchema.parse(JSON.parse(item)));
   }
 
   /** Writes a checkpoint only while `epoch` is the member's current one; throws StaleEpochError otherwise. */
@@ -268,7 +140,7 @@ export class RunStore {
     // A transcript and the note saying why there is none replace each other: never leave an older
     // transcript behind a newer "omitted", or a resume would pick up an outdated conversation.
     const remove = cursor.transcriptOmitted !== undefined ? ['transcriptGz'] : cursor.transcriptGz !== undefined ? ['transcriptOmitted'] : [];
-    const written = await this.redis.reinsFencedHash(this.keys.member(runId, member), this.keys.cursor(runId, member), String(epoch), JSON.stringify(set), JSON.stringify(remove), '', '');
+    const written = await this.redis.reinsFencedHash(this.keys.member(runId, member), this.keys.cursor(runId, member), String(epoch), JSON.stringify(set), JSON.stringify(remove));
     if (Number(written) !== 1) throw new StaleEpochError(`checkpoint from epoch ${epoch} of ${runId}/${member} refused: superseded`);
   }
 
@@ -334,7 +206,7 @@ export class RunStore {
     const tx = this.redis.multi();
     tx.hset(key, { spec: JSON.stringify({ ...run.spec, team }), members: JSON.stringify([...run.members, ...team.map((m) => m.name)]) });
     for (const m of team) {
-      tx.hset(this.keys.member(runId, m.name), { runId, name: m.name, status: 'pending', dependsOn: JSON.stringify(m.depends_on ?? []), jobId: jobIdOf(m.name), attempts: '0' });
+      tx.hset(this.keys.member(runId, m.name), newMemberFields(runId, m.name, m.depends_on ?? [], jobIdOf(m.name)));
     }
     tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, planned: team.length }));
     return (await tx.exec()) !== null;
@@ -408,69 +280,4 @@ export class RunStore {
     const run = await this.requireRun(runId);
     return toRunView(run, await this.getMembers(run));
   }
-}
-
-function splitPatch(patch: MemberPatch): { set: Record<string, string>; remove: string[] } {
-  const set: Record<string, string> = {};
-  const remove: string[] = [];
-  for (const [field, value] of Object.entries(patch)) {
-    if (value === undefined) continue;
-    if (value === null) remove.push(field);
-    else set[field] = Array.isArray(value) ? JSON.stringify(value) : String(value);
-  }
-  return { set, remove };
-}
-
-export function toRunView(run: RunRecord, members: readonly MemberRecord[]): RunView {
-  return {
-    runId: run.runId,
-    status: run.status,
-    members: members.map((m) => {
-      const view: MemberView = { name: m.name, status: m.status, attempts: m.attempts, workspace: m.workspace ?? null };
-      if (m.exitCode !== undefined) view.exitCode = m.exitCode;
-      if (m.sessionId !== undefined) view.sessionId = m.sessionId;
-      if (m.costUsd !== undefined) view.costUsd = m.costUsd;
-      if (m.numTurns !== undefined) view.numTurns = m.numTurns;
-      if (m.error !== undefined) view.error = m.error;
-      return view;
-    }),
-  };
-}
-
-function decodeRun(h: Record<string, string>): RunRecord {
-  const status = RUN_STATUSES.find((s) => s === h.status) ?? 'queued';
-  const run: RunRecord = {
-    runId: h.runId!,
-    name: h.name ?? '',
-    goal: h.goal ?? '',
-    status,
-    source: h.source ?? '',
-    spec: JSON.parse(h.spec ?? '{}') as Harness,
-    members: JSON.parse(h.members ?? '[]') as string[],
-    skillDirs: JSON.parse(h.skillDirs ?? '{}') as Record<string, string>,
-    createdAt: Number(h.createdAt),
-    cancelled: h.cancelled === '1',
-  };
-  if (h.workdir) run.workdir = h.workdir;
-  if (h.planOnly === '1') run.planOnly = true;
-  if (h.baseCommit) run.baseCommit = h.baseCommit;
-  if (h.integration === 'pending' || h.integration === 'done') run.integration = h.integration;
-  if (h.resultBranch) run.resultBranch = h.resultBranch;
-  if (h.resultCommit) run.resultCommit = h.resultCommit;
-  if (h.conflicts) run.conflicts = JSON.parse(h.conflicts) as { member: string; files: string[] }[];
-  if (h.startedAt) run.startedAt = Number(h.startedAt);
-  if (h.endedAt) run.endedAt = Number(h.endedAt);
-  return run;
-}
-
-function decodeMember(h: Record<string, string>): MemberRecord {
-  const record: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(h)) {
-    if (NUMBER_FIELDS.has(field)) record[field] = Number(value);
-    else if (field === 'dependsOn') record[field] = JSON.parse(value) as string[];
-    else record[field] = value;
-  }
-  record.status = MEMBER_STATUSES.find((s) => s === h.status) ?? 'pending';
-  record.attempts ??= 0;
-  return record as unknown as MemberRecord;
 }

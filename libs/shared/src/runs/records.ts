@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import type { Harness } from '../spec/harness.js';
+import { MEMBER_STATUSES, RUN_STATUSES, type MemberStatus, type RunStatus } from './status.js';
+
+/** A number field of a Redis hash: stored as a decimal string. */
+const num = z.coerce.number().pipe(z.number().finite());
+const json = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((raw, ctx) => {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+/**
+ * A member's record, as its Redis hash holds it. Only member-state.ts decides its status fields; this says
+ * how they are read back. Unknown fields are dropped, a status that is not one of ours reads as pending.
+ */
+export const MemberRecordSchema = z.object({
+  runId: z.string(),
+  name: z.string(),
+  status: z.enum(MEMBER_STATUSES).catch('pending'),
+  dependsOn: json(z.array(z.string())).catch([]),
+  jobId: z.string(),
+  attempts: num.catch(0),
+  workspace: z.string().optional(),
+  exitCode: num.optional(),
+  sessionId: z.string().optional(),
+  costUsd: num.optional(),
+  numTurns: num.optional(),
+  durationMs: num.optional(),
+  summary: z.string().optional(),
+  error: z.string().optional(),
+  errorClass: z.string().optional(),
+  startedAt: num.optional(),
+  endedAt: num.optional(),
+  workerId: z.string().optional(),
+  host: z.string().optional(),
+  tmuxSocket: z.string().optional(),
+  tmuxSession: z.string().optional(),
+  /** The current attempt's fencing token; every attempt takes the next one. */
+  epoch: num.optional(),
+  /** The epoch whose attempt record was written last: each attempt is recorded once. */
+  recordedEpoch: num.optional(),
+  /** BullMQ stalls already turned into failed attempts (see the worker's stall handling). */
+  stallsSeen: num.optional(),
+  /** When a waiting member will be tried again (epoch ms). */
+  retryAt: num.optional(),
+  /** The planner's validated team, as JSON. */
+  plan: z.string().optional(),
+  /** The queue its job is on: a pool queue when it requires labels. */
+  queue: z.string().optional(),
+  /** The member's git branch and its diff stat against the run's base, in a git workdir. */
+  branch: z.string().optional(),
+  diffStat: z.string().optional(),
+});
+export type MemberRecord = z.output<typeof MemberRecordSchema>;
+
+/** One ended attempt of a member, as `reins status` lists it. */
+export const AttemptRecordSchema = z.object({
+  attempt: z.number().int(),
+  epoch: z.number().int(),
+  /** A FailureClass, or "succeeded". */
+  outcome: z.string(),
+  message: z.string(),
+  startedAt: z.number(),
+  endedAt: z.number(),
+  workerId: z.string(),
+  host: z.string(),
+});
+export type AttemptRecord = z.output<typeof AttemptRecordSchema>;
+
+export interface RunRecord {
+  runId: string;
+  name: string;
+  goal: string;
+  status: RunStatus;
+  /** The harness file it came from. */
+  source: string;
+  spec: Harness;
+  /** Member names, in the harness file's order. */
+  members: string[];
+  /** The harness workdir, absolute, if it gives one. */
+  workdir?: string;
+  /** Skill name to the folder that holds it. */
+  skillDirs: Record<string, string>;
+  /** Stop after the planner (`reins submit --plan-only`). */
+  planOnly?: boolean;
+  /** In a git workdir: the commit every member's branch starts from. */
+  baseCommit?: string;
+  /** Merge-back: requested once all members succeeded, done when the worker wrote the result. */
+  integration?: 'pending' | 'done';
+  resultBranch?: string;
+  resultCommit?: string;
+  /** Members whose branch could not be merged, with the conflicting files. */
+  conflicts?: { member: string; files: string[] }[];
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  cancelled: boolean;
+}
+
+/** A member's last checkpoint: everything another host needs to resume it. */
+export interface Cursor {
+  attempt: number;
+  epoch: number;
+  at: number;
+  sessionId?: string;
+  /** The session transcript (JSONL), gzip-compressed. */
+  transcriptGz?: Buffer;
+  /** Uncompressed transcript size. */
+  transcriptBytes?: number;
+  /** Why the transcript is not in the cursor (too large, say). */
+  transcriptOmitted?: string;
+  /** The workspace's commit at the checkpoint, in a git workspace. */
+  commit?: string;
+  numTurns?: number;
+  /** What the agent saved itself with `reins checkpoint --data`. */
+  data?: unknown;
+}
+
+/** The `--json` contract of `reins status` and `reins submit --wait`. Keep it exact. */
+export interface RunView {
+  runId: string;
+  status: RunStatus;
+  members: MemberView[];
+}
+
+export interface MemberView {
+  name: string;
+  status: MemberStatus;
+  attempts: number;
+  workspace: string | null;
+  exitCode?: number;
+  sessionId?: string;
+  costUsd?: number;
+  numTurns?: number;
+  error?: string;
+}
+
+/** A readable line of an agent's activity, kept in a capped stream per member. */
+export interface AgentEvent {
+  id: string;
+  at: number;
+  kind: string;
+  text: string;
+}
+
+export function toRunView(run: RunRecord, members: readonly MemberRecord[]): RunView {
+  return {
+    runId: run.runId,
+    status: run.status,
+    members: members.map((m) => {
+      const view: MemberView = { name: m.name, status: m.status, attempts: m.attempts, workspace: m.workspace ?? null };
+      if (m.exitCode !== undefined) view.exitCode = m.exitCode;
+      if (m.sessionId !== undefined) view.sessionId = m.sessionId;
+      if (m.costUsd !== undefined) view.costUsd = m.costUsd;
+      if (m.numTurns !== undefined) view.numTurns = m.numTurns;
+      if (m.error !== undefined) view.error = m.error;
+      return view;
+    }),
+  };
+}
+
+export function decodeMember(hash: Record<string, string>): MemberRecord | undefined {
+  if (!hash.name) return undefined;
+  const parsed = MemberRecordSchema.safeParse(hash);
+  if (!parsed.success) throw new Error(`member record ${hash.runId}/${hash.name} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export function decodeRun(h: Record<string, string>): RunRecord {
+  const status = RUN_STATUSES.find((s) => s === h.status) ?? 'queued';
+  const run: RunRecord = {
+    runId: h.runId!,
+    name: h.name ?? '',
+    goal: h.goal ?? '',
+    status,
+    source: h.source ?? '',
+    spec: JSON.parse(h.spec ?? '{}') as Harness,
+    members: JSON.parse(h.members ?? '[]') as string[],
+    skillDirs: JSON.parse(h.skillDirs ?? '{}') as Record<string, string>,
+    createdAt: Number(h.createdAt),
+    cancelled: h.cancelled === '1',
+  };
+  if (h.workdir) run.workdir = h.workdir;
+  if (h.planOnly === '1') run.planOnly = true;
+  if (h.baseCommit) run.baseCommit = h.baseCommit;
+  if (h.integration === 'pending' || h.integration === 'done') run.integration = h.integration;
+  if (h.resultBranch) run.resultBranch = h.resultBranch;
+  if (h.resultCommit) run.resultCommit = h.resultCommit;
+  if (h.conflicts) run.conflicts = JSON.parse(h.conflicts) as { member: string; files: string[] }[];
+  if (h.startedAt) run.startedAt = Number(h.startedAt);
+  if (h.endedAt) run.endedAt = Number(h.endedAt);
+  return run;
+}
