@@ -269,7 +269,7 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       const api = (await (await fetch(`${base}/queues/api/queues?activeQueue=agent&status=completed&page=1`)).json()) as {
         queues: { name: string; jobs: { id: string; progress: unknown; returnValue: unknown }[] }[];
       };
-      expect(api.queues.map((q) => q.name).sort()).toEqual(['agent', 'control', 'notify']);
+      expect(api.queues.map((q) => q.name).sort()).toEqual(['agent', 'control', 'integrate', 'notify']);
       const job = api.queues.find((q) => q.name === 'agent')!.jobs.find((j) => j.id === `${runId}.only`)!;
       expect(job.returnValue).toMatchObject({ status: 'succeeded', exitCode: 0 });
       const logs = (await (await fetch(`${base}/queues/api/queues/agent/${runId}.only/logs`)).json()) as string[] | { logs: string[] };

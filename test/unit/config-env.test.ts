@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import path from 'node:path';
-import { ConfigError, ENV_NAMES, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
+import { ConfigError, ENV_NAMES, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl, smallestWorkingTtlMs } from '@reins/shared';
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -330,5 +330,27 @@ describe('redactRedisUrl', () => {
 
   it('hides credentials of a string that is not a URL', () => {
     expect(redactRedisUrl('redis://u:p@[bad')).toBe('redis://***@[bad');
+  });
+
+  it('refuses a heartbeat TTL whose lease cannot outlast one monitor tick, naming both variables and the smallest TTL that works', () => {
+    // Seen: TTL 4 s with the default 5 s tick stopped every agent about a second after it started.
+    const error = configError(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '4000' }));
+    expect(error.issues).toHaveLength(1);
+    expect(error.issues[0]!.path).toBe('REINS_HEARTBEAT_TTL_MS');
+    expect(error.message).toContain('REINS_MONITOR_INTERVAL_MS=5000');
+    expect(error.message).toContain(`at least ${smallestWorkingTtlMs(5_000)} ms`);
+    expect(error.message).toContain('"4000"');
+    // The smallest TTL it names does work, and one below it does not.
+    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: String(smallestWorkingTtlMs(5_000)) })).not.toThrow();
+    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: String(smallestWorkingTtlMs(5_000) - 1) })).toThrow('REINS_HEARTBEAT_TTL_MS');
+    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '2000', REINS_MONITOR_INTERVAL_MS: '250' })).not.toThrow();
+  });
+
+  it('derives the lease from the TTL and the tick so that it outlasts a tick exactly when the configuration is accepted', () => {
+    for (const tick of [100, 250, 500, 1_000, 5_000, 30_000]) {
+      const ttl = smallestWorkingTtlMs(tick);
+      expect(fenceAfterMs(ttl, tick)).toBeGreaterThan(tick);
+      expect(fenceAfterMs(ttl - 1, tick)).toBeLessThanOrEqual(tick);
+    }
   });
 });

@@ -53,8 +53,8 @@ describe('agentJobId / parseAgentJobId', () => {
 
 describe('JOB_CATALOGUE', () => {
   it('puts agent.run on the agent queue and run.submit on the control queue', () => {
-    expect(QUEUES).toEqual({ agent: 'agent', control: 'control', notify: 'notify' });
-    expect(JOB_CATALOGUE['run.integrate'].queue).toBe('agent');
+    expect(QUEUES).toEqual({ agent: 'agent', integrate: 'integrate', control: 'control', notify: 'notify' });
+    expect(JOB_CATALOGUE['run.integrate'].queue).toBe('integrate');
     expect(JOB_CATALOGUE['notify.deliver'].queue).toBe('notify');
     expect(JOB_CATALOGUE['agent.run'].queue).toBe('agent');
     expect(JOB_CATALOGUE['run.submit'].queue).toBe('control');

@@ -1,7 +1,10 @@
 import { QueueEvents, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  AgentJobResultSchema,
   BACKOFF_TYPE,
+  decodePlan,
+  encodeControlMessage,
   QUEUES,
   RunStore,
   addJob,
@@ -25,7 +28,6 @@ import {
   planningPrompt,
   PLANNER_MEMBER,
   type AgentJobInput,
-  type Member,
   type Keys,
   type Logger,
   type MemberRecord,
@@ -62,6 +64,7 @@ export class Scheduler {
   private readonly redis: Redis;
   private readonly store: RunStore;
   private readonly agentQueue: Queue;
+  private readonly integrateQueue: Queue;
   /** The agent queue and the pool queues, for finding any member's job. */
   private readonly queues: AgentQueues;
   private readonly fleet: FleetReader;
@@ -79,6 +82,7 @@ export class Scheduler {
     this.store = new RunStore(this.redis, options.keys);
     this.queues = new AgentQueues(this.redis, options.keys);
     this.agentQueue = this.queues.get(QUEUES.agent);
+    this.integrateQueue = openQueue(QUEUES.integrate, this.redis, options.keys);
     this.fleet = new FleetReader(this.redis, options.keys);
     this.notifier = new Notifier(this.redis, openQueue(QUEUES.notify, this.redis, options.keys), options.keys, options.config, options.logger);
   }
@@ -225,7 +229,7 @@ export class Scheduler {
       if (!job || (await job.getState()) !== 'active') continue;
       this.killRequestedAt.set(m.jobId, now);
       this.options.logger.warn({ runId: m.runId, member: m.name, workerId: m.workerId }, 'heartbeat missing: presuming the agent stalled and asking its worker to kill it');
-      await this.redis.publish(this.options.keys.controlChannel, JSON.stringify({ type: 'kill', jobId: m.jobId, reason: 'heartbeat missing' }));
+      await this.redis.publish(this.options.keys.controlChannel, encodeControlMessage({ type: 'kill', jobId: m.jobId, reason: 'heartbeat missing' }));
     }
     return silent;
   }
@@ -269,11 +273,11 @@ export class Scheduler {
     if (status !== 'succeeded' || !run.baseCommit || !run.workdir || run.planOnly) return status;
     if (run.integration === 'done') return run.conflicts && run.conflicts.length > 0 ? 'failed' : 'succeeded';
     const jobId = integrateJobId(run.runId);
-    const job = await this.agentQueue.getJob(jobId);
+    const job = await this.integrateQueue.getJob(jobId);
     if (job && (await job.getState()) === 'failed') return 'failed';
     if (!job || (await this.store.requestIntegration(run.runId))) {
       const members = dependencyOrder(run.spec.team ?? []).map((m) => m.name);
-      await addJob(this.agentQueue, 'run.integrate', { runId: run.runId, workdir: run.workdir, baseCommit: run.baseCommit, members }, { jobId, attempts: 3, backoff: { type: BACKOFF_TYPE } });
+      await addJob(this.integrateQueue, 'run.integrate', { runId: run.runId, workdir: run.workdir, baseCommit: run.baseCommit, members }, { jobId, attempts: 3, backoff: { type: BACKOFF_TYPE } });
       this.options.logger.info({ runId: run.runId, members }, 'all members succeeded: merging their branches');
     }
     return 'running';
@@ -284,7 +288,7 @@ export class Scheduler {
     if (run.spec.plan !== 'auto' || run.spec.team || run.planOnly) return false;
     const planner = members.find((m) => m.name === PLANNER_MEMBER);
     if (planner?.status !== 'succeeded' || !planner.plan) return false;
-    const team = JSON.parse(planner.plan) as Member[];
+    const team = decodePlan(planner.plan);
     const adopted = await this.store.materializeTeam(run.runId, team, (name) => agentJobId(run.runId, name));
     if (adopted) this.options.logger.info({ runId: run.runId, members: team.map((m) => m.name) }, 'planned team joined the run');
     return adopted;
@@ -323,7 +327,7 @@ export class Scheduler {
       }
       const state = await job.getState();
       if (state === 'completed') {
-        const value = (job.returnvalue ?? {}) as Partial<Record<'exitCode' | 'costUsd' | 'numTurns' | 'durationMs', number>> & { summary?: string; sessionId?: string; workspace?: string };
+        const value = AgentJobResultSchema.partial().safeParse(job.returnvalue).data ?? {};
         const settled = await this.store.apply(run.runId, member.name, {
           type: 'job_settled',
           outcome: 'succeeded',
@@ -435,6 +439,7 @@ export class Scheduler {
       ['queue events', async () => this.agentEvents?.close()],
       ['reconciles in flight', async () => Promise.all([...this.inFlight.values()].map((e) => e.done))],
       ['agent queues', async () => this.queues.close()],
+      ['integrate queue', async () => this.integrateQueue.close()],
       ['redis', async () => this.redis.quit()],
     ];
     for (const [name, step] of steps) {

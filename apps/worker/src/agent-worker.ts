@@ -20,7 +20,16 @@ import {
   projectRoot,
   servesQueue,
   resolveClaudeBin,
+  AttemptMetaSchema,
+  decodeControlMessage,
+  encodePlan,
+  fenceAfterMs,
+  stopGraceMs,
   type AgentJobData,
+  type AgentJobResult,
+  type AttemptMeta,
+  type WorkerRegistration,
+  type IntegrationResult,
   type AttemptRecord,
   type Cursor,
   type FailureClass,
@@ -48,22 +57,10 @@ import { Heartbeats, renewLease } from './heartbeat.js';
 import { TmuxDriver, cleanSessionName } from './tmux/driver.js';
 import { attemptFiles, installBin, shQuote, writeLaunchFiles, type AttemptFiles, type InstalledBin } from './tmux/launcher.js';
 import { findTranscript, resumeDir, unpackTranscript } from './transcript.js';
-import { integrate, type IntegrationResult } from './integrate.js';
+import { integrate } from './integrate.js';
 import { sweepWorktrees } from './worktree-cleanup.js';
 import { checkEnv, diffStat, injectSkills, prepareWorkspace, type Workspace } from './workspace.js';
 import { describeCheck, fixPrompt, runChecks } from './verify.js';
-
-/** What an agent job completes with; Bull Board and the scheduler read it. */
-export interface AgentJobResult {
-  status: 'succeeded';
-  summary: string;
-  exitCode: number | null;
-  sessionId: string | undefined;
-  costUsd: number | undefined;
-  numTurns: number | undefined;
-  durationMs: number;
-  workspace: string;
-}
 
 /**
  * A worker's lifecycle:
@@ -80,25 +77,6 @@ export interface AgentWorkerOptions {
   logger: Logger;
   workerId: string;
   concurrency: number;
-}
-
-/** Everything about one attempt that outlives the worker process, kept in the attempt folder as meta.json. */
-interface AttemptMeta {
-  jobId: string;
-  /** The queue the job is on (a pool queue when the member requires labels). */
-  queue?: string;
-  runId: string;
-  member: string;
-  attempt: number;
-  epoch: number;
-  /** The BullMQ lock token: a restarted worker can go on holding the job only with it. */
-  token: string;
-  sessionName: string;
-  attemptDir: string;
-  home: string;
-  workspace: Workspace;
-  sessionId: string | undefined;
-  startedAt: number;
 }
 
 /** What an attempt keeps across its rounds. */
@@ -140,8 +118,6 @@ type Disposition =
   | { kind: 'delay'; until: number };
 
 const CLI_ENTRY = path.join(projectRoot, 'apps', 'cli', 'bin', 'reins.js');
-/** How often the launcher reads its lease (see tmux/launcher.ts). */
-const LEASE_CHECK_MS = 250;
 /** The version workers register with, from the project's package.json. */
 const REINS_VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const HOOK_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js');
@@ -202,20 +178,14 @@ export class AgentWorker {
     return path.join(this.options.config.dataDir, 'tmux', `${this.options.workerId}.sessions`);
   }
 
-  /** Between SIGTERM and SIGKILL for a stopped agent: a quarter of the heartbeat TTL, at most 2 s. */
+  /** Between SIGTERM and SIGKILL for a stopped agent (config/timings.ts). */
   private get stopGraceMs(): number {
-    return Math.min(2_000, Math.floor(this.options.config.heartbeatTtlMs / 4));
+    return stopGraceMs(this.options.config.heartbeatTtlMs);
   }
 
-  /**
-   * How long after a heartbeat was sent its agent may live without another: the launcher stops it then
-   * (the lease), and the worker stops all its agents after that long without Redis (self-fencing). It leaves
-   * room, before the heartbeat expires, for one tick, the launcher's 0.25 s check and the stop grace, so the
-   * agent is gone before any other attempt may start.
-   */
+  /** How long an agent may live after a heartbeat without another (config/timings.ts). */
   private get fenceAfterMs(): number {
-    const { heartbeatTtlMs, monitorIntervalMs } = this.options.config;
-    return Math.max(Math.floor(heartbeatTtlMs / 4), heartbeatTtlMs - monitorIntervalMs - LEASE_CHECK_MS - this.stopGraceMs);
+    return fenceAfterMs(this.options.config.heartbeatTtlMs, this.options.config.monitorIntervalMs);
   }
 
   async start(): Promise<void> {
@@ -236,6 +206,7 @@ export class AgentWorker {
     // Hourly, or as often as the retention asks, but not more than once a minute.
     this.sweepTimer = setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs)));
     void this.consumerFor(QUEUES.agent).run();
+    void this.consumerFor(QUEUES.integrate).run();
     this.consuming = true;
     await this.consumePools();
     logger.info({ workerId: this.options.workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
@@ -251,10 +222,11 @@ export class AgentWorker {
     const existing = this.consumers.get(queueName);
     if (existing) return existing;
     const { config, keys, logger } = this.options;
-    const consumer = new Worker(queueName, (job, token) => this.process(job, token), {
+    const integrating = queueName === QUEUES.integrate;
+    const consumer = new Worker(queueName, (job, token) => (integrating ? this.processIntegrate(job) : this.process(job, token)), {
       connection: createRedis(config.redisUrl, 'blocking'),
       prefix: keys.bullPrefix,
-      concurrency: this.options.concurrency,
+      concurrency: integrating ? 1 : this.options.concurrency,
       autorun: false,
       lockDuration: config.heartbeatTtlMs,
       stalledInterval: config.monitorIntervalMs,
@@ -292,7 +264,7 @@ export class AgentWorker {
   private async tick(): Promise<void> {
     const { config, keys, workerId, logger } = this.options;
     try {
-      const registration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, version: REINS_VERSION, labels: config.workerLabels };
+      const registration: WorkerRegistration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, version: REINS_VERSION, labels: config.workerLabels };
       await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
       this.lastRedisOkAt = Date.now();
       await this.consumePools();
@@ -310,12 +282,8 @@ export class AgentWorker {
   }
 
   private onControlMessage(message: string): void {
-    let parsed: { type?: unknown; runId?: unknown; jobId?: unknown };
-    try {
-      parsed = JSON.parse(message) as typeof parsed;
-    } catch {
-      return;
-    }
+    const parsed = decodeControlMessage(message);
+    if (!parsed) return;
     for (const [jobId, agent] of this.running) {
       const cancel = parsed.type === 'cancel' && agent.meta.runId === parsed.runId;
       const kill = parsed.type === 'kill' && jobId === parsed.jobId;
@@ -326,7 +294,16 @@ export class AgentWorker {
     }
   }
 
-  private async process(job: Job, token: string | undefined): Promise<AgentJobResult | IntegrationResult> {
+  /** A merge-back: it takes no agent slot (its own consumer, one at a time), and no agent runs. */
+  private async processIntegrate(job: Job): Promise<IntegrationResult> {
+    const data = parseJob('run.integrate', job);
+    const result = await integrate(data, this.options.config.dataDir);
+    await this.store.recordIntegration(data.runId, result);
+    this.options.logger.info({ runId: data.runId, ...result }, result.conflicts.length > 0 ? 'merged with conflicts' : 'merged the members\' branches');
+    return result;
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
     if (!token) throw new Error('BullMQ gave no lock token');
     if (this.state !== 'running') {
       // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
@@ -346,14 +323,7 @@ export class AgentWorker {
     }
   }
 
-  private async processAdmitted(job: Job, token: string): Promise<AgentJobResult | IntegrationResult> {
-    if (job.name === 'run.integrate') {
-      const data = parseJob('run.integrate', job);
-      const result = await integrate(data, this.options.config.dataDir);
-      await this.store.recordIntegration(data.runId, result);
-      this.options.logger.info({ runId: data.runId, ...result }, result.conflicts.length > 0 ? 'merged with conflicts' : 'merged the members\' branches');
-      return result;
-    }
+  private async processAdmitted(job: Job, token: string): Promise<AgentJobResult> {
     const data = parseJob('agent.run', job);
     const { runId, member } = data;
     const attempt = job.attemptsMade + 1;
@@ -750,7 +720,7 @@ export class AgentWorker {
       if (outcome.ok) {
         const summary = (end.result?.result ?? '').trim() || 'done';
         const extra = {
-          ...(verdict.kind === 'done' && verdict.plan ? { plan: JSON.stringify(verdict.plan) } : {}),
+          ...(verdict.kind === 'done' && verdict.plan ? { plan: encodePlan(verdict.plan) } : {}),
           ...(meta.workspace.kind === 'git-worktree' && data.baseCommit ? { diffStat: await diffStat(meta.workspace.path, data.baseCommit) } : {}),
         };
         await this.persist(() => this.store.apply(runId, member, { type: 'succeeded', record: record('succeeded', summary.slice(0, 500)), summary, figures, ...extra }, { epoch }));
@@ -836,11 +806,11 @@ export class AgentWorker {
       const session = { name, attemptDir };
       let meta: AttemptMeta | undefined;
       try {
-        meta = attemptDir ? (JSON.parse(await readFile(attemptFiles(attemptDir).meta, 'utf8')) as AttemptMeta) : undefined;
+        meta = attemptDir ? AttemptMetaSchema.parse(JSON.parse(await readFile(attemptFiles(attemptDir).meta, 'utf8'))) : undefined;
       } catch {
         meta = undefined;
       }
-      const job = meta ? await Job.fromId(this.consumerFor(meta.queue ?? QUEUES.agent), meta.jobId) : undefined;
+      const job = meta ? await Job.fromId(this.consumerFor(meta.queue), meta.jobId) : undefined;
       const member = meta ? await this.store.getMember(meta.runId, meta.member) : undefined;
       const holds =
         meta !== undefined &&

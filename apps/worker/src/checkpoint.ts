@@ -12,7 +12,7 @@ export interface CheckpointTarget {
   attemptDir: string;
   workspace: Workspace;
   /** The claude session, when the agent is claude. */
-  sessionId: string | undefined;
+  sessionId?: string | undefined;
 }
 
 /**

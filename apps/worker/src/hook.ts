@@ -5,8 +5,8 @@
 import { Redis } from 'ioredis';
 import { createKeys } from '@reins/shared/keys';
 import { withScripts } from '@reins/shared/scripts';
+import { readAgentIdentity } from '@reins/shared/agent-identity';
 
-const { REINS_REDIS_URL, REINS_PREFIX, REINS_JOB_ID, REINS_EPOCH, REINS_RUN_ID, REINS_MEMBER, REINS_HEARTBEAT_TTL_MS } = process.env;
 
 /** The hook input names the event; PreToolUse means a tool is starting, so the agent is busy, not hung. */
 async function hookEvent(): Promise<string | undefined> {
@@ -22,15 +22,16 @@ async function hookEvent(): Promise<string | undefined> {
 
 async function main(): Promise<number> {
   const event = await hookEvent();
-  if (!REINS_REDIS_URL || !REINS_PREFIX || !REINS_JOB_ID || !REINS_EPOCH || !REINS_RUN_ID || !REINS_MEMBER) return 0;
-  const keys = createKeys(REINS_PREFIX);
-  const redis = withScripts(new Redis(REINS_REDIS_URL, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
+  const id = readAgentIdentity(process.env);
+  if (!id) return 0;
+  const keys = createKeys(id.prefix);
+  const redis = withScripts(new Redis(id.redisUrl, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    const result = await redis.reinsHookPing(keys.member(REINS_RUN_ID, REINS_MEMBER), keys.heartbeat(REINS_JOB_ID), REINS_EPOCH, String(Date.now()), REINS_HEARTBEAT_TTL_MS ?? '30000', event === 'PreToolUse' ? '1' : '0');
+    const result = await redis.reinsHookPing(keys.member(id.runId, id.member), keys.heartbeat(id.jobId), String(id.epoch), String(Date.now()), String(id.heartbeatTtlMs), event === 'PreToolUse' ? '1' : '0');
     if (Number(result) === -1) {
-      process.stderr.write(`reins: this attempt (epoch ${REINS_EPOCH}) of ${REINS_MEMBER} was superseded by a newer one. Stop now: do not call more tools.\n`);
+      process.stderr.write(`reins: this attempt (epoch ${id.epoch}) of ${id.member} was superseded by a newer one. Stop now: do not call more tools.\n`);
       return 2;
     }
     return 0;

@@ -1,14 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { IntegrateJobData } from '@reins/shared';
+import type { IntegrateJobData, IntegrationResult } from '@reins/shared';
 import { memberBranch } from './workspace.js';
 
-export interface IntegrationResult {
-  resultBranch: string;
-  resultCommit: string;
-  conflicts: { member: string; files: string[] }[];
-}
 
 const IDENTITY = { GIT_AUTHOR_NAME: 'reins', GIT_AUTHOR_EMAIL: 'reins@localhost', GIT_COMMITTER_NAME: 'reins', GIT_COMMITTER_EMAIL: 'reins@localhost' };
 

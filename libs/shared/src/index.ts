@@ -2,6 +2,7 @@
 // stay unexported unless an app needs them.
 export { loadConfig, defaultWorkerId, redactRedisUrl, ENV_NAMES, type ReinsConfig, type EnvName } from './config/env.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
+export { fenceAfterMs, stopGraceMs, smallestWorkingTtlMs, LEASE_CHECK_MS } from './config/timings.js';
 export { projectRoot } from './paths.js';
 export { createKeys, type Keys } from './redis/keys.js';
 export { createRedis, assertRedisReachable, type ConnectionRole } from './redis/connection.js';
@@ -89,7 +90,8 @@ export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
 export { PLANNER_MEMBER, PlanSchema, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt, type Plan, type PlanCheck } from './spec/plan.js';
 export { VerifySchema, HooksSchema, TeamSchema, ClaudeAgentSchema, type Verify, type Hooks } from './spec/harness.js';
-export { FleetReader, WorkerRegistrationSchema, type WorkerRegistration, type HeartbeatInfo, type RunHead } from './fleet/fleet-reader.js';
+export { FleetReader, type HeartbeatInfo, type RunHead } from './fleet/fleet-reader.js';
+export * from './protocol/index.js';
 export { retryRun, type RetryResult } from './runs/retry.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';

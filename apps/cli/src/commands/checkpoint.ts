@@ -1,4 +1,4 @@
-import { UsageError } from '@reins/shared';
+import { AgentIdentityEnvSchema, UsageError } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -10,13 +10,17 @@ Inside an agent: saves JSON of your own into your member's cursor. If this attem
 next one starts with it (claude agents in their prompt, command agents in REINS_CURSOR). Each call
 replaces the data saved before. Works through the REINS_* variables the worker sets.`;
 
+/** What `reins checkpoint` needs of the identity the worker gave the agent (protocol/agent-identity.ts). */
+const CheckpointIdentitySchema = AgentIdentityEnvSchema.pick({ REINS_RUN_ID: true, REINS_MEMBER: true, REINS_EPOCH: true }).extend({ REINS_ATTEMPT: AgentIdentityEnvSchema.shape.REINS_ATTEMPT.catch(0) });
+
 /** Reads the identity the worker gave the agent; outside an agent this is a usage error. */
 function agentIdentity(): { runId: string; member: string; epoch: number; attempt: number } {
-  const { REINS_RUN_ID, REINS_MEMBER, REINS_EPOCH, REINS_ATTEMPT } = process.env;
-  if (!REINS_RUN_ID || !REINS_MEMBER || !REINS_EPOCH) {
-    throw new UsageError('reins checkpoint: run it inside a reins agent (REINS_RUN_ID, REINS_MEMBER and REINS_EPOCH are not set)');
+  const parsed = CheckpointIdentitySchema.safeParse(process.env);
+  if (!parsed.success) {
+    throw new UsageError(`reins checkpoint: run it inside a reins agent (${parsed.error.issues.map((i) => i.path.join('.')).join(', ')} not set as the worker sets them)`);
   }
-  return { runId: REINS_RUN_ID, member: REINS_MEMBER, epoch: Number(REINS_EPOCH), attempt: Number(REINS_ATTEMPT ?? 0) };
+  const e = parsed.data;
+  return { runId: e.REINS_RUN_ID, member: e.REINS_MEMBER, epoch: e.REINS_EPOCH, attempt: e.REINS_ATTEMPT };
 }
 
 export async function checkpoint(argv: string[]): Promise<ExitCode> {

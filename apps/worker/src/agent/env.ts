@@ -1,3 +1,5 @@
+import { identityEnv as sharedIdentityEnv, type AgentIdentity as SharedIdentity } from '@reins/shared';
+
 /** Variables every agent gets from the worker's environment: enough to find programs and read text. */
 const BASELINE = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ'] as const;
 
@@ -22,35 +24,13 @@ export function claudePassthroughEnv(workerEnv: NodeJS.ProcessEnv): Record<strin
   return env;
 }
 
-/** What reins tells every agent about itself; `reins checkpoint` and the heartbeat hook read these. */
-export interface AgentIdentity {
-  runId: string;
-  member: string;
-  workspace: string;
-  attempt: number;
-  /** This attempt's fencing token: writes from a superseded attempt are refused. */
-  epoch: number;
-  jobId: string;
-  redisUrl: string;
-  prefix: string;
-  heartbeatTtlMs: number;
+/** What reins tells an agent about itself (see protocol/agent-identity.ts), and where its reins programs are. */
+export interface AgentIdentity extends SharedIdentity {
   /** Holds `reins` and `reins-hook`; put first on the agent's PATH. */
   binDir: string;
 }
 
-export function identityEnv(id: AgentIdentity): Record<string, string> {
-  return {
-    REINS_RUN_ID: id.runId,
-    REINS_MEMBER: id.member,
-    REINS_WORKSPACE: id.workspace,
-    REINS_ATTEMPT: String(id.attempt),
-    REINS_EPOCH: String(id.epoch),
-    REINS_JOB_ID: id.jobId,
-    REINS_REDIS_URL: id.redisUrl,
-    REINS_PREFIX: id.prefix,
-    REINS_HEARTBEAT_TTL_MS: String(id.heartbeatTtlMs),
-  };
-}
+export const identityEnv = (id: AgentIdentity): Record<string, string> => sharedIdentityEnv(id);
 
 /** PATH with the reins bin folder first, so `reins checkpoint` works inside the agent. */
 export function withBinDir(env: Record<string, string>, binDir: string): Record<string, string> {

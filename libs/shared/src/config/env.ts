@@ -5,6 +5,7 @@ import { ConfigError } from '../errors/config-error.js';
 import { issuesFromZod } from '../errors/issue.js';
 import { projectRoot } from '../paths.js';
 import type { BackoffPolicy } from '../jobs/backoff.js';
+import { smallestWorkingTtlMs, timingsWork } from './timings.js';
 
 const durationMs = (defaultMs: number) =>
   z.coerce
@@ -84,6 +85,14 @@ const EnvSchema = z.object({
   REINS_BOARD_USER: z.string().optional(),
   REINS_BOARD_PASSWORD: z.string().optional(),
   REINS_BOARD_READ_ONLY: z.enum(['0', '1', 'false', 'true'], { error: 'expected 1, 0, true or false' }).default('0'),
+}).superRefine((e, ctx) => {
+  if (timingsWork(e.REINS_HEARTBEAT_TTL_MS, e.REINS_MONITOR_INTERVAL_MS)) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['REINS_HEARTBEAT_TTL_MS'],
+    input: e.REINS_HEARTBEAT_TTL_MS,
+    message: `expected a heartbeat TTL of at least ${smallestWorkingTtlMs(e.REINS_MONITOR_INTERVAL_MS)} ms with REINS_MONITOR_INTERVAL_MS=${e.REINS_MONITOR_INTERVAL_MS}: an agent's lease must outlast one monitor tick, or every agent is stopped soon after it starts`,
+  });
 });
 
 export type EnvName = keyof typeof EnvSchema.shape;

@@ -3,22 +3,8 @@ import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
 import type { AgentEvent, RunRecord } from '../runs/records.js';
 import { RUN_STATUSES } from '../runs/status.js';
+import { WorkerRegistrationSchema, type WorkerRegistration } from '../protocol/worker-registration.js';
 
-/** What a live worker says about itself (see the worker's registration; it expires with a TTL). */
-export const WorkerRegistrationSchema = z.object({
-  workerId: z.string(),
-  host: z.string(),
-  pid: z.number().int(),
-  startedAt: z.number(),
-  slots: z.number().int().nonnegative(),
-  used: z.number().int().nonnegative(),
-  state: z.string(),
-  /** The reins version the worker runs. */
-  version: z.string().optional(),
-  /** What the host offers, for routing: gpu, repo-x, region-eu. */
-  labels: z.array(z.string()).optional(),
-});
-export type WorkerRegistration = z.infer<typeof WorkerRegistrationSchema>;
 
 /** A live agent's heartbeat. It exists only while its worker (or its tool hooks) keeps refreshing it. */
 export interface HeartbeatInfo {

@@ -7,6 +7,8 @@ import { formatPath, showValue } from '../errors/format.js';
 export const QUEUES = {
   /** One job per member attempt chain; pulled by workers. */
   agent: 'agent',
+  /** Merge-backs of finished runs; pulled by workers, one at a time each, beside their agent slots. */
+  integrate: 'integrate',
   /** Run submissions; pulled by the scheduler. */
   control: 'control',
   /** Webhook deliveries; pulled by the scheduler, retried with backoff, never in the way of a run. */
@@ -81,7 +83,7 @@ export const NotifyJobDataSchema = z.strictObject({ url: z.url(), notification: 
 /** Every job name, its queue and its payload schema. Payloads are checked when added and when processed. */
 export const JOB_CATALOGUE = {
   'agent.run': { queue: QUEUES.agent, schema: AgentJobDataSchema },
-  'run.integrate': { queue: QUEUES.agent, schema: IntegrateJobDataSchema },
+  'run.integrate': { queue: QUEUES.integrate, schema: IntegrateJobDataSchema },
   'run.submit': { queue: QUEUES.control, schema: RunSubmitDataSchema },
   'notify.deliver': { queue: QUEUES.notify, schema: NotifyJobDataSchema },
 } as const;

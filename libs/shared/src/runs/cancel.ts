@@ -2,6 +2,7 @@ import type { AgentQueues } from '../jobs/pools.js';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { isFinalMemberStatus } from './status.js';
+import { encodeControlMessage } from '../protocol/control-message.js';
 import type { MemberRecord } from './records.js';
 import type { RunStore } from './store.js';
 
@@ -28,5 +29,5 @@ export async function cancelIdleMembers(store: RunStore, queues: AgentQueues, ru
 
 /** Tells every worker to stop the agents of a run. */
 export async function broadcastCancel(redis: Redis, keys: Keys, runId: string): Promise<void> {
-  await redis.publish(keys.controlChannel, JSON.stringify({ type: 'cancel', runId }));
+  await redis.publish(keys.controlChannel, encodeControlMessage({ type: 'cancel', runId }));
 }

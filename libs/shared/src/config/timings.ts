@@ -1,0 +1,38 @@
+/**
+ * The safety nets' timings, derived from the heartbeat TTL and the monitor tick. One place computes them,
+ * so the worker that uses them and the configuration check that guards them cannot disagree.
+ */
+
+/** How often the launcher reads its lease (see the worker's tmux/launcher.ts). */
+export const LEASE_CHECK_MS = 250;
+
+/** Between SIGTERM and SIGKILL for a stopped agent: a quarter of the heartbeat TTL, at most 2 s. */
+export const stopGraceMs = (heartbeatTtlMs: number): number => Math.min(2_000, Math.floor(heartbeatTtlMs / 4));
+
+/**
+ * How long after a heartbeat was sent its agent may live without another: the launcher stops it then (the
+ * lease), and the worker stops all its agents after that long without Redis (self-fencing). It leaves room,
+ * before the heartbeat expires, for one tick, the launcher's check and the stop grace, so the agent is gone
+ * before any other attempt may start.
+ */
+export function fenceAfterMs(heartbeatTtlMs: number, monitorIntervalMs: number): number {
+  return Math.max(Math.floor(heartbeatTtlMs / 4), heartbeatTtlMs - monitorIntervalMs - LEASE_CHECK_MS - stopGraceMs(heartbeatTtlMs));
+}
+
+/**
+ * The lease is renewed every tick, so it must outlast one: otherwise every agent is stopped about a second
+ * after it starts, attempt after attempt (seen with a 4 s TTL and the default 5 s tick).
+ */
+export const timingsWork = (heartbeatTtlMs: number, monitorIntervalMs: number): boolean => fenceAfterMs(heartbeatTtlMs, monitorIntervalMs) > monitorIntervalMs;
+
+/** The smallest heartbeat TTL that works with this tick (the lease grows with the TTL, so a search finds it). */
+export function smallestWorkingTtlMs(monitorIntervalMs: number): number {
+  let low = 1;
+  let high = 4 * (monitorIntervalMs + 1);
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    if (timingsWork(mid, monitorIntervalMs)) high = mid;
+    else low = mid + 1;
+  }
+  return low;
+}

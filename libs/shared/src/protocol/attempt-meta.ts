@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+/**
+ * Everything about one attempt that outlives the worker process, kept in the attempt folder as meta.json:
+ * a restarted worker reads it to adopt the tmux session it left behind.
+ */
+export const AttemptMetaSchema = z.object({
+  jobId: z.string(),
+  /** The queue the job is on (a pool queue when the member requires labels). */
+  queue: z.string(),
+  runId: z.string(),
+  member: z.string(),
+  attempt: z.number().int().positive(),
+  epoch: z.number().int().positive(),
+  /** The BullMQ lock token: a restarted worker can go on holding the job only with it. */
+  token: z.string(),
+  sessionName: z.string(),
+  attemptDir: z.string(),
+  home: z.string(),
+  workspace: z.object({ kind: z.enum(['git-worktree', 'workdir', 'scratch']), path: z.string(), branch: z.string().optional() }),
+  sessionId: z.string().optional(),
+  startedAt: z.number(),
+});
+export type AttemptMeta = z.infer<typeof AttemptMetaSchema>;
