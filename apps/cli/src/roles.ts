@@ -1,17 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { appBin } from '@reins/shared';
 
 export type Role = 'scheduler' | 'worker' | 'board';
 
-const require = createRequire(import.meta.url);
-
 /**
- * The CLI runs each role as its own process, from that app's compiled entry point: apps never import
- * each other, and a role that crashes does not take the CLI (or, under `reins up`, its siblings) down.
+ * The CLI runs each role as its own process, from the entry point that app declares in its package.json
+ * "bin": apps never import each other, and a role that crashes does not take the CLI (or, under
+ * `reins up`, its siblings) down.
  */
 export function roleEntry(role: Role): string {
-  return path.join(path.dirname(require.resolve(`@reins/${role}/package.json`)), 'dist', 'main.js');
+  return appBin(role, `reins-${role}`);
 }
 
 export interface RoleProcess {

@@ -23,6 +23,7 @@ import {
   AttemptMetaSchema,
   decodeControlMessage,
   encodePlan,
+  appBin,
   fenceAfterMs,
   stopGraceMs,
   type AgentJobData,
@@ -117,7 +118,8 @@ type Disposition =
   | { kind: 'fail'; error: Error }
   | { kind: 'delay'; until: number };
 
-const CLI_ENTRY = path.join(projectRoot, 'apps', 'cli', 'bin', 'reins.js');
+/** The `reins` command agents call (task, msg, checkpoint), as the CLI's package.json declares it. */
+const CLI_ENTRY = appBin('cli', 'reins');
 /** The version workers register with, from the project's package.json. */
 const REINS_VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
 const HOOK_ENTRY = path.join(path.dirname(fileURLToPath(import.meta.url)), 'hook.js');

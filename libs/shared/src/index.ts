@@ -4,6 +4,7 @@ export { loadConfig, defaultWorkerId, redactRedisUrl, ENV_NAMES, type ReinsConfi
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
 export { fenceAfterMs, stopGraceMs, smallestWorkingTtlMs, LEASE_CHECK_MS } from './config/timings.js';
 export { projectRoot } from './paths.js';
+export { appBin, type AppName } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';
 export { createRedis, assertRedisReachable, type ConnectionRole } from './redis/connection.js';
 export { createLogger, type Logger } from './logger.js';

@@ -1,10 +1,9 @@
 import { spawn } from 'node:child_process';
 import { stringify } from 'yaml';
-import { loadHarnessFile, readSkill, UsageError } from '@reins/shared';
+import { appBin, loadHarnessFile, readSkill, UsageError } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { roleEntry } from '../roles.js';
 import { help } from './submit.js';
 
 export const PLAN_HELP = `Usage: reins plan FILE [--json]
@@ -27,7 +26,7 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   const skills = (await Promise.all(Object.values(harness.skillDirs).map((dir) => readSkill(dir)))).flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
   const request = { goal: harness.spec.goal!, ...(harness.workdir ? { workdir: harness.workdir } : {}), agent: harness.spec.agent, skills };
   // The planner runs in the worker app's own entry point: only the worker builds claude command lines.
-  const child = spawn(process.execPath, [roleEntry('worker').replace(/main\.js$/, 'plan-once.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, [appBin('worker', 'reins-plan')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
   child.stdin.end(JSON.stringify(request));
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
