@@ -163,14 +163,14 @@ describe('loadConfig', () => {
 
   it('rejects a non-redis URL, naming the variable and the value', () => {
     const error = configError(() => loadConfig({ REINS_REDIS_URL: 'http://x' }));
-    expect(error.issues).toEqual([{ path: 'REINS_REDIS_URL', message: 'expected a redis:// or rediss:// URL, got "http://x"' }]);
-    expect(error.message).toBe('Invalid configuration:\n  - REINS_REDIS_URL: expected a redis:// or rediss:// URL, got "http://x"');
+    expect(error.issues).toEqual([{ path: 'REINS_REDIS_URL', message: 'the scheme of http://x is not one of redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster://' }]);
+    expect(error.message).toBe('Invalid configuration:\n  - REINS_REDIS_URL: the scheme of http://x is not one of redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster://');
     expect(error.name).toBe('ConfigError');
   });
 
   it('rejects a bad URL given as a flag', () => {
     const error = configError(() => loadConfig({}, { REINS_REDIS_URL: 'localhost:6379' }));
-    expect(error.issues).toEqual([{ path: 'REINS_REDIS_URL', message: 'expected a redis:// or rediss:// URL, got "localhost:6379"' }]);
+    expect(error.issues).toEqual([{ path: 'REINS_REDIS_URL', message: 'the scheme of localhost:6379 is not one of redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster://, rediss+cluster://' }]);
   });
 
   it('rejects a prefix with a space', () => {
@@ -329,7 +329,7 @@ describe('redactRedisUrl', () => {
   });
 
   it('hides credentials of a string that is not a URL', () => {
-    expect(redactRedisUrl('redis://u:p@[bad')).toBe('redis://***@[bad');
+    expect(redactRedisUrl('redis://u:p@[bad')).toBe('redis://u:***@[bad');
   });
 
   it('refuses a heartbeat TTL whose lease cannot outlast one monitor tick, naming both variables and the smallest TTL that works', () => {

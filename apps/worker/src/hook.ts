@@ -2,8 +2,8 @@
 // agent's heartbeat, which tells "a long tool call" from "hung", and it stops an agent whose attempt was
 // superseded: exit 2 blocks the tool and shows the model why. It imports only what it needs, since it
 // starts once per tool call, and it never fails a tool because Redis blinked.
-import { Redis } from 'ioredis';
 import { createKeys } from '@reins/shared/keys';
+import { createRedis } from '@reins/shared/connection';
 import { withScripts } from '@reins/shared/scripts';
 import { readAgentIdentity } from '@reins/shared/agent-identity';
 
@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   const id = readAgentIdentity(process.env);
   if (!id) return 0;
   const keys = createKeys(id.prefix);
-  const redis = withScripts(new Redis(id.redisUrl, { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
+  const redis = withScripts(createRedis(id.redisUrl, 'command', { maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: () => null, lazyConnect: true }));
   redis.on('error', () => undefined);
   try {
     await redis.connect();

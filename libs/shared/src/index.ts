@@ -1,12 +1,13 @@
 // The public face of @reins/shared. Internals (zod schemas of single stream lines, formatting helpers)
 // stay unexported unless an app needs them.
-export { loadConfig, defaultWorkerId, redactRedisUrl, ENV_NAMES, type ReinsConfig, type EnvName } from './config/env.js';
+export { loadConfig, defaultWorkerId, ENV_NAMES, type ReinsConfig, type EnvName } from './config/env.js';
+export { parseRedisUrl, redactRedisUrl, RedisUrlError, type RedisTarget, type HostPort } from './redis/redis-url.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
 export { fenceAfterMs, stopGraceMs, smallestWorkingTtlMs, LEASE_CHECK_MS } from './config/timings.js';
 export { projectRoot } from './paths.js';
 export { appBin, type AppName } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';
-export { createRedis, assertRedisReachable, type ConnectionRole } from './redis/connection.js';
+export { createRedis, assertRedisReachable, checkRedisTarget, sentinelMasters, type ConnectionRole } from './redis/connection.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals } from './shutdown.js';
 

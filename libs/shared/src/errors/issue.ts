@@ -20,6 +20,8 @@ export function issuesFromZod(error: z.ZodError, input: unknown): InputIssue[] {
       const expected = issue.issues[0]?.message.replace(/^Invalid input: /, '') ?? 'an invalid key';
       return { path, message: `${expected}, got ${showValue(issue.path.at(-1))}` };
     }
+    // A refinement that quotes the value itself, redacted (a URL's password), must not have it echoed in clear.
+    if (issue.code === 'custom' && (issue.params as { quotesValue?: boolean } | undefined)?.quotesValue) return { path, message: issue.message };
     // The raw value, not zod's: z.coerce reports the coerced NaN, while the user typed "soon".
     const raw = valueAt(input, issue.path);
     // A refinement's own issue carries the whole object it refined as input: the value at its path is the one meant.
