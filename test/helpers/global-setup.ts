@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -70,7 +70,7 @@ function findSockets(root: string): string[] {
     if (depth > 6 || !existsSync(dir)) return;
     for (const name of readdirSync(dir)) {
       const full = path.join(dir, name);
-      let info;
+      let info: Stats;
       try {
         info = statSync(full);
       } catch {

@@ -95,7 +95,7 @@ export class Scheduler {
     this.agentEvents = new QueueEvents(QUEUES.agent, { connection: createRedis(config.redisUrl, 'blocking'), prefix: keys.bullPrefix });
     const onJobEnded = ({ jobId }: { jobId: string }) => {
       const id = parseAgentJobId(jobId);
-      if (id) this.requestReconcile(id.runId);
+      if (id) void this.requestReconcile(id.runId);
     };
     this.agentEvents.on('completed', onJobEnded);
     this.agentEvents.on('failed', onJobEnded);
