@@ -47,7 +47,10 @@ async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly
     let gone = 0;
     replies.forEach(([error, value], i) => {
       const beatAt = !error && typeof value === 'string' ? Number(value) : undefined;
-      if (beatAt === undefined) return void (gone += 1);
+      if (beatAt === undefined) {
+        gone += 1;
+        return;
+      }
       const seen = beats[i]!;
       if (seen.at(-1) !== beatAt) seen.push(beatAt);
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type RecordedRequest } from '../helpers/messages-api.js';
+import type { RecordedRequest } from '../helpers/messages-api.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';

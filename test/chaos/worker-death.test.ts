@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Handler, type RecordedRequest } from '../helpers/messages-api.js';
+import type { Handler, RecordedRequest } from '../helpers/messages-api.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';

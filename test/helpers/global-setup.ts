@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { staleBuilds } from './stale-build.js';
 
 /**
  * One root folder per test run. Every helper puts its redis data, fleet data dirs and tmux sockets
@@ -9,6 +11,8 @@ import path from 'node:path';
  * can find what a test leaked and fail the run for it.
  */
 export default function setup(): () => void {
+  const stale = staleBuilds(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..'));
+  if (stale.length > 0) throw new Error(`dist/ is older than src/; run \`npm run build\` first (\`npm test\` builds by itself):\n${stale.map((s) => `  - ${s}`).join('\n')}`);
   const root = path.join(os.tmpdir(), `reins-test-${process.pid}`);
   mkdirSync(root, { recursive: true });
   process.env.REINS_TEST_ROOT = root;
@@ -70,7 +74,7 @@ function findSockets(root: string): string[] {
     if (depth > 6 || !existsSync(dir)) return;
     for (const name of readdirSync(dir)) {
       const full = path.join(dir, name);
-      let info;
+      let info: Stats;
       try {
         info = statSync(full);
       } catch {

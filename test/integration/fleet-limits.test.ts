@@ -20,7 +20,10 @@ function maxOverlap(log: string): number {
   events.sort((a, b) => a.at - b.at || a.delta - b.delta);
   let live = 0;
   let most = 0;
-  for (const e of events) most = Math.max(most, (live += e.delta));
+  for (const e of events) {
+    live += e.delta;
+    most = Math.max(most, live);
+  }
   return most;
 }
 

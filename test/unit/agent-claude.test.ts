@@ -170,7 +170,7 @@ describe('claudeInvocation argv', () => {
   });
 
   it('passes --settings once, as JSON of reinsSettings(hookCommand), before --append-system-prompt', () => {
-    const hookCommand = `'/opt/my bin/reins-hook' --x "y" $(nope) 'it'\''s'`;
+    const hookCommand = `'/opt/my bin/reins-hook' --x "y" $(nope) 'it'\\''s'`;
     const { argv } = claudeInvocation(input({ hookCommand }, { model: 'opus' }));
     expect(argv.filter((a) => a === '--settings')).toHaveLength(1);
     const at = argv.indexOf('--settings');

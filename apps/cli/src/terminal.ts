@@ -20,6 +20,7 @@ export function colour(code: string | undefined, text: string, stream: Output): 
   return code && colourOn(stream) ? `\u001b[${code}m${text}\u001b[0m` : text;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what an ANSI escape sequence starts with.
 const ESCAPE = /\u001b\[[0-9;?]*[A-Za-z]/g;
 
 export const visibleLength = (text: string): number => text.replace(ESCAPE, '').length;
@@ -31,10 +32,10 @@ export function fitLine(line: string, width: number): string {
   let shown = 0;
   for (let i = 0; i < line.length; ) {
     ESCAPE.lastIndex = i;
-    const escape = line[i] === '\u001b' ? ESCAPE.exec(line) : null;
-    if (escape && escape.index === i) {
-      out += escape[0];
-      i += escape[0].length;
+    const sequence = line[i] === '\u001b' ? ESCAPE.exec(line) : null;
+    if (sequence && sequence.index === i) {
+      out += sequence[0];
+      i += sequence[0].length;
       continue;
     }
     if (shown >= width - 1) break;

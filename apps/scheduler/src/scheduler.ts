@@ -63,7 +63,6 @@ export class Scheduler {
   private closing: Promise<void> | undefined;
   private readonly redis: Redis;
   private readonly store: RunStore;
-  private readonly agentQueue: Queue;
   private readonly integrateQueue: Queue;
   /** The agent queue and the pool queues, for finding any member's job. */
   private readonly queues: AgentQueues;
@@ -81,7 +80,6 @@ export class Scheduler {
     this.redis = createRedis(options.config.redisUrl, 'blocking');
     this.store = new RunStore(this.redis, options.keys);
     this.queues = new AgentQueues(this.redis, options.keys);
-    this.agentQueue = this.queues.get(QUEUES.agent);
     this.integrateQueue = openQueue(QUEUES.integrate, this.redis, options.keys);
     this.fleet = new FleetReader(this.redis, options.keys);
     this.notifier = new Notifier(this.redis, openQueue(QUEUES.notify, this.redis, options.keys), options.keys, options.config, options.logger);
@@ -99,7 +97,7 @@ export class Scheduler {
     this.agentEvents = new QueueEvents(QUEUES.agent, { connection: createRedis(config.redisUrl, 'blocking'), prefix: keys.bullPrefix });
     const onJobEnded = ({ jobId }: { jobId: string }) => {
       const id = parseAgentJobId(jobId);
-      if (id) this.requestReconcile(id.runId);
+      if (id) void this.requestReconcile(id.runId);
     };
     this.agentEvents.on('completed', onJobEnded);
     this.agentEvents.on('failed', onJobEnded);

@@ -27,7 +27,7 @@ export function boardAccess(config: Pick<ReinsConfig, 'boardHost' | 'boardToken'
   if ((user === undefined) !== (password === undefined)) {
     issues.push({ path: user === undefined ? 'REINS_BOARD_USER' : 'REINS_BOARD_PASSWORD', message: 'expected REINS_BOARD_USER and REINS_BOARD_PASSWORD together' });
   }
-  if (user !== undefined && user.includes(':')) issues.push({ path: 'REINS_BOARD_USER', message: 'expected a user name without ":" (basic auth splits on it)' });
+  if (user?.includes(':')) issues.push({ path: 'REINS_BOARD_USER', message: 'expected a user name without ":" (basic auth splits on it)' });
   const access: BoardAccess = {
     token,
     basic: user !== undefined && password !== undefined ? { user, password } : undefined,

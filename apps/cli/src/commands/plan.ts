@@ -1,20 +1,15 @@
 import { spawn } from 'node:child_process';
-import { stringify } from 'yaml';
 import { appBin, loadHarnessFile, readSkill, UsageError } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
+import { renderTeam } from '../team-render.js';
 import { help } from './submit.js';
 
 export const PLAN_HELP = `Usage: reins plan FILE [--json]
 
 Runs only the planner of a plan: auto harness, here, without the fleet, and prints the team it proposes
 (as YAML to paste into the harness as an explicit team, or --json). Needs the API settings a worker uses.`;
-
-/** Prints a planned team for people: YAML, ready to replace `plan: auto` in the harness file. */
-export function renderTeam(team: unknown): string {
-  return stringify({ team }, { lineWidth: 0 });
-}
 
 export async function plan(argv: string[]): Promise<ExitCode> {
   const { values, positionals } = parseCommandArgs('plan', argv, { json: { type: 'boolean' } }, { min: 1, max: 1, names: 'one harness FILE' });

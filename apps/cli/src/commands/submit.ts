@@ -1,10 +1,10 @@
 import { PLANNER_MEMBER, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, type RunView } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { renderTeam } from './plan.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { watchRun } from '../run-watch.js';
+import { renderTeam } from '../team-render.js';
 
 export const SUBMIT_HELP = `Usage: reins submit FILE [--wait] [--json] [--plan-only]
 

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { TeamSchema, type Member } from '../spec/harness.js';
 
 /**
