@@ -40,3 +40,20 @@ export function handleShutdownSignals({ logger, deadlineMs, onShutdown }: Shutdo
   // Started by the CLI with an IPC channel: when the CLI dies, shut down as if told to.
   if (process.send) process.on('disconnect', () => onSignal('SIGTERM'));
 }
+
+/** One step of a close(): a name for the log, and the work. */
+export type CloseStep = [name: string, step: () => unknown];
+
+/**
+ * Runs every step of a close() in order, each even when an earlier one threw, so one stuck connection
+ * never leaves the others open. A failed step is logged with its name, not rethrown.
+ */
+export async function closeSteps(steps: readonly CloseStep[], logger: Pick<Logger, 'warn'>): Promise<void> {
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn({ err: error, step: name }, 'close step failed');
+    }
+  }
+}
