@@ -68,7 +68,7 @@ export {
   type RunStatus,
 } from './runs/status.js';
 export { RunStore, type Applied } from './runs/store.js';
-export { toRunView, type RunRecord, type MemberRecord, type RunView, type MemberView, type AgentEvent, type AttemptRecord, type Cursor } from './runs/records.js';
+export { toRunView, toRunHead, type RunHead, type RunRecord, type MemberRecord, type RunView, type MemberView, type AgentEvent, type AttemptRecord, type Cursor } from './runs/records.js';
 export { applyMemberEvent, memberTransition, type MemberEvent, type MemberEventType, type AttemptFigures } from './runs/member-state.js';
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { StaleEpochError, isStaleEpochError } from './errors/stale-epoch-error.js';
@@ -92,7 +92,7 @@ export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
 export { PLANNER_MEMBER, PlanSchema, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt, type Plan, type PlanCheck } from './spec/plan.js';
 export { VerifySchema, HooksSchema, TeamSchema, ClaudeAgentSchema, type Verify, type Hooks } from './spec/harness.js';
-export { FleetReader, type HeartbeatInfo, type RunHead } from './fleet/fleet-reader.js';
+export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export * from './protocol/index.js';
 export { retryRun, type RetryResult } from './runs/retry.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
