@@ -106,6 +106,23 @@ export function integrateJobWanted(run: RunRecord, members: readonly MemberRecor
 
 const unservableNote = (queue: string): string => `no live worker has the labels ${poolLabels(queue).join(', ')}; it waits for one`;
 
+/** The pass being decided: the members as the actions so far leave them, and those actions. */
+interface Pass {
+  run: RunRecord;
+  members: readonly MemberRecord[];
+  facts: ReconcileFacts;
+  view: Map<string, MemberRecord>;
+  actions: ReconcileAction[];
+}
+
+/** Applies the event to the pass's copy of the member and asks for the action; an event the machine refuses is not asked for. */
+function change(pass: Pass, name: string, event: MemberEvent, action: ReconcileAction): void {
+  const applied = applyMemberEvent(pass.view.get(name)!, event);
+  if (!applied.ok) return;
+  pass.view.set(name, applied.member);
+  pass.actions.push(action);
+}
+
 /**
  * One pass over a run, decided without touching Redis: from the run, its members and the facts the
  * shell read, the actions that move it on. Member events are applied to a local copy as they are
@@ -114,64 +131,68 @@ const unservableNote = (queue: string): string => `no live worker has the labels
  */
 export function reconcile(run: RunRecord, members: readonly MemberRecord[], facts: ReconcileFacts, policy: ReconcilePolicy): ReconcileAction[] {
   if (run.cancelled) return reconcileCancelled(members, facts);
-  const actions: ReconcileAction[] = [];
-  const view = new Map(members.map((m) => [m.name, m]));
-  /** Applies the event to the local copy; an event the machine refuses is not asked for. */
-  const change = (name: string, event: MemberEvent, action: ReconcileAction): void => {
-    const applied = applyMemberEvent(view.get(name)!, event);
-    if (!applied.ok) return;
-    view.set(name, applied.member);
-    actions.push(action);
-  };
-
+  const pass: Pass = { run, members, facts, view: new Map(members.map((m) => [m.name, m])), actions: [] };
   const silent = silentMembers(members, facts.liveHeartbeats, facts.now, policy.heartbeatTtlMs);
+  killSilent(pass, silent);
+  noteUnservable(pass);
+  settleEndedJobs(pass, new Set(jobFactsWanted(run, members, silent)));
+  const team = plannedTeam(run, pass.view.get(PLANNER_MEMBER));
+  if (team) return [...pass.actions, { type: 'adopt_plan', team }];
+  releaseOrSkip(pass);
+  concludeRun(pass);
+  return pass.actions;
+}
+
+function killSilent({ members, facts, actions }: Pass, silent: ReadonlySet<string>): void {
   for (const m of members) {
     if (silent.has(m.name) && facts.jobs.get(m.name)?.state === 'active') actions.push({ type: 'kill', member: m.name, jobId: m.jobId, ...(m.workerId ? { workerId: m.workerId } : {}) });
   }
+}
 
-  if (facts.workerLabels) {
-    for (const m of members.filter(waitsInPool)) {
-      const servable = facts.workerLabels.some((labels) => servesQueue(labels, m.queue!));
-      const note = unservableNote(m.queue!);
-      if (!servable && m.error !== note) change(m.name, { type: 'noted', note }, { type: 'note', member: m.name, note });
-      if (servable && m.error === note) change(m.name, { type: 'noted', note: null }, { type: 'note', member: m.name, note: null });
-    }
+function noteUnservable(pass: Pass): void {
+  const { workerLabels } = pass.facts;
+  if (!workerLabels) return;
+  for (const m of pass.members.filter(waitsInPool)) {
+    const servable = workerLabels.some((labels) => servesQueue(labels, m.queue!));
+    const note = unservableNote(m.queue!);
+    if (!servable && m.error !== note) change(pass, m.name, { type: 'noted', note }, { type: 'note', member: m.name, note });
+    if (servable && m.error === note) change(pass, m.name, { type: 'noted', note: null }, { type: 'note', member: m.name, note: null });
   }
+}
 
-  const wanted = new Set(jobFactsWanted(run, members, silent));
-  for (const m of members) {
-    const job = wanted.has(m.name) ? facts.jobs.get(m.name) : undefined;
-    if (job?.state === 'missing') actions.push({ type: 'enqueue', member: m.name });
+function settleEndedJobs(pass: Pass, wanted: ReadonlySet<string>): void {
+  for (const m of pass.members) {
+    const job = wanted.has(m.name) ? pass.facts.jobs.get(m.name) : undefined;
+    if (job?.state === 'missing') pass.actions.push({ type: 'enqueue', member: m.name });
     else if (job?.state === 'completed' || job?.state === 'failed') {
-      const event = settledEvent(view.get(m.name)!, job, facts.now);
-      change(m.name, event, { type: 'settle', member: m.name, event });
+      const event = settledEvent(pass.view.get(m.name)!, job, pass.facts.now);
+      change(pass, m.name, event, { type: 'settle', member: m.name, event });
     }
   }
+}
 
-  const team = plannedTeam(run, view.get(PLANNER_MEMBER));
-  if (team) {
-    actions.push({ type: 'adopt_plan', team });
-    return actions;
-  }
-
-  // In harness order, so a skip cascades within the pass: a member skipped now blocks one listed later.
-  for (const m of members) {
+/** In harness order, so a skip cascades within the pass: a member skipped now blocks one listed later. */
+function releaseOrSkip(pass: Pass): void {
+  const { run, view, facts } = pass;
+  for (const m of pass.members) {
     if (view.get(m.name)!.status !== 'pending') continue;
     const decision = decideRelease(m, (name) => view.get(name)?.status);
-    if (decision.action === 'skip') change(m.name, { type: 'skipped', reason: decision.reason, at: facts.now }, { type: 'skip', member: m.name, reason: decision.reason });
+    if (decision.action === 'skip') change(pass, m.name, { type: 'skipped', reason: decision.reason, at: facts.now }, { type: 'skip', member: m.name, reason: decision.reason });
     else if (decision.action === 'release') {
       const queue = poolQueueName((run.spec.team ?? []).find((t) => t.name === m.name)?.requires ?? []);
-      change(m.name, { type: 'released', queue }, { type: 'release', member: m.name, queue });
+      change(pass, m.name, { type: 'released', queue }, { type: 'release', member: m.name, queue });
     }
   }
+}
 
+/** The run's status from its members after the pass (and from the merge-back, in a git workdir). */
+function concludeRun({ run, view, facts, actions }: Pass): void {
   const after = [...view.values()];
   const status = mergedStatus(run, deriveRunStatus(after, false), facts.integrateJob);
   if (status === 'merging') actions.push({ type: 'request_merge_back', members: dependencyOrder(run.spec.team ?? []).map((m) => m.name) });
   const runStatus: RunStatus = status === 'merging' || status === 'merge_pending' ? 'running' : status;
   actions.push({ type: 'announce', status: runStatus, members: after });
   if (runStatus !== run.status) actions.push({ type: 'set_status', status: runStatus });
-  return actions;
 }
 
 function settledEvent(member: MemberRecord, job: Extract<JobFact, { state: 'completed' | 'failed' }>, now: number): Extract<MemberEvent, { type: 'job_settled' }> {
