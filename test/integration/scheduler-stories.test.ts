@@ -1,6 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { QUEUES, RunStore, addJob, newRunId, type AgentJobResult, type Harness } from '@reins/shared';
+import { QUEUES, RunStore, addJob, newRunId, type AgentJobResult } from '@reins/shared';
+import type { Harness } from '../../libs/shared/src/spec/harness.js';
 import { useRedis } from '../helpers/redis.js';
 import { waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { withScheduler, type InProcessScheduler } from '../helpers/with-scheduler.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AgentJobDataSchema } from '../../libs/shared/src/jobs/catalogue.js';
-import type { Harness, RunRecord } from '@reins/shared';
+import type { RunRecord } from '@reins/shared';
+import type { Harness } from '../../libs/shared/src/spec/harness.js';
 import { buildAgentJob } from '../../apps/scheduler/src/job-payload.js';
 import { KillMemory } from '../../apps/scheduler/src/watchdog.js';
 

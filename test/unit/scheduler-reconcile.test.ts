@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Harness, MemberRecord, MemberStatus, RunRecord } from '@reins/shared';
+import type { MemberRecord, MemberStatus, RunRecord } from '@reins/shared';
+import type { Harness } from '../../libs/shared/src/spec/harness.js';
 import { integrateJobWanted, jobFactsWanted, reconcile, workerLabelsWanted, type JobFact, type ReconcileAction, type ReconcileFacts } from '../../apps/scheduler/src/reconcile.js';
 
 const NOW = 1_800_000_000_000;
