@@ -5,7 +5,8 @@
 // - internals of a module: zod schemas of single fields or stream lines, Lua script sources, key strings,
 //   the store's transition plumbing (memberTransition, newMemberFields), error classes whose type guard suffices;
 // - anything "for later": a name joins this list when an app imports it, in the same commit.
-// When a name here loses its last user in apps/, take it out.
+// When a name here loses its last user in apps/, take it out. (CloseStep, AttemptFigures and BackoffPolicy
+// are here for the worker's new attempt pipeline on its own branch.)
 export { loadConfig, defaultWorkerId, redactRedisUrl, type ReinsConfig, type EnvName } from './config/env.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
 export { fenceAfterMs, stopGraceMs } from './config/timings.js';
@@ -15,7 +16,7 @@ export { createKeys, type Keys } from './redis/keys.js';
 export { createRedis, assertRedisReachable } from './redis/connection.js';
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
-export { handleShutdownSignals, closeSteps } from './shutdown.js';
+export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
 export { formatCostUsd, formatDuration, formatAge } from './format.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
@@ -47,7 +48,7 @@ export {
 } from './jobs/catalogue.js';
 export { openQueue } from './jobs/queues.js';
 export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';
-export { backoffDelayMs, BACKOFF_TYPE } from './jobs/backoff.js';
+export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
 
 export { newRunId } from './runs/ids.js';
 export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
@@ -64,7 +65,7 @@ export {
   type AttemptRecord,
   type Cursor,
 } from './runs/records.js';
-export { applyMemberEvent, type MemberEvent } from './runs/member-state.js';
+export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/member-state.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 

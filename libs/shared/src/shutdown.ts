@@ -41,17 +41,17 @@ export function handleShutdownSignals({ logger, deadlineMs, onShutdown }: Shutdo
   if (process.send) process.on('disconnect', () => onSignal('SIGTERM'));
 }
 
-/** One step of a close(): a name for the log, and the work. */
-export type CloseStep = [name: string, step: () => unknown];
+/** One step of a close(): its name (for the log) and what it does. */
+export type CloseStep = [name: string, run: () => Promise<unknown> | unknown];
 
 /**
- * Runs every step of a close() in order, each even when an earlier one threw, so one stuck connection
- * never leaves the others open. A failed step is logged with its name, not rethrown.
+ * Runs every step of a close() in order, even when one throws: a failed step is logged and the next runs,
+ * so a Redis that is already gone never leaves a timer ticking or a connection open.
  */
 export async function closeSteps(steps: readonly CloseStep[], logger: Pick<Logger, 'warn'>): Promise<void> {
-  for (const [name, step] of steps) {
+  for (const [name, run] of steps) {
     try {
-      await step();
+      await run();
     } catch (error) {
       logger.warn({ err: error, step: name }, 'close step failed');
     }
