@@ -1,7 +1,6 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import {
-  MAX_TEAM_SIZE,
   QUEUES,
   RunStore,
   addJob,
@@ -13,6 +12,7 @@ import {
   openQueue,
   type MemberRecord,
 } from '@reins/shared';
+import { MAX_TEAM_SIZE } from '../../libs/shared/src/spec/harness.js';
 import { startFleet, writeHarness, repoRoot, type Fleet, type FleetOptions } from '../../test/helpers/fleet.js';
 import { waitFor } from '../../test/helpers/chaos.js';
 import type { Scope } from './scope.js';

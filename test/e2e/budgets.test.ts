@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Budgets, budgetDay, createKeys } from '@reins/shared';
+import { Budgets, createKeys } from '@reins/shared';
+import { budgetDay } from '../../libs/shared/src/fleet/budgets.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QUEUES, RunStore, createKeys, isRetryRefusedError, openQueue, retryRun, AgentQueues } from '@reins/shared';
+import { QUEUES, RunStore, createKeys, openQueue, retryRun, AgentQueues } from '@reins/shared';
+import { isRetryRefusedError } from '../../libs/shared/src/errors/retry-refused-error.js';
 import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { useRedis } from '../helpers/redis.js';

@@ -1,6 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import path from 'node:path';
-import { ConfigError, ENV_NAMES, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl, smallestWorkingTtlMs } from '@reins/shared';
+import { ConfigError, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
+import { ENV_NAMES } from '../../libs/shared/src/config/env.js';
+import { smallestWorkingTtlMs } from '../../libs/shared/src/config/timings.js';
 
 function configError(fn: () => unknown): ConfigError {
   try {

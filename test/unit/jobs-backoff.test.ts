@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { BACKOFF_TYPE, backoffDelayMs, type BackoffPolicy } from '@reins/shared';
+import { BACKOFF_TYPE, backoffDelayMs } from '@reins/shared';
+import type { BackoffPolicy } from '../../libs/shared/src/jobs/backoff.js';
 
 const POLICY: BackoffPolicy = { baseMs: 1_000, factor: 2, maxMs: 10_000, jitter: 0.2 };
 const NO_JITTER: BackoffPolicy = { ...POLICY, jitter: 0 };

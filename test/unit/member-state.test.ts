@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MEMBER_STATUSES, applyMemberEvent, memberTransition, type AttemptRecord, type MemberEvent, type MemberRecord, type MemberStatus } from '@reins/shared';
+import { MEMBER_STATUSES, applyMemberEvent, type AttemptRecord, type MemberEvent, type MemberRecord, type MemberStatus } from '@reins/shared';
+import { memberTransition } from '../../libs/shared/src/runs/member-state.js';
 
 const member = (status: MemberStatus, extra: Partial<MemberRecord> = {}): MemberRecord => ({ runId: 'r-test000001', name: 'a', status, dependsOn: [], jobId: 'r-test000001.a', attempts: 0, ...extra });
 const record = (epoch: number, outcome = 'crash'): AttemptRecord => ({ attempt: 1, epoch, outcome, message: `${outcome} happened`, startedAt: 10, endedAt: 20, workerId: 'w1', host: 'h1' });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseRedisUrl, redactRedisUrl } from '@reins/shared';
+import { ConfigError, loadConfig, redactRedisUrl } from '@reins/shared';
+import { parseRedisUrl } from '../../libs/shared/src/redis/redis-url.js';
 
 const refusal = (url: string): string => {
   try {

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpecError, resolveHarness } from '@reins/shared';
+import { SpecError } from '../../libs/shared/src/errors/spec-error.js';
+import { resolveHarness } from '../../libs/shared/src/spec/load.js';
 
 let root: string;
 beforeAll(async () => {

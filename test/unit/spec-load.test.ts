@@ -2,7 +2,9 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SpecError, MAX_PROMPT_BYTES, isSpecError } from '@reins/shared';
+import { isSpecError } from '@reins/shared';
+import { SpecError } from '../../libs/shared/src/errors/spec-error.js';
+import { MAX_PROMPT_BYTES } from '../../libs/shared/src/spec/harness.js';
 import { loadHarnessFile, resolveHarness, type ResolvedHarness } from '../../libs/shared/src/spec/load.js';
 
 let root: string;

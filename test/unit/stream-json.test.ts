@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { LineSplitter, describeEvent, isInit, isResult, parseStreamLine, toolTarget, type StreamEvent } from '@reins/shared';
+import { LineSplitter, describeEvent, isInit, isResult, parseStreamLine, type StreamEvent } from '@reins/shared';
+import { toolTarget } from '../../libs/shared/src/agent/stream-json.js';
 
 const line = (value: unknown) => JSON.stringify(value);
 

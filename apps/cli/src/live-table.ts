@@ -1,5 +1,5 @@
-import type { AgentEvent, HeartbeatInfo, MemberRecord, MemberView } from '@reins/shared';
-import { formatAge, formatCost, formatDuration, paint, table } from './render.js';
+import { formatAge, formatCostUsd, formatDuration, type AgentEvent, type HeartbeatInfo, type MemberRecord, type MemberView } from '@reins/shared';
+import { paint, table } from './render.js';
 import type { RunSnapshot } from './run-lookup.js';
 import { ANSI, colour, type Output } from './terminal.js';
 
@@ -17,7 +17,7 @@ function heartbeatCell(member: MemberRecord | undefined, heartbeat: HeartbeatInf
   if (!member || (member.status !== 'running' && !heartbeat)) return '-';
   // The worker's first beat comes a tick after the agent starts; only a heartbeat gone longer is news.
   if (!heartbeat?.beatAt) return member.startedAt !== undefined && now - member.startedAt < ttlMs ? 'starting' : colour(ANSI.red, 'missing', stream);
-  return `${formatAge(heartbeat.beatAt, now)}${heartbeat.inTool ? ' (in tool)' : ''}`;
+  return `${formatAge(now - heartbeat.beatAt)}${heartbeat.inTool ? ' (in tool)' : ''}`;
 }
 
 function stateCell(view: MemberView, member: MemberRecord | undefined, now: number, stream: Output): string {
@@ -37,7 +37,7 @@ export function renderLiveTable(snapshot: RunSnapshot, activity: LiveActivity, s
   const done = view.members.filter((m) => m.status === 'succeeded').length;
   const cost = view.members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   const elapsed = run?.startedAt ? `, ${formatDuration((run.endedAt ?? now) - run.startedAt)}` : '';
-  const head = `run ${view.runId}${run ? ` (${run.name})` : ''}: ${paint(view.status, stream)}${elapsed}, ${done}/${view.members.length} succeeded${cost > 0 ? `, ${formatCost(cost)}` : ''}`;
+  const head = `run ${view.runId}${run ? ` (${run.name})` : ''}: ${paint(view.status, stream)}${elapsed}, ${done}/${view.members.length} succeeded${cost > 0 ? `, ${formatCostUsd(cost)}` : ''}`;
   const rows = [
     ['MEMBER', 'STATE', 'ATTEMPT', 'HEARTBEAT', 'COST', 'LAST EVENT'],
     ...view.members.map((m) => {
@@ -48,8 +48,8 @@ export function renderLiveTable(snapshot: RunSnapshot, activity: LiveActivity, s
         stateCell(m, member, now, stream),
         m.attempts > 0 ? String(m.attempts) : '-',
         heartbeatCell(member, member ? activity.heartbeats.get(member.jobId) : undefined, activity.heartbeatTtlMs, now, stream),
-        formatCost(m.costUsd),
-        event ? `${formatAge(event.at, now)} ago  ${event.kind}: ${event.text.replace(/\s+/g, ' ')}` : '-',
+        formatCostUsd(m.costUsd),
+        event ? `${formatAge(now - event.at)}  ${event.kind}: ${event.text.replace(/\s+/g, ' ')}` : '-',
       ];
     }),
   ];

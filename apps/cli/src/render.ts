@@ -1,4 +1,4 @@
-import { tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { formatCostUsd, formatDuration, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
 import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 
 const STATUS_COLOURS: Record<string, string> = {
@@ -21,32 +21,12 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - visibleLength(cell)))).join('  ').trimEnd()).join('\n');
 }
 
-export function formatCost(usd: number | undefined): string {
-  return usd === undefined ? '-' : `$${usd.toFixed(4)}`;
-}
-
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined) return '-';
-  if (ms < 1_000) return `${ms} ms`;
-  if (ms < 60_000) return `${(ms / 1_000).toFixed(1)} s`;
-  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1_000)} s`;
-}
-
-/** A past moment as an age: "0.4 s", "3 min 2 s", "2 h 5 min", "3 d 4 h". */
-export function formatAge(at: number | undefined, now: number): string {
-  if (at === undefined) return '-';
-  const ms = Math.max(0, now - at);
-  if (ms >= 86_400_000) return `${Math.floor(ms / 86_400_000)} d ${Math.floor((ms % 86_400_000) / 3_600_000)} h`;
-  if (ms >= 3_600_000) return `${Math.floor(ms / 3_600_000)} h ${Math.floor((ms % 3_600_000) / 60_000)} min`;
-  return ms < 1_000 ? `${(ms / 1_000).toFixed(1)} s` : formatDuration(Math.round(ms / 100) * 100);
-}
-
 /** `reins status` for people: the run, a row per member, then details worth reading. */
 export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map()): string {
   const ended = run.endedAt ?? Date.now();
   const lines = [`run ${run.runId} (${run.name}): ${paint(run.status)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
-  if (cost > 0) lines[0] += `, ${formatCost(cost)}`;
+  if (cost > 0) lines[0] += `, ${formatCostUsd(cost)}`;
   if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);
   else if (run.integration === 'pending') lines.push('result: merging the members\' branches…');
   for (const c of run.conflicts ?? []) lines.push(`conflict: ${c.member} could not be merged (${c.files.join(', ')})`);
@@ -59,7 +39,7 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[], atte
         paint(m.status),
         String(m.attempts),
         m.numTurns === undefined ? '-' : String(m.numTurns),
-        formatCost(m.costUsd),
+        formatCostUsd(m.costUsd),
         formatDuration(m.durationMs),
         m.dependsOn.join(',') || '-',
       ]),

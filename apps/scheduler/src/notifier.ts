@@ -1,6 +1,17 @@
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { addJob, createRedis, parseJob, type Keys, type Logger, type Notification, type ReinsConfig, type RunRecord } from '@reins/shared';
+import { addJob, parseJob, type AttemptRecord, type Keys, type Logger, type MemberRecord, type Notification, type ReinsConfig, type RunRecord, type RunStatus } from '@reins/shared';
+
+export interface NotifierDeps {
+  redis: Redis;
+  queue: Queue;
+  keys: Keys;
+  config: ReinsConfig;
+  logger: Logger;
+  /** A new blocking connection for the delivery worker; the notifier does not close it. */
+  connect: () => Redis;
+  readAttempts: (runId: string, member: string) => Promise<AttemptRecord[]>;
+}
 
 const DELIVERY_TIMEOUT_MS = 10_000;
 
@@ -12,17 +23,19 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 export class Notifier {
   private worker: Worker | undefined;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly queue: Queue,
-    private readonly keys: Keys,
-    private readonly config: ReinsConfig,
-    private readonly logger: Logger,
-  ) {}
+  private readonly redis: Redis;
+  private readonly queue: Queue;
+  private readonly keys: Keys;
+  private readonly config: ReinsConfig;
+  private readonly logger: Logger;
+
+  constructor(private readonly deps: NotifierDeps) {
+    ({ redis: this.redis, queue: this.queue, keys: this.keys, config: this.config, logger: this.logger } = deps);
+  }
 
   start(): void {
     this.worker = new Worker(this.queue.name, (job) => this.deliver(job), {
-      connection: createRedis(this.config.redisUrl, 'blocking'),
+      connection: this.deps.connect(),
       prefix: this.keys.bullPrefix,
       // One at a time: a receiver sees a run's events in the order they happened (a failed delivery's
       // retry, after backoff, is the exception).
@@ -52,6 +65,37 @@ export class Notifier {
     }
     this.logger.info({ runId: run.runId, event: event.event, member: event.member, urls: urls.length }, 'notification queued');
     return true;
+  }
+
+  /**
+   * Webhook events: members failed for good, rate-limit pauses and resumes, and the run's end. Pauses and
+   * resumes are read from the attempt history, not caught in passing: a rate-limited attempt is a pause,
+   * and any attempt after it is the resume, however briefly the member waited.
+   */
+  async announce(run: RunRecord, members: readonly MemberRecord[], status: RunStatus): Promise<void> {
+    if (!this.listens(run)) return;
+    for (const m of members) {
+      if (m.status === 'failed') {
+        await this.notify(run, `member.failed:${m.name}`, { event: 'member.failed', member: m.name, ...(m.errorClass ? { class: m.errorClass } : {}), text: m.error ?? 'failed', ...(m.costUsd !== undefined ? { costUsd: m.costUsd } : {}) });
+      }
+      // Only a member past its first attempt can have been rate limited: spare the others a history read.
+      if (m.status === 'pending' || m.status === 'queued' || m.status === 'skipped' || (m.epoch ?? 0) < 2) continue;
+      const history = await this.deps.readAttempts(run.runId, m.name);
+      for (const [i, attempt] of history.entries()) {
+        if (attempt.outcome !== 'rate_limit') continue;
+        const until = m.epoch === attempt.epoch && m.retryAt ? ` until ${new Date(m.retryAt).toISOString()}` : '';
+        await this.notify(run, `rate_limit.paused:${m.name}:${attempt.epoch}`, { event: 'rate_limit.paused', member: m.name, class: 'rate_limit', text: `${m.name} is rate limited${until}: ${attempt.message}` });
+        const resumed = i + 1 < history.length || ((m.epoch ?? 0) > attempt.epoch && m.status === 'running');
+        if (resumed) await this.notify(run, `rate_limit.resumed:${m.name}:${attempt.epoch}`, { event: 'rate_limit.resumed', member: m.name, class: 'rate_limit', text: `${m.name} resumed after a rate limit` });
+      }
+    }
+    if (status === 'succeeded' || status === 'failed' || status === 'cancelled' || status === 'budget_exhausted') {
+      const costUsd = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
+      const failed = members.filter((m) => m.status !== 'succeeded').map((m) => `${m.name} ${m.status}`);
+      const text = status === 'succeeded' ? `all ${members.length} members succeeded` : failed.join(', ') || (run.conflicts?.length ? 'merge conflicts' : status);
+      if (status === 'budget_exhausted') await this.notify(run, 'budget.reached', { event: 'budget.reached', text: members.find((m) => m.errorClass === 'budget')?.error ?? 'the budget is spent', costUsd });
+      else await this.notify(run, `run.${status}`, { event: `run.${status}`, text, costUsd });
+    }
   }
 
   private async deliver(job: Job): Promise<void> {

@@ -1,102 +1,95 @@
-// The public face of @reins/shared. Internals (zod schemas of single stream lines, formatting helpers)
-// stay unexported unless an app needs them.
-export { loadConfig, defaultWorkerId, ENV_NAMES, type ReinsConfig, type EnvName } from './config/env.js';
-export { parseRedisUrl, redactRedisUrl, RedisUrlError, type RedisTarget, type HostPort } from './redis/redis-url.js';
+// The public face of @reins/shared: what the apps (cli, scheduler, worker, board) import, and nothing more.
+//
+// Do not export from here:
+// - names only tests use: a test imports the file itself ('../../libs/shared/src/spec/harness.js');
+// - internals of a module: zod schemas of single fields or stream lines, Lua script sources, key strings,
+//   the store's transition plumbing (memberTransition, newMemberFields), error classes whose type guard suffices;
+// - anything "for later": a name joins this list when an app imports it, in the same commit.
+// When a name here loses its last user in apps/, take it out.
+export { loadConfig, defaultWorkerId, type ReinsConfig, type EnvName } from './config/env.js';
+export { redactRedisUrl } from './redis/redis-url.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
-export { fenceAfterMs, stopGraceMs, smallestWorkingTtlMs, LEASE_CHECK_MS } from './config/timings.js';
+export { fenceAfterMs, stopGraceMs } from './config/timings.js';
 export { projectRoot } from './paths.js';
-export { appBin, type AppName } from './app-bins.js';
+export { appBin } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';
-export { createRedis, assertRedisReachable, checkRedisTarget, sentinelMasters, type ConnectionRole } from './redis/connection.js';
+export { createRedis, assertRedisReachable, checkRedisTarget } from './redis/connection.js';
+export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
-export { handleShutdownSignals } from './shutdown.js';
+export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
+export { formatCostUsd, formatDuration, formatAge } from './format.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
-export { SpecError, isSpecError } from './errors/spec-error.js';
+export { isSpecError } from './errors/spec-error.js';
 export { UsageError, isUsageError } from './errors/usage-error.js';
 export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
-export { RedisUnreachableError, isRedisUnreachableError } from './errors/redis-unreachable-error.js';
-export { showValue } from './errors/format.js';
+export { isRedisUnreachableError } from './errors/redis-unreachable-error.js';
+export { isStaleEpochError } from './errors/stale-epoch-error.js';
 export type { InputIssue } from './errors/issue.js';
 
-export {
-  HarnessSchema,
-  AgentSchema,
-  MAX_PROMPT_BYTES,
-  MAX_TEAM_SIZE,
-  dependencyOrder,
-  teamGraphIssues,
-  type Harness,
-  type Member,
-  type Agent,
-  type ClaudeAgent,
-  type CommandAgent,
-} from './spec/harness.js';
-export { loadHarnessFile, resolveHarness, type ResolvedHarness, type LoadOptions } from './spec/load.js';
-export { readSkillCatalogue, readSkill, type SkillInfo } from './spec/skills.js';
+export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
+export { loadHarnessFile } from './spec/load.js';
+export { readSkill } from './spec/skills.js';
+export { PLANNER_MEMBER, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt } from './spec/plan.js';
 
 export {
   QUEUES,
-  JOB_CATALOGUE,
   addJob,
   parseJob,
   agentJobId,
   integrateJobId,
   parseAgentJobId,
   type QueueName,
-  type JobName,
-  type JobData,
   type AgentJobData,
   type AgentJobInput,
   type ParsedJobData,
-  type RunSubmitData,
   type IntegrateJobData,
   type Notification,
-  type NotifyEvent,
-  NOTIFY_EVENTS,
 } from './jobs/catalogue.js';
-export { openQueue, KEEP_FINISHED_JOBS } from './jobs/queues.js';
+export { openQueue } from './jobs/queues.js';
+export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';
+export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
 
 export { newRunId } from './runs/ids.js';
+export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
+export { RunStore } from './runs/store.js';
 export {
-  MEMBER_STATUSES,
-  RUN_STATUSES,
-  deriveRunStatus,
-  isFinalMemberStatus,
-  isFinalRunStatus,
-  type MemberStatus,
-  type RunStatus,
-} from './runs/status.js';
-export { RunStore, type Applied } from './runs/store.js';
-export { toRunView, type RunRecord, type MemberRecord, type RunView, type MemberView, type AgentEvent, type AttemptRecord, type Cursor } from './runs/records.js';
-export { applyMemberEvent, memberTransition, type MemberEvent, type MemberEventType, type AttemptFigures } from './runs/member-state.js';
-export { withScripts, type ReinsScripts } from './redis/scripts.js';
-export { StaleEpochError, isStaleEpochError } from './errors/stale-epoch-error.js';
+  toRunView,
+  toRunHead,
+  type RunRecord,
+  type RunHead,
+  type MemberRecord,
+  type RunView,
+  type MemberView,
+  type AgentEvent,
+  type AttemptRecord,
+  type Cursor,
+} from './runs/records.js';
+export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/member-state.js';
+export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
+export { retryRun } from './runs/retry.js';
+
+export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, type StreamEvent, type ResultEvent } from './agent/stream-json.js';
+export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
+export { TaskList, TaskError, type Task } from './coordination/tasks.js';
+export { Mailbox } from './coordination/messages.js';
+export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
+export { FleetLimits } from './fleet/limits.js';
+export { Budgets } from './fleet/budgets.js';
+export { tmuxAttachArgv, tmuxAttachCommand } from './tmux/attach-command.js';
 
 export {
-  parseStreamLine,
-  describeEvent,
-  toolTarget,
-  isResult,
-  isInit,
-  LineSplitter,
-  type StreamEvent,
-  type ResultEvent,
-  type InitEvent,
-  type EventLine,
-} from './agent/stream-json.js';
-export { FAILURE_CLASSES, UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
-export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
-export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
-export { TaskList, TaskError, type Task } from './coordination/tasks.js';
-export { Mailbox, type Message } from './coordination/messages.js';
-export { PLANNER_MEMBER, PlanSchema, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt, type Plan, type PlanCheck } from './spec/plan.js';
-export { VerifySchema, HooksSchema, TeamSchema, ClaudeAgentSchema, type Verify, type Hooks } from './spec/harness.js';
-export { FleetReader, type HeartbeatInfo, type RunHead } from './fleet/fleet-reader.js';
-export * from './protocol/index.js';
-export { retryRun, type RetryResult } from './runs/retry.js';
-export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
-export { tmuxAttachArgv, tmuxAttachCommand, shellQuote } from './tmux/attach-command.js';
-export { FleetLimits } from './fleet/limits.js';
-export { Budgets, budgetDay, type Reservation, type BudgetState } from './fleet/budgets.js';
-export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';
+  encodeControlMessage,
+  decodeControlMessage,
+  type WorkerRegistration,
+  AgentJobResultSchema,
+  type AgentJobResult,
+  type IntegrationResult,
+  AttemptMetaSchema,
+  type AttemptMeta,
+  AgentIdentityEnvSchema,
+  identityEnv,
+  type AgentIdentity,
+  encodePlan,
+  decodePlan,
+} from './protocol/index.js';

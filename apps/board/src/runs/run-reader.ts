@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   isFinalMemberStatus,
   isFinalRunStatus,
+  toRunHead,
   type AgentEvent,
   type AttemptRecord,
   type FleetReader,
@@ -9,7 +10,6 @@ import {
   type MemberRecord,
   type MemberStatus,
   type RunHead,
-  type RunRecord,
   type RunStatus,
   type RunStore,
 } from '@reins/shared';
@@ -113,7 +113,7 @@ export class RunReader {
       };
     });
     return {
-      ...summarize(toHead(run), members),
+      ...summarize(toRunHead(run), members),
       goal: run.goal,
       source: run.source,
       result: run.resultBranch && run.resultCommit ? { branch: run.resultBranch, commit: run.resultCommit, conflicts: run.conflicts ?? [] } : undefined,
@@ -121,12 +121,4 @@ export class RunReader {
       final: isFinalRunStatus(run.status) && members.every((m) => isFinalMemberStatus(m.status)),
     };
   }
-}
-
-function toHead(run: RunRecord): RunHead {
-  const { runId, name, status, members, createdAt, startedAt, endedAt, cancelled } = run;
-  const head: RunHead = { runId, name, status, members, createdAt, cancelled };
-  if (startedAt !== undefined) head.startedAt = startedAt;
-  if (endedAt !== undefined) head.endedAt = endedAt;
-  return head;
 }

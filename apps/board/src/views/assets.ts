@@ -71,7 +71,7 @@ export const BOARD_JS = `
   let clockOffsetMs = Number(document.body.dataset.serverNow || Date.now()) - Date.now();
   const ageText = (ms) => {
     const s = Math.max(0, Math.floor(ms / 1000));
-    return s < 60 ? s + ' s ago' : s < 3600 ? Math.floor(s / 60) + ' min ago' : Math.floor(s / 3600) + ' h ago';
+    return s < 60 ? s + ' s ago' : s < 3600 ? Math.floor(s / 60) + ' min ago' : s < 86400 ? Math.floor(s / 3600) + ' h ago' : Math.floor(s / 86400) + ' d ago';
   };
   const tick = () => {
     for (const el of document.querySelectorAll('[data-beat-at]')) {

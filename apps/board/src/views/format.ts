@@ -1,26 +1,15 @@
 /** How numbers and times read on the board: short, and the same on every page. */
 
-export function formatCost(usd: number | undefined): string {
-  if (usd === undefined) return '—';
-  return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
-}
+import { formatAge as sharedAge, formatCostUsd, formatDuration as sharedDuration } from '@reins/shared';
 
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return '—';
-  const s = Math.max(0, Math.round(ms / 1_000));
-  if (ms < 1_000) return `${Math.max(0, Math.round(ms))} ms`;
-  if (s < 60) return `${s} s`;
-  if (s < 3_600) return `${Math.floor(s / 60)} min ${s % 60} s`;
-  return `${Math.floor(s / 3_600)} h ${Math.floor((s % 3_600) / 60)} min`;
-}
+/** What the board shows for a figure that is not there. */
+const MISSING = '—';
 
-/** An age as the live ticker in the page writes it too (see assets.ts): "4 s ago". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1_000));
-  if (s < 60) return `${s} s ago`;
-  if (s < 3_600) return `${Math.floor(s / 60)} min ago`;
-  return `${Math.floor(s / 3_600)} h ago`;
-}
+// The CLI's formatters (libs/shared/src/format.ts), with the board's dash for a missing figure.
+export const formatCost = (usd: number | undefined): string => formatCostUsd(usd, MISSING);
+export const formatDuration = (ms: number | undefined): string => sharedDuration(ms, MISSING);
+/** The live ticker in the page writes the same words (see assets.ts): "4 s ago". */
+export const formatAge = (ms: number): string => sharedAge(ms, MISSING);
 
 /** UTC, to the second: the board's viewers may sit in other time zones than its workers. */
 export function formatTime(epochMs: number | undefined): string {

@@ -1,8 +1,8 @@
-import { RUN_STATUSES, UsageError, type RunStatus } from '@reins/shared';
+import { RUN_STATUSES, UsageError, formatAge, formatCostUsd, formatDuration, type RunStatus } from '@reins/shared';
 import { flagOverrides, intFlag, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { formatAge, formatCost, formatDuration, paint, table } from '../render.js';
+import { paint, table } from '../render.js';
 import { listRuns } from '../run-list.js';
 import { help } from './submit.js';
 
@@ -52,8 +52,8 @@ export async function runs(argv: string[]): Promise<ExitCode> {
           head.name,
           paint(head.status),
           `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
-          formatCost(costOf(members) || undefined),
-          `${formatAge(head.createdAt, now)} ago`,
+          formatCostUsd(costOf(members) || undefined),
+          formatAge(now - head.createdAt),
           head.startedAt ? formatDuration((head.endedAt ?? now) - head.startedAt) : '-',
         ]),
       ]),

@@ -1,8 +1,8 @@
-import { FleetReader, type WorkerRegistration } from '@reins/shared';
+import { FleetReader, formatDuration, type WorkerRegistration } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
-import { formatAge, table } from '../render.js';
+import { table } from '../render.js';
 import { help } from './submit.js';
 
 export const WORKERS_HELP = `Usage: reins workers [--json]
@@ -36,7 +36,7 @@ export async function workers(argv: string[]): Promise<ExitCode> {
     console.log(
       table([
         ['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'],
-        ...live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatAge(w.startedAt, now)]),
+        ...live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)]),
       ]),
     );
     const used = live.reduce((sum, w) => sum + w.used, 0);

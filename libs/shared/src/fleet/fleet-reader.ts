@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
-import type { AgentEvent, RunRecord } from '../runs/records.js';
-import { RUN_STATUSES } from '../runs/status.js';
+import { RUN_HEAD_FIELDS, decodeRunHead, type AgentEvent, type RunHead } from '../runs/records.js';
 import { WorkerRegistrationSchema, type WorkerRegistration } from '../protocol/worker-registration.js';
 
 
@@ -29,10 +28,7 @@ const HeartbeatHashSchema = z.object({
   inTool: z.string().optional(),
 });
 
-/** A run record without its harness: what lists and metrics need, at a fraction of the bytes. */
-export type RunHead = Pick<RunRecord, 'runId' | 'name' | 'status' | 'members' | 'createdAt' | 'startedAt' | 'endedAt' | 'cancelled'>;
-
-const RUN_HEAD_FIELDS = ['runId', 'name', 'status', 'members', 'createdAt', 'startedAt', 'endedAt', 'cancelled'] as const;
+export type { RunHead } from '../runs/records.js';
 
 /** SCAN batch size: large enough for few round trips, small enough not to stall Redis on a big keyspace. */
 const SCAN_COUNT = 500;
@@ -60,26 +56,9 @@ export class FleetReader {
     const heads: RunHead[] = [];
     for (const [error, reply] of replies) {
       if (error) throw error;
-      const [runId, name, status, members, createdAt, startedAt, endedAt, cancelled] = reply as (string | null)[];
-      if (!runId) continue;
-      let memberNames: string[] = [];
-      try {
-        const parsed: unknown = JSON.parse(members ?? '[]');
-        if (Array.isArray(parsed)) memberNames = parsed.filter((m): m is string => typeof m === 'string');
-      } catch {
-        // a damaged record still shows up, without members
-      }
-      const head: RunHead = {
-        runId,
-        name: name ?? '',
-        status: RUN_STATUSES.find((s) => s === status) ?? 'queued',
-        members: memberNames,
-        createdAt: Number(createdAt),
-        cancelled: cancelled === '1',
-      };
-      if (startedAt) head.startedAt = Number(startedAt);
-      if (endedAt) head.endedAt = Number(endedAt);
-      heads.push(head);
+      // A damaged record still shows up (without members, say); only a run that is gone is left out.
+      const head = decodeRunHead(reply as (string | null)[]);
+      if (head) heads.push(head);
     }
     return heads;
   }

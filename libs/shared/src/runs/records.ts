@@ -72,6 +72,54 @@ export const AttemptRecordSchema = z.object({
 });
 export type AttemptRecord = z.output<typeof AttemptRecordSchema>;
 
+/** A text field of a Redis hash where an empty string means "not set". */
+const text = z.string().optional().transform((v) => v || undefined);
+/** A number field that may be missing (or empty). */
+const optionalNum = z.preprocess((v) => (v === '' ? undefined : v), num.optional());
+/** A "1" flag. */
+const flag = z.string().optional().transform((v) => v === '1');
+
+/**
+ * A run's record, as its Redis hash holds it: the one decoder, used for whole records (RunStore) and for
+ * heads (FleetReader.runHeads). Runs outlive changes to the code, so it is lenient where a damaged field
+ * should not hide the run: an unknown status reads as queued, unreadable members as none.
+ */
+const RunFields = z.object({
+  runId: z.string().min(1),
+  name: z.string().default(''),
+  goal: z.string().default(''),
+  status: z.enum(RUN_STATUSES).catch('queued'),
+  /** The harness file it came from. */
+  source: z.string().default(''),
+  /** The harness as submitted; checked then, so read as stored (a later spec schema may be stricter). */
+  spec: json(z.custom<Harness>((v) => typeof v === 'object' && v !== null, 'expected the harness object')).default({} as Harness),
+  /** Member names, in the harness file's order (a planned run adds its team's). */
+  members: json(z.array(z.string())).catch([]),
+  /** The harness workdir, absolute, if it gives one. */
+  workdir: text,
+  /** Skill name to the folder that holds it. */
+  skillDirs: json(z.record(z.string(), z.string())).default({}),
+  /** Stop after the planner (`reins submit --plan-only`). */
+  planOnly: z.string().optional().transform((v) => (v === '1' ? true : undefined)),
+  /** In a git workdir: the commit every member's branch starts from. */
+  baseCommit: text,
+  /** Merge-back: requested once all members succeeded, done when the worker wrote the result. */
+  integration: z.enum(['pending', 'done']).optional().catch(undefined),
+  resultBranch: text,
+  resultCommit: text,
+  /** Members whose branch could not be merged, with the conflicting files. */
+  conflicts: json(z.array(z.object({ member: z.string(), files: z.array(z.string()) }))).optional(),
+  createdAt: num.catch(0),
+  startedAt: optionalNum,
+  endedAt: optionalNum,
+  cancelled: flag,
+});
+
+/** Keeps the record's shape as it was written: a field that is not set is absent, not undefined. */
+const withoutUndefined = <T extends object>(value: T): T => Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
+export const RunRecordSchema = RunFields.transform((fields): RunRecord => withoutUndefined(fields));
+
 export interface RunRecord {
   runId: string;
   name: string;
@@ -100,6 +148,18 @@ export interface RunRecord {
   startedAt?: number;
   endedAt?: number;
   cancelled: boolean;
+}
+
+
+/** The fields a run head has: what lists and metrics need, without the harness (which can hold 800 KB of prompts). */
+export const RUN_HEAD_FIELDS = ['runId', 'name', 'status', 'members', 'createdAt', 'startedAt', 'endedAt', 'cancelled'] as const;
+/** A run record without its harness. */
+export type RunHead = Pick<RunRecord, (typeof RUN_HEAD_FIELDS)[number]>;
+export const RunHeadSchema = RunFields.pick({ runId: true, name: true, status: true, members: true, createdAt: true, startedAt: true, endedAt: true, cancelled: true }).transform((fields): RunHead => withoutUndefined(fields));
+
+/** A run record's head. */
+export function toRunHead(run: RunRecord): RunHead {
+  return withoutUndefined(Object.fromEntries(RUN_HEAD_FIELDS.map((field) => [field, run[field]]))) as RunHead;
 }
 
 /** A member's last checkpoint: everything another host needs to resume it. */
@@ -171,28 +231,16 @@ export function decodeMember(hash: Record<string, string>): MemberRecord | undef
   return parsed.data;
 }
 
-export function decodeRun(h: Record<string, string>): RunRecord {
-  const status = RUN_STATUSES.find((s) => s === h.status) ?? 'queued';
-  const run: RunRecord = {
-    runId: h.runId!,
-    name: h.name ?? '',
-    goal: h.goal ?? '',
-    status,
-    source: h.source ?? '',
-    spec: JSON.parse(h.spec ?? '{}') as Harness,
-    members: JSON.parse(h.members ?? '[]') as string[],
-    skillDirs: JSON.parse(h.skillDirs ?? '{}') as Record<string, string>,
-    createdAt: Number(h.createdAt),
-    cancelled: h.cancelled === '1',
-  };
-  if (h.workdir) run.workdir = h.workdir;
-  if (h.planOnly === '1') run.planOnly = true;
-  if (h.baseCommit) run.baseCommit = h.baseCommit;
-  if (h.integration === 'pending' || h.integration === 'done') run.integration = h.integration;
-  if (h.resultBranch) run.resultBranch = h.resultBranch;
-  if (h.resultCommit) run.resultCommit = h.resultCommit;
-  if (h.conflicts) run.conflicts = JSON.parse(h.conflicts) as { member: string; files: string[] }[];
-  if (h.startedAt) run.startedAt = Number(h.startedAt);
-  if (h.endedAt) run.endedAt = Number(h.endedAt);
-  return run;
+export function decodeRun(hash: Record<string, string>): RunRecord {
+  const parsed = RunRecordSchema.safeParse(hash);
+  if (!parsed.success) throw new Error(`run record ${hash.runId ?? '?'} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+/** A run head from the fields of RUN_HEAD_FIELDS as HMGET returns them; undefined when the run is gone. */
+export function decodeRunHead(values: readonly (string | null)[]): RunHead | undefined {
+  const hash = Object.fromEntries(RUN_HEAD_FIELDS.flatMap((field, i) => (values[i] === null || values[i] === undefined ? [] : [[field, values[i]]])));
+  if (!hash.runId) return undefined;
+  const parsed = RunHeadSchema.safeParse(hash);
+  return parsed.success ? parsed.data : undefined;
 }

@@ -1,0 +1,206 @@
+import type { Job, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  BACKOFF_TYPE,
+  PLANNER_MEMBER,
+  QUEUES,
+  addJob,
+  agentJobId,
+  integrateJobId,
+  readSkill,
+  type AgentQueues,
+  type FleetReader,
+  type Keys,
+  type Logger,
+  type MemberEvent,
+  type MemberRecord,
+  type ReinsConfig,
+  type RunRecord,
+  type RunStore,
+} from '@reins/shared';
+import { buildAgentJob, type SkillChoice } from './job-payload.js';
+import type { Notifier } from './notifier.js';
+import { integrateJobWanted, jobFactsWanted, reconcile, silentMembers, workerLabelsWanted, type JobFact, type ReconcileAction, type ReconcileFacts } from './reconcile.js';
+import type { Watchdog } from './watchdog.js';
+
+export interface RunReconcilerDeps {
+  redis: Redis;
+  store: RunStore;
+  /** The agent queue and the pool queues, for finding any member's job. */
+  queues: AgentQueues;
+  integrateQueue: Queue;
+  fleet: FleetReader;
+  notifier: Notifier;
+  watchdog: Watchdog;
+  config: ReinsConfig;
+  keys: Keys;
+  logger: Logger;
+  /** False once the scheduler closes: passes asked for again are then left to the next start. */
+  isRunning: () => boolean;
+}
+
+/** Passes run again at once after a plan joined or a stale read; past this many, the next sweep picks it up. */
+const MAX_IMMEDIATE_PASSES = 4;
+
+/**
+ * The shell around reconcile(): reads the facts a pass needs, asks reconcile() what to do and does it.
+ * One pass per run at a time; a request during one runs once more after it.
+ */
+export class RunReconciler {
+  private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+
+  constructor(private readonly deps: RunReconcilerDeps) {}
+
+  /** Reconciles a run, coalescing requests that arrive while a pass is under way. */
+  request(runId: string): Promise<void> {
+    const current = this.inFlight.get(runId);
+    if (current) {
+      current.again = true;
+      return current.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        let passes = 0;
+        do {
+          entry.again = false;
+          passes += 1;
+          if ((await this.pass(runId)) && passes < MAX_IMMEDIATE_PASSES) entry.again = true;
+        } while (entry.again && this.deps.isRunning());
+      } catch (error) {
+        this.deps.logger.warn({ err: error, runId }, 'reconcile failed; the next sweep retries');
+      } finally {
+        this.inFlight.delete(runId);
+      }
+    })();
+    this.inFlight.set(runId, entry);
+    return entry.done;
+  }
+
+  /** Waits for the passes under way. */
+  async drain(): Promise<void> {
+    await Promise.all([...this.inFlight.values()].map((e) => e.done));
+  }
+
+  /** One pass: read, decide, act. True when it should run again at once. */
+  private async pass(runId: string): Promise<boolean> {
+    const run = await this.deps.store.getRun(runId);
+    if (!run) {
+      await this.deps.store.retire(runId);
+      return false;
+    }
+    const members = await this.deps.store.getMembers(run);
+    const facts = await this.readFacts(run, members);
+    const actions = reconcile(run, members, facts, { heartbeatTtlMs: this.deps.config.heartbeatTtlMs });
+    return this.carryOut(run, members, actions, facts.now);
+  }
+
+  private async readFacts(run: RunRecord, members: readonly MemberRecord[]): Promise<ReconcileFacts> {
+    const { watchdog, queues, fleet, integrateQueue, config } = this.deps;
+    const now = Date.now();
+    const liveHeartbeats = run.cancelled ? new Set<string>() : await watchdog.liveHeartbeats(members, now);
+    const silent = silentMembers(members, liveHeartbeats, now, config.heartbeatTtlMs);
+    const jobs = new Map<string, JobFact>();
+    for (const name of jobFactsWanted(run, members, silent)) {
+      const member = members.find((m) => m.name === name)!;
+      jobs.set(name, await jobFact(queues.forMember(member), member.jobId));
+    }
+    const facts: ReconcileFacts = { now, jobs, liveHeartbeats };
+    if (workerLabelsWanted(run, members)) facts.workerLabels = (await fleet.liveWorkers()).map((w) => w.labels ?? []);
+    if (integrateJobWanted(run, members, jobs)) facts.integrateJob = await jobFact(integrateQueue, integrateJobId(run.runId));
+    return facts;
+  }
+
+  /** Does what the pass decided, in order. A member event the store refuses ends it: the next pass sees why. */
+  private async carryOut(run: RunRecord, members: readonly MemberRecord[], actions: readonly ReconcileAction[], now: number): Promise<boolean> {
+    const { store, logger } = this.deps;
+    const { runId } = run;
+    const member = (name: string): MemberRecord => members.find((m) => m.name === name)!;
+    const apply = async (name: string, event: MemberEvent): Promise<boolean> => {
+      const applied = await store.apply(runId, name, event);
+      if (!applied.applied) logger.debug({ runId, member: name, event: event.type, reason: applied.reason }, 'member changed under the pass; reconciling again');
+      return applied.applied;
+    };
+    for (const action of actions) {
+      switch (action.type) {
+        case 'kill':
+          await this.deps.watchdog.requestKill({ runId, ...action }, now);
+          break;
+        case 'note':
+          if (!(await apply(action.member, { type: 'noted', note: action.note }))) return true;
+          break;
+        case 'settle':
+          if (!(await apply(action.member, action.event))) return true;
+          logger.info({ runId, member: action.member, outcome: action.event.outcome }, 'job ended with no worker record: settled from BullMQ');
+          break;
+        case 'enqueue':
+          await this.enqueue(run, member(action.member));
+          break;
+        case 'skip':
+          if (!(await apply(action.member, { type: 'skipped', reason: action.reason, at: now }))) return true;
+          break;
+        case 'release':
+          // Queued is written before the job exists, so a fast worker's "running" is never overwritten.
+          if (!(await apply(action.member, { type: 'released', queue: action.queue }))) return true;
+          await this.enqueue(run, { ...member(action.member), queue: action.queue });
+          break;
+        case 'adopt_plan':
+          if (await store.materializeTeam(runId, action.team, (name) => agentJobId(runId, name))) logger.info({ runId, members: action.team.map((m) => m.name) }, 'planned team joined the run');
+          return true;
+        case 'request_merge_back':
+          await store.requestIntegration(runId);
+          await addJob(this.deps.integrateQueue, 'run.integrate', { runId, workdir: run.workdir!, baseCommit: run.baseCommit!, members: action.members }, { jobId: integrateJobId(runId), attempts: 3, backoff: { type: BACKOFF_TYPE } });
+          logger.info({ runId, members: action.members }, 'all members succeeded: merging their branches');
+          break;
+        case 'announce':
+          await this.deps.notifier.announce(run, action.members, action.status);
+          break;
+        case 'set_status':
+          await store.setRunStatus(runId, action.status);
+          logger.info({ runId, status: action.status }, action.status === 'succeeded' || action.status === 'failed' ? 'run ended' : 'run status');
+          break;
+        case 'cancel': {
+          const m = member(action.member);
+          if (action.removeJob) await (await this.deps.queues.forMember(m).getJob(m.jobId))?.remove().catch(() => undefined);
+          await apply(action.member, { type: 'cancelled', at: now });
+          break;
+        }
+        case 'retire':
+          await store.retire(runId);
+          break;
+      }
+    }
+    return false;
+  }
+
+  private async enqueue(run: RunRecord, member: MemberRecord): Promise<void> {
+    const availableSkills = member.name === PLANNER_MEMBER ? await this.availableSkills(run) : undefined;
+    const job = buildAgentJob(run, member, { defaultAttempts: this.deps.config.defaultAttempts, ...(availableSkills ? { availableSkills } : {}) });
+    const queue = this.deps.queues.get(job.queue);
+    if (queue.name !== QUEUES.agent) await this.deps.redis.sadd(this.deps.keys.pools, queue.name);
+    await addJob(queue, 'agent.run', job.data, job.opts);
+    this.deps.logger.info({ runId: run.runId, member: member.name }, 'member released');
+  }
+
+  /** Every skill the run may use, with its description, for the planner to choose from. */
+  private async availableSkills(run: RunRecord): Promise<SkillChoice[]> {
+    const skills = await Promise.all(Object.values(run.skillDirs).map((dir) => readSkill(dir)));
+    return skills.flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
+  }
+}
+
+/**
+ * What a decision needs of a BullMQ job. The state is read before the job: read the other way round, a job
+ * that finishes in between reads as completed with the fields of its active self, and the member is
+ * settled without its result (seen in the in-process diamond story).
+ */
+export async function jobFact(queue: Queue, jobId: string): Promise<JobFact> {
+  const state = await queue.getJobState(jobId);
+  if (state === 'unknown') return { state: 'missing' };
+  if (state !== 'completed' && state !== 'failed') return state === 'active' ? { state } : { state: 'waiting' };
+  const job: Job | undefined = await queue.getJob(jobId);
+  if (!job) return { state: 'missing' };
+  const finished = job.finishedOn !== undefined ? { finishedOn: job.finishedOn } : {};
+  if (state === 'completed') return { state, returnValue: job.returnvalue as unknown, ...finished };
+  return { state, ...(job.failedReason ? { failedReason: job.failedReason } : {}), ...finished };
+}

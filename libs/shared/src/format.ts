@@ -1,0 +1,35 @@
+/**
+ * How costs, durations and ages read, in the CLI and on the board alike. A value that is not there reads
+ * as `missing`: "-" by default (terminal tables), the board passes "—".
+ */
+
+/** Dollars: cents above one dollar, four decimals below it (agent attempts often cost fractions of a cent). */
+export function formatCostUsd(usd: number | undefined, missing = '-'): string {
+  if (usd === undefined || !Number.isFinite(usd)) return missing;
+  return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
+}
+
+/** "250 ms", "1.5 s", "3 min 2 s", "2 h 5 min", "3 d 4 h": tenths below a minute, two units above it. */
+export function formatDuration(ms: number | undefined, missing = '-'): string {
+  if (ms === undefined || !Number.isFinite(ms)) return missing;
+  const safe = Math.max(0, ms);
+  if (safe < 1_000) return `${Math.round(safe)} ms`;
+  if (safe < 59_950) return `${(safe / 1_000).toFixed(1)} s`;
+  const s = Math.round(safe / 1_000);
+  if (s < 3_600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86_400) return `${Math.floor(s / 3_600)} h ${Math.floor((s % 3_600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3_600)} h`;
+}
+
+/**
+ * How long ago something happened, in one unit: "4 s ago", "3 min ago", "2 h ago", "5 d ago". The board's
+ * live ticker (apps/board/src/views/assets.ts) writes the same words in the browser; keep them together.
+ */
+export function formatAge(ms: number | undefined, missing = '-'): string {
+  if (ms === undefined || !Number.isFinite(ms)) return missing;
+  const s = Math.max(0, Math.floor(ms / 1_000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3_600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.floor(s / 3_600)} h ago`;
+  return `${Math.floor(s / 86_400)} d ago`;
+}
