@@ -3,7 +3,7 @@ import { type RecordedRequest } from '../helpers/messages-api.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { CHAOS_ENV, readAgentJob, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { execa } from 'execa';
 import path from 'node:path';
 
@@ -65,7 +65,10 @@ describe('agent failures, with the real CLI', () => {
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
       const attempts = await store.readAttempts(runId, 'solo');
-      expect(attempts.map((a) => a.outcome)).toEqual(['hang', 'succeeded']);
+      // Only the first request hung. A retry that is merely slow to start on a loaded machine may also meet the
+      // watchdog; that is the watchdog doing its job, not the story failing, so it may repeat before success.
+      expect(hung).toBe(1);
+      expect(attempts.map((a) => a.outcome).join(',')).toMatch(/^hang(,hang)*,succeeded$/);
       expect(attempts[0]!.message).toContain('no output and no tool activity');
       const status = await fleet.reins(['status', runId]);
       expect(status.stdout).toMatch(/#1 .* hang\s+on w1: no output and no tool activity/);
@@ -111,8 +114,8 @@ describe('agent failures, with the real CLI', () => {
       expect(member?.errorClass).toBe('rate_limit');
       expect(['retrying', 'running']).toContain(member?.status);
       expect(member?.attempts).toBeLessThanOrEqual(1);
-      const job = await fixture.redis.client.hget(`{${fleet.prefix}}:agent:${runId}.solo`, 'atm');
-      expect(Number(job ?? 0)).toBe(0);
+      // BullMQ counts no attempt for a rate-limited round (read through its API: a missing job fails here).
+      expect((await readAgentJob(fixture.redis.client, fleet, runId, 'solo')).attemptsMade).toBe(0);
       const status = await fleet.reins(['status', runId]);
       expect(status.stdout).toContain('rate_limit');
       expect((await fleet.reins(['cancel', runId])).exitCode).toBe(0);
