@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { tempDir, testRoot } from './test-root.js';
+import { scratchEnv, tempDir } from './test-root.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const reinsBin = path.join(repoRoot, 'apps/cli/bin/reins.js');
@@ -88,8 +88,8 @@ export async function waitForLog(file: string, text: string, timeoutMs = 15_000,
 }
 
 /**
- * Spawns a role process (`file args`, e.g. node and a role's entry, maybe behind `ip netns exec`) with its
- * output appended to logFile, and wraps it in a handle that can stop it gently or kill it as a crash would.
+ * Spawns a role process (`file args`, e.g. node and a role's entry, maybe behind `ip netns exec`) with
+ * exactly `env` as its environment (nothing of the test process's own), its output appended to logFile, and wraps it in a handle that can stop it gently or kill it as a crash would.
  */
 export function spawnRoleProcess(role: RoleName, id: string, command: { file: string; args: readonly string[] }, env: Record<string, string>, logFile: string): RoleHandle {
   const fd = openSync(logFile, 'a');
@@ -129,9 +129,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const dataDir = tempDir('fleet');
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const logDir = path.join(dataDir, 'logs');
+  // Built from scratch (see scratchEnv): the developer's own environment never reaches a role or an agent.
   const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    REINS_TEST_ROOT: testRoot(),
+    ...scratchEnv(path.join(dataDir, 'home')),
     REINS_REDIS_URL: options.redisUrl,
     REINS_PREFIX: prefix,
     REINS_DATA_DIR: dataDir,
@@ -142,7 +142,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     REINS_LOG_LEVEL: 'debug',
     ...options.env,
   };
-  await execa('mkdir', ['-p', logDir]);
+  await execa('mkdir', ['-p', logDir, env.HOME!]);
   const fleet: Fleet = {
     env,
     dataDir,
@@ -151,7 +151,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     workers: [],
     board: undefined,
     reins: async (args, { env: extra = {}, timeoutMs = 60_000 } = {}) => {
-      const result = await execa(process.execPath, [reinsBin, ...args], { env: { ...env, ...extra }, reject: false, timeout: timeoutMs, stdin: 'ignore' });
+      const result = await execa(process.execPath, [reinsBin, ...args], { env: { ...env, ...extra }, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore' });
       return { exitCode: result.exitCode ?? -1, stdout: result.stdout as string, stderr: result.stderr as string };
     },
     startWorker: async (id = `w${fleet.workers.length + 1}`, extra = {}) => {

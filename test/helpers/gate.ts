@@ -33,11 +33,14 @@ export interface AgentInterval {
 
 /**
  * The start and stop of every agent one member ran, from the launcher's `times` record in each attempt
- * dir (`<dataDir>/runs/<runId>/<member>/e*`), sorted by start. The first start and the last stop count.
+ * dir (`<dataDir>/runs/<runId>/<member>/e*`, over every data dir given: hosts may have their own), sorted
+ * by start. The first start and the last stop count.
  */
-export function agentIntervals(dataDir: string, runId: string, member: string): AgentInterval[] {
-  const memberDir = path.join(dataDir, 'runs', runId, member);
-  const dirs = existsSync(memberDir) ? readdirSync(memberDir).filter((d) => /^e\d+/.test(d)).map((d) => path.join(memberDir, d)) : [];
+export function agentIntervals(dataDirs: string | readonly string[], runId: string, member: string): AgentInterval[] {
+  const dirs = (typeof dataDirs === 'string' ? [dataDirs] : dataDirs).flatMap((dataDir) => {
+    const memberDir = path.join(dataDir, 'runs', runId, member);
+    return existsSync(memberDir) ? readdirSync(memberDir).filter((d) => /^e\d+/.test(d)).map((d) => path.join(memberDir, d)) : [];
+  });
   const intervals = dirs.flatMap((attemptDir): AgentInterval[] => {
     const file = path.join(attemptDir, 'times');
     if (!existsSync(file)) return []; // the attempt never got as far as launching its agent

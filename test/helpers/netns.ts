@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { repoRoot, spawnRoleProcess, waitForLog, type RoleHandle } from './fleet.js';
-import { tempDir, testRoot } from './test-root.js';
+import { scratchEnv, tempDir } from './test-root.js';
 
 /**
  * Test hosts made of Linux network namespaces, for multi-host stories on one machine.
@@ -313,7 +313,7 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
   const url = `redis://${address}:${port}`;
   const child = spawn('redis-server', ['--port', String(port), '--bind', address, '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
     stdio: 'ignore',
-    env: { ...process.env, REINS_TEST_ROOT: testRoot() },
+    env: scratchEnv(dir),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {

@@ -13,7 +13,7 @@ import { boardAccess } from '../../apps/board/src/access/board-access.js';
 import { isLoopbackHost } from '../../apps/board/src/access/loopback.js';
 import { reinsBin, repoRoot } from '../helpers/fleet.js';
 import { freePort } from '../helpers/redis.js';
-import { tempDir } from '../helpers/test-root.js';
+import { scratchEnv, tempDir } from '../helpers/test-root.js';
 
 /**
  * Docker cannot run on the test machines, so the deployment files are checked here against what they
@@ -150,7 +150,7 @@ function composeValidator() {
 
 /** Runs `reins <argv> --help`: the CLI parses every flag strictly (an unknown one exits 2) before --help answers. */
 async function reinsHelp(argv: string[]) {
-  return execa(process.execPath, [reinsBin, ...argv, '--help'], { cwd: repoRoot, reject: false, env: { NO_COLOR: '1' }, timeout: 15_000 });
+  return execa(process.execPath, [reinsBin, ...argv, '--help'], { cwd: repoRoot, reject: false, env: { ...scratchEnv(), NO_COLOR: '1' }, extendEnv: false, timeout: 15_000 });
 }
 
 async function expectReinsCommand(argv: string[], where: string): Promise<void> {
