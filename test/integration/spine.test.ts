@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { waitFor } from '../helpers/chaos.js';
+import { blockingAgent } from '../helpers/gate.js';
 
 /** A command agent that runs a node script; the script sees the REINS_* variables. */
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
@@ -169,7 +171,8 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
     const dir = tempDir('cancel');
     const file = await writeHarness(dir, {
       name: 'sleepy',
-      agent: { kind: 'command', argv: ['sleep', '300'] },
+      // Agents that run until they are stopped: only the cancel ends them.
+      agent: blockingAgent,
       team: [
         { name: 'one', prompt: 'sleep' },
         { name: 'two', prompt: 'sleep' },
@@ -182,7 +185,7 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       const runId = submitted.stdout.trim();
       expect(runId).toMatch(/^r-[a-z0-9]+$/);
       // Wait for both agents' sessions to exist (status reports running once the session starts).
-      for (let i = 0; i < 200 && (await fleet.tmuxSessions()).length < 2; i += 1) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await fleet.tmuxSessions()).length === 2, "both agents' sessions");
       expect((await fleet.tmuxSessions()).sort()).toEqual([`reins-${runId}-one-1`, `reins-${runId}-two-1`]);
 
       const cancelled = await fleet.reins(['cancel', runId]);
