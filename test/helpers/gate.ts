@@ -24,6 +24,37 @@ export function openGate(gate: string): void {
   writeFileSync(gate, '');
 }
 
+/** Live processes (not zombies) whose environment names the run: the CLI and everything its tools started. */
+export function processesOfRun(runId: string): string[] {
+  const marker = `REINS_RUN_ID=${runId}`;
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (!readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0').includes(marker)) continue;
+      found.push(`${entry} ${readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0').join(' ').trim().slice(0, 160)}`);
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
+}
+
+/** Whether a process runs the gate loop of `gate`: the Bash tool is inside its call. */
+export function toolWaitsOn(gate: string): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'latin1').includes(gate)) return true;
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return false;
+}
+
 export interface AgentInterval {
   attemptDir: string;
   startMs: number;
