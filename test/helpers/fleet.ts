@@ -71,7 +71,7 @@ export interface Fleet {
  * Polls a log file for a line written after byte `fromOffset`; roles log "worker started" / "scheduler
  * started" when ready. A restarted role appends to its predecessor's log, hence the offset.
  */
-export async function waitForLog(file: string, text: string, timeoutMs = 15_000, child?: ChildProcess, fromOffset = 0): Promise<void> {
+export async function waitForLog(file: string, text: string, timeoutMs = 30_000, child?: ChildProcess, fromOffset = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let content = '';
@@ -157,19 +157,19 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     startWorker: async (id = `w${fleet.workers.length + 1}`, extra = {}) => {
       const handle = spawnRole('worker', id, { ...env, ...extra, REINS_WORKER_ID: id }, logDir);
       fleet.workers.push(handle);
-      await waitForLog(handle.logFile, 'worker started', 15_000, handle.child, handle.logOffset);
+      await waitForLog(handle.logFile, 'worker started', 30_000, handle.child, handle.logOffset);
       return handle;
     },
     startScheduler: async () => {
       const handle = spawnRole('scheduler', 's1', env, logDir);
       fleet.scheduler = handle;
-      await waitForLog(handle.logFile, 'scheduler started', 15_000, handle.child);
+      await waitForLog(handle.logFile, 'scheduler started', 30_000, handle.child);
       return handle;
     },
     startBoard: async (port) => {
       const handle = spawnRole('board', 'b1', { ...env, REINS_BOARD_PORT: String(port) }, logDir);
       fleet.board = handle;
-      await waitForLog(handle.logFile, 'board listening', 15_000, handle.child);
+      await waitForLog(handle.logFile, 'board listening', 30_000, handle.child);
       return `http://127.0.0.1:${port}`;
     },
     tmuxSessions: async () => {

@@ -358,7 +358,7 @@ export async function startWorkerOn(host: TestHost, options: { id: string; dataD
   const logFile = path.join(options.logDir, `worker-${options.id}.log`);
   const handle = spawnRoleProcess('worker', options.id, host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]), { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir }, logFile);
   try {
-    await waitForLog(logFile, 'worker started', 15_000, handle.child, handle.logOffset);
+    await waitForLog(logFile, 'worker started', 30_000, handle.child, handle.logOffset);
   } catch (error) {
     await handle.kill9();
     throw error;
