@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -44,7 +44,9 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
 
   it('releases members in depends_on order', async () => {
     const workdir = tempDir('order');
-    const stamp = `const fs=require('fs');const me=process.env.REINS_MEMBER;fs.appendFileSync('order.log','start '+me+' '+Date.now()+'\\n');setTimeout(()=>{fs.appendFileSync('order.log','end '+me+' '+Date.now()+'\\n')},150)`;
+    const gate = path.join(workdir, 'gate');
+    // Each agent stamps its start and end; a holds on until the test has seen its dependants wait for it.
+    const stamp = `const fs=require('fs');const me=process.env.REINS_MEMBER;fs.appendFileSync('order.log','start '+me+' '+Date.now()+'\\n');const end=()=>fs.appendFileSync('order.log','end '+me+' '+Date.now()+'\\n');if(me!=='a')end();else{const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t);end()}},25)}`;
     const file = await writeHarness(workdir, {
       name: 'order',
       workdir: '.',
@@ -57,7 +59,13 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       ],
     });
     await withFleet({ redisUrl: redis.url }, async (fleet) => {
-      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      const waited = fleet.reins(['submit', file, '--wait', '--json']);
+      const log = () => (existsSync(path.join(workdir, 'order.log')) ? readFileSync(path.join(workdir, 'order.log'), 'utf8') : '');
+      // a runs and d, independent, has finished; b and c, which need a, have not started.
+      await waitFor(() => log().includes('start a') && log().includes('end d'), 'a running and d done');
+      expect(log()).not.toMatch(/start [bc]/);
+      writeFileSync(gate, '');
+      const result = await waited;
       expect(result.exitCode, result.stderr).toBe(0);
     });
     const times = new Map<string, number>();
