@@ -15,7 +15,7 @@ import path from 'node:path';
  *   even when the worker was killed with -9 and the tmux session lives on. The check uses bash builtins
  *   only (EPOCHREALTIME, read -t), so it costs no process per check.
  * - `times` records the agent's life as lines `start <epoch-ms>` (just before it is launched) and
- *   `stop <epoch-ms>` (once \`wait\` saw it end, or once stop_agent saw its whole group gone), so a reader
+ *   `stop <epoch-ms>` (once `wait` saw it end, or once stop_agent saw its whole group gone), so a reader
  *   can prove from the record, not by sampling, that two agents of one member never ran at once. A stop
  *   may be written twice (the lease check and the exit both see it end); the last one counts.
  */
