@@ -15,6 +15,7 @@ import { loadBenchOptions, type BenchOptions, type FigureName } from './lib/opti
 import { closeOpenScopes } from './lib/scope.js';
 import { footprint } from './figures/footprint.js';
 import { crashResume, deadWorker, hungAgent } from './figures/safety-nets.js';
+import { partition } from './figures/partition.js';
 import { scale } from './figures/scale.js';
 import { submitLatency } from './figures/submit-latency.js';
 import { trivialJobs } from './figures/trivial-jobs.js';
@@ -34,6 +35,7 @@ const SUITES: Suite[] = [
   { figures: ['redis-commands', 'worker-rss'], run: footprint },
   { figures: ['scale'], run: scale },
   { figures: ['crash-resume'], run: crashResume },
+  { figures: ['partition-fence', 'partition-moved'], run: partition },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

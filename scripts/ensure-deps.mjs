@@ -3,7 +3,9 @@
 // missing it installs it with apt-get when running as root, and otherwise says exactly what to
 // install. With --npm it also runs `npm install` when the project's packages are missing. For the
 // tests (--test, or whenever npm runs it from the `test` script) it also wants Debian's chromium,
-// which the board's browser test drives: playwright-core never downloads a browser of its own.
+// which the board's browser test drives: playwright-core never downloads a browser of its own,
+// iproute2 and util-linux for the multi-host test's network namespaces (`ip netns`, `unshare --uts`)
+// and systemd for `systemd-analyze verify` of the deploy units.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -12,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NEEDED = { 'redis-server': 'redis-server', tmux: 'tmux', git: 'git' };
 const forTests = process.argv.includes('--test') || process.env.npm_lifecycle_event === 'test';
-if (forTests) NEEDED.chromium = 'chromium';
+if (forTests) Object.assign(NEEDED, { chromium: 'chromium', ip: 'iproute2', unshare: 'util-linux', hostname: 'hostname', 'systemd-analyze': 'systemd' });
 
 const onPath = (command) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
 

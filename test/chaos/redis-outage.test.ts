@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -49,11 +48,14 @@ describe('Redis outages', () => {
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(() => held, 'the agent to call the API');
       await waitFor(async () => (await fleet.tmuxSessions()).length === 1, 'the agent session');
+      const pausedAt = Date.now();
       fixture.redis.pause();
       try {
-        // Only tmux is consulted here: Redis answers nothing while paused.
-        await waitFor(async () => (await fleet.tmuxSessions()).length === 0, 'the worker to stop its agent', 10_000);
-        await sleep(500);
+        // Only tmux and the clock are consulted here: Redis answers nothing while paused.
+        await waitFor(async () => (await fleet.tmuxSessions()).length === 0, 'the worker to stop its agent');
+        // The outage is the point: it lasts past the heartbeat's TTL, so the agent's claim has lapsed when
+        // Redis is back, and the job is retried as a stalled one.
+        await waitFor(() => Date.now() > pausedAt + Number(CHAOS_ENV.REINS_HEARTBEAT_TTL_MS), 'the outage to outlast the heartbeat TTL');
       } finally {
         fixture.redis.resume();
       }

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,12 +49,15 @@ describe('the board in a real browser', () => {
       { type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Write', input: { file_path: 'notes.md', content: 'x' } }] } },
     ].map((l) => JSON.stringify(l));
     const done = JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'wrote <notes>', num_turns: 3, total_cost_usd: 0.0125 });
-    // Says what it does at once, works for ~3 s (long enough to be seen running), then reports its result.
-    const slow = `for (const l of ${JSON.stringify(lines)}) console.log(l); setTimeout(() => console.log(${JSON.stringify(done)}), 3000)`;
-    const file = await writeHarness(tempDir('browser'), {
+    // Says what it does at once, works until the test has seen it running on the page and opens the gate,
+    // then reports its result.
+    const dir = tempDir('browser');
+    const gate = path.join(dir, 'gate');
+    const slow = `for (const l of ${JSON.stringify(lines)}) console.log(l); const t = setInterval(() => { if (require('fs').existsSync(process.argv[1])) { clearInterval(t); console.log(${JSON.stringify(done)}); } }, 25)`;
+    const file = await writeHarness(dir, {
       name: 'watched',
       goal: 'Watch a member <em>live</em> on the board',
-      agent: { kind: 'command', argv: [process.execPath, '-e', slow] },
+      agent: { kind: 'command', argv: [process.execPath, '-e', slow, gate] },
       team: [
         { name: 'writer', role: 'writes the notes', prompt: 'Write notes.md' },
         { name: 'quick', prompt: 'Be done at once', agent: { kind: 'command', argv: [process.execPath, '-e', `console.log(${JSON.stringify(done)})`] } },
@@ -90,13 +93,14 @@ describe('the board in a real browser', () => {
         // The page is never reloaded: a marker on window would not survive a navigation.
         await page.evaluate(() => Object.assign(globalThis, { reinsMarker: 'same page' }));
 
-        await expect.poll(() => writerStatus.textContent(), { timeout: 15_000 }).toBe('running');
-        await expect.poll(() => page.locator('[data-member="writer"] [data-beat-at]').count(), { timeout: 5_000 }).toBe(1);
-        await expect.poll(() => page.textContent('#live'), { timeout: 5_000 }).toBe('live');
+        await expect.poll(() => writerStatus.textContent(), { timeout: 30_000 }).toBe('running');
+        await expect.poll(() => page.locator('[data-member="writer"] [data-beat-at]').count(), { timeout: 30_000 }).toBe(1);
+        await expect.poll(() => page.textContent('#live'), { timeout: 30_000 }).toBe('live');
         await page.screenshot({ path: path.join(outputDir, 'board-run-live.png'), fullPage: true });
+        writeFileSync(gate, '');
 
-        await expect.poll(() => writerStatus.textContent(), { timeout: 15_000 }).toBe('succeeded');
-        await expect.poll(() => page.textContent('#live'), { timeout: 5_000 }).toBe('ended');
+        await expect.poll(() => writerStatus.textContent(), { timeout: 30_000 }).toBe('succeeded');
+        await expect.poll(() => page.textContent('#live'), { timeout: 30_000 }).toBe('ended');
         expect(await page.evaluate(() => (globalThis as { reinsMarker?: string }).reinsMarker)).toBe('same page');
         const writer = page.locator('[data-member="writer"]');
         expect(await writer.textContent()).toContain('$0.0125');
@@ -113,12 +117,12 @@ describe('the board in a real browser', () => {
 
         // Bull Board, over the reins queues, behind the same cookie.
         await page.goto(`${base}/queues`);
-        await page.getByText('agent', { exact: true }).first().click({ timeout: 15_000 });
+        await page.getByText('agent', { exact: true }).first().click({ timeout: 30_000 });
         expect(await page.title()).toBe('Bull Dashboard');
         // The agent queue lists the run's jobs (completed ones may sit behind a status tab).
         const completedTab = page.getByText(/^completed/i).first();
         if (await completedTab.isVisible().catch(() => false)) await completedTab.click();
-        await page.getByText(`${runId}.writer`).first().waitFor({ timeout: 15_000 });
+        await page.getByText(`${runId}.writer`).first().waitFor({ timeout: 30_000 });
         await page.screenshot({ path: path.join(outputDir, 'board-queues.png') });
         expect(dialogs).toEqual([]);
       });

@@ -6,7 +6,8 @@ import { budgetDay } from '../../libs/shared/src/fleet/budgets.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { gatedNodeAgent, openGate } from '../helpers/gate.js';
 
 const fixture = useClaudeFixture();
 
@@ -50,10 +51,16 @@ describe('budgets', () => {
   });
 
   it('the fleet\'s daily budget caps reservations across runs', async () => {
-    const file = await writeHarness(tempDir('daily'), { name: 'daily', agent: { kind: 'command', argv: ['sleep', '1'] }, team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }] });
+    // The member that got the day's reservation holds it, running, until the other has been refused.
+    const dir = tempDir('daily');
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, { name: 'daily', agent: gatedNodeAgent(gate), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }] });
     await withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, REINS_DAILY_BUDGET_USD: '0.5', REINS_BUDGET_RESERVE_USD: '0.3' } }, async (fleet) => {
-      const result = await fleet.reins(['submit', file, '--wait', '--json']);
-      const view = JSON.parse(result.stdout) as { status: string; members: { status: string; error?: string }[] };
+      const store = storeOf(fixture.redis.client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      await waitFor(async () => (await store.getMembers({ runId, members: ['a', 'b'] })).some((m) => m.status === 'failed'), 'a member refused by the daily budget');
+      openGate(gate);
+      const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('budget_exhausted');
       expect(view.members.filter((m) => m.status === 'failed')).toEqual([expect.objectContaining({ error: expect.stringContaining("the fleet's daily budget would be exceeded") })]);
       const day = await fixture.redis.client.hgetall(createKeys(fleet.prefix).dayBudget(budgetDay()));

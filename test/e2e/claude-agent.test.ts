@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { byConversation, scripted, type RecordedRequest } from '../helpers/messages-api.js';
@@ -147,5 +147,52 @@ describe('real Claude Code agents', () => {
       const human = await fleet.reins(['status', view.runId]);
       expect(human.stdout).toContain('[bad_request]');
     });
+  });
+
+  it("keeps the developer's own ANTHROPIC_MODEL, ANTHROPIC_API_KEY and CLAUDE_CODE_USE_BEDROCK away from the roles and the real CLI", async () => {
+    const developer = { ANTHROPIC_MODEL: 'model-of-the-developer', ANTHROPIC_API_KEY: 'sk-ant-key-of-the-developer', CLAUDE_CODE_USE_BEDROCK: '1', ANTHROPIC_SMALL_FAST_MODEL: 'small-model-of-the-developer' };
+    const saved = Object.fromEntries(Object.keys(developer).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, developer);
+    try {
+      const dir = tempDir('claude-dev-env');
+      fixture.script(scripted([
+        { toolUse: [{ name: 'Bash', input: { command: 'env | grep -E "^(ANTHROPIC|CLAUDE_CODE)_" | sort; echo env-listed', description: 'list the API settings' } }] },
+        { text: 'listed' },
+      ]));
+      const file = await writeHarness(dir, { name: 'dev-env', team: [{ name: 'looker', prompt: 'List the API settings.' }] });
+      await claudeFleet(async (fleet) => {
+        // The roles themselves never saw the developer's values.
+        for (const role of [...fleet.workers, fleet.scheduler!]) {
+          const environ = readFileSync(`/proc/${role.pid}/environ`, 'latin1').split('\0');
+          for (const [name, value] of Object.entries(developer)) expect(environ, `${role.role} ${name}`).not.toContain(`${name}=${value}`);
+        }
+        const result = await fleet.reins(['submit', file, '--wait', '--json']);
+        expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+        const view = JSON.parse(result.stdout) as View;
+        // The environment the launcher gave the agent (the attempt dir's env file, NUL-separated).
+        const memberDir = path.join(fleet.dataDir, 'runs', view.runId, 'looker');
+        const [attempt] = readdirSync(memberDir).filter((d) => d.startsWith('e'));
+        const agentEnv = readFileSync(path.join(memberDir, attempt!, 'env'), 'utf8').split('\0').filter(Boolean);
+        expect(agentEnv).toContain('ANTHROPIC_API_KEY=test-key');
+        expect(agentEnv.filter((e) => e.startsWith('ANTHROPIC_MODEL=') || e.startsWith('CLAUDE_CODE_USE_BEDROCK=') || e.startsWith('ANTHROPIC_SMALL_FAST_MODEL='))).toEqual([]);
+        // What the real CLI saw and sent: its tools' environment, its key and the model it asked for.
+        const requests = fixture.api.requests.filter((r) => r.conversationKey === view.members[0]!.sessionId);
+        expect(requests).toHaveLength(2);
+        const listed = JSON.stringify(requests[1]!.body.messages.at(-1));
+        expect(listed).toContain('env-listed');
+        expect(listed).toContain('ANTHROPIC_API_KEY=test-key');
+        for (const [name, value] of Object.entries(developer)) expect(listed).not.toContain(`${name}=${value}`);
+        for (const name of ['ANTHROPIC_MODEL', 'ANTHROPIC_SMALL_FAST_MODEL', 'CLAUDE_CODE_USE_BEDROCK']) expect(listed).not.toContain(`${name}=`);
+        for (const request of requests) {
+          expect(request.headers['x-api-key']).toBe('test-key');
+          expect(request.body.model).not.toContain('of-the-developer');
+        }
+      });
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 });

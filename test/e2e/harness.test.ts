@@ -5,7 +5,8 @@ import { byConversation, scripted, type Handler, type RecordedRequest } from '..
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { openGate, toolWaitsOn, waitForGateSh } from '../helpers/gate.js';
 
 const fixture = useClaudeFixture();
 
@@ -128,16 +129,26 @@ describe('the harness, with the real CLI', () => {
   it("hooks: the harness's own hooks and reins' heartbeat hooks both fire", async () => {
     const dir = tempDir('hooked');
     const marker = path.join(dir, 'user-hook-fired');
-    fixture.script((req) => (req.turn === 0 ? { toolUse: [{ name: 'Bash', input: { command: 'sleep 2; echo slow', description: 'a slow step' } }] } : { text: 'done' }));
+    const gate = path.join(dir, 'gate');
+    // Long enough for the CLI to start and reach the step on a loaded machine: the step is what outlasts it.
+    const idleTimeoutMs = 5_000;
+    fixture.script((req) => (req.turn === 0 ? { toolUse: [{ name: 'Bash', input: { command: `${waitForGateSh(gate)}; echo slow`, description: 'a slow step' } }] } : { text: 'done' }));
     const file = await writeHarness(dir, {
       name: 'hooked',
       // The idle timeout is shorter than the tool call: only reins' hooks keep the member from being killed as hung.
-      limits: { idleTimeoutMs: 1_000 },
+      limits: { idleTimeoutMs },
       hooks: { PostToolUse: [{ matcher: 'Bash', hooks: [{ type: 'command', command: `touch '${marker}'` }] }] },
       team: [{ name: 'hooked', prompt: 'Run the slow step.' }],
     });
     await claudeFleet(async (fleet) => {
-      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      const waited = fleet.reins(['submit', file, '--wait', '--json']);
+      // The step lasts until it has outlived the idle timeout twice over (the duration is the point), then the gate opens.
+      await waitFor(() => toolWaitsOn(gate), 'the slow step to run');
+      const stepStartedAt = Date.now();
+      await waitFor(() => Date.now() > stepStartedAt + 2 * idleTimeoutMs, 'twice the idle timeout inside the slow step');
+      expect(toolWaitsOn(gate)).toBe(true);
+      openGate(gate);
+      const result = await waited;
       expect(result.exitCode, result.stderr + result.stdout).toBe(0);
       const view = JSON.parse(result.stdout) as { runId: string; members: { attempts: number }[] };
       expect(view.members[0]!.attempts).toBe(1);

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import { startRedis, type TestRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { gatedNodeAgent, openGate } from '../helpers/gate.js';
 
 interface Received {
   event: string;
@@ -98,16 +100,21 @@ describe('notifications', () => {
 
   it('tells the webhooks when a run\'s budget is reached', async () => {
     received.length = 0;
-    const file = await writeHarness(tempDir('budget-hook'), {
+    // The member that got the run's reservation holds it, running, until the other has been refused.
+    const dir = tempDir('budget-hook');
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, {
       name: 'spendthrift',
       limits: { runBudgetUsd: 0.5 },
-      agent: { kind: 'command', argv: ['sleep', '1'] },
+      agent: gatedNodeAgent(gate),
       team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }],
     });
     await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_WEBHOOKS: receiverUrl, REINS_BUDGET_RESERVE_USD: '0.3' } }, async (fleet) => {
-      const result = await fleet.reins(['submit', file, '--wait', '--json']);
-      expect(result.exitCode).toBe(1);
-      const runId = (JSON.parse(result.stdout) as { runId: string }).runId;
+      const store = storeOf(redis.client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      await waitFor(async () => (await store.getMembers({ runId, members: ['a', 'b'] })).some((m) => m.status === 'failed'), 'a member refused by the run budget');
+      openGate(gate);
+      expect((await waitForRunEnd(store, runId)).status).toBe('budget_exhausted');
       const reached = await waitFor(() => received.find((r) => r.runId === runId && r.event === 'budget.reached'), 'budget.reached');
       expect(reached.text).toContain("the run's budget would be exceeded");
       expect(received.filter((r) => r.runId === runId).map((r) => r.event).sort()).toEqual(['budget.reached', 'member.failed']);

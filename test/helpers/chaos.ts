@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { RunStore, createKeys, isFinalRunStatus, type RunView } from '@reins/shared';
+import { QUEUES, RunStore, agentJobId, createKeys, isFinalRunStatus, openQueue, type RunView } from '@reins/shared';
 import type { Fleet } from './fleet.js';
 
 /**
@@ -47,26 +47,16 @@ export async function waitForRunEnd(store: RunStore, runId: string, timeoutMs = 
 }
 
 /**
- * Samples every worker socket's tmux sessions, to prove that no two agents of one member ever lived at
- * once. `maxAlive(member)` is the most sessions of that member seen in one sample.
+ * A member's agent job as BullMQ itself reports it (through its Queue API, never a hand-typed key, so a
+ * renamed key fails here instead of reading as nothing). Throws when the job does not exist.
  */
-export function sampleSessions(fleet: Fleet, everyMs = 50): { stop(): Promise<void>; maxAlive(runId: string, member: string): number; samples: number } {
-  const seen: string[][] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      seen.push(await fleet.tmuxSessions());
-      await sleep(everyMs);
-    }
-  })();
-  return {
-    stop: async () => {
-      running = false;
-      await loop;
-    },
-    maxAlive: (runId, member) => Math.max(0, ...seen.map((sessions) => sessions.filter((s) => s.startsWith(`reins-${runId}-${member}-`)).length)),
-    get samples() {
-      return seen.length;
-    },
-  };
+export async function readAgentJob(redis: Redis, fleet: Fleet, runId: string, member: string): Promise<{ state: string; attemptsMade: number; finishedOn: number | undefined; returnvalue: unknown }> {
+  const queue = openQueue(QUEUES.agent, redis, createKeys(fleet.prefix), { readOnly: true });
+  try {
+    const job = await queue.getJob(agentJobId(runId, member));
+    if (!job) throw new Error(`no agent job ${agentJobId(runId, member)} in the agent queue`);
+    return { state: await job.getState(), attemptsMade: job.attemptsMade, finishedOn: job.finishedOn, returnvalue: job.returnvalue };
+  } finally {
+    await queue.close();
+  }
 }

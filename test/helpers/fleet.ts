@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { tempDir, testRoot } from './test-root.js';
+import { scratchEnv, tempDir } from './test-root.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const reinsBin = path.join(repoRoot, 'apps/cli/bin/reins.js');
@@ -71,7 +71,7 @@ export interface Fleet {
  * Polls a log file for a line written after byte `fromOffset`; roles log "worker started" / "scheduler
  * started" when ready. A restarted role appends to its predecessor's log, hence the offset.
  */
-export async function waitForLog(file: string, text: string, timeoutMs = 15_000, child?: ChildProcess, fromOffset = 0): Promise<void> {
+export async function waitForLog(file: string, text: string, timeoutMs = 30_000, child?: ChildProcess, fromOffset = 0): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     let content = '';
@@ -88,8 +88,8 @@ export async function waitForLog(file: string, text: string, timeoutMs = 15_000,
 }
 
 /**
- * Spawns a role process (`file args`, e.g. node and a role's entry, maybe behind `ip netns exec`) with its
- * output appended to logFile, and wraps it in a handle that can stop it gently or kill it as a crash would.
+ * Spawns a role process (`file args`, e.g. node and a role's entry, maybe behind `ip netns exec`) with
+ * exactly `env` as its environment (nothing of the test process's own), its output appended to logFile, and wraps it in a handle that can stop it gently or kill it as a crash would.
  */
 export function spawnRoleProcess(role: RoleName, id: string, command: { file: string; args: readonly string[] }, env: Record<string, string>, logFile: string): RoleHandle {
   const fd = openSync(logFile, 'a');
@@ -129,9 +129,9 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
   const dataDir = tempDir('fleet');
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const logDir = path.join(dataDir, 'logs');
+  // Built from scratch (see scratchEnv): the developer's own environment never reaches a role or an agent.
   const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    REINS_TEST_ROOT: testRoot(),
+    ...scratchEnv(path.join(dataDir, 'home')),
     REINS_REDIS_URL: options.redisUrl,
     REINS_PREFIX: prefix,
     REINS_DATA_DIR: dataDir,
@@ -142,7 +142,7 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     REINS_LOG_LEVEL: 'debug',
     ...options.env,
   };
-  await execa('mkdir', ['-p', logDir]);
+  await execa('mkdir', ['-p', logDir, env.HOME!]);
   const fleet: Fleet = {
     env,
     dataDir,
@@ -151,25 +151,25 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
     workers: [],
     board: undefined,
     reins: async (args, { env: extra = {}, timeoutMs = 60_000 } = {}) => {
-      const result = await execa(process.execPath, [reinsBin, ...args], { env: { ...env, ...extra }, reject: false, timeout: timeoutMs, stdin: 'ignore' });
+      const result = await execa(process.execPath, [reinsBin, ...args], { env: { ...env, ...extra }, extendEnv: false, reject: false, timeout: timeoutMs, stdin: 'ignore' });
       return { exitCode: result.exitCode ?? -1, stdout: result.stdout as string, stderr: result.stderr as string };
     },
     startWorker: async (id = `w${fleet.workers.length + 1}`, extra = {}) => {
       const handle = spawnRole('worker', id, { ...env, ...extra, REINS_WORKER_ID: id }, logDir);
       fleet.workers.push(handle);
-      await waitForLog(handle.logFile, 'worker started', 15_000, handle.child, handle.logOffset);
+      await waitForLog(handle.logFile, 'worker started', 30_000, handle.child, handle.logOffset);
       return handle;
     },
     startScheduler: async () => {
       const handle = spawnRole('scheduler', 's1', env, logDir);
       fleet.scheduler = handle;
-      await waitForLog(handle.logFile, 'scheduler started', 15_000, handle.child);
+      await waitForLog(handle.logFile, 'scheduler started', 30_000, handle.child);
       return handle;
     },
     startBoard: async (port) => {
       const handle = spawnRole('board', 'b1', { ...env, REINS_BOARD_PORT: String(port) }, logDir);
       fleet.board = handle;
-      await waitForLog(handle.logFile, 'board listening', 15_000, handle.child);
+      await waitForLog(handle.logFile, 'board listening', 30_000, handle.child);
       return `http://127.0.0.1:${port}`;
     },
     tmuxSessions: async () => {

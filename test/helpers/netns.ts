@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { repoRoot, spawnRoleProcess, waitForLog, type RoleHandle } from './fleet.js';
-import { tempDir, testRoot } from './test-root.js';
+import { scratchEnv, tempDir } from './test-root.js';
 
 /**
  * Test hosts made of Linux network namespaces, for multi-host stories on one machine.
@@ -313,7 +313,7 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
   const url = `redis://${address}:${port}`;
   const child = spawn('redis-server', ['--port', String(port), '--bind', address, '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
     stdio: 'ignore',
-    env: { ...process.env, REINS_TEST_ROOT: testRoot() },
+    env: scratchEnv(dir),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
@@ -358,7 +358,7 @@ export async function startWorkerOn(host: TestHost, options: { id: string; dataD
   const logFile = path.join(options.logDir, `worker-${options.id}.log`);
   const handle = spawnRoleProcess('worker', options.id, host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]), { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir }, logFile);
   try {
-    await waitForLog(logFile, 'worker started', 15_000, handle.child, handle.logOffset);
+    await waitForLog(logFile, 'worker started', 30_000, handle.child, handle.logOffset);
   } catch (error) {
     await handle.kill9();
     throw error;

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { tempDir } from './test-root.js';
+import { scratchEnv, tempDir } from './test-root.js';
 
 export interface TestRedis {
   url: string;
@@ -61,7 +61,7 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
   let child: ChildProcess;
   const launch = async () => {
-    child = spawn('redis-server', args, { stdio: 'ignore' });
+    child = spawn('redis-server', args, { stdio: 'ignore', env: scratchEnv(dir) });
     await waitForPing(url, child);
   };
   await launch();

@@ -14,3 +14,19 @@ export function testRoot(): string {
 export function tempDir(label: string): string {
   return mkdtempSync(path.join(testRoot(), `${label.replace(/[^A-Za-z0-9_-]/g, '-')}-`));
 }
+
+/**
+ * The environment every role, CLI call and server a test starts begins with, built from scratch: a few
+ * harmless variables of the test process (PATH to find programs, LANG and TZ to read and print text)
+ * and a HOME of its own. Nothing else of the developer's shell gets through: no ANTHROPIC_API_KEY,
+ * ANTHROPIC_MODEL or CLAUDE_CODE_USE_BEDROCK reaching the real CLI, no ~/.gitconfig, no ~/.claude.
+ * What a test needs on top it passes itself.
+ */
+export function scratchEnv(home = tempDir('home')): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, REINS_TEST_ROOT: testRoot() };
+  for (const name of ['LANG', 'TZ'] as const) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { RunStore, createKeys } from '@reins/shared';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, waitForLog, withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
-import { tempDir } from '../helpers/test-root.js';
+import { scratchEnv, tempDir } from '../helpers/test-root.js';
+import { gatedNodeAgent, openGate } from '../helpers/gate.js';
 import { CHAOS_ENV, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 
 const boardEntry = path.join(repoRoot, 'apps/board/dist/main.js');
@@ -46,7 +47,8 @@ async function withBoard<T>(fleet: Fleet, env: Record<string, string>, story: (b
 /** Runs the board expecting it to refuse to start. */
 async function boardRefusal(env: Record<string, string>): Promise<{ exitCode: number | undefined; output: string }> {
   const run = await execa(process.execPath, [boardEntry], {
-    env: { ...process.env, REINS_REDIS_URL: redis.url, REINS_BOARD_PORT: String(await freePort()), ...env },
+    env: { ...scratchEnv(), REINS_REDIS_URL: redis.url, REINS_BOARD_PORT: String(await freePort()), ...env },
+    extendEnv: false,
     reject: false,
     timeout: 10_000,
     all: true,
@@ -189,10 +191,13 @@ describe('the board', () => {
   });
 
   it('counts heartbeat expiries and stall retries when a worker dies under its agent', async () => {
-    const file = await writeHarness(tempDir('board-stall'), {
+    const dir = tempDir('board-stall');
+    // Runs until the gate opens, which the test does once the member runs again on the surviving worker.
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, {
       name: 'stalling',
       retry: { attempts: 3 },
-      agent: nodeAgent(`setTimeout(() => console.log(${JSON.stringify(JSON.stringify(result(0.125, 1)))}), 1500)`),
+      agent: gatedNodeAgent(gate, `console.log(${JSON.stringify(JSON.stringify(result(0.125, 1)))})`),
       team: [{ name: 'survivor', prompt: 'outlive a worker' }],
     });
     await withFleet({ redisUrl: redis.url, workers: 2, env: CHAOS_ENV }, async (fleet) => {
@@ -203,7 +208,12 @@ describe('the board', () => {
         return member?.status === 'running' && member.workerId ? member : undefined;
       }, 'the agent to run');
       await fleet.workers.find((w) => w.id === first.workerId)!.kill9();
-      const view = await waitForRunEnd(store, runId, 30_000);
+      await waitFor(async () => {
+        const member = await store.getMember(runId, 'survivor');
+        return member?.status === 'running' && member.workerId !== first.workerId;
+      }, 'the member to run on the surviving worker');
+      openGate(gate);
+      const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
 
       await withBoard(fleet, {}, async ({ base }) => {

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -34,10 +35,10 @@ async function withTerminal<T>(fleet: Fleet, story: (terminal: Terminal) => Prom
     reins: async (name, args, extra = {}) => {
       const vars = Object.entries(extra).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
       // argv travels as sh's positional parameters: nothing in it is parsed as shell code.
-      await tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', ...vars, '--', 'sh', '-c', '"$@"; echo "[exit=$?]"; exec sleep 600', 'sh', process.execPath, reinsBin, ...args);
+      await tmux('new-session', '-d', '-s', name, '-x', '120', '-y', '40', ...vars, '--', 'sh', '-c', '"$@"; echo "[exit=$?]"; exec sleep infinity', 'sh', process.execPath, reinsBin, ...args);
     },
     screen: async (name, { escapes = false } = {}) => (await tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', `=${name}:`)).stdout,
-    waitForScreen: async (name, pattern, label, timeoutMs = 15_000) => {
+    waitForScreen: async (name, pattern, label, timeoutMs = 30_000) => {
       let last = '';
       try {
         return await waitFor(async () => {
@@ -67,12 +68,14 @@ describe('the CLI for people', () => {
       { type: 'assistant', message: { content: [{ type: 'tool_use', name: 'Bash', input: { command: 'make all' } }] } },
     ];
     const result = { type: 'result', subtype: 'success', is_error: false, result: 'built', num_turns: 1, total_cost_usd: 0.0125 };
-    const builder = `for (const l of ${JSON.stringify(lines.map((l) => JSON.stringify(l)))}) console.log(l); setTimeout(() => console.log(${JSON.stringify(JSON.stringify(result))}), 3000)`;
+    // The builder shows its tool call, then runs until the test has seen it live and opens the gate.
+    const gate = path.join(dir, 'gate');
+    const builder = `for (const l of ${JSON.stringify(lines.map((l) => JSON.stringify(l)))}) console.log(l); const t = setInterval(() => { if (require('fs').existsSync(process.argv[1])) { clearInterval(t); console.log(${JSON.stringify(JSON.stringify(result))}); } }, 25)`;
     const file = await writeHarness(dir, {
       name: 'live',
       agent: nodeAgent('console.log(JSON.stringify({ type: "assistant", message: { content: [{ type: "text", text: "checked" }] } }))'),
       team: [
-        { name: 'builder', prompt: 'build', agent: nodeAgent(builder) },
+        { name: 'builder', prompt: 'build', agent: { kind: 'command', argv: [process.execPath, '-e', builder, gate] } },
         { name: 'checker', prompt: 'check', depends_on: ['builder'] },
       ],
     });
@@ -82,7 +85,10 @@ describe('the CLI for people', () => {
         const runId = (await terminal.waitForScreen('submit', /submitted (r-[a-z0-9]+)/, 'the run id'))[1]!;
         await terminal.reins('watch', ['status', runId, '--watch']);
         // Off a terminal, at the same time: change lines, and the builder's events as they come.
-        const plainWatch = fleet.reins(['status', runId, '--watch']);
+        // Read as it comes: the gate opens only once this watcher, too, has seen the builder running.
+        const plainWatch = execa(process.execPath, [reinsBin, 'status', runId, '--watch'], { env: fleet.env, extendEnv: false, stdin: 'ignore', reject: false });
+        let plainSoFar = '';
+        plainWatch.stdout!.on('data', (chunk: Buffer) => (plainSoFar += chunk.toString('utf8')));
         const followed = fleet.reins(['logs', runId, 'builder', '-f']);
 
         const header = /MEMBER\s+STATE\s+ATTEMPT\s+HEARTBEAT\s+COST\s+LAST EVENT/;
@@ -92,10 +98,15 @@ describe('the CLI for people', () => {
         expect(during).toMatch(header);
         expect(during).toMatch(/checker\s+pending\s+-\s+-\s+-\s+-/);
         expect(during).toMatch(new RegExp(`run ${runId} \\(live\\): running, .*0/2 succeeded`));
-        // Redrawn in place: one table on the screen, however many frames were drawn.
-        await new Promise((resolve) => setTimeout(resolve, 600));
-        expect(count(await terminal.screen('watch'), 'HEARTBEAT')).toBe(1);
+        // Redrawn in place: once another frame has been drawn (the "s ago" moved on), still one table on the screen.
+        const redrawn = await waitFor(async () => {
+          const screen = await terminal.screen('watch');
+          return screen !== during && running.test(screen) ? screen : undefined;
+        }, 'another frame of the live table', 30_000, 50);
+        expect(count(redrawn, 'HEARTBEAT')).toBe(1);
         await terminal.waitForScreen('submit', running, 'the live table under submit --wait');
+        await waitFor(() => plainSoFar.includes('  builder: running'), 'the plain watcher to see the builder running');
+        writeFileSync(gate, '');
 
         const ended = await terminal.waitForScreen('watch', /\[exit=(\d+)\]/, 'status --watch to end');
         expect(ended[1]).toBe('0');
@@ -118,7 +129,7 @@ describe('the CLI for people', () => {
         expect(await terminal.screen('plain', { escapes: true })).not.toContain(`${ESC}[32m`);
 
         const plain = await plainWatch;
-        expect(plain.exitCode, plain.stderr).toBe(0);
+        expect(plain.exitCode, String(plain.stderr)).toBe(0);
         expect(plain.stdout).toContain('  builder: running');
         expect(plain.stdout).toContain('  checker: succeeded');
         expect(plain.stdout).toContain(`run ${runId} (live): succeeded`);
@@ -177,7 +188,8 @@ describe('the CLI for people', () => {
   it('attaches to an agent on this host, says how from another host, and refuses one that is not running', async () => {
     const file = await writeHarness(tempDir('attach'), {
       name: 'attachable',
-      agent: nodeAgent('console.log("ATTACH-MARKER " + process.env.REINS_MEMBER); setTimeout(() => {}, 60000)'),
+      // Runs until cancelled: the story ends it with `reins cancel`.
+      agent: nodeAgent('console.log("ATTACH-MARKER " + process.env.REINS_MEMBER); setInterval(() => {}, 1 << 30)'),
       team: [{ name: 'sleeper', prompt: 'wait' }],
     });
     await withFleet({ redisUrl: redis.url }, async (fleet) => {

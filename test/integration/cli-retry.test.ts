@@ -24,7 +24,9 @@ describe('reins retry', () => {
     const dir = tempDir('retry-run');
     const marker = path.join(dir, 'fixed');
     const seenCursor = path.join(dir, 'cursor.json');
-    // Fails, after saving a checkpoint, until the marker exists; then records the cursor it was given.
+    const released = path.join(dir, 'released');
+    // Fails, after saving a checkpoint, until the marker exists; then records the cursor it was given and
+    // runs on until the test, having seen a second retry refused meanwhile, releases it.
     const gate = `
       const fs = require('fs');
       if (!fs.existsSync(${JSON.stringify(marker)})) {
@@ -33,7 +35,7 @@ describe('reins retry', () => {
         process.exit(1);
       }
       fs.writeFileSync(${JSON.stringify(seenCursor)}, process.env.REINS_CURSOR || 'none');
-      setTimeout(() => {}, 1200);`;
+      const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(released)})) clearInterval(t); }, 25);`;
     const file = await writeHarness(dir, {
       name: 'retried',
       agent: nodeAgent('process.exit(0)'),
@@ -71,10 +73,11 @@ describe('reins retry', () => {
       const retried = await fleet.reins(['retry', runId]);
       expect(retried.exitCode, retried.stderr).toBe(0);
       expect(retried.stdout).toContain(`retrying gate, after of run ${runId} from their cursors`);
-      // The gate now takes over a second, so the run is still going: a second retry is refused.
+      // The gate runs until released, so the run is still going: a second retry is refused.
       const again = await fleet.reins(['retry', runId]);
       expect(again.exitCode).toBe(1);
       expect(again.stderr).toMatch(new RegExp(`run ${runId} is still (running|queued); retry it once it has ended`));
+      writeFileSync(released, '');
 
       const watched = await fleet.reins(['status', runId, '--watch', '--json']);
       expect(watched.exitCode, watched.stdout + watched.stderr).toBe(0);

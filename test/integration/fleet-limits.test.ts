@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FleetLimits, createKeys } from '@reins/shared';
@@ -9,10 +9,13 @@ import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js'
 
 const redis = useRedis();
 
-/** Each agent logs its start and end to a shared file, so overlaps can be counted afterwards. */
-const logged = (log: string) => ({
+/**
+ * Each agent logs its start and end to a shared file, so overlaps can be counted afterwards. It runs until
+ * the gate opens, which the test does once it has seen another member held back by the cap meanwhile.
+ */
+const logged = (log: string, gate: string) => ({
   kind: 'command',
-  argv: [process.execPath, '-e', `const fs=require('fs');fs.appendFileSync(${JSON.stringify(log)},'start '+Date.now()+'\\n');setTimeout(()=>{fs.appendFileSync(${JSON.stringify(log)},'end '+Date.now()+'\\n')},600)`],
+  argv: [process.execPath, '-e', `const fs=require('fs');const [log,gate]=process.argv.slice(1);fs.appendFileSync(log,'start '+Date.now()+'\\n');const t=setInterval(()=>{if(fs.existsSync(gate)){clearInterval(t);fs.appendFileSync(log,'end '+Date.now()+'\\n')}},25)`, log, gate],
 });
 
 function maxOverlap(log: string): number {
@@ -31,16 +34,18 @@ describe('fleet-wide limits', () => {
   it('a concurrency key caps agents across all workers, and waiting members say why', async () => {
     const dir = tempDir('capped');
     const log = path.join(dir, 'agents.log');
+    const gate = path.join(dir, 'gate');
     const file = await writeHarness(dir, {
       name: 'capped',
       concurrency: { key: 'account-a', max: 1 },
-      agent: logged(log),
+      agent: logged(log, gate),
       team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }],
     });
     await withFleet({ redisUrl: redis.url, workers: 2, env: CHAOS_ENV }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
       await waitFor(async () => (await store.getMembers({ runId, members: ['a', 'b', 'c'] })).some((m) => m.error?.includes('waiting for one of 1 slots under "account-a"')), 'a member waiting for a slot');
+      writeFileSync(gate, '');
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
       expect(view.members.map((m) => m.attempts)).toEqual([1, 1, 1]);
@@ -53,10 +58,14 @@ describe('fleet-wide limits', () => {
   it('the fleet config caps a key too (REINS_CONCURRENCY), below the harness\'s own cap', async () => {
     const dir = tempDir('fleet-capped');
     const log = path.join(dir, 'agents.log');
-    const file = await writeHarness(dir, { name: 'fleetcap', concurrency: { key: 'model-x', max: 3 }, agent: logged(log), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }] });
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, { name: 'fleetcap', concurrency: { key: 'model-x', max: 3 }, agent: logged(log, gate), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }] });
     await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, REINS_CONCURRENCY: 'model-x=1' } }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
-      expect((await waitForRunEnd(storeOf(redis.client, fleet), runId)).status).toBe('succeeded');
+      await waitFor(async () => (await store.getMembers({ runId, members: ['a', 'b', 'c'] })).some((m) => m.error?.includes('waiting for one of 1 slots under "model-x"')), 'a member waiting for a slot');
+      writeFileSync(gate, '');
+      expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
       expect(maxOverlap(log)).toBe(1);
     });
   });
@@ -86,7 +95,7 @@ describe('fleet-wide limits', () => {
     expect(await limits.acquire('acct', 'job-b', 1)).toBe(false);
     // Renewing keeps it: the holder is alive.
     expect(await limits.acquire('acct', 'job-of-a-dead-worker', 1)).toBe(true);
-    await waitFor(() => limits.acquire('acct', 'job-b', 1), 'the unrenewed slot to free itself', 5_000);
+    await waitFor(() => limits.acquire('acct', 'job-b', 1), 'the unrenewed slot to free itself');
     expect(await limits.holders('acct')).toEqual(['job-b']);
   });
 });

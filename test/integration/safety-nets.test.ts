@@ -9,6 +9,7 @@ import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { startAttempt } from '../helpers/member-fixture.js';
+import { blockingAgent } from '../helpers/gate.js';
 
 const redis = useRedis();
 
@@ -16,7 +17,7 @@ const node = (script: string) => ({ kind: 'command', argv: [process.execPath, '-
 
 describe('safety nets with command agents', () => {
   it('the wall clock stops an attempt past timeoutMs, with class timeout, and the member fails after its attempts', async () => {
-    const file = await writeHarness(tempDir('timeout'), { name: 'slow', agent: { kind: 'command', argv: ['sleep', '60'] }, limits: { timeoutMs: 700 }, retry: { attempts: 2 }, team: [{ name: 'solo', prompt: 'sleep' }] });
+    const file = await writeHarness(tempDir('timeout'), { name: 'slow', agent: blockingAgent, limits: { timeoutMs: 700 }, retry: { attempts: 2 }, team: [{ name: 'solo', prompt: 'sleep' }] });
     await withFleet({ redisUrl: redis.url, env: CHAOS_ENV }, async (fleet) => {
       const result = await fleet.reins(['submit', file, '--wait', '--json']);
       expect(result.exitCode).toBe(1);
@@ -100,7 +101,7 @@ describe('safety nets with command agents', () => {
   });
 
   it('a restarted worker stops a leftover session whose job moved on (a newer attempt took it)', async () => {
-    const file = await writeHarness(tempDir('moved'), { name: 'moved', agent: { kind: 'command', argv: ['sleep', '60'] }, team: [{ name: 'solo', prompt: 'sleep' }] });
+    const file = await writeHarness(tempDir('moved'), { name: 'moved', agent: blockingAgent, team: [{ name: 'solo', prompt: 'sleep' }] });
     await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_HEARTBEAT_TTL_MS: '20000' } }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();

@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { waitFor } from '../helpers/chaos.js';
+import { blockingAgent } from '../helpers/gate.js';
 
 /** A command agent that runs a node script; the script sees the REINS_* variables. */
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
@@ -42,7 +44,9 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
 
   it('releases members in depends_on order', async () => {
     const workdir = tempDir('order');
-    const stamp = `const fs=require('fs');const me=process.env.REINS_MEMBER;fs.appendFileSync('order.log','start '+me+' '+Date.now()+'\\n');setTimeout(()=>{fs.appendFileSync('order.log','end '+me+' '+Date.now()+'\\n')},150)`;
+    const gate = path.join(workdir, 'gate');
+    // Each agent stamps its start and end; a holds on until the test has seen its dependants wait for it.
+    const stamp = `const fs=require('fs');const me=process.env.REINS_MEMBER;fs.appendFileSync('order.log','start '+me+' '+Date.now()+'\\n');const end=()=>fs.appendFileSync('order.log','end '+me+' '+Date.now()+'\\n');if(me!=='a')end();else{const t=setInterval(()=>{if(fs.existsSync(${JSON.stringify(gate)})){clearInterval(t);end()}},25)}`;
     const file = await writeHarness(workdir, {
       name: 'order',
       workdir: '.',
@@ -55,7 +59,13 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       ],
     });
     await withFleet({ redisUrl: redis.url }, async (fleet) => {
-      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      const waited = fleet.reins(['submit', file, '--wait', '--json']);
+      const log = () => (existsSync(path.join(workdir, 'order.log')) ? readFileSync(path.join(workdir, 'order.log'), 'utf8') : '');
+      // a runs and d, independent, has finished; b and c, which need a, have not started.
+      await waitFor(() => log().includes('start a') && log().includes('end d'), 'a running and d done');
+      expect(log()).not.toMatch(/start [bc]/);
+      writeFileSync(gate, '');
+      const result = await waited;
       expect(result.exitCode, result.stderr).toBe(0);
     });
     const times = new Map<string, number>();
@@ -169,7 +179,8 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
     const dir = tempDir('cancel');
     const file = await writeHarness(dir, {
       name: 'sleepy',
-      agent: { kind: 'command', argv: ['sleep', '300'] },
+      // Agents that run until they are stopped: only the cancel ends them.
+      agent: blockingAgent,
       team: [
         { name: 'one', prompt: 'sleep' },
         { name: 'two', prompt: 'sleep' },
@@ -182,7 +193,7 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       const runId = submitted.stdout.trim();
       expect(runId).toMatch(/^r-[a-z0-9]+$/);
       // Wait for both agents' sessions to exist (status reports running once the session starts).
-      for (let i = 0; i < 200 && (await fleet.tmuxSessions()).length < 2; i += 1) await new Promise((r) => setTimeout(r, 50));
+      await waitFor(async () => (await fleet.tmuxSessions()).length === 2, "both agents' sessions");
       expect((await fleet.tmuxSessions()).sort()).toEqual([`reins-${runId}-one-1`, `reins-${runId}-two-1`]);
 
       const cancelled = await fleet.reins(['cancel', runId]);

@@ -322,10 +322,12 @@ describe('reinsSettings', () => {
     }
   });
 
-  it('keeps the command byte for byte through JSON', () => {
+  it('keeps the command byte for byte in the --settings argument the CLI parses', () => {
     const command = `'/a b/reins-hook' "q" $(x) \`y\` — 🌍`;
-    const round = JSON.parse(JSON.stringify(reinsSettings(command))) as ReturnType<typeof reinsSettings>;
-    expect(round.hooks.PreToolUse![0]!.hooks[0]!.command).toBe(command);
-    expect(round.hooks.PostToolUse![0]!.hooks[0]!.command).toBe(command);
+    const { argv } = claudeInvocation(input({ hookCommand: command }));
+    const settings = JSON.parse(argv[argv.indexOf('--settings') + 1]!) as ReturnType<typeof reinsSettings>;
+    expect(settings.hooks.PreToolUse![0]!.hooks[0]!.command).toBe(command);
+    expect(settings.hooks.PostToolUse![0]!.hooks[0]!.command).toBe(command);
+    expect(settings.hooks.PreToolUse![0]!.matcher).toBe('*');
   });
 });

@@ -217,10 +217,17 @@ describe('parseResetTime', () => {
   });
 
   it('never returns a moment in the past (bare hours and odd clocks are not read as dates in 2001 or 1975)', () => {
-    for (const raw of ['5', '12', '9 (UTC)', '10:75']) {
-      const at = parseResetTime(`You've hit your limit · resets ${raw}`, morning);
-      if (at !== undefined) expect(at, `resets ${raw} → ${new Date(at).toISOString()}`).toBeGreaterThan(morning.getTime());
+    const reset = (raw: string) => parseResetTime(`You've hit your limit · resets ${raw}`, morning);
+    // Bare hours are the next such hour: 5 is tomorrow morning, 12 is today's noon.
+    expect(reset('5')).toBe(new Date(2026, 0, 11, 5, 0).getTime());
+    expect(reset('12')).toBe(new Date(2026, 0, 10, 12, 0).getTime());
+    for (const raw of ['5', '12', '9 (UTC)']) {
+      const at = reset(raw);
+      expect(at, `resets ${raw}`).toBeDefined();
+      expect(at!, `resets ${raw} → ${new Date(at!).toISOString()}`).toBeGreaterThan(morning.getTime());
     }
+    // An odd clock is no time at all, rather than a moment in 1975.
+    expect(reset('10:75')).toBeUndefined();
   });
 });
 

@@ -5,7 +5,11 @@ import { mkdtemp, readFile, rm, stat, writeFile, chmod, mkdir } from 'node:fs/pr
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { LAUNCHER_SCRIPT, attemptFiles, installBin, shQuote, writeLaunchFiles } from '../../apps/worker/src/tmux/launcher.js';
+import { agentIntervals, gatedNodeAgent, openGate, overlappingAgents } from '../helpers/gate.js';
+import { waitFor } from '../helpers/chaos.js';
 
 const run = promisify(execFile);
 
@@ -34,6 +38,7 @@ describe('attemptFiles', () => {
       stderr: '/d/a1/stderr.log',
       exit: '/d/a1/exit',
       pid: '/d/a1/pid',
+      times: '/d/a1/times',
     });
   });
 });
@@ -207,6 +212,28 @@ describe('shQuote', () => {
   });
 });
 
+/** Live members of a process group, from /proc (zombies waiting for a reaper do not count). */
+function groupMembers(pgid: number): string[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return Number(group) === pgid && state !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
+function liveProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 describe('LAUNCHER_SCRIPT', () => {
   it('starts with a bash shebang', () => {
     expect(LAUNCHER_SCRIPT.startsWith('#!/usr/bin/env bash\n')).toBe(true);
@@ -278,18 +305,18 @@ describe('LAUNCHER_SCRIPT', () => {
 
   it('stops the agent and everything it started once the lease deadline passes', async () => {
     const dir = path.join(root, 'run-lease');
-    const marker = path.join(dir, 'child-still-alive');
-    // The agent starts a grandchild that would write a marker after 2 s; both must be gone by then.
-    const script = `require("child_process").spawn("sh",["-c","sleep 2; touch ${marker}"],{stdio:"ignore"});setInterval(()=>{},1000)`;
+    const grandchildPid = path.join(dir, 'grandchild.pid');
+    // The agent starts a grandchild that would run for ever; once it runs, the lease is made to expire.
+    const script = `require("child_process").spawn("sh",["-c","echo $$ > ${grandchildPid}; exec sleep infinity"],{stdio:"ignore"});setInterval(()=>{},1000)`;
     await writeLaunchFiles(dir, [process.execPath, '-e', script], {});
-    await writeFile(path.join(dir, 'lease'), `${Date.now() + 500}\n`);
-    const started = Date.now();
-    await run('bash', [launcher, dir]);
-    const elapsed = Date.now() - started;
+    await writeFile(path.join(dir, 'lease'), `${Date.now() + 600_000}\n`);
+    const launched = run('bash', [launcher, dir]);
+    const pid = Number(await waitFor(async () => (await readFile(grandchildPid, 'utf8').catch(() => '')).trim() || undefined, 'the grandchild to start'));
+    await writeFile(path.join(dir, 'lease'), `${Date.now() - 1}\n`);
+    await launched;
     expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toContain('the worker lease expired');
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('143\n');
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 2_200 - elapsed)));
-    await expect(readFile(marker)).rejects.toThrow();
+    expect(liveProcess(pid)).toBe(false);
   });
 
   it('stops the whole process group, SIGKILLing a child that ignores SIGTERM after the grace period', async () => {
@@ -299,17 +326,7 @@ describe('LAUNCHER_SCRIPT', () => {
     await writeFile(path.join(dir, 'lease'), `${Date.now() + 300}\n`);
     await run('bash', [launcher, dir, '300']);
     const pgid = Number(await readFile(path.join(dir, 'pid'), 'utf8'));
-    // Live members of the group, from /proc (zombies waiting for a reaper do not count).
-    const live = readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-      try {
-        const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-        const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(group) === pgid && state !== 'Z';
-      } catch {
-        return false;
-      }
-    });
-    expect(live).toEqual([]);
+    expect(groupMembers(pgid)).toEqual([]);
   });
 
   it('never takes an empty or unreadable lease for an expired one (a renewal caught half-written)', async () => {
@@ -322,16 +339,65 @@ describe('LAUNCHER_SCRIPT', () => {
 
   it('leaves the agent alone while the lease is renewed', async () => {
     const dir = path.join(root, 'run-renewed');
-    await writeLaunchFiles(dir, [process.execPath, '-e', 'setTimeout(()=>process.exit(0),800)'], {});
+    const gate = path.join(dir, 'gate');
+    await writeLaunchFiles(dir, gatedNodeAgent(gate).argv, {});
     const lease = path.join(dir, 'lease');
     await writeFile(lease, `${Date.now() + 300}\n`);
-    const renew = setInterval(() => void writeFile(lease, `${Date.now() + 300}\n`), 100);
+    let renewals = 0;
+    const renew = setInterval(() => void writeFile(lease, `${Date.now() + 300}\n`).then(() => (renewals += 1)), 100);
     try {
-      await run('bash', [launcher, dir]);
+      const launched = run('bash', [launcher, dir]);
+      // Each 0.3 s deadline has been replaced a few times over before the agent is let go.
+      const started = Date.now();
+      await waitFor(() => renewals >= 10 && Date.now() > started + 1_000, 'ten renewals, past three deadlines');
+      openGate(gate);
+      await launched;
     } finally {
       clearInterval(renew);
     }
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
+    expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).not.toContain('lease expired');
+  });
+
+  it('records when the agent started and stopped', async () => {
+    const dir = path.join(root, 'run-times');
+    const script = 'console.log(Date.now()); setTimeout(() => console.log(Date.now()), 50)';
+    await writeLaunchFiles(dir, [process.execPath, '-e', script], {});
+    await run('bash', [launcher, dir]);
+    const [first, last] = (await readFile(path.join(dir, 'stdout.jsonl'), 'utf8')).trim().split('\n').map(Number);
+    const [interval] = agentIntervals(path.dirname(path.dirname(path.dirname(dir))), path.basename(path.dirname(path.dirname(dir))), path.basename(path.dirname(dir)));
+    const lines = (await readFile(path.join(dir, 'times'), 'utf8')).trim().split('\n');
+    expect(lines.map((l) => l.split(' ')[0])).toEqual(['start', 'stop']);
+    const [start, stop] = lines.map((l) => Number(l.split(' ')[1]));
+    expect(start).toBeLessThanOrEqual(first!);
+    expect(stop).toBeGreaterThanOrEqual(last!);
+    expect(interval).toBeUndefined(); // run-times is not under runs/<run>/<member>/e*
+  });
+
+  it('records the stop of an agent stopped by a hang-up (tmux kill-session) once its group is gone', async () => {
+    const member = path.join(root, 'runs', 'r-1', 'solo');
+    const first = path.join(member, 'e1');
+    const gate = path.join(member, 'never-opened');
+    await writeLaunchFiles(first, ['sh', '-c', `sh -c 'trap "" TERM; while [ ! -e "$1" ]; do sleep 0.05; done' sh '${gate}' & wait`], { PATH: '/usr/bin:/bin' });
+    // In a group of its own, as in a tmux pane: kill-session hangs up the whole pane group (the viewer too).
+    const launcher1 = spawn('bash', [launcher, first, '300'], { stdio: 'ignore', detached: true });
+    const exited = new Promise((resolve) => launcher1.once('exit', resolve));
+    const pgid = Number(await waitFor(async () => (await readFile(path.join(first, 'pid'), 'utf8').catch(() => '')).trim() || undefined, 'the agent pid'));
+    await waitFor(() => groupMembers(pgid).length >= 2, 'the agent and its child');
+    process.kill(-launcher1.pid!, 'SIGHUP');
+    await exited;
+    expect(groupMembers(pgid)).toEqual([]);
+    const second = path.join(member, 'e2');
+    await writeLaunchFiles(second, [process.execPath, '-e', ''], {});
+    await run('bash', [launcher, second]);
+    const intervals = agentIntervals(root, 'r-1', 'solo');
+    expect(intervals.map((i) => path.basename(i.attemptDir))).toEqual(['e1', 'e2']);
+    expect(intervals.every((i) => i.stopMs !== undefined)).toBe(true);
+    expect(overlappingAgents(intervals)).toEqual([]);
+    // And the check can fail: an agent with no stop overlaps the one after it.
+    expect(overlappingAgents([{ ...intervals[0]!, stopMs: undefined }, intervals[1]!])).toHaveLength(1);
+    expect(overlappingAgents([{ ...intervals[0]!, stopMs: intervals[1]!.startMs + 1 }, intervals[1]!])).toHaveLength(1);
+    expect(existsSync(gate)).toBe(false);
   });
 
   it('records the exit code of a program that cannot be found', async () => {

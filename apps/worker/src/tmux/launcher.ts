@@ -14,6 +14,10 @@ import path from 'node:path';
  *   `lease`. Past the deadline the agent is stopped. An agent never outlives its worker's claim on the job,
  *   even when the worker was killed with -9 and the tmux session lives on. The check uses bash builtins
  *   only (EPOCHREALTIME, read -t), so it costs no process per check.
+ * - `times` records the agent's life as lines `start <epoch-ms>` (just before it is launched) and
+ *   `stop <epoch-ms>` (once `wait` saw it end, or once stop_agent saw its whole group gone), so a reader
+ *   can prove from the record, not by sampling, that two agents of one member never ran at once. A stop
+ *   may be written twice (the lease check and the exit both see it end); the last one counts.
  */
 export const LAUNCHER_SCRIPT = `#!/usr/bin/env bash
 # reins agent launcher. Usage: launch.sh <attempt-dir> [grace-ms]
@@ -22,6 +26,8 @@ grace_ms=\${2:-2000}
 mapfile -d '' -t argv < "$dir/argv"
 mapfile -d '' -t envv < "$dir/env"
 : > "$dir/stdout.jsonl"
+stamp() { printf '%s %s\\n' "$1" "$(( \${EPOCHREALTIME/./} / 1000 ))" >> "$dir/times"; }
+stamp start
 env -i "\${envv[@]}" setsid -- "\${argv[@]}" >> "$dir/stdout.jsonl" 2>> "$dir/stderr.log" &
 agent=$!
 printf '%s\\n' "$agent" > "$dir/pid"
@@ -48,7 +54,7 @@ stop_agent() {
   for (( waited = 0; waited < 5000; waited += 100 )); do group_alive || return 0; read -rt 0.1 -u "$tick" _ || :; done
 }
 exec {tick}<> <(:)
-trap 'stop_agent; exit 129' HUP TERM INT
+trap 'stop_agent; stamp stop; exit 129' HUP TERM INT
 
 if [ -f "$dir/lease" ]; then
   (
@@ -59,6 +65,7 @@ if [ -f "$dir/lease" ]; then
       if [[ $deadline =~ ^[0-9]+$ ]] && (( now > deadline )); then
         printf 'reins: the worker lease expired at %s; stopping the agent\\n' "$deadline" >> "$dir/stderr.log"
         stop_agent
+        stamp stop
         break
       fi
       read -rt 0.25 -u "$tick" _ || :
@@ -70,6 +77,7 @@ tail -n +1 -f "$dir/stdout.jsonl" 2> /dev/null &
 viewer=$!
 wait "$agent"
 code=$?
+stamp stop
 kill "$viewer" 2> /dev/null
 printf '%s\\n' "$code" > "$dir/exit.tmp" && mv "$dir/exit.tmp" "$dir/exit"
 `;
@@ -118,6 +126,8 @@ export interface AttemptFiles {
   stderr: string;
   exit: string;
   pid: string;
+  /** The launcher's record of the agent's start and stop (see LAUNCHER_SCRIPT). */
+  times: string;
 }
 
 export function attemptFiles(dir: string): AttemptFiles {
@@ -129,6 +139,7 @@ export function attemptFiles(dir: string): AttemptFiles {
     stderr: path.join(dir, 'stderr.log'),
     exit: path.join(dir, 'exit'),
     pid: path.join(dir, 'pid'),
+    times: path.join(dir, 'times'),
   };
 }
 
