@@ -8,7 +8,7 @@ export { appBin, type AppName } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';
 export { createRedis, assertRedisReachable, type ConnectionRole } from './redis/connection.js';
 export { createLogger, type Logger } from './logger.js';
-export { handleShutdownSignals } from './shutdown.js';
+export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
 export { SpecError, isSpecError } from './errors/spec-error.js';

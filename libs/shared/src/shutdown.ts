@@ -40,3 +40,20 @@ export function handleShutdownSignals({ logger, deadlineMs, onShutdown }: Shutdo
   // Started by the CLI with an IPC channel: when the CLI dies, shut down as if told to.
   if (process.send) process.on('disconnect', () => onSignal('SIGTERM'));
 }
+
+/** One step of a close(): its name (for the log) and what it does. */
+export type CloseStep = [name: string, run: () => Promise<unknown> | unknown];
+
+/**
+ * Runs every step of a close() in order, even when one throws: a failed step is logged and the next runs,
+ * so a Redis that is already gone never leaves a timer ticking or a connection open.
+ */
+export async function closeSteps(steps: readonly CloseStep[], logger: Pick<Logger, 'warn'>): Promise<void> {
+  for (const [name, run] of steps) {
+    try {
+      await run();
+    } catch (error) {
+      logger.warn({ err: error, step: name }, 'close step failed');
+    }
+  }
+}
