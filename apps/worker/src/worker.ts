@@ -1,16 +1,14 @@
-import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUES, Budgets, FleetLimits, RunStore, appBin, closeSteps, projectRoot, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type WorkerRegistration } from '@reins/shared';
+import { QUEUES, Budgets, FleetLimits, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig } from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
-import { defaultRedisFactory, type RedisFactory } from './connections.js';
+import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
 import { fenceAgents, stopRequests } from './control.js';
 import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
-import { attemptBackoff } from './attempt/retry-error.js';
 import { runAgentJob } from './attempt/run.js';
 import type { StopReason } from './attempt/watch.js';
 import { mergeBackJob } from './git/merge-back.js';
@@ -18,6 +16,7 @@ import { sweepWorktrees } from './git/worktree-sweep.js';
 import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { installBin } from './tmux/launcher.js';
+import { workerRegistration } from './registration.js';
 
 /**
  * A worker's lifecycle:
@@ -40,9 +39,6 @@ export interface AgentWorkerOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** The version workers register with, from the project's package.json. */
-const REINS_VERSION = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
-
 /**
  * Pulls agent jobs and runs each in its own tmux session (attempt/run.ts), and merge-backs one at a time
  * on their own queue. This class is the lifecycle only: consumers, the registration tick (with
@@ -56,7 +52,7 @@ export class AgentWorker {
   private readonly main: Redis;
   private readonly fast: Redis;
   private readonly subscriber: Redis;
-  /** One BullMQ consumer per queue served: the plain agent queue, the merge-back queue, and the pools this worker's labels fit. */
+  /** One BullMQ consumer per queue served: agents, merge-backs, and the pools this worker's labels fit. */
   private readonly consumers = new Map<string, Worker>();
   /** Jobs being processed, across all consumers: admission keeps it within the worker's slots. */
   private inProcess = 0;
@@ -129,28 +125,14 @@ export class AgentWorker {
     logger.info({ workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
   }
 
-  /**
-   * The BullMQ consumer of one queue, made on first use. The lock lasts one heartbeat TTL and stalls are
-   * checked every tick, so a dead worker's job is back on the queue within TTL plus one tick (BullMQ's
-   * defaults would take about 90 s). A stall is recorded as a failed attempt by the next worker
-   * (attempt/admission.ts), retried at once; maxStalledCount is only a last resort against a job that
-   * kills every worker. The backoff is the one each attempt's conclusion chose (attempt/retry-error.ts).
-   */
+  /** The BullMQ consumer of one queue, made on first use (its settings: connections.ts). */
   private consumerFor(queueName: string): Worker {
     const existing = this.consumers.get(queueName);
     if (existing) return existing;
     const { config, keys, logger } = this.options;
     const integrating = queueName === QUEUES.integrate;
-    const consumer = new Worker(queueName, (job, token) => (integrating ? mergeBackJob(job, this.store, config.dataDir, logger) : this.process(job, token)), {
-      connection: this.connect('consumer'),
-      prefix: keys.bullPrefix,
-      concurrency: integrating ? 1 : this.options.concurrency,
-      autorun: false,
-      lockDuration: config.heartbeatTtlMs,
-      stalledInterval: config.monitorIntervalMs,
-      maxStalledCount: 1_000,
-      settings: { backoffStrategy: attemptBackoff(config.backoff) },
-    });
+    const processor = (job: Job, token?: string) => (integrating ? mergeBackJob(job, this.store, config.dataDir, logger) : this.process(job, token));
+    const consumer = new Worker(queueName, processor, consumerOptions(config, keys, this.connect('consumer'), integrating ? 1 : this.options.concurrency));
     consumer.on('error', (error) => logger.error({ err: error, queue: queueName }, 'queue error'));
     consumer.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
     this.consumers.set(queueName, consumer);
@@ -178,7 +160,7 @@ export class AgentWorker {
   private async tick(): Promise<void> {
     const { config, keys, workerId, logger } = this.options;
     try {
-      const registration: WorkerRegistration = { workerId, host: this.host, pid: process.pid, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, version: REINS_VERSION, labels: config.workerLabels };
+      const registration = workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
       await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
       this.lastRedisOkAt = Date.now();
       await this.consumePools();

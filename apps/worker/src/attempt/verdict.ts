@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { checkPlan, planRetryPrompt, type AgentJobData } from '@reins/shared';
+import { baselineEnv } from '../agent/env.js';
 import type { AttemptDeps } from './deps.js';
 import type { Verdict } from './conclude.js';
 import type { AttemptEnd } from './watch.js';
@@ -69,14 +70,15 @@ export function checksVerdict(result: CheckResult, round: number, maxRounds: num
   return { kind: 'fail', failureClass: 'verify_failed', message: `checks still fail after ${maxRounds} fix rounds: ${describeCheck(result)}:\n${result.output}` };
 }
 
-/** The environment verify commands run with: the agent's identity, less its API settings. */
+/** The environment verify commands run with: the agents' baseline and HOME, with the member's identity, but no API settings. */
 export function checkEnv(identity: { workspace: string; runId: string; member: string }, workerEnv: NodeJS.ProcessEnv): Record<string, string> {
-  const env: Record<string, string> = { REINS_RUN_ID: identity.runId, REINS_MEMBER: identity.member, REINS_WORKSPACE: identity.workspace };
-  for (const name of ['PATH', 'LANG', 'LC_ALL', 'HOME', 'TZ'] as const) {
-    const value = workerEnv[name];
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
+  return {
+    ...baselineEnv(workerEnv),
+    ...(workerEnv.HOME !== undefined ? { HOME: workerEnv.HOME } : {}),
+    REINS_RUN_ID: identity.runId,
+    REINS_MEMBER: identity.member,
+    REINS_WORKSPACE: identity.workspace,
+  };
 }
 
 /**
