@@ -3,6 +3,7 @@ import { encodeControlMessage, type AttemptMeta } from '@reins/shared';
 import { limitReached, type AgentActivity } from '../../apps/worker/src/attempt/monitor.js';
 import { checksVerdict, checkEnv, planVerdict, structuredAnswer } from '../../apps/worker/src/attempt/verdict.js';
 import { limitFor } from '../../apps/worker/src/attempt/deps.js';
+import { attemptNumber } from '../../apps/worker/src/attempt/admission.js';
 import { stopRequests } from '../../apps/worker/src/control.js';
 
 // The decisions inside the attempt's steps, each a pure function: no Redis, tmux or processes.
@@ -80,5 +81,20 @@ describe('stopRequests: what a control message stops', () => {
   it('ignores a message that is not ours', () => {
     expect(stopRequests(running, '{"type":"reboot"}')).toEqual([]);
     expect(stopRequests(running, 'not json')).toEqual([]);
+  });
+});
+
+describe('attemptNumber', () => {
+  it("is one past BullMQ's count, or past the member's own when that is ahead (an attempt recorded before an outage cut BullMQ off)", () => {
+    expect(attemptNumber(0, undefined)).toBe(1);
+    expect(attemptNumber(1, { status: 'retrying', attempts: 1 })).toBe(2);
+    expect(attemptNumber(0, { status: 'retrying', attempts: 1 })).toBe(2);
+    expect(attemptNumber(1, { status: 'running', attempts: 2 })).toBe(3);
+  });
+
+  it('does not count an attempt that used none (a rate limit, a hand-back), nor the count a `reins retry` kept', () => {
+    expect(attemptNumber(0, { status: 'retrying', attempts: 0 })).toBe(1);
+    expect(attemptNumber(0, { status: 'queued', attempts: 0 })).toBe(1);
+    expect(attemptNumber(0, { status: 'queued', attempts: 3 })).toBe(1);
   });
 });

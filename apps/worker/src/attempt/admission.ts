@@ -13,7 +13,7 @@ export type Admitted = { kind: 'go'; before: MemberRecord | undefined; attempt: 
  * The checks before an attempt may start: the run exists and is not cancelled, the member has not already
  * succeeded (a worker that died after recording success but before acknowledging the job must not run it
  * again), no earlier agent of it is alive, and a stall of the last attempt is recorded. Returns the
- * attempt's number.
+ * member record and the attempt's number.
  */
 export async function admitJob(deps: AttemptDeps, job: Job, data: AgentJobData): Promise<Admitted> {
   const { runId, member } = data;
@@ -26,14 +26,19 @@ export async function admitJob(deps: AttemptDeps, job: Job, data: AgentJobData):
   const before = await deps.store.getMember(runId, member);
   if (before?.status === 'succeeded') return { kind: 'done', member: before };
   await waitForPreviousAgent(deps, job.id!, before);
-  let attempt = job.attemptsMade + 1;
-  if ((job.stalledCounter ?? 0) > (before?.stallsSeen ?? 0) && before?.epoch !== undefined) {
-    await recordStall(deps, job, before, attempt);
-    // The stall's attempt was already recorded, and counted on the member, before the job stalled (a
-    // Redis outage: the worker recorded it, then could not tell BullMQ). Go on with the next attempt.
-    attempt = Math.max(attempt, before.attempts + 1);
-  }
-  return { kind: 'go', before, attempt };
+  if ((job.stalledCounter ?? 0) > (before?.stallsSeen ?? 0) && before?.epoch !== undefined) await recordStall(deps, job, before);
+  return { kind: 'go', before, attempt: attemptNumber(job.attemptsMade, before) };
+}
+
+/**
+ * The attempt's number: one past BullMQ's count of failed attempts, or past the member's own count when that
+ * is ahead. It is ahead after a Redis outage: the worker recorded the attempt on the member, then could not
+ * tell BullMQ (the lock was gone), and the job stalled. The member's count is this job's only while its last
+ * attempt is running or retrying: `reins retry` keeps the old count on a member whose new job starts at 1.
+ */
+export function attemptNumber(attemptsMade: number, before: Pick<MemberRecord, 'status' | 'attempts'> | undefined): number {
+  const membersOwn = before && (before.status === 'running' || before.status === 'retrying') ? before.attempts + 1 : 0;
+  return Math.max(attemptsMade + 1, membersOwn);
 }
 
 /**
@@ -41,7 +46,7 @@ export async function admitJob(deps: AttemptDeps, job: Job, data: AgentJobData):
  * member refuses the stall (that epoch is already recorded, or the member is no longer running), it
  * returns: the attempt was counted when it was recorded, and throwing would count it twice.
  */
-async function recordStall(deps: AttemptDeps, job: Job, before: MemberRecord, attempt: number): Promise<void> {
+async function recordStall(deps: AttemptDeps, job: Job, before: MemberRecord): Promise<void> {
   const now = deps.now();
   const { event, disposition } = concludeStall({
     attempt: before.attempts,
@@ -54,7 +59,7 @@ async function recordStall(deps: AttemptDeps, job: Job, before: MemberRecord, at
     stalledCounter: job.stalledCounter,
   });
   const applied = await deps.store.apply(before.runId, before.name, event!, { epoch: before.epoch! });
-  const log = deps.logger.child({ jobId: job.id, attempt, epoch: before.epoch });
+  const log = deps.logger.child({ jobId: job.id, attempt: before.attempts, epoch: before.epoch });
   if (!applied.applied) {
     log.info({ reason: applied.reason }, 'stall of an attempt already recorded: going on with the next attempt');
     return;
