@@ -40,7 +40,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       await deps.limits.pause(limit.key, conclusion.disposition.untilMs).catch(() => undefined);
     }
     await recordConclusion(deps, runId, member, epoch, conclusion);
-    log[conclusion.disposition.kind === 'complete' ? 'info' : 'warn']({ durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd }, `attempt concluded: ${describe(conclusion.disposition)}`);
+    log[conclusion.disposition.kind === 'complete' ? 'info' : 'warn']({ durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd }, `attempt concluded: ${describeDisposition(conclusion.disposition)}`);
     return conclusion.disposition;
   } catch (error) {
     if (isStaleEpochError(error)) {
@@ -74,7 +74,7 @@ export async function persist<T>(deps: Pick<AttemptDeps, 'timings' | 'now'>, wri
   }
 }
 
-export function describe(disposition: Disposition): string {
+export function describeDisposition(disposition: Disposition): string {
   switch (disposition.kind) {
     case 'complete':
       return 'succeeded';
