@@ -4,7 +4,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { RunStore, createKeys } from '@reins/shared';
-import { Checkpointer, type CheckpointTarget } from '../../apps/worker/src/checkpoint.js';
+import { Checkpointer, type CheckpointTarget } from '../../apps/worker/src/attempt/checkpointer.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 import { startAttempt } from '../helpers/member-fixture.js';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { ClaudeAgent } from '@reins/shared';
-import { claudeInvocation, reinsSettings, type ClaudeInvocationInput } from '../../apps/worker/src/agent/claude.js';
+import { claudeInvocation, reinsSettings, type ClaudeInvocationInput } from '../../apps/worker/src/claude/invocation.js';
 import type { AgentIdentity } from '../../apps/worker/src/agent/env.js';
 
 const NASTY = `-rf "; touch /tmp/pwned; $(touch /tmp/pwned2) \`id\` 'quoted' \\ back\nline2 — ünïcode 🌍 --model x`;

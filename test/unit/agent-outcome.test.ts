@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { ResultEvent } from '@reins/shared';
-import { classifyClaude, classifyCommand, parseResetTime, type EndedAttempt } from '../../apps/worker/src/agent/outcome.js';
+import { classifyClaude, classifyCommand, parseResetTime, type EndedAttempt } from '../../apps/worker/src/claude/outcome.js';
 
 const result = (fields: Partial<ResultEvent> = {}): ResultEvent => ({
   type: 'result',

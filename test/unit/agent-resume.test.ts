@@ -103,7 +103,7 @@ describe('continuationPrompt', () => {
     expect(text).not.toContain(COMMIT);
   });
 
-  // restoredCommit is undefined when no restore was tried (agent-worker.ts only restores in a git
+  // restoredCommit is undefined when no restore was tried (attempt/prepare.ts only restores in a git
   // worktree): the agent must not be told its workspace is at the checkpoint's commit.
   it('does not claim the workspace is at the commit when no restore was attempted (restoredCommit undefined)', () => {
     const text = continuationPrompt(input({ restoredCommit: undefined }));

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkpointCommit, checkpointRef, restoreCommit } from '../../apps/worker/src/git-checkpoint.js';
+import { checkpointCommit, checkpointRef, restoreCommit } from '../../apps/worker/src/git/checkpoint.js';
 
 const USER = ['-c', 'user.name=Agent', '-c', 'user.email=agent@example.com', '-c', 'commit.gpgsign=false'];
 

@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { findTranscript, packTranscript, resumeDir, unpackTranscript } from '../../apps/worker/src/transcript.js';
+import { findTranscript, packTranscript, resumeDir, unpackTranscript } from '../../apps/worker/src/claude/transcript.js';
 
 const SESSION = '11111111-2222-4333-8444-555555555555';
 

@@ -1,4 +1,4 @@
-// Claude Code runs this on every PreToolUse and PostToolUse (see agent/claude.ts). It refreshes the
+// Claude Code runs this on every PreToolUse and PostToolUse (see claude/invocation.ts). It refreshes the
 // agent's heartbeat, which tells "a long tool call" from "hung", and it stops an agent whose attempt was
 // superseded: exit 2 blocks the tool and shows the model why. It imports only what it needs, since it
 // starts once per tool call, and it never fails a tool because Redis blinked.

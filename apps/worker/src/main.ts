@@ -1,5 +1,5 @@
 import { createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
-import { AgentWorker } from './agent-worker.js';
+import { AgentWorker } from './worker.js';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'reins-worker', level: config.logLevel });

@@ -8,8 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { ClaudeAgentSchema, LineSplitter, checkPlan, isResult, parseStreamLine, planJsonSchema, planRetryPrompt, planningPrompt, resolveClaudeBin, loadConfig, type ResultEvent } from '@reins/shared';
-import { claudeInvocation } from './agent/claude.js';
-import { findTranscript } from './transcript.js';
+import { claudeInvocation } from './claude/invocation.js';
+import { findTranscript } from './claude/transcript.js';
 
 const RequestSchema = z.strictObject({
   goal: z.string().min(1),

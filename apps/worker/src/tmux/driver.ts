@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { tmuxAttachCommand } from '@reins/shared';
 
 /** tmux forbids "." and ":" in session names and treats other punctuation badly in targets. */
 export function cleanSessionName(raw: string): string {
@@ -82,11 +83,6 @@ export class TmuxDriver {
 
   /** The command a person runs to watch a session live. */
   attachCommand(name: string): string {
-    return `tmux -S ${shellQuote(this.socketPath)} attach -t ${shellQuote(`=${name}`)}`;
+    return tmuxAttachCommand(this.socketPath, name);
   }
-}
-
-/** For display only: the attach command is shown to people, never executed by reins. */
-function shellQuote(value: string): string {
-  return /^[A-Za-z0-9_./=:@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { isFinalRunStatus, type Logger, type RunStore } from '@reins/shared';
+import { git, gitOutput } from './git.js';
 
 /**
  * Removes member worktrees (under <data dir>/worktrees/<run>/<member>) of runs that ended more than
@@ -18,10 +18,10 @@ export async function sweepWorktrees(dataDir: string, store: RunStore, retention
     for (const member of await readdir(path.join(root, runId)).catch(() => [] as string[])) {
       const dir = path.join(root, runId, member);
       // The repository that owns the worktree, so git forgets it too.
-      const common = await execa('git', ['-C', dir, 'rev-parse', '--path-format=absolute', '--git-common-dir'], { reject: false, stdin: 'ignore' });
-      if (common.exitCode === 0) await execa('git', ['--git-dir', common.stdout.trim(), 'worktree', 'remove', '--force', dir], { reject: false, stdin: 'ignore' });
+      const common = await gitOutput(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+      if (common !== undefined) await git(root, ['--git-dir', common, 'worktree', 'remove', '--force', dir], { reject: false });
       await rm(dir, { recursive: true, force: true });
-      if (common.exitCode === 0) await execa('git', ['--git-dir', common.stdout.trim(), 'worktree', 'prune'], { reject: false, stdin: 'ignore' });
+      if (common !== undefined) await git(root, ['--git-dir', common, 'worktree', 'prune'], { reject: false });
       removed.push(dir);
     }
     await rm(path.join(root, runId), { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import type { Cursor, RunStore } from '@reins/shared';
-import { checkpointCommit, checkpointRef } from './git-checkpoint.js';
-import { findTranscript, packTranscript } from './transcript.js';
-import type { Workspace } from './workspace.js';
+import { checkpointCommit, checkpointRef } from '../git/checkpoint.js';
+import { findTranscript, packTranscript } from '../claude/transcript.js';
+import type { Workspace } from '../workspace.js';
 
 export interface CheckpointTarget {
   runId: string;

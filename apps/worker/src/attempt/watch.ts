@@ -1,11 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
-import { OutputReader } from './agent/output-reader.js';
-import type { EndedAttempt } from './agent/outcome.js';
-import type { AttemptFiles } from './tmux/launcher.js';
-import type { TmuxDriver } from './tmux/driver.js';
+import { OutputReader } from '../claude/stream-reader.js';
+import type { EndedAttempt } from '../claude/outcome.js';
+import type { AttemptFiles } from '../tmux/launcher.js';
+import type { TmuxDriver } from '../tmux/driver.js';
+import { stopAgent } from './stop-agent.js';
 
 /**
  * Why the worker stopped an agent before it ended by itself:
@@ -55,79 +55,6 @@ async function tail(file: string, maxBytes = 4_096): Promise<string> {
   } catch {
     return '';
   }
-}
-
-/** The agent's pid, which is also its process group (the launcher starts it under setsid). */
-export async function agentPid(files: AttemptFiles): Promise<number | undefined> {
-  try {
-    const pid = Number.parseInt((await readFile(files.pid, 'utf8')).trim(), 10);
-    return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Whether any live process is left in the group. Zombies do not count: `kill -0` on the group would count
- * orphans nobody has reaped yet (a container's PID 1 may never reap them), and the stop would wait in vain.
- */
-function groupAlive(pgid: number): boolean {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  }
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(group) === pgid && state !== 'Z') return true;
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return false;
-}
-
-/**
- * Stops an agent and everything it started, then its tmux session: SIGTERM to its process group, SIGKILL to
- * whatever is left after the grace period (a tool's child that ignores SIGTERM included). Returns once the
- * group is empty, so a caller that goes on to start another attempt never has two agents alive for one member.
- */
-export async function stopAgent(tmux: TmuxDriver, sessionName: string, files: AttemptFiles, graceMs = 2_000): Promise<void> {
-  const pgid = await agentPid(files);
-  if (pgid !== undefined && groupAlive(pgid)) {
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-pgid, sig);
-      } catch {
-        // already gone
-      }
-    };
-    signal('SIGTERM');
-    const deadline = Date.now() + graceMs;
-    while (groupAlive(pgid) && Date.now() < deadline) await sleep(50);
-    if (groupAlive(pgid)) signal('SIGKILL');
-    const killDeadline = Date.now() + 5_000;
-    while (groupAlive(pgid) && Date.now() < killDeadline) await sleep(20);
-  }
-  await tmux.kill(sessionName);
 }
 
 /**

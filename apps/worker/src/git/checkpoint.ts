@@ -1,16 +1,6 @@
 import path from 'node:path';
 import { rm } from 'node:fs/promises';
-import { execa } from 'execa';
-
-const REINS_IDENTITY = {
-  GIT_AUTHOR_NAME: 'reins',
-  GIT_AUTHOR_EMAIL: 'reins@localhost',
-  GIT_COMMITTER_NAME: 'reins',
-  GIT_COMMITTER_EMAIL: 'reins@localhost',
-};
-
-const git = (cwd: string, args: readonly string[], env: Record<string, string> = {}) =>
-  execa('git', ['-C', cwd, ...args], { env: { ...REINS_IDENTITY, ...env }, stdin: 'ignore' });
+import { git, gitSucceeds } from './git.js';
 
 /**
  * Records the worktree as a commit whose parent is the member branch's HEAD, without touching the
@@ -20,7 +10,7 @@ const git = (cwd: string, args: readonly string[], env: Record<string, string> =
  */
 export async function checkpointCommit(workspace: string, scratchDir: string, ref: string, message: string): Promise<string> {
   const index = path.join(scratchDir, 'checkpoint.index');
-  const env = { GIT_INDEX_FILE: index };
+  const env = { env: { GIT_INDEX_FILE: index } };
   try {
     const head = (await git(workspace, ['rev-parse', 'HEAD'])).stdout.trim();
     await git(workspace, ['read-tree', 'HEAD'], env);
@@ -42,8 +32,7 @@ export async function checkpointCommit(workspace: string, scratchDir: string, re
  * Returns false when the commit is not in this repository (it was taken on another host).
  */
 export async function restoreCommit(workspace: string, commit: string): Promise<boolean> {
-  const known = await execa('git', ['-C', workspace, 'cat-file', '-e', `${commit}^{commit}`], { reject: false, stdin: 'ignore' });
-  if (known.exitCode !== 0) return false;
+  if (!(await gitSucceeds(workspace, ['cat-file', '-e', `${commit}^{commit}`]))) return false;
   await git(workspace, ['reset', '-q', '--hard', commit]);
   await git(workspace, ['clean', '-fdq', '-e', '.claude/skills']);
   return true;

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 
@@ -44,4 +44,31 @@ export async function unpackTranscript(home: string, sessionId: string, transcri
   const file = path.join(dir, `${sessionId}.jsonl`);
   await writeFile(file, gunzipSync(transcriptGz));
   return file;
+}
+
+/** What a cursor says about the session it checkpointed (a subset of Cursor). */
+export interface SessionCursor {
+  sessionId?: string | undefined;
+  transcriptBytes?: number | undefined;
+  transcriptGz?: Buffer | undefined;
+}
+
+/**
+ * The session to resume, if a transcript of it can be had: the one in this home, or the cursor's,
+ * whichever is longer. It is copied where `--resume <file>` appends to it.
+ */
+export async function resumableSession(home: string, cursor: SessionCursor | undefined): Promise<{ sessionId: string; file: string } | undefined> {
+  const sessionId = cursor?.sessionId;
+  if (!sessionId) return undefined;
+  const local = await findTranscript(home, sessionId);
+  if (local && local.bytes >= (cursor.transcriptBytes ?? 0)) {
+    const file = path.join(resumeDir(home), `${sessionId}.jsonl`);
+    if (local.file !== file) {
+      await mkdir(resumeDir(home), { recursive: true });
+      await copyFile(local.file, file);
+    }
+    return { sessionId, file };
+  }
+  if (cursor.transcriptGz) return { sessionId, file: await unpackTranscript(home, sessionId, cursor.transcriptGz) };
+  return undefined;
 }

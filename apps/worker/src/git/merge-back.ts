@@ -1,11 +1,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
-import type { IntegrateJobData, IntegrationResult } from '@reins/shared';
-import { memberBranch } from './workspace.js';
-
-
-const IDENTITY = { GIT_AUTHOR_NAME: 'reins', GIT_AUTHOR_EMAIL: 'reins@localhost', GIT_COMMITTER_NAME: 'reins', GIT_COMMITTER_EMAIL: 'reins@localhost' };
+import type { Job } from 'bullmq';
+import { parseJob, type IntegrateJobData, type IntegrationResult, type Logger, type RunStore } from '@reins/shared';
+import { git as runGit } from './git.js';
+import { memberBranch } from './worktree.js';
 
 /**
  * Merges the members' branches, in dependency order, into reins/<run>/result, which starts at the run's base
@@ -13,7 +11,7 @@ const IDENTITY = { GIT_AUTHOR_NAME: 'reins', GIT_AUTHOR_EMAIL: 'reins@localhost'
  * touched. A branch that conflicts is left out (its merge aborted) and reported with the conflicting files.
  */
 export async function integrate(job: IntegrateJobData, dataDir: string): Promise<IntegrationResult> {
-  const git = (cwd: string, args: readonly string[], reject = true) => execa('git', ['-C', cwd, ...args], { env: IDENTITY, reject, stdin: 'ignore' });
+  const git = (cwd: string, args: readonly string[], reject = true) => runGit(cwd, args, { reject });
   const resultBranch = `reins/${job.runId}/result`;
   const dir = path.join(dataDir, 'worktrees', job.runId, '_result');
   await git(job.workdir, ['worktree', 'prune']);
@@ -27,13 +25,22 @@ export async function integrate(job: IntegrateJobData, dataDir: string): Promise
       if ((await git(dir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], false)).exitCode !== 0) continue;
       const merged = await git(dir, ['merge', '--no-ff', '--no-edit', '-m', `reins: merge ${member} into ${resultBranch}`, branch], false);
       if (merged.exitCode === 0) continue;
-      const files = (await git(dir, ['diff', '--name-only', '--diff-filter=U'], false)).stdout.split('\n').filter(Boolean);
+      const files = String((await git(dir, ['diff', '--name-only', '--diff-filter=U'], false)).stdout).split('\n').filter(Boolean);
       await git(dir, ['merge', '--abort'], false);
       conflicts.push({ member, files });
     }
-    const resultCommit = (await git(dir, ['rev-parse', 'HEAD'])).stdout.trim();
+    const resultCommit = String((await git(dir, ['rev-parse', 'HEAD'])).stdout).trim();
     return { resultBranch, resultCommit, conflicts };
   } finally {
     await git(job.workdir, ['worktree', 'remove', '--force', dir], false);
   }
+}
+
+/** A merge-back job: it takes no agent slot (its own consumer, one at a time), and no agent runs. */
+export async function mergeBackJob(job: Job, store: RunStore, dataDir: string, logger: Logger): Promise<IntegrationResult> {
+  const data = parseJob('run.integrate', job);
+  const result = await integrate(data, dataDir);
+  await store.recordIntegration(data.runId, result);
+  logger.info({ runId: data.runId, ...result }, result.conflicts.length > 0 ? 'merged with conflicts' : "merged the members' branches");
+  return result;
 }

@@ -1,6 +1,6 @@
 import type { ClaudeAgent, Hooks } from '@reins/shared';
-import { baselineEnv, claudePassthroughEnv, identityEnv, withBinDir, type AgentIdentity } from './env.js';
-import type { AgentInvocation } from './invocation.js';
+import { baselineEnv, claudePassthroughEnv, identityEnv, withBinDir, type AgentIdentity } from '../agent/env.js';
+import type { AgentInvocation } from '../agent/invocation.js';
 
 export interface ClaudeInvocationInput {
   bin: string;

@@ -1,0 +1,69 @@
+import path from 'node:path';
+import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunStore } from '@reins/shared';
+import type { Heartbeats } from '../heartbeat.js';
+import type { TmuxDriver } from '../tmux/driver.js';
+import type { AttemptFiles, InstalledBin } from '../tmux/launcher.js';
+
+/** An agent this worker watches: the lifecycle stops it on a cancel, a kill request, a drain or self-fencing. */
+export interface RunningAgent {
+  meta: AttemptMeta;
+  /** Aborting stops the agent; the reason is a StopReason. */
+  stop: AbortController;
+  files: AttemptFiles;
+}
+
+/** The safety nets' timings for this worker (config/timings.ts derives them from the TTL and the tick). */
+export interface AttemptTimings {
+  heartbeatTtlMs: number;
+  monitorIntervalMs: number;
+  /** Between SIGTERM and SIGKILL for a stopped agent. */
+  stopGraceMs: number;
+  /** How long an agent may live after a heartbeat without another (the launcher's lease). */
+  fenceAfterMs: number;
+}
+
+/**
+ * Everything an attempt's steps use, handed to them explicitly: the functions in attempt/ read nothing
+ * else (no `this`, no module state), so a test can give them a fake clock or store, and a reader can see
+ * what each step touches from its arguments.
+ */
+export interface AttemptDeps {
+  config: ReinsConfig;
+  logger: Logger;
+  /** Who this worker is, as attempt records and heartbeats name it. */
+  worker: { workerId: string; host: string };
+  store: RunStore;
+  heartbeats: Heartbeats;
+  limits: FleetLimits;
+  budgets: Budgets;
+  tmux: TmuxDriver;
+  /** The launcher, `reins` and the hook, installed in the data dir at start-up. */
+  bin: InstalledBin;
+  timings: AttemptTimings;
+  /** The environment agents and checks take their baseline (PATH, locale, ANTHROPIC_*) from: the worker's own. */
+  workerEnv: NodeJS.ProcessEnv;
+  now: () => number;
+  /** The agents being watched, by job id; the lifecycle reads it to stop them. */
+  running: Map<string, RunningAgent>;
+  /** Told whenever Redis answered a heartbeat: self-fencing counts the silence from there. */
+  redisAnswered: (at: number) => void;
+}
+
+export function attemptTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'monitorIntervalMs'>): AttemptTimings {
+  return {
+    heartbeatTtlMs: config.heartbeatTtlMs,
+    monitorIntervalMs: config.monitorIntervalMs,
+    stopGraceMs: stopGraceMs(config.heartbeatTtlMs),
+    fenceAfterMs: fenceAfterMs(config.heartbeatTtlMs, config.monitorIntervalMs),
+  };
+}
+
+/** Session name → attempt folder, one small file per live session, so a restarted worker can adopt them. */
+export const sessionIndexDir = (deps: Pick<AttemptDeps, 'config' | 'worker'>): string => path.join(deps.config.dataDir, 'tmux', `${deps.worker.workerId}.sessions`);
+
+/** The concurrency key a job runs under, and its effective cap (the harness's or the fleet's, the lower). */
+export function limitFor(config: Pick<ReinsConfig, 'concurrencyLimits'>, data: Pick<AgentJobData, 'concurrency'>): { key: string; max: number | undefined } | undefined {
+  if (!data.concurrency) return undefined;
+  const caps = [data.concurrency.max, config.concurrencyLimits[data.concurrency.key]].filter((n): n is number => n !== undefined);
+  return { key: data.concurrency.key, max: caps.length > 0 ? Math.min(...caps) : undefined };
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UnrecoverableError, type Job } from 'bullmq';
+import { planJsonSchema, resolveClaudeBin, type AgentJobData, type AttemptMeta, type Cursor } from '@reins/shared';
+import { commandInvocation } from '../agent/command.js';
+import type { AgentIdentity } from '../agent/env.js';
+import type { AgentInvocation } from '../agent/invocation.js';
+import { teamSystemPrompt } from '../agent/system-prompt.js';
+import { claudeInvocation } from '../claude/invocation.js';
+import { resumableSession } from '../claude/transcript.js';
+import { renewLease } from '../heartbeat.js';
+import { cleanSessionName } from '../tmux/driver.js';
+import { shQuote, writeLaunchFiles } from '../tmux/launcher.js';
+import { sessionIndexDir, type AttemptDeps } from './deps.js';
+import type { PreparedAttempt, RoundStart } from './prepare.js';
+
+type ClaudeSession = { kind: 'new'; sessionId: string } | { kind: 'resume'; transcriptFile: string };
+
+const PLANNER_SYSTEM_PROMPT = 'You are the planner of a reins team. You run unattended: nobody will answer questions.';
+
+/** Starts one round of the attempt in its own tmux session: a new session, or the attempt's session resumed. */
+export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAttempt, data: AgentJobData, round: number, start: RoundStart): Promise<AttemptMeta> {
+  const { config, tmux } = deps;
+  const { runId, member } = data;
+  const suffix = round === 1 ? '' : `-r${round}`;
+  const sessionName = cleanSessionName(`reins-${runId}-${member}-${ctx.attempt}${suffix}`);
+  const attemptDir = path.join(config.dataDir, 'runs', runId, member, `e${ctx.epoch}${suffix}`);
+  let session: ClaudeSession | undefined;
+  let sessionId: string | undefined;
+  if (data.agent.kind === 'claude') {
+    const resumeFile = start.resumeFile ?? (start.resume ? (await resumableSession(ctx.home, { sessionId: start.resume }))?.file : undefined);
+    sessionId = resumeFile ? start.resume : randomUUID();
+    session = resumeFile ? { kind: 'resume', transcriptFile: resumeFile } : { kind: 'new', sessionId: sessionId! };
+  }
+  const startedAt = deps.now();
+  await deps.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
+  const invocation = agentInvocation(deps, data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
+  const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
+  const meta: AttemptMeta = { jobId: job.id!, queue: job.queueName, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
+  await writeFile(files.meta, JSON.stringify(meta));
+  await renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs);
+  // The index lets a restarted worker find the attempt behind each session it left behind.
+  await mkdir(sessionIndexDir(deps), { recursive: true });
+  await writeFile(path.join(sessionIndexDir(deps), sessionName), attemptDir);
+  await tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', deps.bin.launcher, attemptDir, String(deps.timings.stopGraceMs)] });
+  const resumed = session?.kind === 'resume';
+  deps.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed, attach: tmux.attachCommand(sessionName) }, 'agent started');
+  await job.log(`attempt ${ctx.attempt}${round > 1 ? ` round ${round}` : ''} on ${deps.worker.workerId}${resumed ? ' (resumed session)' : ''}: ${tmux.attachCommand(sessionName)}`);
+  return meta;
+}
+
+interface InvocationInput {
+  prompt: string;
+  home: string;
+  identity: AgentIdentity;
+  cursor: Cursor | undefined;
+  session: ClaudeSession | undefined;
+}
+
+/** The agent's argv and environment: a command agent as the harness gave it, or the claude CLI. */
+function agentInvocation(deps: AttemptDeps, data: AgentJobData, at: InvocationInput): AgentInvocation {
+  if (data.agent.kind === 'command') {
+    const cursorJson = at.cursor ? JSON.stringify({ attempt: at.cursor.attempt, at: at.cursor.at, commit: at.cursor.commit, data: at.cursor.data }) : undefined;
+    return commandInvocation({ agent: data.agent, prompt: at.prompt, home: at.home, identity: at.identity, workerEnv: deps.workerEnv, cursorJson });
+  }
+  const bin = resolveClaudeBin(deps.config.claudeBin);
+  if (!bin) throw new UnrecoverableError('no claude binary found: set REINS_CLAUDE_BIN or run `reins doctor`');
+  return claudeInvocation({
+    bin,
+    prompt: at.prompt,
+    session: at.session ?? { kind: 'new', sessionId: randomUUID() },
+    hookCommand: shQuote(deps.bin.hook),
+    harnessHooks: data.hooks,
+    jsonSchema: data.mode === 'plan' ? planJsonSchema() : undefined,
+    maxBudgetUsd: data.limits.maxBudgetUsd,
+    agent: data.agent,
+    maxTurns: data.limits.maxTurns,
+    systemPrompt: data.mode === 'plan' ? PLANNER_SYSTEM_PROMPT : teamSystemPrompt(data),
+    home: at.home,
+    tmpDir: path.join(at.home, 'tmp'),
+    identity: at.identity,
+    workerEnv: deps.workerEnv,
+    isRoot: process.getuid?.() === 0,
+  });
+}

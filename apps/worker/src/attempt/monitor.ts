@@ -1,0 +1,117 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import { describeEvent, type AgentJobData, type AttemptMeta, type StreamEvent } from '@reins/shared';
+import { renewLease } from '../heartbeat.js';
+import { attemptFiles, type AttemptFiles } from '../tmux/launcher.js';
+import { Checkpointer } from './checkpointer.js';
+import { limitFor, sessionIndexDir, type AttemptDeps } from './deps.js';
+import { agentPid, stopAgent } from './stop-agent.js';
+import { watchAttempt, type AttemptEnd, type StopReason } from './watch.js';
+
+/** What the monitor has seen of one agent so far. */
+export interface AgentActivity {
+  startedAt: number;
+  lastEventAt: number;
+  /** The last ping of Claude Code's tool hooks (0: none yet). */
+  lastHookAt: number;
+  /** A tool is between its PreToolUse and PostToolUse pings. */
+  inTool: boolean;
+}
+
+/**
+ * Whether the agent must be stopped now: past its wall clock, or idle (no output and no tool activity)
+ * for longer than the idle timeout. A tool between its hook pings is working, however long it takes: a
+ * long build is not a hang. The wall clock still bounds it. Pure.
+ */
+export function limitReached(activity: AgentActivity, limits: { timeoutMs: number | undefined; idleTimeoutMs: number }, now: number): StopReason | undefined {
+  if (limits.timeoutMs !== undefined && now - activity.startedAt > limits.timeoutMs) return 'timeout';
+  if (!activity.inTool && now - Math.max(activity.lastEventAt, activity.lastHookAt) > limits.idleTimeoutMs) return 'hang';
+  return undefined;
+}
+
+export type MonitoredEnd = AttemptEnd & { numTurns: number };
+
+/**
+ * Watches the agent until it ends. Every tick: heartbeat and lease (fencing), the lock of an adopted job,
+ * the concurrency slot, events to the member's stream, the wall clock and idle watchdog, and checkpoints.
+ * When it ends, the final checkpoint is taken and the session, slot and index entry are given up.
+ */
+export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMeta, data: AgentJobData, mode: { adopted: boolean }): Promise<MonitoredEnd> {
+  const { config, logger } = deps;
+  const files = attemptFiles(meta.attemptDir);
+  const stop = new AbortController();
+  deps.running.set(meta.jobId, { meta, stop, files });
+  const checkpointer = new Checkpointer(deps.store, { ...meta }, config.transcriptMaxBytes);
+  checkpointer.lastAt = meta.startedAt;
+  const limits = { timeoutMs: data.limits.timeoutMs, idleTimeoutMs: data.limits.idleTimeoutMs ?? config.idleTimeoutMs };
+  const activity: AgentActivity = { startedAt: meta.startedAt, lastEventAt: Math.max(meta.startedAt, deps.now()), lastHookAt: 0, inTool: false };
+  const counts = { numTurns: 0, events: 0 };
+  let pid: number | undefined;
+  let lastTickWarning = 0;
+  const limit = limitFor(config, data);
+  try {
+    const end = await watchAttempt({
+      tmux: deps.tmux,
+      sessionName: meta.sessionName,
+      files,
+      monitorIntervalMs: config.monitorIntervalMs,
+      signal: stop.signal,
+      stopGraceMs: deps.timings.stopGraceMs,
+      onTickError: (error) => {
+        if (deps.now() - lastTickWarning > 5_000) logger.warn({ err: error, jobId: meta.jobId }, 'monitor tick failed');
+        lastTickWarning = deps.now();
+      },
+      onTick: async (events) => {
+        const now = deps.now();
+        if (events.length > 0) {
+          activity.lastEventAt = now;
+          counts.events += events.length;
+          counts.numTurns += events.filter((e) => e.type === 'assistant').length;
+        }
+        pid ??= await agentPid(files);
+        await beat(deps, meta, files, activity, pid);
+        if (mode.adopted && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
+        // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
+        if (limit?.max !== undefined) await deps.limits.acquire(limit.key, meta.jobId, limit.max);
+        if (events.length > 0) await report(deps, job, meta, events, counts.events);
+        const reason = limitReached(activity, limits, now);
+        if (reason) return reason;
+        if (now - checkpointer.lastAt >= config.checkpointIntervalMs) await checkpointer.take(counts.numTurns, now);
+        return undefined;
+      },
+    });
+    // The latest state goes into the cursor before anyone hears how the attempt ended.
+    if (end.stoppedBy !== 'fenced' && !(end.result && !end.result.is_error)) {
+      await checkpointer.take(counts.numTurns).catch((error: unknown) => logger.warn({ err: error }, 'final checkpoint failed'));
+    }
+    return { ...end, numTurns: counts.numTurns };
+  } finally {
+    deps.running.delete(meta.jobId);
+    await stopAgent(deps.tmux, meta.sessionName, files, deps.timings.stopGraceMs).catch(() => undefined);
+    if (limit?.max !== undefined) await deps.limits.release(limit.key, meta.jobId).catch(() => undefined);
+    await rm(path.join(sessionIndexDir(deps), meta.sessionName), { force: true });
+  }
+}
+
+/** Refreshes the heartbeat, then the launcher's lease; takes in what the tool hooks said. */
+async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, activity: AgentActivity, pid: number | undefined): Promise<void> {
+  // The lease counts from when the beat was sent: Redis starts its TTL no earlier than that.
+  const sentAt = deps.now();
+  const hooks = await deps.heartbeats.beat(meta.jobId, { ...deps.worker, attempt: meta.attempt, epoch: meta.epoch, pid, lastEventAt: activity.lastEventAt });
+  deps.redisAnswered(sentAt);
+  await renewLease(files.lease, sentAt + deps.timings.fenceAfterMs);
+  if (hooks.lastHookAt !== undefined) activity.lastHookAt = hooks.lastHookAt;
+  activity.inTool = hooks.inTool;
+}
+
+/** One round of reporting: readable lines to the member's event stream and the job log, figures to progress. */
+async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, events: StreamEvent[], eventCount: number): Promise<void> {
+  const now = deps.now();
+  const lines = events.flatMap(describeEvent);
+  const raw = events.map((e) => JSON.stringify(e.type === 'other' ? e.raw : e));
+  await deps.store.appendEvents(meta.runId, meta.member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })), raw);
+  for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
+  const last = lines.at(-1);
+  await job.updateProgress({ attempt: meta.attempt, events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });
+}

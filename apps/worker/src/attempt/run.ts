@@ -1,0 +1,98 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { backoffDelayMs, isStaleEpochError, parseJob, type AgentJobData, type AgentJobResult, type MemberRecord } from '@reins/shared';
+import { admitJob, admitUnderLimit, reserveBudget } from './admission.js';
+import { classifyEnd, concludeBroken, type Disposition, type Verdict } from './conclude.js';
+import type { AttemptDeps } from './deps.js';
+import { launchRound } from './launch.js';
+import { monitorAgent } from './monitor.js';
+import { prepareAttempt, type PreparedAttempt } from './prepare.js';
+import { carryOut, recordConclusion, settleAttempt } from './settle.js';
+import { verdictAfterRound } from './verdict.js';
+
+/**
+ * One agent job, admitted to one of this worker's slots: admission (run, member, stall, concurrency key,
+ * budget), preparation (workspace, cursor, epoch), the rounds (launch, monitor, verdict: verify fix rounds
+ * and planner retries), then the conclusion, recorded and carried out on the BullMQ job.
+ */
+export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): Promise<AgentJobResult> {
+  const data = parseJob('agent.run', job);
+  const admitted = await admitJob(deps, job, data);
+  if (admitted.kind === 'done') return resultFromRecord(admitted.member);
+  const waitUntil = await admitUnderLimit(deps, job.id!, data);
+  if (waitUntil !== undefined) {
+    await job.moveToDelayed(waitUntil, token);
+    throw new DelayedError();
+  }
+  const reserved = await reserveBudget(deps, job.id!, data);
+  const spent = { usd: 0 };
+  let disposition: Disposition;
+  let prepared: PreparedAttempt | undefined;
+  try {
+    prepared = await prepareAttempt(deps, job, token, data, admitted.attempt);
+    disposition = await runRounds(deps, job, data, prepared, spent);
+  } catch (error) {
+    // An attempt that began but could not run (tmux refused, the disk is full) is still an attempt: keep it.
+    if (prepared && !(error instanceof DelayedError) && !isStaleEpochError(error)) await recordBroken(deps, job, data, prepared, error);
+    throw error;
+  } finally {
+    // The real cost settles the reservation, whatever became of the attempt.
+    if (reserved) await deps.budgets.settle(data.runId, job.id!, spent.usd).catch((error: unknown) => deps.logger.error({ err: error }, 'budget settlement failed'));
+  }
+  return carryOut(job, token, disposition);
+}
+
+/** The attempt's rounds: after a round that succeeded, the verdict may ask for another (a fix round, a plan retry). */
+async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, spent: { usd: number }): Promise<Disposition> {
+  let meta = await launchRound(deps, job, prepared, data, 1, prepared.first);
+  let end = await monitorAgent(deps, job, meta, data, { adopted: false });
+  spent.usd += end.result?.total_cost_usd ?? 0;
+  let verdict: Verdict = { kind: 'done' };
+  for (let round = 1; classifyEnd(data.agent.kind, end).ok; round += 1) {
+    verdict = await verdictAfterRound(deps, data, prepared.workspace.path, end, round);
+    if (verdict.kind !== 'again') break;
+    meta = await launchRound(deps, job, prepared, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
+    end = await monitorAgent(deps, job, meta, data, { adopted: false });
+    spent.usd += end.result?.total_cost_usd ?? 0;
+  }
+  return settleAttempt(deps, job, meta, data, end, verdict);
+}
+
+async function recordBroken(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, error: unknown): Promise<void> {
+  const now = deps.now();
+  const errorText = (error as Error).message?.split('\n')[0] ?? String(error);
+  const conclusion = concludeBroken(
+    {
+      attempt: prepared.attempt,
+      maxAttempts: job.opts.attempts ?? 1,
+      epoch: prepared.epoch,
+      startedAt: now,
+      endedAt: now,
+      ...deps.worker,
+      workspace: prepared.workspace.path,
+      figures: { exitCode: null, sessionId: null, costUsd: null, numTurns: null },
+      backoffMs: backoffDelayMs(deps.config.backoff, prepared.attempt),
+      rateLimitWaitMs: 0,
+    },
+    errorText,
+    error instanceof UnrecoverableError,
+  );
+  try {
+    await recordConclusion(deps, data.runId, data.member, prepared.epoch, conclusion);
+  } catch (recordError) {
+    // The error itself still goes to BullMQ, as it was thrown: the record is the member's view of it.
+    deps.logger.warn({ err: recordError }, 'could not record the broken attempt');
+  }
+}
+
+function resultFromRecord(m: MemberRecord): AgentJobResult {
+  return {
+    status: 'succeeded',
+    summary: m.summary ?? 'done',
+    exitCode: m.exitCode ?? null,
+    sessionId: m.sessionId,
+    costUsd: m.costUsd,
+    numTurns: m.numTurns,
+    durationMs: m.durationMs ?? 0,
+    workspace: m.workspace ?? '',
+  };
+}

@@ -1,0 +1,120 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { backoffDelayMs, isStaleEpochError, type AgentJobData, type AgentJobResult, type AttemptMeta } from '@reins/shared';
+import { diffStat } from '../git/worktree.js';
+import { classifyEnd, conclude, type Conclusion, type Disposition, type Verdict } from './conclude.js';
+import { limitFor, type AttemptDeps } from './deps.js';
+import type { MonitoredEnd } from './monitor.js';
+import { RetryError } from './retry-error.js';
+
+/**
+ * Decides (conclude.ts) and records how an attempt ended: gathers what the decision needs, writes its
+ * member event through a Redis outage, pauses the concurrency key on a rate limit, and returns the
+ * disposition for the caller to carry out. A superseded attempt's outcome is dropped.
+ */
+export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMeta, data: AgentJobData, end: MonitoredEnd, verdict: Verdict = { kind: 'done' }): Promise<Disposition> {
+  const { runId, member, epoch, attempt } = meta;
+  const classified = classifyEnd(data.agent.kind, end);
+  const endedAt = deps.now();
+  const gitWork = classified.ok && meta.workspace.kind === 'git-worktree' && data.baseCommit !== undefined;
+  const conclusion = conclude(classified, verdict, {
+    attempt,
+    maxAttempts: job.opts.attempts ?? 1,
+    epoch,
+    startedAt: meta.startedAt,
+    endedAt,
+    ...deps.worker,
+    workspace: meta.workspace.path,
+    figures: { exitCode: end.exitCode, sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null, costUsd: end.result?.total_cost_usd ?? null, numTurns: end.result?.num_turns ?? null },
+    backoffMs: backoffDelayMs(deps.config.backoff, attempt),
+    rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
+    diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
+  }, end.result?.result);
+  const log = deps.logger.child({ runId, member, jobId: meta.jobId, attempt, epoch });
+  try {
+    const record = conclusion.event && 'record' in conclusion.event ? conclusion.event.record : undefined;
+    if (record && record.outcome !== 'succeeded') await job.log(`attempt ${attempt} ended (${record.outcome}): ${record.message}`);
+    const limit = limitFor(deps.config, data);
+    // The limit is the account's, not this agent's: every agent under the same key waits too.
+    if (conclusion.disposition.kind === 'wait' && conclusion.disposition.why === 'rate_limit' && limit) {
+      await deps.limits.pause(limit.key, conclusion.disposition.untilMs).catch(() => undefined);
+    }
+    await recordConclusion(deps, runId, member, epoch, conclusion);
+    log[conclusion.disposition.kind === 'complete' ? 'info' : 'warn']({ durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd }, `attempt concluded: ${describeDisposition(conclusion.disposition)}`);
+    return conclusion.disposition;
+  } catch (error) {
+    if (isStaleEpochError(error)) {
+      log.warn({ err: error }, 'attempt superseded while concluding; its outcome is dropped');
+      return { kind: 'fail', message: `superseded: ${(error as Error).message}` };
+    }
+    throw error;
+  } finally {
+    await deps.heartbeats.clear(meta.jobId, epoch).catch(() => undefined);
+  }
+}
+
+/** Writes a conclusion's member event, fenced by the attempt's epoch; a refused event is logged, not thrown. */
+export async function recordConclusion(deps: AttemptDeps, runId: string, member: string, epoch: number, conclusion: Conclusion): Promise<void> {
+  const { event } = conclusion;
+  if (!event) return;
+  const applied = await persist(deps, () => deps.store.apply(runId, member, event, { epoch }));
+  if (!applied.applied) deps.logger.warn({ runId, member, epoch, event: event.type, reason: applied.reason }, 'member event refused');
+}
+
+/** Retries a state write through a Redis outage (restart, failover); gives up after two heartbeat TTLs. */
+export async function persist<T>(deps: Pick<AttemptDeps, 'timings' | 'now'>, write: () => Promise<T>): Promise<T> {
+  const deadline = deps.now() + 2 * deps.timings.heartbeatTtlMs;
+  for (;;) {
+    try {
+      return await write();
+    } catch (error) {
+      if (isStaleEpochError(error) || deps.now() > deadline) throw error;
+      await sleep(250);
+    }
+  }
+}
+
+export function describeDisposition(disposition: Disposition): string {
+  switch (disposition.kind) {
+    case 'complete':
+      return 'succeeded';
+    case 'retry':
+      return `${disposition.message} (retry in ${disposition.delayMs} ms)`;
+    case 'wait':
+      return `${disposition.why === 'rate_limit' ? 'rate limited' : 'handed back'}: waits until ${new Date(disposition.untilMs).toISOString()}, no attempt used`;
+    case 'fail':
+      return `failed: ${disposition.message}`;
+  }
+}
+
+/** The error that tells BullMQ a retry (with the disposition's delay) or a failure for good. */
+export function dispositionError(disposition: Extract<Disposition, { kind: 'retry' | 'fail' }>): Error {
+  return disposition.kind === 'retry' ? new RetryError(disposition.message, disposition.delayMs) : new UnrecoverableError(disposition.message);
+}
+
+/** Carries out a disposition inside the BullMQ processor: return the result, or throw what moves the job. */
+export async function carryOut(job: Job, token: string, disposition: Disposition): Promise<AgentJobResult> {
+  switch (disposition.kind) {
+    case 'complete':
+      return disposition.result;
+    case 'wait':
+      await job.moveToDelayed(disposition.untilMs, token);
+      throw new DelayedError();
+    default:
+      throw dispositionError(disposition);
+  }
+}
+
+/** Carries out a disposition for a job this worker adopted (no processor holds it: move it by hand). */
+export async function carryOutAdopted(job: Job, token: string, disposition: Disposition): Promise<void> {
+  switch (disposition.kind) {
+    case 'complete':
+      await job.moveToCompleted(disposition.result, token, false);
+      return;
+    case 'wait':
+      await job.moveToDelayed(disposition.untilMs, token);
+      return;
+    default:
+      await job.moveToFailed(dispositionError(disposition), token, false);
+  }
+}

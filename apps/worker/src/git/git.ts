@@ -1,0 +1,45 @@
+import { execa } from 'execa';
+
+/** Who reins' own commits (checkpoints, merge-backs) are by; defined once, for every git call the worker makes. */
+export const REINS_GIT_IDENTITY = {
+  GIT_AUTHOR_NAME: 'reins',
+  GIT_AUTHOR_EMAIL: 'reins@localhost',
+  GIT_COMMITTER_NAME: 'reins',
+  GIT_COMMITTER_EMAIL: 'reins@localhost',
+} as const;
+
+export interface GitResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface GitOptions {
+  /** Extra environment (GIT_INDEX_FILE for a private index). */
+  env?: Record<string, string>;
+  /** Throw on a non-zero exit (the default); false to read exitCode instead. */
+  reject?: boolean;
+}
+
+/**
+ * The worker's one git runner: `git -C <cwd> …` with reins' identity, never reading stdin. Workspace,
+ * checkpoint, merge-back and worktree clean-up all go through it.
+ */
+export async function git(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<GitResult> {
+  const result = await execa('git', ['-C', cwd, ...args], { env: { ...REINS_GIT_IDENTITY, ...options.env }, reject: options.reject ?? true, stdin: 'ignore' });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Whether a git command succeeds (exit 0), for questions such as "is this ref there?". */
+export async function gitSucceeds(cwd: string, args: readonly string[]): Promise<boolean> {
+  return (await git(cwd, args, { reject: false })).exitCode === 0;
+}
+
+/** A git command's trimmed stdout, or undefined when it fails. */
+export async function gitOutput(cwd: string, args: readonly string[]): Promise<string | undefined> {
+  const result = await git(cwd, args, { reject: false });
+  return result.exitCode === 0 ? result.stdout.trim() : undefined;
+}
+
+/** The top folder of the repository (or worktree) that holds `dir`, if any. */
+export const gitTopLevel = (dir: string): Promise<string | undefined> => gitOutput(dir, ['rev-parse', '--show-toplevel']);

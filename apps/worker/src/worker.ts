@@ -1,0 +1,235 @@
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DelayedError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUES, Budgets, FleetLimits, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig } from '@reins/shared';
+import { adoptLeftovers } from './attempt/adoption.js';
+import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
+import { fenceAgents, stopRequests } from './control.js';
+import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
+import { runAgentJob } from './attempt/run.js';
+import type { StopReason } from './attempt/watch.js';
+import { mergeBackJob } from './git/merge-back.js';
+import { sweepWorktrees } from './git/worktree-sweep.js';
+import { Heartbeats } from './heartbeat.js';
+import { TmuxDriver } from './tmux/driver.js';
+import { installBin } from './tmux/launcher.js';
+import { workerRegistration } from './registration.js';
+
+/**
+ * A worker's lifecycle:
+ * - created:  constructed, not pulling
+ * - running:  pulling agent jobs
+ * - draining: no new jobs; waiting for running agents, then checkpointing and handing their jobs back
+ * - closed
+ */
+export type WorkerState = 'created' | 'running' | 'draining' | 'closed';
+
+export interface AgentWorkerOptions {
+  config: ReinsConfig;
+  keys: Keys;
+  logger: Logger;
+  workerId: string;
+  concurrency: number;
+  /** Where connections come from; by default, new connections to config.redisUrl. Tests inject their own. */
+  redis?: RedisFactory;
+  /** The environment agents inherit their baseline from (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Pulls agent jobs and runs each in its own tmux session (attempt/run.ts), and merge-backs one at a time
+ * on their own queue. This class is the lifecycle only: consumers, the registration tick (with
+ * self-fencing), the control channel, and the drain.
+ */
+export class AgentWorker {
+  private state: WorkerState = 'created';
+  private closing: Promise<void> | undefined;
+  private readonly connect: RedisFactory;
+  private readonly connections: Redis[] = [];
+  private readonly main: Redis;
+  private readonly fast: Redis;
+  private readonly subscriber: Redis;
+  /** One BullMQ consumer per queue served: agents, merge-backs, and the pools this worker's labels fit. */
+  private readonly consumers = new Map<string, Worker>();
+  /** Jobs being processed, across all consumers: admission keeps it within the worker's slots. */
+  private inProcess = 0;
+  /** Set once start-up (adoption included) is done: only then are pools consumed. */
+  private consuming = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly running = new Map<string, RunningAgent>();
+  private readonly host = os.hostname();
+  private lastRedisOkAt = Date.now();
+  private readonly startedAt = Date.now();
+  readonly tmux: TmuxDriver;
+  private readonly store: RunStore;
+  private deps: AttemptDeps | undefined;
+
+  constructor(private readonly options: AgentWorkerOptions) {
+    const { config, keys, logger } = options;
+    const factory = options.redis ?? defaultRedisFactory(config, logger);
+    this.connect = (use) => {
+      const connection = factory(use);
+      this.connections.push(connection);
+      return connection;
+    };
+    this.main = this.connect('main');
+    this.fast = this.connect('fast');
+    this.subscriber = this.connect('subscriber');
+    this.store = new RunStore(this.main, keys);
+    this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
+  }
+
+  get status(): WorkerState {
+    return this.state;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'created') throw new Error(`cannot start a worker that is ${this.state}`);
+    this.state = 'running';
+    const { config, keys, logger, workerId } = this.options;
+    await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
+    const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: appBin('worker', 'reins-hook') });
+    this.deps = {
+      config,
+      logger,
+      worker: { workerId, host: this.host },
+      store: this.store,
+      heartbeats: new Heartbeats(this.fast, keys, config.heartbeatTtlMs),
+      limits: new FleetLimits(this.fast, keys, config.heartbeatTtlMs),
+      budgets: new Budgets(this.main, keys),
+      tmux: this.tmux,
+      bin,
+      timings: attemptTimings(config),
+      workerEnv: this.options.env ?? process.env,
+      now: Date.now,
+      running: this.running,
+      redisAnswered: (at) => (this.lastRedisOkAt = at),
+    };
+    this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
+    await this.subscriber.subscribe(keys.controlChannel);
+
+    this.consumerFor(QUEUES.agent);
+    await this.tick();
+    this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
+    await adoptLeftovers(this.deps, (queue) => this.consumerFor(queue));
+    await this.sweepWorktrees();
+    // Hourly, or as often as the retention asks, but not more than once a minute.
+    this.timers.push(setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
+    void this.consumerFor(QUEUES.agent).run();
+    void this.consumerFor(QUEUES.integrate).run();
+    this.consuming = true;
+    await this.consumePools();
+    logger.info({ workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
+  }
+
+  /** The BullMQ consumer of one queue, made on first use (its settings: connections.ts). */
+  private consumerFor(queueName: string): Worker {
+    const existing = this.consumers.get(queueName);
+    if (existing) return existing;
+    const { config, keys, logger } = this.options;
+    const integrating = queueName === QUEUES.integrate;
+    const processor = (job: Job, token?: string) => (integrating ? mergeBackJob(job, this.store, config.dataDir, logger) : this.process(job, token));
+    const consumer = new Worker(queueName, processor, consumerOptions(config, keys, this.connect('consumer'), integrating ? 1 : this.options.concurrency));
+    consumer.on('error', (error) => logger.error({ err: error, queue: queueName }, 'queue error'));
+    consumer.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
+    this.consumers.set(queueName, consumer);
+    return consumer;
+  }
+
+  /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
+  private async consumePools(): Promise<void> {
+    if (this.state !== 'running' || !this.consuming) return;
+    for (const pool of await this.fast.smembers(this.options.keys.pools)) {
+      if (!servesQueue(this.options.config.workerLabels, pool)) continue;
+      const consumer = this.consumerFor(pool);
+      if (consumer.isRunning()) continue;
+      this.options.logger.info({ queue: pool }, 'consuming a pool');
+      void consumer.run();
+    }
+  }
+
+  private async sweepWorktrees(): Promise<void> {
+    const { config, logger } = this.options;
+    await sweepWorktrees(config.dataDir, this.store, config.worktreeRetentionMs, logger).catch((error: unknown) => logger.warn({ err: error }, 'worktree clean-up failed'));
+  }
+
+  /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */
+  private async tick(): Promise<void> {
+    const { config, keys, workerId, logger } = this.options;
+    try {
+      const registration = workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
+      await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
+      this.lastRedisOkAt = Date.now();
+      await this.consumePools();
+    } catch (error) {
+      logger.debug({ err: error }, 'registration refresh failed');
+    }
+    const silentMs = Date.now() - this.lastRedisOkAt;
+    const { fenceAfterMs, stopGraceMs } = attemptTimings(config);
+    if (silentMs > fenceAfterMs && this.running.size > 0) {
+      logger.error({ silentMs, agents: this.running.size }, "Redis out of reach past the lease: stopping this worker's agents (self-fencing)");
+      fenceAgents(this.running, this.tmux, stopGraceMs);
+    }
+  }
+
+  private onControlMessage(message: string): void {
+    for (const [jobId, reason] of stopRequests(this.running, message)) {
+      this.options.logger.info({ jobId, request: reason }, 'stopping agent on request');
+      this.running.get(jobId)?.stop.abort(reason);
+    }
+  }
+
+  private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
+    if (!token) throw new Error('BullMQ gave no lock token');
+    const { concurrency, config } = this.options;
+    // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
+    // Each consumer has the worker's full concurrency, so with pools the slots are counted here, across them.
+    if (this.state !== 'running' || !this.deps || this.inProcess >= concurrency) {
+      const backInMs = this.state !== 'running' ? 1 : config.monitorIntervalMs + Math.floor(Math.random() * config.monitorIntervalMs);
+      await job.moveToDelayed(Date.now() + backInMs, token);
+      throw new DelayedError();
+    }
+    this.inProcess += 1;
+    try {
+      return await runAgentJob(this.deps, job, token);
+    } finally {
+      this.inProcess -= 1;
+    }
+  }
+
+  /**
+   * Drains, then closes: stops taking jobs, waits up to drainTimeoutMs for running agents to finish, then
+   * checkpoints and stops the rest and hands their jobs back without using an attempt. Safe to call twice;
+   * every step runs even when one throws.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.drainAndClose();
+    return this.closing;
+  }
+
+  private async drainAndClose(): Promise<void> {
+    const { logger, config, keys, workerId } = this.options;
+    this.state = 'draining';
+    const consumers = () => [...this.consumers.values()];
+    await closeSteps([
+      ['stop taking jobs', () => Promise.all(consumers().map((c) => c.pause(true)))],
+      ['wait for agents', async () => {
+        const deadline = Date.now() + config.drainTimeoutMs;
+        if (this.running.size > 0) logger.info({ agents: this.running.size, drainTimeoutMs: config.drainTimeoutMs }, 'draining: waiting for agents to finish');
+        while (this.running.size > 0 && Date.now() < deadline) await sleep(100);
+      }],
+      ['hand back the rest', async () => {
+        for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
+        while (this.running.size > 0) await sleep(50);
+      }],
+      ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
+      ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
+      ['deregister', () => this.fast.del(keys.worker(workerId))],
+      ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
+    ], logger);
+    this.state = 'closed';
+  }
+}
