@@ -20,7 +20,7 @@ export default {
     },
     {
       name: 'no-app-package',
-      comment: 'Apps are not libraries: their packages export only package.json (for the CLI to find a role\'s dist/main.js).',
+      comment: "Apps are not libraries: their packages export only package.json (for the CLI to find a role's dist/main.js).",
       severity: 'error',
       from: {},
       to: { path: '^@reins/(?!shared(/|$))' },

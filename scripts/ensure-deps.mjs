@@ -18,7 +18,9 @@ if (forTests) Object.assign(NEEDED, { chromium: 'chromium', ip: 'iproute2', unsh
 
 const onPath = (command) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' }).status === 0;
 
-const missing = Object.entries(NEEDED).filter(([command]) => !onPath(command)).map(([, pkg]) => pkg);
+const missing = Object.entries(NEEDED)
+  .filter(([command]) => !onPath(command))
+  .map(([, pkg]) => pkg);
 if (missing.length > 0) {
   const isRoot = process.getuid?.() === 0;
   if (isRoot && onPath('apt-get')) {

@@ -57,10 +57,15 @@ export async function partition(options: BenchOptions): Promise<Figure[]> {
       const cutAt = Date.now();
       await victim.host.cut();
       const heartbeatExpiresAt = Date.now() + (await redis.client.pttl(keys.heartbeat(first.jobId)));
-      const second = await waitFor(async () => {
-        const m = await store.getMember(runId, 'solo');
-        return m?.workerId === survivor.id && m.status === 'running' && m.startedAt ? m : undefined;
-      }, 'the member to run on the other host', 60_000, 10);
+      const second = await waitFor(
+        async () => {
+          const m = await store.getMember(runId, 'solo');
+          return m?.workerId === survivor.id && m.status === 'running' && m.startedAt ? m : undefined;
+        },
+        'the member to run on the other host',
+        60_000,
+        10,
+      );
       const [old] = agentIntervals(victim.dataDir, runId, 'solo');
       if (old?.stopMs === undefined) throw new Error('the cut-off agent has no recorded stop');
       fenced.push(old.stopMs - cutAt);

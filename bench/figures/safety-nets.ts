@@ -53,10 +53,15 @@ export async function deadWorker(options: BenchOptions): Promise<Figure[]> {
       const killedAt = Date.now();
       await victim.kill9();
       // Running elsewhere: the survivor's socket has a session for the member.
-      await waitFor(async () => {
-        const r = await execa('tmux', ['-S', path.join(fleet.dataDir, 'tmux', `${survivor.id}.sock`), 'list-sessions', '-F', '#{session_name}'], { reject: false });
-        return r.exitCode === 0 && String(r.stdout).includes(`reins-${runId}-solo-`);
-      }, 'the agent on the other worker', 30_000, 10);
+      await waitFor(
+        async () => {
+          const r = await execa('tmux', ['-S', path.join(fleet.dataDir, 'tmux', `${survivor.id}.sock`), 'list-sessions', '-F', '#{session_name}'], { reject: false });
+          return r.exitCode === 0 && String(r.stdout).includes(`reins-${runId}-solo-`);
+        },
+        'the agent on the other worker',
+        30_000,
+        10,
+      );
       samples.push(Date.now() - killedAt);
       await fleet.reins(['cancel', runId]);
     });

@@ -85,7 +85,7 @@ export async function submitLatency(options: BenchOptions): Promise<Figure[]> {
         samples: fromCall,
         baseline: { label: 'raw BullMQ + execa, queue.add() called → process running', samples: rawFromCall },
         conditions,
-        note: 'includes the CLI\'s own start (Node, config, harness checks)',
+        note: "includes the CLI's own start (Node, config, harness checks)",
         extra: { cliProcessMs: cliMs },
       },
       {

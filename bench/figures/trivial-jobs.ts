@@ -69,7 +69,10 @@ export async function trivialJobs(options: BenchOptions): Promise<Figure[]> {
         conditions,
         note: `reins sees an agent end at its next tick; ${retried.length} of ${warmUpJobs + jobs * options.repeats} jobs (warm-up included) needed a second attempt (backoff 100 ms)`,
         extra: {
-          retried, reinsJobsPerS: reinsMs.map((ms) => (1_000 * jobs) / ms), rawJobsPerS: rawMs.map((ms) => (1_000 * jobs) / ms) },
+          retried,
+          reinsJobsPerS: reinsMs.map((ms) => (1_000 * jobs) / ms),
+          rawJobsPerS: rawMs.map((ms) => (1_000 * jobs) / ms),
+        },
       },
       {
         name: 'trivial-jobs',

@@ -30,7 +30,10 @@ const EnvSchema = z
     BENCH_SCALE_WINDOW_MS: z.coerce.number().int().min(1_000).max(600_000).optional(),
   })
   .superRefine((env, ctx) => {
-    const only = (env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const only = (env.BENCH_ONLY ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const name of only) {
       if (!(FIGURE_NAMES as readonly string[]).includes(name)) {
         ctx.addIssue({ code: 'custom', path: ['BENCH_ONLY'], message: `unknown figure "${name}" (expected a comma list of: ${FIGURE_NAMES.join(', ')})` });
@@ -66,7 +69,12 @@ export function loadBenchOptions(env: NodeJS.ProcessEnv = process.env): BenchOpt
     throw new Error(`invalid bench settings:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
-  const only = new Set((e.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean) as FigureName[]);
+  const only = new Set(
+    (e.BENCH_ONLY ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) as FigureName[],
+  );
   return {
     repeats: e.BENCH_REPEATS,
     only,

@@ -1,17 +1,6 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
-import {
-  QUEUES,
-  RunStore,
-  addJob,
-  agentJobId,
-  createKeys,
-  isFinalRunStatus,
-  loadHarnessFile,
-  newRunId,
-  openQueue,
-  type MemberRecord,
-} from '@reins/shared';
+import { QUEUES, RunStore, addJob, agentJobId, createKeys, isFinalRunStatus, loadHarnessFile, newRunId, openQueue, type MemberRecord } from '@reins/shared';
 import { MAX_TEAM_SIZE } from '../../libs/shared/src/spec/harness.js';
 import { startFleet, writeHarness, repoRoot, type Fleet, type FleetOptions } from '../../test/helpers/fleet.js';
 import { waitFor } from '../../test/helpers/chaos.js';
@@ -61,11 +50,7 @@ export async function submitAgents(fleet: Fleet, connection: Redis, options: { d
   const control = openQueue(QUEUES.control, connection, createKeys(fleet.prefix));
   try {
     const runs = sizes.map((size) => ({ runId: newRunId(), harness: harnessOf.get(size)! }));
-    await Promise.all(
-      runs.map(({ runId, harness }) =>
-        addJob(control, 'run.submit', { runId, source: harness.source, spec: harness.spec, skillDirs: harness.skillDirs, submittedAt: Date.now() }, { jobId: runId }),
-      ),
-    );
+    await Promise.all(runs.map(({ runId, harness }) => addJob(control, 'run.submit', { runId, source: harness.source, spec: harness.spec, skillDirs: harness.skillDirs, submittedAt: Date.now() }, { jobId: runId })));
     return {
       runIds: runs.map((r) => r.runId),
       agents: runs.flatMap(({ runId, harness }) => (harness.spec.team ?? []).map((m) => ({ runId, member: m.name, jobId: agentJobId(runId, m.name) }))),
@@ -144,7 +129,14 @@ export async function agentJobErrors(fleet: Fleet, connection: Redis, jobId: str
   const agentQueue = openQueue(QUEUES.agent, connection, createKeys(fleet.prefix), { readOnly: true });
   try {
     const job = await agentQueue.getJob(jobId);
-    return (job?.stacktrace ?? []).map((trace) => trace.split('\n').filter((line) => line.trim() && !/^\s+at /.test(line)).at(-1)?.trim() ?? trace);
+    return (job?.stacktrace ?? []).map(
+      (trace) =>
+        trace
+          .split('\n')
+          .filter((line) => line.trim() && !/^\s+at /.test(line))
+          .at(-1)
+          ?.trim() ?? trace,
+    );
   } finally {
     await agentQueue.close().catch(() => undefined);
   }

@@ -100,7 +100,7 @@ describe('agent failures, with the real CLI', () => {
     });
   });
 
-  it('529 twice, then OK: the CLI\'s own retries carry it, on attempt 1', async () => {
+  it("529 twice, then OK: the CLI's own retries carry it, on attempt 1", async () => {
     let overloaded = 0;
     fixture.script(() => (overloaded++ < 2 ? { error: { status: 529 } } : { text: 'made it' }));
     const file = await harness('overloaded');
@@ -159,7 +159,10 @@ describe('agent failures, with the real CLI', () => {
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
       const attempts = await store.readAttempts(runId, 'solo');
-      expect(attempts.map((a) => a.outcome), JSON.stringify(attempts)).toEqual(['max_turns', 'succeeded']);
+      expect(
+        attempts.map((a) => a.outcome),
+        JSON.stringify(attempts),
+      ).toEqual(['max_turns', 'succeeded']);
       // One session throughout: the second attempt resumed it rather than starting over.
       const sessions = new Set(fixture.api.requests.filter((r) => JSON.stringify(r.body.messages).includes('Do the turn-budget task.')).map((r) => r.conversationKey));
       expect(sessions.size).toBe(1);

@@ -46,7 +46,10 @@ describe('attempt records through a Redis outage', () => {
       expect(new Set(epochs).size, JSON.stringify(records)).toBe(records.length);
       expect(records.map((r) => r.attempt)).toEqual(records.map((_, i) => i + 1));
       expect(records.at(-1)!.outcome).toBe('succeeded');
-      expect(records.slice(0, -1).every((r) => r.outcome === 'crash' || r.outcome === 'stalled'), JSON.stringify(records)).toBe(true);
+      expect(
+        records.slice(0, -1).every((r) => r.outcome === 'crash' || r.outcome === 'stalled'),
+        JSON.stringify(records),
+      ).toBe(true);
       expect(view.members[0]!.attempts).toBe(records.length);
     });
   });

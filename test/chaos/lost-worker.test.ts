@@ -16,7 +16,7 @@ const agentScript = (startedFile: string) =>
    setInterval(() => undefined, 1000);`;
 
 describe('a lost worker', () => {
-  it('is not the agent\'s fault: its stalled attempt is retried at once on another worker, however long the agent backoff', async () => {
+  it("is not the agent's fault: its stalled attempt is retried at once on another worker, however long the agent backoff", async () => {
     const dir = tempDir('lost-worker');
     const started = path.join(dir, 'started');
     const file = await writeHarness(dir, {
@@ -40,7 +40,10 @@ describe('a lost worker', () => {
       const view = await waitForRunEnd(store, runId, 45_000);
       expect(view.status).toBe('succeeded');
       const attempts = await store.readAttempts(runId, 'solo');
-      expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'stalled'], [2, 'succeeded']]);
+      expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'stalled'],
+        [2, 'succeeded'],
+      ]);
       expect(attempts[0]!.workerId).toBe(victim!.id);
       expect(attempts[1]!.workerId).toBe(survivor!.id);
       expect(view.members[0]!.attempts).toBe(2);

@@ -41,7 +41,7 @@ describe('Redis Sentinel', () => {
         const submitted = await fleet.reins(['submit', file]);
         expect(submitted.exitCode, submitted.stderr).toBe(0);
         const runId = submitted.stdout.trim();
-        await waitFor(async () => (await store.getMembers((await store.requireRun(runId)))).filter((m) => m.status === 'running').length === 2, 'a and b running');
+        await waitFor(async () => (await store.getMembers(await store.requireRun(runId))).filter((m) => m.status === 'running').length === 2, 'a and b running');
 
         const oldMaster = await set.killMaster();
         const newMaster = await set.waitForFailover(oldMaster);
@@ -52,7 +52,10 @@ describe('Redis Sentinel', () => {
         expect(view.status).toBe('succeeded');
         for (const name of ['a', 'b', 'c']) {
           const attempts = await store.readAttempts(runId, name);
-          expect(attempts.filter((a) => a.outcome === 'succeeded'), `${name}: ${JSON.stringify(attempts)}`).toHaveLength(1);
+          expect(
+            attempts.filter((a) => a.outcome === 'succeeded'),
+            `${name}: ${JSON.stringify(attempts)}`,
+          ).toHaveLength(1);
           // From the launchers' own records: no two agents ever ran at once for one member.
           expect(overlappingAgents(agentIntervals(fleet.dataDir, runId, name)), name).toEqual([]);
         }

@@ -31,7 +31,11 @@ describe('soak', () => {
       for (const file of files) runIds.push((await fleet.reins(['submit', file])).stdout.trim());
       const allEnded = async () => (await Promise.all(runIds.map(async (id) => isFinalRunStatus((await store.view(id)).status)))).every(Boolean);
       const alive = (w: RoleHandle) => w.child.exitCode === null && w.child.signalCode === null;
-      const successes = () => fleet.workers.map((w) => w.log()).join('\n').split('"msg":"agent succeeded"').length - 1;
+      const successes = () =>
+        fleet.workers
+          .map((w) => w.log())
+          .join('\n')
+          .split('"msg":"agent succeeded"').length - 1;
 
       // Each kill hits a worker while it runs an agent, and waits for some agent to have succeeded since the
       // last one, so the chaos never starves the fleet. Odd kills restart the worker only once the fleet has
@@ -65,7 +69,10 @@ describe('soak', () => {
       for (const runId of runIds) {
         for (let m = 0; m < MEMBERS_PER_RUN; m += 1) {
           const outcomes = (await store.readAttempts(runId, `m${m}`)).map((a) => a.outcome);
-          expect(outcomes.filter((o) => o === 'succeeded'), `${runId}/m${m}: ${outcomes.join(',')}`).toHaveLength(1);
+          expect(
+            outcomes.filter((o) => o === 'succeeded'),
+            `${runId}/m${m}: ${outcomes.join(',')}`,
+          ).toHaveLength(1);
           expect(outcomes.at(-1)).toBe('succeeded');
           stalls += outcomes.filter((o) => o === 'stalled').length;
           // From the launchers' records of every agent this member ran: none overlapped another.
@@ -82,7 +89,11 @@ describe('soak', () => {
         .split('\n')
         .filter((line) => line.includes('"msg":"agent succeeded"')).length;
       expect(completions).toBe(RUNS * MEMBERS_PER_RUN);
-      adopted = [...new Set(fleet.workers.map((w) => w.logFile))].map((file) => readFileSync(file, 'utf8')).join('\n').split('adopting leftover session').length - 1;
+      adopted =
+        [...new Set(fleet.workers.map((w) => w.logFile))]
+          .map((file) => readFileSync(file, 'utf8'))
+          .join('\n')
+          .split('adopting leftover session').length - 1;
       console.log(`soak: ${kills} kills, ${stalls} stalled attempts, ${adopted} sessions adopted, ${RUNS * MEMBERS_PER_RUN} members succeeded once each`);
     });
   }, 300_000);

@@ -26,8 +26,7 @@ function holdAtTurnOne(): { handler: Handler; held: () => RecordedRequest | unde
   };
 }
 
-const soloHarness = async (name: string) =>
-  writeHarness(tempDir(name), { name, agent: { kind: 'claude', maxTurns: 10 }, retry: { attempts: 5 }, team: [{ name: 'solo', prompt: `Do the ${name} task.` }] });
+const soloHarness = async (name: string) => writeHarness(tempDir(name), { name, agent: { kind: 'claude', maxTurns: 10 }, retry: { attempts: 5 }, team: [{ name: 'solo', prompt: `Do the ${name} task.` }] });
 
 /** A request after the held one, in the same session, that carries turn 0's tool call: the conversation was resumed. */
 function resumedRequest(held: RecordedRequest, sessionId: string): RecordedRequest | undefined {

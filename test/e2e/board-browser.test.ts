@@ -25,7 +25,10 @@ async function withBrowser<T>(story: (context: BrowserContext) => Promise<T>): P
     viewport: { width: 1280, height: 900 },
   });
   try {
-    await context.route((url) => url.hostname !== '127.0.0.1', (route) => route.abort('blockedbyclient'));
+    await context.route(
+      (url) => url.hostname !== '127.0.0.1',
+      (route) => route.abort('blockedbyclient'),
+    );
     return await story(context);
   } finally {
     await context.close();

@@ -19,7 +19,10 @@ describe('budgets', () => {
       name: 'budgeted',
       // Each member reserves its own cap; two at once would need $1.00 of the run's $0.70.
       limits: { maxBudgetUsd: 0.5, runBudgetUsd: 0.7 },
-      team: [{ name: 'first', prompt: 'one' }, { name: 'second', prompt: 'two' }],
+      team: [
+        { name: 'first', prompt: 'one' },
+        { name: 'second', prompt: 'two' },
+      ],
     });
     await withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ...fixture.apiEnv() } }, async (fleet) => {
       const store = storeOf(fixture.redis.client, fleet);
@@ -46,15 +49,25 @@ describe('budgets', () => {
       expect(after.status).toBe('succeeded');
       state = await budgets.runBudget(view.runId);
       expect(state.capUsd).toBe(2);
-      expect(state.spentUsd).toBeCloseTo(after.members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0), 6);
+      expect(state.spentUsd).toBeCloseTo(
+        after.members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0),
+        6,
+      );
     });
   });
 
-  it('the fleet\'s daily budget caps reservations across runs', async () => {
+  it("the fleet's daily budget caps reservations across runs", async () => {
     // The member that got the day's reservation holds it, running, until the other has been refused.
     const dir = tempDir('daily');
     const gate = path.join(dir, 'gate');
-    const file = await writeHarness(dir, { name: 'daily', agent: gatedNodeAgent(gate), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }] });
+    const file = await writeHarness(dir, {
+      name: 'daily',
+      agent: gatedNodeAgent(gate),
+      team: [
+        { name: 'a', prompt: 'a' },
+        { name: 'b', prompt: 'b' },
+      ],
+    });
     await withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, REINS_DAILY_BUDGET_USD: '0.5', REINS_BUDGET_RESERVE_USD: '0.3' } }, async (fleet) => {
       const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();

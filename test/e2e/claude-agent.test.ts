@@ -79,10 +79,12 @@ describe('real Claude Code agents', () => {
 
   it('runs a two-member team in order', async () => {
     const dir = tempDir('claude-order');
-    fixture.script(byConversation(memberOf, {
-      planner: scripted([{ text: 'The plan: write notes.' }]),
-      builder: scripted([{ text: 'Built on the plan.' }]),
-    }));
+    fixture.script(
+      byConversation(memberOf, {
+        planner: scripted([{ text: 'The plan: write notes.' }]),
+        builder: scripted([{ text: 'Built on the plan.' }]),
+      }),
+    );
     const file = await writeHarness(dir, {
       name: 'duo',
       team: [
@@ -155,10 +157,7 @@ describe('real Claude Code agents', () => {
     Object.assign(process.env, developer);
     try {
       const dir = tempDir('claude-dev-env');
-      fixture.script(scripted([
-        { toolUse: [{ name: 'Bash', input: { command: 'env | grep -E "^(ANTHROPIC|CLAUDE_CODE)_" | sort; echo env-listed', description: 'list the API settings' } }] },
-        { text: 'listed' },
-      ]));
+      fixture.script(scripted([{ toolUse: [{ name: 'Bash', input: { command: 'env | grep -E "^(ANTHROPIC|CLAUDE_CODE)_" | sort; echo env-listed', description: 'list the API settings' } }] }, { text: 'listed' }]));
       const file = await writeHarness(dir, { name: 'dev-env', team: [{ name: 'looker', prompt: 'List the API settings.' }] });
       await claudeFleet(async (fleet) => {
         // The roles themselves never saw the developer's values.
@@ -172,7 +171,9 @@ describe('real Claude Code agents', () => {
         // The environment the launcher gave the agent (the attempt dir's env file, NUL-separated).
         const memberDir = path.join(fleet.dataDir, 'runs', view.runId, 'looker');
         const [attempt] = readdirSync(memberDir).filter((d) => d.startsWith('e'));
-        const agentEnv = readFileSync(path.join(memberDir, attempt!, 'env'), 'utf8').split('\0').filter(Boolean);
+        const agentEnv = readFileSync(path.join(memberDir, attempt!, 'env'), 'utf8')
+          .split('\0')
+          .filter(Boolean);
         expect(agentEnv).toContain('ANTHROPIC_API_KEY=test-key');
         expect(agentEnv.filter((e) => e.startsWith('ANTHROPIC_MODEL=') || e.startsWith('CLAUDE_CODE_USE_BEDROCK=') || e.startsWith('ANTHROPIC_SMALL_FAST_MODEL='))).toEqual([]);
         // What the real CLI saw and sent: its tools' environment, its key and the model it asked for.

@@ -14,34 +14,36 @@ const apiEnv = () => fixture.apiEnv();
 const claudeFleet = <T>(story: (fleet: Fleet) => Promise<T>) => withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ...apiEnv() } }, story);
 
 /** Routes by who is asking: the planner, or a member (named in reins' appended system prompt). */
-const who = (req: RecordedRequest): string =>
-  req.systemText.includes('You are the planner of a reins team') ? 'planner' : (/You are "([^"]+)", one member of the reins team/.exec(req.systemText)?.[1] ?? 'unknown');
+const who = (req: RecordedRequest): string => (req.systemText.includes('You are the planner of a reins team') ? 'planner' : (/You are "([^"]+)", one member of the reins team/.exec(req.systemText)?.[1] ?? 'unknown'));
 const cwdOf = (req: RecordedRequest): string => /Primary working directory: (\S+)/.exec(req.systemText)![1]!;
 
 /** A plan that passes the JSON Schema but names a skill that does not exist: only reins' own check catches it. */
-const INVALID_PLAN = { team: [
-  { name: 'writer', role: 'writes', prompt: 'Write notes.md.', depends_on: [], skills: ['no-such-skill'] },
-  { name: 'reviewer', role: 'reviews', prompt: 'Review notes.md.', depends_on: ['writer'], skills: [] },
-] };
-const VALID_PLAN = { team: [
-  { name: 'writer', role: 'writes the notes', prompt: 'Write notes.md with three bullet points.', depends_on: [], skills: ['reins-team', 'reins-checkpoint'] },
-  { name: 'reviewer', role: 'reviews the notes', prompt: 'Review notes.md and reply LGTM.', depends_on: ['writer'], skills: ['git-hygiene'] },
-] };
+const INVALID_PLAN = {
+  team: [
+    { name: 'writer', role: 'writes', prompt: 'Write notes.md.', depends_on: [], skills: ['no-such-skill'] },
+    { name: 'reviewer', role: 'reviews', prompt: 'Review notes.md.', depends_on: ['writer'], skills: [] },
+  ],
+};
+const VALID_PLAN = {
+  team: [
+    { name: 'writer', role: 'writes the notes', prompt: 'Write notes.md with three bullet points.', depends_on: [], skills: ['reins-team', 'reins-checkpoint'] },
+    { name: 'reviewer', role: 'reviews the notes', prompt: 'Review notes.md and reply LGTM.', depends_on: ['writer'], skills: ['git-hygiene'] },
+  ],
+};
 
 function plannerScript(): Handler {
-  return scripted([
-    { toolUse: [{ name: 'StructuredOutput', input: INVALID_PLAN }] },
-    { toolUse: [{ name: 'StructuredOutput', input: VALID_PLAN }] },
-  ]);
+  return scripted([{ toolUse: [{ name: 'StructuredOutput', input: INVALID_PLAN }] }, { toolUse: [{ name: 'StructuredOutput', input: VALID_PLAN }] }]);
 }
 
 describe('the harness, with the real CLI', () => {
   it('plan: auto — a planner assembles the team (retrying once after an invalid plan), then the team runs with its skills', async () => {
-    fixture.script(byConversation(who, {
-      planner: plannerScript(),
-      writer: scripted([{ text: 'notes written' }]),
-      reviewer: scripted([{ text: 'LGTM' }]),
-    }));
+    fixture.script(
+      byConversation(who, {
+        planner: plannerScript(),
+        writer: scripted([{ text: 'notes written' }]),
+        reviewer: scripted([{ text: 'LGTM' }]),
+      }),
+    );
     const file = await writeHarness(tempDir('planned'), { name: 'planned', plan: 'auto', goal: 'Write and review short notes about reins.' });
     await claudeFleet(async (fleet) => {
       const result = await fleet.reins(['submit', file, '--wait', '--json']);
@@ -82,17 +84,31 @@ describe('the harness, with the real CLI', () => {
   });
 
   it('verify: a member whose first answer leaves a failing check is resumed with its output, and its second answer fixes it', async () => {
-    fixture.script(byConversation(who, {
-      fixer: (req) =>
-        req.turn === 0
-          ? { text: 'All done (not really).' }
-          : req.turn === 1
-            ? { toolUse: [{ name: 'Write', input: { file_path: path.join(cwdOf(req), 'fixed.txt'), content: 'fixed\n' } }] }
-            : { text: 'Now it is fixed.' },
-    }));
+    fixture.script(
+      byConversation(who, {
+        fixer: (req) =>
+          req.turn === 0
+            ? { text: 'All done (not really).' }
+            : req.turn === 1
+              ? { toolUse: [{ name: 'Write', input: { file_path: path.join(cwdOf(req), 'fixed.txt'), content: 'fixed\n' } }] }
+              : { text: 'Now it is fixed.' },
+      }),
+    );
     const file = await writeHarness(tempDir('verified'), {
       name: 'verified',
-      team: [{ name: 'fixer', prompt: 'Create fixed.txt.', verify: { commands: [['test', '-f', 'fixed.txt'], ['grep', '-q', 'fixed', 'fixed.txt']], maxRounds: 2 } }],
+      team: [
+        {
+          name: 'fixer',
+          prompt: 'Create fixed.txt.',
+          verify: {
+            commands: [
+              ['test', '-f', 'fixed.txt'],
+              ['grep', '-q', 'fixed', 'fixed.txt'],
+            ],
+            maxRounds: 2,
+          },
+        },
+      ],
     });
     await claudeFleet(async (fleet) => {
       const result = await fleet.reins(['submit', file, '--wait', '--json']);

@@ -10,15 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  claudeEnv,
-  lastToolResults,
-  scripted,
-  startMessagesApi,
-  toolResultText,
-  type MessagesApi,
-  type Reply,
-} from '../helpers/messages-api.js';
+import { claudeEnv, lastToolResults, scripted, startMessagesApi, toolResultText, type MessagesApi, type Reply } from '../helpers/messages-api.js';
 
 const CLAUDE_BIN = fileURLToPath(new URL('../../node_modules/.bin/claude', import.meta.url));
 const RUN_TIMEOUT_MS = 30_000;
@@ -74,9 +66,7 @@ describe('fake Messages API with the real claude CLI', () => {
   });
 
   /** A fresh temp dir holding a private HOME and a workspace to run in. */
-  async function setup(
-    script: (workspace: string) => Reply[],
-  ): Promise<{ api: MessagesApi; home: string; workspace: string }> {
+  async function setup(script: (workspace: string) => Reply[]): Promise<{ api: MessagesApi; home: string; workspace: string }> {
     tempDir = await mkdtemp(join(tmpdir(), 'reins-messages-api-'));
     const home = join(tempDir, 'home');
     const workspace = join(tempDir, 'workspace');
@@ -134,9 +124,7 @@ describe('fake Messages API with the real claude CLI', () => {
   it(
     'reports a 400 as an error result with its status and message',
     async () => {
-      const { api, home, workspace } = await setup(() => [
-        { error: { status: 400, message: 'reins test: prompt is malformed' } },
-      ]);
+      const { api, home, workspace } = await setup(() => [{ error: { status: 400, message: 'reins test: prompt is malformed' } }]);
       const run = await runClaude(['-p', 'anything', '--session-id', randomUUID()], workspace, claudeEnv(api, home));
 
       expect(run.code).toBe(1);

@@ -80,7 +80,7 @@ describe('notifications', () => {
     });
   });
 
-  it('announces a rate-limit pause and the resume, then the run\'s success, to the fleet\'s webhooks', async () => {
+  it("announces a rate-limit pause and the resume, then the run's success, to the fleet's webhooks", async () => {
     received.length = 0;
     let limited = 0;
     handler = () => (limited++ < 1 ? { error: { status: 429, message: 'slow down' } } : { text: 'done after the pause' });
@@ -98,7 +98,7 @@ describe('notifications', () => {
     });
   });
 
-  it('tells the webhooks when a run\'s budget is reached', async () => {
+  it("tells the webhooks when a run's budget is reached", async () => {
     received.length = 0;
     // The member that got the run's reservation holds it, running, until the other has been refused.
     const dir = tempDir('budget-hook');
@@ -107,7 +107,10 @@ describe('notifications', () => {
       name: 'spendthrift',
       limits: { runBudgetUsd: 0.5 },
       agent: gatedNodeAgent(gate),
-      team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }],
+      team: [
+        { name: 'a', prompt: 'a' },
+        { name: 'b', prompt: 'b' },
+      ],
     });
     await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_WEBHOOKS: receiverUrl, REINS_BUDGET_RESERVE_USD: '0.3' } }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
@@ -117,7 +120,12 @@ describe('notifications', () => {
       expect((await waitForRunEnd(store, runId)).status).toBe('budget_exhausted');
       const reached = await waitFor(() => received.find((r) => r.runId === runId && r.event === 'budget.reached'), 'budget.reached');
       expect(reached.text).toContain("the run's budget would be exceeded");
-      expect(received.filter((r) => r.runId === runId).map((r) => r.event).sort()).toEqual(['budget.reached', 'member.failed']);
+      expect(
+        received
+          .filter((r) => r.runId === runId)
+          .map((r) => r.event)
+          .sort(),
+      ).toEqual(['budget.reached', 'member.failed']);
     });
   });
 });

@@ -29,7 +29,7 @@ describe('fleet-wide rate-limit pause, with the real CLI', () => {
       const held = await waitFor(async () => {
         const m = await store.getMember(run2, 'two');
         return m?.error?.startsWith('paused: a rate limit on "acct"') ? m : undefined;
-      }, 'the second run\'s member to be held by the pause');
+      }, "the second run's member to be held by the pause");
       expect(held.status).toBe('queued');
       // reins status shows the pause while it holds.
       expect((await fleet.reins(['status', run2])).stdout).toContain('paused: a rate limit on "acct" holds every agent under it until');

@@ -40,10 +40,15 @@ export function storeOf(redis: Redis, fleet: Fleet): RunStore {
 
 /** Waits for a run to end and returns its view. */
 export async function waitForRunEnd(store: RunStore, runId: string, timeoutMs = 60_000): Promise<RunView> {
-  return waitFor(async () => {
-    const view = await store.view(runId).catch(() => undefined);
-    return view && isFinalRunStatus(view.status) ? view : undefined;
-  }, `run ${runId} to end`, timeoutMs, 100);
+  return waitFor(
+    async () => {
+      const view = await store.view(runId).catch(() => undefined);
+      return view && isFinalRunStatus(view.status) ? view : undefined;
+    },
+    `run ${runId} to end`,
+    timeoutMs,
+    100,
+  );
 }
 
 /**

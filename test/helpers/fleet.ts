@@ -192,7 +192,13 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       await Promise.all(roles.map((r) => r.stop()));
       const left = await fleet.tmuxSessions();
       const socketDir = path.join(dataDir, 'tmux');
-      for (const socket of (() => { try { return readdirSync(socketDir); } catch { return []; } })()) {
+      for (const socket of (() => {
+        try {
+          return readdirSync(socketDir);
+        } catch {
+          return [];
+        }
+      })()) {
         await execa('tmux', ['-S', path.join(socketDir, socket), 'kill-server'], { reject: false });
       }
       if (left.length > 0) throw new Error(`fleet left tmux sessions behind: ${left.join(', ')}`);

@@ -70,12 +70,19 @@ export interface AgentInterval {
 export function agentIntervals(dataDirs: string | readonly string[], runId: string, member: string): AgentInterval[] {
   const dirs = (typeof dataDirs === 'string' ? [dataDirs] : dataDirs).flatMap((dataDir) => {
     const memberDir = path.join(dataDir, 'runs', runId, member);
-    return existsSync(memberDir) ? readdirSync(memberDir).filter((d) => /^e\d+/.test(d)).map((d) => path.join(memberDir, d)) : [];
+    return existsSync(memberDir)
+      ? readdirSync(memberDir)
+          .filter((d) => /^e\d+/.test(d))
+          .map((d) => path.join(memberDir, d))
+      : [];
   });
   const intervals = dirs.flatMap((attemptDir): AgentInterval[] => {
     const file = path.join(attemptDir, 'times');
     if (!existsSync(file)) return []; // the attempt never got as far as launching its agent
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((line) => line.split(' '));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
     const starts = lines.filter(([what]) => what === 'start').map(([, at]) => Number(at));
     const stops = lines.filter(([what]) => what === 'stop').map(([, at]) => Number(at));
     if (starts.length === 0) throw new Error(`${file} has no start line:\n${lines.join('\n')}`);

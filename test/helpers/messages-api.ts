@@ -278,20 +278,11 @@ function parseBody(raw: string): MessagesRequestBody | string {
   return parsed as MessagesRequestBody;
 }
 
-function describeRequest(
-  method: string,
-  path: string,
-  headers: IncomingHttpHeaders,
-  body: MessagesRequestBody,
-  time: number,
-): RecordedRequest {
+function describeRequest(method: string, path: string, headers: IncomingHttpHeaders, body: MessagesRequestBody, time: number): RecordedRequest {
   const firstUser = body.messages.find((m) => m.role === 'user');
   const firstUserBlocks = firstUser ? textsOf(firstUser.content) : [];
   const firstUserText = firstUserBlocks.join('\n');
-  const systemParts = [
-    ...(body.system === undefined ? [] : textsOf(body.system)),
-    ...body.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content)),
-  ];
+  const systemParts = [...(body.system === undefined ? [] : textsOf(body.system)), ...body.messages.filter((m) => m.role === 'system').flatMap((m) => textsOf(m.content))];
   const sessionHeader = headers['x-claude-code-session-id'];
   const sessionId = (typeof sessionHeader === 'string' ? sessionHeader : undefined) ?? metadataSessionId(body);
   return {

@@ -58,7 +58,10 @@ function run(argv: readonly string[]): { ok: boolean; out: string } {
 export function probeNetns(): NetnsSupport {
   if (process.platform !== 'linux') return { ok: false, reason: `network namespaces need Linux, this is ${process.platform}` };
   if (process.getuid?.() !== 0) return { ok: false, reason: `ip netns needs root, running as uid ${process.getuid?.()}` };
-  for (const tool of [['ip', '-V'], ['unshare', '--version']]) {
+  for (const tool of [
+    ['ip', '-V'],
+    ['unshare', '--version'],
+  ]) {
     const r = run(tool);
     if (!r.ok) return { ok: false, reason: `\`${tool.join(' ')}\` failed: ${r.out}` };
   }
@@ -326,7 +329,10 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
       if (child.exitCode !== null) throw new Error(`redis-server on ${address}:${port} exited with ${child.exitCode}`);
       const probe = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
       probe.on('error', () => undefined);
-      const pong = await probe.connect().then(() => probe.ping()).catch(() => undefined);
+      const pong = await probe
+        .connect()
+        .then(() => probe.ping())
+        .catch(() => undefined);
       probe.disconnect();
       if (pong === 'PONG') break;
       if (i > 200) throw new Error(`redis-server on ${address}:${port} did not answer`);
@@ -356,7 +362,13 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
 export async function startWorkerOn(host: TestHost, options: { id: string; dataDir: string; env: Record<string, string>; logDir: string }): Promise<RoleHandle> {
   await mkdir(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `worker-${options.id}.log`);
-  const handle = spawnRoleProcess('worker', options.id, host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]), { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir }, logFile);
+  const handle = spawnRoleProcess(
+    'worker',
+    options.id,
+    host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]),
+    { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir },
+    logFile,
+  );
   try {
     await waitForLog(logFile, 'worker started', 30_000, handle.child, handle.logOffset);
   } catch (error) {

@@ -108,10 +108,18 @@ export function useRedis(options: { appendonly?: boolean } = {}): TestRedis {
     return redis;
   };
   return {
-    get url() { return current().url; },
-    get port() { return current().port; },
-    get dir() { return current().dir; },
-    get client() { return current().client; },
+    get url() {
+      return current().url;
+    },
+    get port() {
+      return current().port;
+    },
+    get dir() {
+      return current().dir;
+    },
+    get client() {
+      return current().client;
+    },
     stop: (stopOptions) => current().stop(stopOptions),
     restart: () => current().restart(),
     pause: () => current().pause(),

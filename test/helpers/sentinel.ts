@@ -80,16 +80,19 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
     const port = await freePort();
     // A sentinel rewrites its configuration file, so each gets its own.
     const config = path.join(dir, `sentinel-${i}.conf`);
-    writeFileSync(config, [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      `dir ${dir}`,
-      `sentinel monitor ${masterName} 127.0.0.1 ${servers[0]!.port} 2`,
-      `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
-      `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
-      `sentinel parallel-syncs ${masterName} 1`,
-      '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${masterName} 127.0.0.1 ${servers[0]!.port} 2`,
+        `sentinel down-after-milliseconds ${masterName} ${downAfterMs}`,
+        `sentinel failover-timeout ${masterName} ${failoverTimeoutMs}`,
+        `sentinel parallel-syncs ${masterName} 1`,
+        '',
+      ].join('\n'),
+    );
     sentinels.push({ port, child: launch([config, '--sentinel']) });
   }
   const sentinelPorts = sentinels.map((s) => s.port);
@@ -126,16 +129,18 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
       until(`a new master in place of ${oldPort}`, timeoutMs, async () => {
         const port = await masterPort();
         if (port === oldPort) return undefined;
-        const role = await ask(port, (r) => r.call('ROLE')) as [string];
+        const role = (await ask(port, (r) => r.call('ROLE'))) as [string];
         return role[0] === 'master' ? port : undefined;
       }),
     stop: async () => {
-      await Promise.all(all.map(async ({ child }) => {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }));
+      await Promise.all(
+        all.map(async ({ child }) => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          const exited = new Promise((resolve) => child.once('exit', resolve));
+          child.kill('SIGKILL');
+          await exited;
+        }),
+      );
     },
   };
 }

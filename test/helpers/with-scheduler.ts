@@ -44,17 +44,20 @@ export async function withScheduler<T>(options: { redisUrl: string; env?: Partia
   // The story's own failure wins over a leak found while cleaning up after it.
   let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    outcome = { ok: true, value: await story({
-      scheduler,
-      config,
-      keys,
-      logs,
-      connect: () => {
-        const redis = open();
-        storyConnections.push(redis);
-        return redis;
-      },
-    }) };
+    outcome = {
+      ok: true,
+      value: await story({
+        scheduler,
+        config,
+        keys,
+        logs,
+        connect: () => {
+          const redis = open();
+          storyConnections.push(redis);
+          return redis;
+        },
+      }),
+    };
   } catch (error) {
     outcome = { ok: false, error };
   }

@@ -59,10 +59,12 @@ async function boardRefusal(env: Record<string, string>): Promise<{ exitCode: nu
 /** A request with a Host header of our choosing, which fetch does not allow. */
 function getWithHost(url: string, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers: { host } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', reject);
+    http
+      .get(url, { headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
   });
 }
 
@@ -97,22 +99,22 @@ describe('the board', () => {
       `const fs=require('fs');if(!fs.existsSync('tried')){fs.writeFileSync('tried','1');` +
       `require('child_process').execFileSync('reins',['checkpoint','--data','{"step":1}'],{stdio:'ignore'});` +
       `console.error('<script>alert("pwned")</script>');process.exit(3)}` +
-      printLines([
-        { type: 'system', subtype: 'init', session_id: 's-1', model: 'fake' },
-        { type: 'assistant', message: { content: [{ type: 'text', text: '<b>hi</b> & bye' }] } },
-        result(0.25, 2),
-      ]);
-    const good = await writeHarness(dir, {
-      name: 'boarded',
-      goal: 'Show <img src=x onerror=alert(1)> safely',
-      workdir: '.',
-      retry: { attempts: 2 },
-      agent: nodeAgent(printLines([result(0.5, 1)])),
-      team: [
-        { name: 'flaky', prompt: 'fail once, then <i>succeed</i>', agent: nodeAgent(flaky) },
-        { name: 'steady', prompt: 'succeed' },
-      ],
-    }, 'good.yaml');
+      printLines([{ type: 'system', subtype: 'init', session_id: 's-1', model: 'fake' }, { type: 'assistant', message: { content: [{ type: 'text', text: '<b>hi</b> & bye' }] } }, result(0.25, 2)]);
+    const good = await writeHarness(
+      dir,
+      {
+        name: 'boarded',
+        goal: 'Show <img src=x onerror=alert(1)> safely',
+        workdir: '.',
+        retry: { attempts: 2 },
+        agent: nodeAgent(printLines([result(0.5, 1)])),
+        team: [
+          { name: 'flaky', prompt: 'fail once, then <i>succeed</i>', agent: nodeAgent(flaky) },
+          { name: 'steady', prompt: 'succeed' },
+        ],
+      },
+      'good.yaml',
+    );
     const bad = await writeHarness(dir, { name: 'broken', retry: { attempts: 1 }, agent: nodeAgent('process.exit(1)'), team: [{ name: 'only', prompt: 'fail' }] }, 'bad.yaml');
 
     await withFleet({ redisUrl: redis.url }, async (fleet) => {

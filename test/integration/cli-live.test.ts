@@ -41,10 +41,15 @@ async function withTerminal<T>(fleet: Fleet, story: (terminal: Terminal) => Prom
     waitForScreen: async (name, pattern, label, timeoutMs = 30_000) => {
       let last = '';
       try {
-        return await waitFor(async () => {
-          last = await terminal.screen(name);
-          return pattern.exec(last) ?? undefined;
-        }, label, timeoutMs, 100);
+        return await waitFor(
+          async () => {
+            last = await terminal.screen(name);
+            return pattern.exec(last) ?? undefined;
+          },
+          label,
+          timeoutMs,
+          100,
+        );
       } catch (error) {
         (error as Error).message += `\nscreen of ${name}:\n${last}`;
         throw error;
@@ -99,10 +104,15 @@ describe('the CLI for people', () => {
         expect(during).toMatch(/checker\s+pending\s+-\s+-\s+-\s+-/);
         expect(during).toMatch(new RegExp(`run ${runId} \\(live\\): running, .*0/2 succeeded`));
         // Redrawn in place: once another frame has been drawn (the "s ago" moved on), still one table on the screen.
-        const redrawn = await waitFor(async () => {
-          const screen = await terminal.screen('watch');
-          return screen !== during && running.test(screen) ? screen : undefined;
-        }, 'another frame of the live table', 30_000, 50);
+        const redrawn = await waitFor(
+          async () => {
+            const screen = await terminal.screen('watch');
+            return screen !== during && running.test(screen) ? screen : undefined;
+          },
+          'another frame of the live table',
+          30_000,
+          50,
+        );
         expect(count(redrawn, 'HEARTBEAT')).toBe(1);
         await terminal.waitForScreen('submit', running, 'the live table under submit --wait');
         await waitFor(() => plainSoFar.includes('  builder: running'), 'the plain watcher to see the builder running');
@@ -149,7 +159,10 @@ describe('the CLI for people', () => {
       const runId = ((await fleet.reins(['runs', '--json'])).stdout.match(/"runId":"(r-[a-z0-9]+)"/) ?? [])[1]!;
       const raw = await fleet.reins(['logs', runId, 'builder', '--raw']);
       expect(raw.exitCode).toBe(0);
-      const rawLines = raw.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+      const rawLines = raw.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string });
       expect(rawLines.map((l) => l.type).slice(-3)).toEqual(['system', 'assistant', 'result']);
       expect(rawLines.at(-2)).toEqual(lines[1]);
       const rawNoMember = await fleet.reins(['logs', runId, '--raw']);
@@ -158,7 +171,10 @@ describe('the CLI for people', () => {
 
       const json = await fleet.reins(['logs', runId, '--json']);
       expect(json.exitCode).toBe(0);
-      const entries = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { member: string; kind: string; text: string; at: number; id: string });
+      const entries = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { member: string; kind: string; text: string; at: number; id: string });
       expect(entries).toContainEqual(expect.objectContaining({ member: 'builder', kind: 'tool', text: 'Bash make all' }));
       expect(entries).toContainEqual(expect.objectContaining({ member: 'checker', kind: 'text', text: 'checked' }));
       expect(entries.map((e) => e.at)).toEqual([...entries.map((e) => e.at)].sort((a, b) => a - b));

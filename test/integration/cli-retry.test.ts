@@ -54,7 +54,11 @@ describe('reins retry', () => {
       const first = JSON.parse(failed.stdout) as View;
       const runId = first.runId;
       expect(first.status).toBe('failed');
-      expect(first.members.map((m) => [m.name, m.status])).toEqual([['gate', 'failed'], ['after', 'skipped'], ['side', 'succeeded']]);
+      expect(first.members.map((m) => [m.name, m.status])).toEqual([
+        ['gate', 'failed'],
+        ['after', 'skipped'],
+        ['side', 'succeeded'],
+      ]);
       const epochBefore = (await store.getMember(runId, 'gate'))!.epoch!;
 
       // Nothing to retry in a member that succeeded, or in one skipped for another's failure.
@@ -81,10 +85,17 @@ describe('reins retry', () => {
 
       const watched = await fleet.reins(['status', runId, '--watch', '--json']);
       expect(watched.exitCode, watched.stdout + watched.stderr).toBe(0);
-      const views = watched.stdout.trim().split('\n').map((l) => JSON.parse(l) as View);
+      const views = watched.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as View);
       const last = views.at(-1)!;
       expect(last.status).toBe('succeeded');
-      expect(last.members.map((m) => [m.name, m.status])).toEqual([['gate', 'succeeded'], ['after', 'succeeded'], ['side', 'succeeded']]);
+      expect(last.members.map((m) => [m.name, m.status])).toEqual([
+        ['gate', 'succeeded'],
+        ['after', 'succeeded'],
+        ['side', 'succeeded'],
+      ]);
       expect(Object.keys(last).sort()).toEqual(['members', 'runId', 'status']);
 
       // Resumed from the cursor the failed attempt saved; its attempt is still in the history.
@@ -121,13 +132,27 @@ describe('reins retry', () => {
     ];
     try {
       await store.createRun(
-        { runId, name: 'unit', goal: 'unit', source: 'x', spec: { name: 'unit', agent: { kind: 'command', argv: ['true'] }, team: team.map((m) => ({ name: m.name, prompt: 'p', depends_on: m.dependsOn })) }, members: team.map((m) => m.name), skillDirs: {}, createdAt: Date.now() },
+        {
+          runId,
+          name: 'unit',
+          goal: 'unit',
+          source: 'x',
+          spec: { name: 'unit', agent: { kind: 'command', argv: ['true'] }, team: team.map((m) => ({ name: m.name, prompt: 'p', depends_on: m.dependsOn })) },
+          members: team.map((m) => m.name),
+          skillDirs: {},
+          createdAt: Date.now(),
+        },
         team.map((m) => ({ ...m, jobId: `${runId}.${m.name}` })),
       );
       const fields = (name: string, f: Record<string, string | number>) => writeMemberFields(redis.client, keys, runId, name, f);
       await fields('a', { status: 'succeeded', attempts: 1, epoch: 1 });
       await fields('b', { status: 'running', attempts: 3, epoch: 3 });
-      await store.apply(runId, 'b', { type: 'attempt_failed', final: true, figures: { exitCode: 1 }, stallsSeen: 1, record: { attempt: 3, epoch: 3, outcome: 'crash', message: 'boom', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' } }, { epoch: 3 });
+      await store.apply(
+        runId,
+        'b',
+        { type: 'attempt_failed', final: true, figures: { exitCode: 1 }, stallsSeen: 1, record: { attempt: 3, epoch: 3, outcome: 'crash', message: 'boom', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' } },
+        { epoch: 3 },
+      );
       await store.apply(runId, 'c', { type: 'skipped', reason: 'skipped: b failed', at: 1 });
       await fields('d', { status: 'failed', attempts: 1, epoch: 1, error: 'other' });
       await store.setRunStatus(runId, 'failed');

@@ -123,9 +123,7 @@ function withoutIds(schema: unknown): unknown {
     if (key === 'id' && typeof value === 'string') continue;
     // In these maps the keys are property or definition names (a property could be called "id").
     out[key] =
-      ['properties', 'patternProperties', 'definitions'].includes(key) && value && typeof value === 'object'
-        ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutIds(sub)]))
-        : withoutIds(value);
+      ['properties', 'patternProperties', 'definitions'].includes(key) && value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).map(([name, sub]) => [name, withoutIds(sub)])) : withoutIds(value);
   }
   return out;
 }
@@ -460,7 +458,11 @@ describe('Dockerfile', () => {
 
   it('installs tmux and git in the image that runs, and Claude Code pinned to the version the tests run', () => {
     const runs = runtimeStage.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
-    const aptInstall = runs.map((r) => /apt-get install ([^&]*)/.exec(r)?.[1]).filter((r): r is string => r !== undefined).join(' ').split(/\s+/);
+    const aptInstall = runs
+      .map((r) => /apt-get install ([^&]*)/.exec(r)?.[1])
+      .filter((r): r is string => r !== undefined)
+      .join(' ')
+      .split(/\s+/);
     for (const pkg of ['tmux', 'git', 'tini']) expect(aptInstall).toContain(pkg);
     const pinned = (JSON.parse(read('package.json')) as { devDependencies: Record<string, string> }).devDependencies['@anthropic-ai/claude-code'];
     expect(pinned).toBe('2.1.328');
@@ -489,7 +491,10 @@ describe('Dockerfile', () => {
     }
     for (const stage of dockerStages) {
       for (const { args } of stage.instructions.filter((i) => i.keyword === 'COPY' && !i.args.includes('--from='))) {
-        const sources = args.split(/\s+/).filter((a) => !a.startsWith('--')).slice(0, -1);
+        const sources = args
+          .split(/\s+/)
+          .filter((a) => !a.startsWith('--'))
+          .slice(0, -1);
         for (const source of sources) {
           expect(existsSync(path.join(repoRoot, source)), `COPY ${source}`).toBe(true);
           const files = statSync(path.join(repoRoot, source)).isDirectory() ? filesUnder(source) : [source];
@@ -527,7 +532,10 @@ describe('systemd units', () => {
         const exec = unitValue(unit, 'Service', 'ExecStart')!.split(/\s+/);
         expect(exec[0], name).toMatch(/\/node$/);
         expect(exec[1], name).toMatch(/\/apps\/cli\/bin\/reins\.js$/);
-        await expectReinsCommand(exec.slice(2).map((a) => a.replace(/%i/g, 'w-1')), name);
+        await expectReinsCommand(
+          exec.slice(2).map((a) => a.replace(/%i/g, 'w-1')),
+          name,
+        );
       }),
     );
   });
@@ -565,7 +573,10 @@ describe('systemd units', () => {
       // (/usr/bin/node, as Debian and NodeSource install it), the copy points at this node instead.
       writeFileSync(path.join(copy, name), existsSync('/usr/bin/node') ? text : text.replace(/\/usr\/bin\/node\b/g, process.execPath));
     }
-    const result = spawnSync('systemd-analyze', ['verify', '--man=no', path.join(copy, 'reins-worker@w-1.service'), path.join(copy, 'reins-scheduler.service'), path.join(copy, 'reins-board.service')], { encoding: 'utf8', timeout: 20_000 });
+    const result = spawnSync('systemd-analyze', ['verify', '--man=no', path.join(copy, 'reins-worker@w-1.service'), path.join(copy, 'reins-scheduler.service'), path.join(copy, 'reins-board.service')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
     expect(`${result.stdout}${result.stderr}`.trim()).toBe('');
     expect(result.status).toBe(0);
   });

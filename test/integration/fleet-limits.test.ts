@@ -15,11 +15,21 @@ const redis = useRedis();
  */
 const logged = (log: string, gate: string) => ({
   kind: 'command',
-  argv: [process.execPath, '-e', `const fs=require('fs');const [log,gate]=process.argv.slice(1);fs.appendFileSync(log,'start '+Date.now()+'\\n');const t=setInterval(()=>{if(fs.existsSync(gate)){clearInterval(t);fs.appendFileSync(log,'end '+Date.now()+'\\n')}},25)`, log, gate],
+  argv: [
+    process.execPath,
+    '-e',
+    `const fs=require('fs');const [log,gate]=process.argv.slice(1);fs.appendFileSync(log,'start '+Date.now()+'\\n');const t=setInterval(()=>{if(fs.existsSync(gate)){clearInterval(t);fs.appendFileSync(log,'end '+Date.now()+'\\n')}},25)`,
+    log,
+    gate,
+  ],
 });
 
 function maxOverlap(log: string): number {
-  const events = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split(' ')).map(([kind, at]) => ({ delta: kind === 'start' ? 1 : -1, at: Number(at) }));
+  const events = readFileSync(log, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .map(([kind, at]) => ({ delta: kind === 'start' ? 1 : -1, at: Number(at) }));
   events.sort((a, b) => a.at - b.at || a.delta - b.delta);
   let live = 0;
   let most = 0;
@@ -39,7 +49,11 @@ describe('fleet-wide limits', () => {
       name: 'capped',
       concurrency: { key: 'account-a', max: 1 },
       agent: logged(log, gate),
-      team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }],
+      team: [
+        { name: 'a', prompt: 'a' },
+        { name: 'b', prompt: 'b' },
+        { name: 'c', prompt: 'c' },
+      ],
     });
     await withFleet({ redisUrl: redis.url, workers: 2, env: CHAOS_ENV }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
@@ -55,11 +69,20 @@ describe('fleet-wide limits', () => {
     });
   });
 
-  it('the fleet config caps a key too (REINS_CONCURRENCY), below the harness\'s own cap', async () => {
+  it("the fleet config caps a key too (REINS_CONCURRENCY), below the harness's own cap", async () => {
     const dir = tempDir('fleet-capped');
     const log = path.join(dir, 'agents.log');
     const gate = path.join(dir, 'gate');
-    const file = await writeHarness(dir, { name: 'fleetcap', concurrency: { key: 'model-x', max: 3 }, agent: logged(log, gate), team: [{ name: 'a', prompt: 'a' }, { name: 'b', prompt: 'b' }, { name: 'c', prompt: 'c' }] });
+    const file = await writeHarness(dir, {
+      name: 'fleetcap',
+      concurrency: { key: 'model-x', max: 3 },
+      agent: logged(log, gate),
+      team: [
+        { name: 'a', prompt: 'a' },
+        { name: 'b', prompt: 'b' },
+        { name: 'c', prompt: 'c' },
+      ],
+    });
     await withFleet({ redisUrl: redis.url, workers: 1, env: { ...CHAOS_ENV, REINS_CONCURRENCY: 'model-x=1' } }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
@@ -70,7 +93,7 @@ describe('fleet-wide limits', () => {
     });
   });
 
-  it('passes a run\'s priority to BullMQ: with one free slot, the higher-priority run goes first', async () => {
+  it("passes a run's priority to BullMQ: with one free slot, the higher-priority run goes first", async () => {
     const quick = { kind: 'command', argv: ['true'] };
     const low = await writeHarness(tempDir('low'), { name: 'low', priority: 50, agent: quick, team: [{ name: 'm', prompt: 'x' }] });
     const high = await writeHarness(tempDir('high'), { name: 'high', priority: 1, agent: quick, team: [{ name: 'm', prompt: 'x' }] });

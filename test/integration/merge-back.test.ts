@@ -26,7 +26,7 @@ const writes = (file: string, content: string) => ({
 });
 
 describe('worktrees and merge-back', () => {
-  it('merges the members\' branches in dependency order into reins/<run>/result, leaving the repo\'s branches alone', async () => {
+  it("merges the members' branches in dependency order into reins/<run>/result, leaving the repo's branches alone", async () => {
     const { repo, git } = repoWith({ 'README.md': 'base\n' });
     const file = await writeHarness(tempDir('merge-harness'), {
       name: 'merged',

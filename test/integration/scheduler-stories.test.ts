@@ -32,12 +32,15 @@ describe('the scheduler in process: release and outcome', () => {
         { connection: s.connect(), prefix: s.keys.bullPrefix, concurrency: 2 },
       );
       try {
-        const runId = await submit(s, harness([
-          { name: 'join', prompt: 'last', depends_on: ['left', 'right'] },
-          { name: 'left', prompt: 'after root', depends_on: ['root'] },
-          { name: 'root', prompt: 'first' },
-          { name: 'right', prompt: 'after root', depends_on: ['root'] },
-        ]));
+        const runId = await submit(
+          s,
+          harness([
+            { name: 'join', prompt: 'last', depends_on: ['left', 'right'] },
+            { name: 'left', prompt: 'after root', depends_on: ['root'] },
+            { name: 'root', prompt: 'first' },
+            { name: 'right', prompt: 'after root', depends_on: ['root'] },
+          ]),
+        );
         const store = new RunStore(s.connect(), s.keys);
         const view = await waitForRunEnd(store, runId, 30_000);
         expect(view.status).toBe('succeeded');

@@ -245,7 +245,10 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       name: 'gitty',
       workdir: repo,
       agent: nodeAgent(commit),
-      team: [{ name: 'alpha', prompt: 'a' }, { name: 'beta', prompt: 'b' }],
+      team: [
+        { name: 'alpha', prompt: 'a' },
+        { name: 'beta', prompt: 'b' },
+      ],
     });
     await withFleet({ redisUrl: redis.url }, async (fleet) => {
       const result = await fleet.reins(['submit', file, '--wait', '--json']);

@@ -23,7 +23,15 @@ describe('admission and conclusion, in process', () => {
   it('a member waiting for a slot under its concurrency key says so, and runs once the slot is free', async () => {
     const dir = tempDir('slots');
     const gate = path.join(dir, 'gate');
-    const file = await writeHarness(dir, { name: 'slots', agent: gatedAgent(gate), concurrency: { key: 'one-at-a-time', max: 1 }, team: [{ name: 'a', prompt: 'go' }, { name: 'b', prompt: 'go' }] });
+    const file = await writeHarness(dir, {
+      name: 'slots',
+      agent: gatedAgent(gate),
+      concurrency: { key: 'one-at-a-time', max: 1 },
+      team: [
+        { name: 'a', prompt: 'go' },
+        { name: 'b', prompt: 'go' },
+      ],
+    });
     await withFleet({ redisUrl: fixture.redis.url, workers: 0, env: SHORT }, async (fleet) => {
       await withWorker({ redisUrl: fixture.redis.url, prefix: fleet.prefix, dataDir: fleet.dataDir, env: SHORT, concurrency: 2 }, async () => {
         const store = storeOf(fixture.redis.client, fleet);
@@ -39,7 +47,10 @@ describe('admission and conclusion, in process', () => {
         writeFileSync(gate, 'open');
         const view = await waitForRunEnd(store, runId);
         expect(view.status).toBe('succeeded');
-        expect(view.members.map((m) => [m.name, m.attempts])).toEqual([['a', 1], ['b', 1]]);
+        expect(view.members.map((m) => [m.name, m.attempts])).toEqual([
+          ['a', 1],
+          ['b', 1],
+        ]);
         // The waiting left no record: each member has exactly one attempt, the one that succeeded.
         for (const name of ['a', 'b']) expect((await store.readAttempts(runId, name)).map((a) => a.outcome)).toEqual(['succeeded']);
       });
@@ -65,7 +76,10 @@ describe('admission and conclusion, in process', () => {
         expect(view.status).toBe('succeeded');
         expect(view.members[0]!.attempts).toBe(1);
         const attempts = await store.readAttempts(runId, 'solo');
-        expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([[1, 'rate_limit'], [1, 'succeeded']]);
+        expect(attempts.map((a) => [a.attempt, a.outcome])).toEqual([
+          [1, 'rate_limit'],
+          [1, 'succeeded'],
+        ]);
         expect(attempts[0]!.epoch).toBeLessThan(attempts[1]!.epoch);
         expect(w.log()).toContain('rate limited');
       });

@@ -6,19 +6,7 @@ import { withFleet, writeHarness, type Fleet, type RoleHandle } from '../helpers
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { agentIntervals, overlappingAgents } from '../helpers/gate.js';
 import { tempDir } from '../helpers/test-root.js';
-import {
-  createTestNetwork,
-  killTmuxServer,
-  probeNetns,
-  processesOn,
-  startRedisOn,
-  startWorkerOn,
-  tmuxSessionsOn,
-  tmuxSocketOf,
-  type ServiceRedis,
-  type TestHost,
-  type TestNetwork,
-} from '../helpers/netns.js';
+import { createTestNetwork, killTmuxServer, probeNetns, processesOn, startRedisOn, startWorkerOn, tmuxSessionsOn, tmuxSocketOf, type ServiceRedis, type TestHost, type TestNetwork } from '../helpers/netns.js';
 
 /**
  * Two test hosts (network namespaces, each with its own host name, data dir and tmux socket) run a worker
@@ -133,13 +121,10 @@ describe.skipIf(!support.ok)(title, () => {
 
         {
           const runId = await submit(longRun);
-          const first = await waitFor(
-            async () => {
-              const m = await store.getMember(runId, 'solo');
-              return m?.status === 'running' && m.tmuxSession && m.epoch !== undefined ? m : undefined;
-            },
-            'the member to start',
-          );
+          const first = await waitFor(async () => {
+            const m = await store.getMember(runId, 'solo');
+            return m?.status === 'running' && m.tmuxSession && m.epoch !== undefined ? m : undefined;
+          }, 'the member to start');
           const victim = workers.find((w) => w.id === first.workerId);
           const survivor = workers.find((w) => w.id !== first.workerId);
           expect(victim, `member on ${first.workerId}`).toBeDefined();
@@ -171,13 +156,10 @@ describe.skipIf(!support.ok)(title, () => {
           expect(fencedBy.length, `victim log:\n${victim!.handle.log().slice(-3000)}\nstderr: ${stderr}`).toBeGreaterThan(0);
 
           // Still cut off: the member moves to the other host, and the lost host drops out of the fleet.
-          const second = await waitFor(
-            async () => {
-              const m = await store.getMember(runId, 'solo');
-              return m?.workerId === survivor!.id && m.status === 'running' && m.tmuxSession && (await tmuxSessionsOn(survivor!.socket)).includes(m.tmuxSession) ? m : undefined;
-            },
-            'the member to run on the other host',
-          );
+          const second = await waitFor(async () => {
+            const m = await store.getMember(runId, 'solo');
+            return m?.workerId === survivor!.id && m.status === 'running' && m.tmuxSession && (await tmuxSessionsOn(survivor!.socket)).includes(m.tmuxSession) ? m : undefined;
+          }, 'the member to run on the other host');
           const movedMs = Date.now() - cutAt;
           expect(second.host).toBe(survivor!.host.hostName);
           expect(second.epoch).toBeGreaterThan(first.epoch!);

@@ -106,7 +106,7 @@ describe('commandInvocation', () => {
     expect(env.REINS_REDIS_URL).toBe(IDENTITY.redisUrl);
   });
 
-  it("applies the harness env but never over the identity or the prompt", () => {
+  it('applies the harness env but never over the identity or the prompt', () => {
     const { env } = commandInvocation(
       input({
         env: {

@@ -16,8 +16,7 @@ const result = (fields: Partial<ResultEvent> = {}): ResultEvent => ({
 
 const ended = (r: ResultEvent | undefined, exitCode: number | null = 0, stderrTail = ''): EndedAttempt => ({ result: r, exitCode, stderrTail });
 
-const apiError = (status: number, text: string) =>
-  result({ subtype: 'success', is_error: true, api_error_status: status, terminal_reason: 'api_error', result: text });
+const apiError = (status: number, text: string) => result({ subtype: 'success', is_error: true, api_error_status: status, terminal_reason: 'api_error', result: text });
 
 describe('classifyClaude', () => {
   it('succeeds on is_error false with no permission denials', () => {

@@ -74,13 +74,7 @@ describe('continuationPrompt', () => {
   it('works without a cursor: no checkpoint lines', () => {
     const fresh = continuationPrompt(input({ cursor: undefined, restoredCommit: undefined }));
     expect(fresh).toBe(
-      [
-        '[reins] This is attempt 3. Attempt 2 stopped (rate_limit: API Error: 429 rate_limit_error).',
-        'Check the workspace for work already done, then finish the task.',
-        '',
-        'The task:',
-        TASK,
-      ].join('\n'),
+      ['[reins] This is attempt 3. Attempt 2 stopped (rate_limit: API Error: 429 rate_limit_error).', 'Check the workspace for work already done, then finish the task.', '', 'The task:', TASK].join('\n'),
     );
     expect(continuationPrompt(input({ cursor: undefined, restoredCommit: undefined, resumed: true }))).toBe(
       [
@@ -121,9 +115,7 @@ describe('continuationPrompt', () => {
     const text = continuationPrompt(input({ cursor: { attempt: 1, epoch: 1, at: AT } }));
     expect(text.split('\n')[1]).toBe('Last checkpoint: 2024-01-02T03:04:05.678Z (attempt 1).');
     expect(text).not.toContain('Checkpoint data');
-    expect(continuationPrompt(input({ cursor: { attempt: 1, epoch: 1, at: AT, numTurns: 0 } })).split('\n')[1]).toBe(
-      'Last checkpoint: 2024-01-02T03:04:05.678Z (attempt 1).',
-    );
+    expect(continuationPrompt(input({ cursor: { attempt: 1, epoch: 1, at: AT, numTurns: 0 } })).split('\n')[1]).toBe('Last checkpoint: 2024-01-02T03:04:05.678Z (attempt 1).');
   });
 
   it('shows saved data as JSON, including falsy values', () => {

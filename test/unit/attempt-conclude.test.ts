@@ -24,7 +24,15 @@ const ctx = (over: Partial<AttemptContext> = {}): AttemptContext => ({
 
 const result = (over: Partial<ResultEvent> = {}): ResultEvent => ({ type: 'result', subtype: 'success', is_error: false, result: 'all done', ...over }) as ResultEvent;
 const ok: AgentOutcome = { ok: true, result: result(), exitCode: 0 };
-const failed = (failureClass: Extract<AgentOutcome, { ok: false }>['failureClass'], retryable = true, extra: { resetAt?: number } = {}): AgentOutcome => ({ ok: false, failureClass, message: `${failureClass} happened`, retryable, result: undefined, exitCode: 1, ...extra });
+const failed = (failureClass: Extract<AgentOutcome, { ok: false }>['failureClass'], retryable = true, extra: { resetAt?: number } = {}): AgentOutcome => ({
+  ok: false,
+  failureClass,
+  message: `${failureClass} happened`,
+  retryable,
+  result: undefined,
+  exitCode: 1,
+  ...extra,
+});
 const done: Verdict = { kind: 'done' };
 
 describe('conclude: success', () => {
@@ -71,7 +79,7 @@ describe('conclude: failures that use an attempt', () => {
     expect(conclude(failed('auth', false), done, ctx(), undefined)).toMatchObject({ disposition: { kind: 'fail' }, event: { type: 'attempt_failed', final: true, record: { outcome: 'auth' } } });
   });
 
-  it('retries a lost worker at once: a stall is not the agent\'s fault, but it still counts', () => {
+  it("retries a lost worker at once: a stall is not the agent's fault, but it still counts", () => {
     const { disposition, event } = conclude(failed('stalled'), done, ctx({ attempt: 2 }), undefined);
     expect(disposition).toEqual({ kind: 'retry', delayMs: 0, message: 'stalled: stalled happened' });
     expect(event).toMatchObject({ type: 'attempt_failed', final: false, record: { attempt: 2, outcome: 'stalled' } });
@@ -129,7 +137,10 @@ describe('concludeStall and concludeBroken', () => {
   });
 
   it('an attempt that could not run is a crash: retried after the backoff, or final when unrecoverable', () => {
-    expect(concludeBroken(ctx(), 'tmux refused', false)).toMatchObject({ disposition: { kind: 'retry', delayMs: 5_000 }, event: { final: false, record: { outcome: 'crash', message: 'the attempt could not run: tmux refused', startedAt: 4_000 } } });
+    expect(concludeBroken(ctx(), 'tmux refused', false)).toMatchObject({
+      disposition: { kind: 'retry', delayMs: 5_000 },
+      event: { final: false, record: { outcome: 'crash', message: 'the attempt could not run: tmux refused', startedAt: 4_000 } },
+    });
     expect(concludeBroken(ctx(), 'no claude binary', true)).toMatchObject({ disposition: { kind: 'fail' }, event: { final: true } });
   });
 });
@@ -143,7 +154,14 @@ describe('classifyEnd', () => {
   });
 
   it('lets a stop by the worker decide the class, whatever the agent printed', () => {
-    const cases = [['cancelled', 'cancelled', false], ['shutdown', 'shutdown', true], ['timeout', 'timeout', true], ['hang', 'hang', true], ['fenced', 'stalled', true], ['killed', 'stalled', true]] as const;
+    const cases = [
+      ['cancelled', 'cancelled', false],
+      ['shutdown', 'shutdown', true],
+      ['timeout', 'timeout', true],
+      ['hang', 'hang', true],
+      ['fenced', 'stalled', true],
+      ['killed', 'stalled', true],
+    ] as const;
     for (const [stoppedBy, failureClass, retryable] of cases) {
       expect(classifyEnd('claude', end({ stoppedBy })), stoppedBy).toMatchObject({ ok: false, failureClass, retryable, exitCode: 0 });
     }
@@ -153,7 +171,7 @@ describe('classifyEnd', () => {
 describe('the worker backoff strategy', () => {
   const policy = { baseMs: 600_000, factor: 2, maxMs: 3_600_000, jitter: 0 };
 
-  it("returns the delay a RetryError carries (0 for a lost worker), and the agent backoff for any other error", () => {
+  it('returns the delay a RetryError carries (0 for a lost worker), and the agent backoff for any other error', () => {
     const strategy = attemptBackoff(policy);
     expect(strategy(1, 'reins', new RetryError('stalled: w1 died', 0))).toBe(0);
     expect(strategy(1, 'reins', new RetryError('crash', 1_234))).toBe(1_234);

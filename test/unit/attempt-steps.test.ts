@@ -71,10 +71,17 @@ describe('limitFor: the concurrency key and its cap', () => {
 
 describe('stopRequests: what a control message stops', () => {
   const agent = (runId: string) => ({ meta: { runId } as AttemptMeta });
-  const running = new Map([['r1.a', agent('r1')], ['r1.b', agent('r1')], ['r2.a', agent('r2')]]);
+  const running = new Map([
+    ['r1.a', agent('r1')],
+    ['r1.b', agent('r1')],
+    ['r2.a', agent('r2')],
+  ]);
 
   it('a cancel stops every agent of its run; a kill stops one job', () => {
-    expect(stopRequests(running, encodeControlMessage({ type: 'cancel', runId: 'r1' }))).toEqual([['r1.a', 'cancelled'], ['r1.b', 'cancelled']]);
+    expect(stopRequests(running, encodeControlMessage({ type: 'cancel', runId: 'r1' }))).toEqual([
+      ['r1.a', 'cancelled'],
+      ['r1.b', 'cancelled'],
+    ]);
     expect(stopRequests(running, encodeControlMessage({ type: 'kill', jobId: 'r2.a', reason: 'heartbeat missing' }))).toEqual([['r2.a', 'killed']]);
   });
 

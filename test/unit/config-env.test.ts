@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import path from 'node:path';
-import { ConfigError, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
+import { ConfigError, assertWorkableTimings, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
 import { ENV_NAMES } from '../../libs/shared/src/config/env.js';
 import { smallestWorkingTtlMs } from '../../libs/shared/src/config/timings.js';
 
@@ -118,10 +118,7 @@ describe('loadConfig', () => {
   });
 
   it('lets flags (overrides) win over the environment', () => {
-    const config = loadConfig(
-      { REINS_PREFIX: 'from-env', REINS_WORKER_CONCURRENCY: '2', REINS_LOG_LEVEL: 'warn' },
-      { REINS_PREFIX: 'from-flag', REINS_WORKER_CONCURRENCY: '8' },
-    );
+    const config = loadConfig({ REINS_PREFIX: 'from-env', REINS_WORKER_CONCURRENCY: '2', REINS_LOG_LEVEL: 'warn' }, { REINS_PREFIX: 'from-flag', REINS_WORKER_CONCURRENCY: '8' });
     expect(config.prefix).toBe('from-flag');
     expect(config.workerConcurrency).toBe(8);
     expect(config.logLevel).toBe('warn');
@@ -177,9 +174,7 @@ describe('loadConfig', () => {
 
   it('rejects a prefix with a space', () => {
     const error = configError(() => loadConfig({ REINS_PREFIX: 'my prefix' }));
-    expect(error.issues).toEqual([
-      { path: 'REINS_PREFIX', message: 'expected 1 to 40 letters, digits, "_", "." or "-", got "my prefix"' },
-    ]);
+    expect(error.issues).toEqual([{ path: 'REINS_PREFIX', message: 'expected 1 to 40 letters, digits, "_", "." or "-", got "my prefix"' }]);
   });
 
   it('rejects a prefix with braces, which would break the hash tag', () => {
@@ -199,24 +194,13 @@ describe('loadConfig', () => {
   });
 
   it('rejects a fractional or zero duration, showing the value as typed', () => {
-    expect(configError(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '1.5' })).issues).toEqual([
-      { path: 'REINS_HEARTBEAT_TTL_MS', message: 'expected a whole number of milliseconds, got "1.5"' },
-    ]);
-    expect(configError(() => loadConfig({ REINS_BACKOFF_BASE_MS: '0' })).issues).toEqual([
-      { path: 'REINS_BACKOFF_BASE_MS', message: 'expected at least 1 ms, got "0"' },
-    ]);
+    expect(configError(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '1.5' })).issues).toEqual([{ path: 'REINS_HEARTBEAT_TTL_MS', message: 'expected a whole number of milliseconds, got "1.5"' }]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_BASE_MS: '0' })).issues).toEqual([{ path: 'REINS_BACKOFF_BASE_MS', message: 'expected at least 1 ms, got "0"' }]);
   });
 
   it('rejects out-of-range numbers and unknown log levels', () => {
-    const error = configError(() =>
-      loadConfig({ REINS_WORKER_CONCURRENCY: '513', REINS_DEFAULT_ATTEMPTS: '0', REINS_BOARD_PORT: '70000', REINS_LOG_LEVEL: 'loud' }),
-    );
-    expect(error.issues.map((i) => i.path).sort()).toEqual([
-      'REINS_BOARD_PORT',
-      'REINS_DEFAULT_ATTEMPTS',
-      'REINS_LOG_LEVEL',
-      'REINS_WORKER_CONCURRENCY',
-    ]);
+    const error = configError(() => loadConfig({ REINS_WORKER_CONCURRENCY: '513', REINS_DEFAULT_ATTEMPTS: '0', REINS_BOARD_PORT: '70000', REINS_LOG_LEVEL: 'loud' }));
+    expect(error.issues.map((i) => i.path).sort()).toEqual(['REINS_BOARD_PORT', 'REINS_DEFAULT_ATTEMPTS', 'REINS_LOG_LEVEL', 'REINS_WORKER_CONCURRENCY']);
     const byPath = Object.fromEntries(error.issues.map((i) => [i.path, i.message]));
     expect(byPath.REINS_WORKER_CONCURRENCY).toMatch(/ 512, got "513"$/);
     expect(byPath.REINS_DEFAULT_ATTEMPTS).toMatch(/ 50, got "0"$/);
@@ -229,12 +213,8 @@ describe('loadConfig', () => {
     const error = configError(() => loadConfig({ REINS_BACKOFF_JITTER: '2' }));
     expect(error.issues).toEqual([{ path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "2"' }]);
     expect(error.message).toBe('Invalid configuration:\n  - REINS_BACKOFF_JITTER: expected a fraction from 0 to 1, got "2"');
-    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: '-0.1' })).issues).toEqual([
-      { path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "-0.1"' },
-    ]);
-    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: 'lots' })).issues).toEqual([
-      { path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "lots"' },
-    ]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: '-0.1' })).issues).toEqual([{ path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "-0.1"' }]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_JITTER: 'lots' })).issues).toEqual([{ path: 'REINS_BACKOFF_JITTER', message: 'expected a fraction from 0 to 1, got "lots"' }]);
   });
 
   it('accepts a backoff jitter of exactly 0 or 1, and a fractional one', () => {
@@ -244,12 +224,8 @@ describe('loadConfig', () => {
   });
 
   it('rejects a backoff factor below 1 and accepts 1 and fractions above it', () => {
-    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: '0.5' })).issues).toEqual([
-      { path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "0.5"' },
-    ]);
-    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: 'fast' })).issues).toEqual([
-      { path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "fast"' },
-    ]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: '0.5' })).issues).toEqual([{ path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "0.5"' }]);
+    expect(configError(() => loadConfig({ REINS_BACKOFF_FACTOR: 'fast' })).issues).toEqual([{ path: 'REINS_BACKOFF_FACTOR', message: 'expected a number of at least 1, got "fast"' }]);
     expect(loadConfig({ REINS_BACKOFF_FACTOR: '1' }).backoff.factor).toBe(1);
     expect(loadConfig({ REINS_BACKOFF_FACTOR: '2.5' }).backoff.factor).toBe(2.5);
   });
@@ -274,18 +250,14 @@ describe('loadConfig', () => {
   it('accepts a transcript cap of 0 and rejects a negative or too large one', () => {
     expect(loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: '0' }).transcriptMaxBytes).toBe(0);
     expect(loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: String(128 * 1024 * 1024) }).transcriptMaxBytes).toBe(128 * 1024 * 1024);
-    expect(configError(() => loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: '-1' })).issues).toEqual([
-      { path: 'REINS_TRANSCRIPT_MAX_BYTES', message: 'expected a whole number from 0 to 134217728, got "-1"' },
-    ]);
+    expect(configError(() => loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: '-1' })).issues).toEqual([{ path: 'REINS_TRANSCRIPT_MAX_BYTES', message: 'expected a whole number from 0 to 134217728, got "-1"' }]);
     expect(configError(() => loadConfig({ REINS_TRANSCRIPT_MAX_BYTES: String(128 * 1024 * 1024 + 1) })).issues).toEqual([
       { path: 'REINS_TRANSCRIPT_MAX_BYTES', message: 'expected a whole number from 0 to 134217728, got "134217729"' },
     ]);
   });
 
   it('rejects more than 50 default attempts', () => {
-    expect(configError(() => loadConfig({ REINS_DEFAULT_ATTEMPTS: '51' })).issues).toEqual([
-      { path: 'REINS_DEFAULT_ATTEMPTS', message: 'expected a whole number from 1 to 50, got "51"' },
-    ]);
+    expect(configError(() => loadConfig({ REINS_DEFAULT_ATTEMPTS: '51' })).issues).toEqual([{ path: 'REINS_DEFAULT_ATTEMPTS', message: 'expected a whole number from 1 to 50, got "51"' }]);
     expect(loadConfig({ REINS_DEFAULT_ATTEMPTS: '1' }).defaultAttempts).toBe(1);
   });
 
@@ -334,18 +306,19 @@ describe('redactRedisUrl', () => {
     expect(redactRedisUrl('redis://u:p@[bad')).toBe('redis://u:***@[bad');
   });
 
-  it('refuses a heartbeat TTL whose lease cannot outlast one monitor tick, naming both variables and the smallest TTL that works', () => {
+  it("refuses, at a worker's start, a heartbeat TTL whose lease cannot outlast one monitor tick, naming both variables and the smallest TTL that works", () => {
     // Seen: TTL 4 s with the default 5 s tick stopped every agent about a second after it started.
-    const error = configError(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '4000' }));
+    const config = loadConfig({ REINS_HEARTBEAT_TTL_MS: '4000' });
+    const error = configError(() => assertWorkableTimings(config));
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]!.path).toBe('REINS_HEARTBEAT_TTL_MS');
     expect(error.message).toContain('REINS_MONITOR_INTERVAL_MS=5000');
     expect(error.message).toContain(`at least ${smallestWorkingTtlMs(5_000)} ms`);
     expect(error.message).toContain('"4000"');
     // The smallest TTL it names does work, and one below it does not.
-    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: String(smallestWorkingTtlMs(5_000)) })).not.toThrow();
-    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: String(smallestWorkingTtlMs(5_000) - 1) })).toThrow('REINS_HEARTBEAT_TTL_MS');
-    expect(() => loadConfig({ REINS_HEARTBEAT_TTL_MS: '2000', REINS_MONITOR_INTERVAL_MS: '250' })).not.toThrow();
+    expect(() => assertWorkableTimings({ heartbeatTtlMs: smallestWorkingTtlMs(5_000), monitorIntervalMs: 5_000 })).not.toThrow();
+    expect(() => assertWorkableTimings({ heartbeatTtlMs: smallestWorkingTtlMs(5_000) - 1, monitorIntervalMs: 5_000 })).toThrow('REINS_HEARTBEAT_TTL_MS');
+    expect(() => assertWorkableTimings({ heartbeatTtlMs: 2_000, monitorIntervalMs: 250 })).not.toThrow();
   });
 
   it('derives the lease from the TTL and the tick so that it outlasts a tick exactly when the configuration is accepted', () => {

@@ -16,14 +16,26 @@ describe('REINS_REDIS_URL forms', () => {
     expect(parseRedisUrl('redis://127.0.0.1:6379/2')).toEqual({ kind: 'standalone', url: 'redis://127.0.0.1:6379/2', tls: false });
     expect(parseRedisUrl('rediss+sentinel://app:s%40cret@h1:26379,h2,[::1]:26380/mymaster?sentinelPassword=sp')).toEqual({
       kind: 'sentinel',
-      sentinels: [{ host: 'h1', port: 26379 }, { host: 'h2', port: 26379 }, { host: '::1', port: 26380 }],
+      sentinels: [
+        { host: 'h1', port: 26379 },
+        { host: 'h2', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
       masterName: 'mymaster',
       username: 'app',
       password: 's@cret',
       sentinelPassword: 'sp',
       tls: true,
     });
-    expect(parseRedisUrl('redis+cluster://:pw@n1:7000,n2:7001')).toEqual({ kind: 'cluster', nodes: [{ host: 'n1', port: 7000 }, { host: 'n2', port: 7001 }], password: 'pw', tls: false });
+    expect(parseRedisUrl('redis+cluster://:pw@n1:7000,n2:7001')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+      password: 'pw',
+      tls: false,
+    });
   });
 
   it('names the part that is wrong, and never shows the password', () => {

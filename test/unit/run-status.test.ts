@@ -1,12 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  MEMBER_STATUSES,
-  RUN_STATUSES,
-  deriveRunStatus,
-  isFinalMemberStatus,
-  isFinalRunStatus,
-  type MemberStatus,
-} from '../../libs/shared/src/runs/status.js';
+import { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus } from '../../libs/shared/src/runs/status.js';
 
 const of = (...statuses: MemberStatus[]) => statuses.map((status) => ({ status }));
 

@@ -27,13 +27,16 @@ describe('buildAgentJob', () => {
     { name: 'b', prompt: 'do b', depends_on: ['a'], agent: { kind: 'command' as const, argv: ['true'] }, verify: { commands: [['npm', 'test']] } },
   ];
 
-  it('builds a member\'s job: its prompt, skills, the team, and the options BullMQ needs', () => {
+  it("builds a member's job: its prompt, skills, the team, and the options BullMQ needs", () => {
     const run = makeRun({ team, priority: 3, retry: { attempts: 5 } } as Partial<Harness>, { workdir: '/repo', baseCommit: 'abc' });
     const job = buildAgentJob(run, { name: 'a', jobId: 'r-abcdef12.a' }, { defaultAttempts: 2 });
     expect(job.queue).toBe('agent');
     expect(job.opts).toEqual({ jobId: 'r-abcdef12.a', attempts: 5, backoff: { type: 'reins' }, priority: 3 });
     expect(job.data).toMatchObject({ mode: 'member', member: 'a', prompt: 'do a', workdir: '/repo', baseCommit: 'abc', skills: [{ name: 'lint', dir: '/skills/lint' }], concurrency: { key: 'claude' } });
-    expect(job.data.team).toEqual([{ name: 'a', dependsOn: [] }, { name: 'b', dependsOn: ['a'] }]);
+    expect(job.data.team).toEqual([
+      { name: 'a', dependsOn: [] },
+      { name: 'b', dependsOn: ['a'] },
+    ]);
     expect(AgentJobDataSchema.safeParse(job.data).success).toBe(true);
   });
 
@@ -46,7 +49,7 @@ describe('buildAgentJob', () => {
     expect(job.data.concurrency).toBeUndefined();
   });
 
-  it('builds the planner\'s job from the goal and the skills it may hand out, with none of its own', () => {
+  it("builds the planner's job from the goal and the skills it may hand out, with none of its own", () => {
     const run = makeRun({ plan: 'auto', goal: 'ship it', concurrency: { key: 'acct', max: 2 } } as Partial<Harness>);
     const job = buildAgentJob(run, { name: '_planner', jobId: 'r-abcdef12._planner' }, { defaultAttempts: 2, availableSkills: [{ name: 'lint', description: 'lints' }] });
     expect(job.data).toMatchObject({ mode: 'plan', member: '_planner', skills: [], availableSkills: [{ name: 'lint', description: 'lints' }], concurrency: { key: 'acct', max: 2 }, team: [] });

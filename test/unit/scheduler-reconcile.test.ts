@@ -91,14 +91,19 @@ describe('reconcile: settling jobs that ended with no worker record', () => {
   const run = makeRun([{ name: 'a' }], { status: 'running' });
 
   it('settles a completed job as succeeded, with the summary and workspace of its result, and the run succeeds', () => {
-    const actions = reconcile(run, [member('a', 'running', { startedAt: NOW - 2 * TTL })], facts({ jobs: { a: { state: 'completed', returnValue: { status: 'succeeded', summary: 'all done', workspace: '/w/a' }, finishedOn: NOW - 100 } } }), policy);
+    const actions = reconcile(
+      run,
+      [member('a', 'running', { startedAt: NOW - 2 * TTL })],
+      facts({ jobs: { a: { state: 'completed', returnValue: { status: 'succeeded', summary: 'all done', workspace: '/w/a' }, finishedOn: NOW - 100 } } }),
+      policy,
+    );
     expect(withoutAnnounce(actions)).toEqual([
       { type: 'settle', member: 'a', event: { type: 'job_settled', outcome: 'succeeded', at: NOW - 100, summary: 'all done', workspace: '/w/a' } },
       { type: 'set_status', status: 'succeeded' },
     ]);
   });
 
-  it('settles a failed job as failed, keeping the error the member already had, else the job\'s reason', () => {
+  it("settles a failed job as failed, keeping the error the member already had, else the job's reason", () => {
     const failedJob: JobFact = { state: 'failed', failedReason: 'lock lost', finishedOn: NOW - 1 };
     const first = ofType(reconcile(run, [member('a', 'queued')], facts({ jobs: { a: failedJob } }), policy), 'settle');
     expect(first[0]?.event).toEqual({ type: 'job_settled', outcome: 'failed', at: NOW - 1, error: 'lock lost' });
@@ -125,7 +130,7 @@ describe('reconcile: settling jobs that ended with no worker record', () => {
   });
 });
 
-describe('reconcile: the watchdog\'s part', () => {
+describe("reconcile: the watchdog's part", () => {
   const run = makeRun([{ name: 'a' }], { status: 'running' });
   const running = member('a', 'running', { startedAt: NOW - 2 * TTL, workerId: 'w1' });
 
@@ -179,12 +184,23 @@ describe('reconcile: a cancelled run', () => {
 });
 
 describe('reconcile: a planned run', () => {
-  const plan = JSON.stringify([{ name: 'x', prompt: 'do x' }, { name: 'y', prompt: 'do y', depends_on: ['x'] }]);
+  const plan = JSON.stringify([
+    { name: 'x', prompt: 'do x' },
+    { name: 'y', prompt: 'do y', depends_on: ['x'] },
+  ]);
 
-  it('adopts the planner\'s team once it succeeded, and ends the pass there (no status from the planner alone)', () => {
+  it("adopts the planner's team once it succeeded, and ends the pass there (no status from the planner alone)", () => {
     const run = makeRun(undefined, { status: 'running' }, { plan: 'auto', goal: 'g' } as Partial<Harness>);
     const actions = reconcile(run, [member('_planner', 'succeeded', { plan })], facts(), policy);
-    expect(actions).toEqual([{ type: 'adopt_plan', team: [{ name: 'x', prompt: 'do x' }, { name: 'y', prompt: 'do y', depends_on: ['x'] }] }]);
+    expect(actions).toEqual([
+      {
+        type: 'adopt_plan',
+        team: [
+          { name: 'x', prompt: 'do x' },
+          { name: 'y', prompt: 'do y', depends_on: ['x'] },
+        ],
+      },
+    ]);
   });
 
   it('releases the planner first, and does not adopt for a plan-only run, which ends with the planner', () => {
@@ -211,7 +227,9 @@ describe('reconcile: merge-back in a git workdir', () => {
     expect(withoutAnnounce(reconcile(makeRun(team, { ...git, integration: 'pending' }), done, facts({ integrateJob: { state: 'active' } }), policy))).toEqual([]);
     expect(withoutAnnounce(reconcile(makeRun(team, { ...git, integration: 'done', conflicts: [] }), done, facts(), policy))).toEqual([{ type: 'set_status', status: 'succeeded' }]);
     expect(withoutAnnounce(reconcile(makeRun(team, { ...git, integration: 'done', conflicts: [{ member: 'b', files: ['x'] }] }), done, facts(), policy))).toEqual([{ type: 'set_status', status: 'failed' }]);
-    expect(withoutAnnounce(reconcile(makeRun(team, { ...git, integration: 'pending' }), done, facts({ integrateJob: { state: 'failed', failedReason: 'git' } }), policy))).toEqual([{ type: 'set_status', status: 'failed' }]);
+    expect(withoutAnnounce(reconcile(makeRun(team, { ...git, integration: 'pending' }), done, facts({ integrateJob: { state: 'failed', failedReason: 'git' } }), policy))).toEqual([
+      { type: 'set_status', status: 'failed' },
+    ]);
   });
 
   it('does not read the merge-back job while a member is still to finish, nor for a run without git', () => {
@@ -221,7 +239,7 @@ describe('reconcile: merge-back in a git workdir', () => {
   });
 });
 
-describe('reconcile: the run\'s status', () => {
+describe("reconcile: the run's status", () => {
   const team: TeamEntry[] = [{ name: 'a' }, { name: 'b' }];
   const statusOf = (run: RunRecord, members: MemberRecord[]) => ofType(reconcile(run, members, facts(), policy), 'set_status')[0]?.status;
 

@@ -2,7 +2,10 @@ import { describe, it, expect } from 'vitest';
 import type { MemberStatus } from '@reins/shared';
 import { decideRelease } from '../../apps/scheduler/src/release.js';
 
-const statuses = (map: Record<string, MemberStatus>) => (name: string): MemberStatus | undefined => map[name];
+const statuses =
+  (map: Record<string, MemberStatus>) =>
+  (name: string): MemberStatus | undefined =>
+    map[name];
 
 describe('decideRelease', () => {
   it('releases a member without dependencies', () => {
@@ -30,8 +33,6 @@ describe('decideRelease', () => {
   });
 
   it('skips as soon as one dependency is blocked, even while others still run, listing all blocked ones', () => {
-    expect(
-      decideRelease({ dependsOn: ['a', 'b', 'c', 'd'] }, statuses({ a: 'failed', b: 'running', c: 'cancelled', d: 'succeeded' })),
-    ).toEqual({ action: 'skip', reason: 'skipped: a failed, c cancelled' });
+    expect(decideRelease({ dependsOn: ['a', 'b', 'c', 'd'] }, statuses({ a: 'failed', b: 'running', c: 'cancelled', d: 'succeeded' }))).toEqual({ action: 'skip', reason: 'skipped: a failed, c cancelled' });
   });
 });

@@ -7,7 +7,18 @@ const submission = (spec: Record<string, unknown>, extra: Record<string, unknown
 
 describe('runFromSubmission', () => {
   it('makes a run of the team, members in harness order with their dependencies and stable job ids', () => {
-    const { run, members } = runFromSubmission(submission({ goal: 'g', team: [{ name: 'b', prompt: 'x', depends_on: ['a'] }, { name: 'a', prompt: 'y' }] }, { workdir: '/repo', baseCommit: 'abc' }));
+    const { run, members } = runFromSubmission(
+      submission(
+        {
+          goal: 'g',
+          team: [
+            { name: 'b', prompt: 'x', depends_on: ['a'] },
+            { name: 'a', prompt: 'y' },
+          ],
+        },
+        { workdir: '/repo', baseCommit: 'abc' },
+      ),
+    );
     expect(run).toMatchObject({ runId: 'r-abcdef12', name: 'sub', goal: 'g', source: '/h.yaml', members: ['b', 'a'], workdir: '/repo', baseCommit: 'abc', createdAt: 42 });
     expect(run.planOnly).toBeUndefined();
     expect(members).toEqual([

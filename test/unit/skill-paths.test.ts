@@ -28,8 +28,8 @@ const issuesOf = async (value: unknown, baseDir: string, skillsDirs: string[]) =
   }
 };
 
-describe('skills from the harness\'s own paths', () => {
-  it('adds skills from skillPaths, relative to the harness file, and lets them override reins\' own', async () => {
+describe("skills from the harness's own paths", () => {
+  it("adds skills from skillPaths, relative to the harness file, and lets them override reins' own", async () => {
     const own = path.join(root, 'own');
     const mine = path.join(root, 'project', 'my-skills');
     await skill(own, 'shared', '---\nname: shared\ndescription: reins version\n---');
@@ -47,7 +47,7 @@ describe('skills from the harness\'s own paths', () => {
     expect(issues).toEqual([{ path: 'skillPaths[0]', message: `expected an existing directory of skills, got "nowhere" (${path.join(root, 'nowhere')})` }]);
   });
 
-  it('rejects a malformed skill in the harness\'s own folders with its path, even when no member uses it', async () => {
+  it("rejects a malformed skill in the harness's own folders with its path, even when no member uses it", async () => {
     const mine = path.join(root, 'broken-skills');
     await skill(mine, 'ok', '---\nname: ok\ndescription: fine\n---');
     await skill(mine, 'bad', 'no frontmatter at all');
@@ -67,9 +67,7 @@ describe('skills from the harness\'s own paths', () => {
 
   it('asks plan: auto for a goal and no team, and an ordinary harness for a team', async () => {
     expect(await issuesOf({ name: 'h', plan: 'auto' }, root, [])).toEqual([{ path: 'goal', message: 'expected a goal: plan: auto builds the team from it, got nothing' }]);
-    expect(await issuesOf({ name: 'h', plan: 'auto', goal: 'g', team: [{ name: 'a', prompt: 'p' }] }, root, [])).toEqual([
-      { path: 'team', message: expect.stringContaining('expected no team with plan: auto') },
-    ]);
+    expect(await issuesOf({ name: 'h', plan: 'auto', goal: 'g', team: [{ name: 'a', prompt: 'p' }] }, root, [])).toEqual([{ path: 'team', message: expect.stringContaining('expected no team with plan: auto') }]);
     expect(await issuesOf({ name: 'h' }, root, [])).toEqual([{ path: 'team', message: 'expected a team of 1 to 8 members, or plan: auto with a goal, got nothing' }]);
   });
 });

@@ -1,11 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import {
-  HarnessSchema,
-  MAX_PROMPT_BYTES,
-  MAX_TEAM_SIZE,
-  dependencyOrder,
-  teamGraphIssues,
-} from '../../libs/shared/src/spec/harness.js';
+import { HarnessSchema, MAX_PROMPT_BYTES, MAX_TEAM_SIZE, dependencyOrder, teamGraphIssues } from '../../libs/shared/src/spec/harness.js';
 
 const m = (name: string, depends_on?: string[]) => (depends_on ? { name, depends_on } : { name });
 
@@ -22,15 +16,11 @@ describe('teamGraphIssues', () => {
   });
 
   it('reports a duplicate name at the second occurrence, naming the first', () => {
-    expect(teamGraphIssues([m('a'), m('b'), m('a')])).toEqual([
-      { path: ['team', 2, 'name'], message: 'duplicate member name "a" (also team[0])' },
-    ]);
+    expect(teamGraphIssues([m('a'), m('b'), m('a')])).toEqual([{ path: ['team', 2, 'name'], message: 'duplicate member name "a" (also team[0])' }]);
   });
 
   it('reports an unknown dependency with the known names', () => {
-    expect(teamGraphIssues([m('a'), m('b', ['a', 'ghost'])])).toEqual([
-      { path: ['team', 1, 'depends_on', 1], message: 'unknown member "ghost" (expected one of: a, b)' },
-    ]);
+    expect(teamGraphIssues([m('a'), m('b', ['a', 'ghost'])])).toEqual([{ path: ['team', 1, 'depends_on', 1], message: 'unknown member "ghost" (expected one of: a, b)' }]);
   });
 
   it('reports a self-dependency', () => {
@@ -38,16 +28,12 @@ describe('teamGraphIssues', () => {
   });
 
   it('reports a two-member cycle as a path', () => {
-    expect(teamGraphIssues([m('a', ['b']), m('b', ['a'])])).toEqual([
-      { path: ['team', 0, 'depends_on'], message: 'dependency cycle: a → b → a' },
-    ]);
+    expect(teamGraphIssues([m('a', ['b']), m('b', ['a'])])).toEqual([{ path: ['team', 0, 'depends_on'], message: 'dependency cycle: a → b → a' }]);
   });
 
   it('reports a longer cycle from where it starts, not from an outside member that leads into it', () => {
     // x → a → b → c → a: the cycle is a → b → c → a, placed at a's index.
-    expect(teamGraphIssues([m('x', ['a']), m('a', ['b']), m('b', ['c']), m('c', ['a'])])).toEqual([
-      { path: ['team', 1, 'depends_on'], message: 'dependency cycle: a → b → c → a' },
-    ]);
+    expect(teamGraphIssues([m('x', ['a']), m('a', ['b']), m('b', ['c']), m('c', ['a'])])).toEqual([{ path: ['team', 1, 'depends_on'], message: 'dependency cycle: a → b → c → a' }]);
   });
 
   it('does not look for cycles while names are broken', () => {

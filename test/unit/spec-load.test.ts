@@ -80,7 +80,15 @@ describe('resolveHarness: schema rejections', () => {
   });
 
   it('rejects a misspelled member field ("promt"), at the member', async () => {
-    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p' }, { name: 'b', promt: 'hi', prompt: 'p' }]), opts()));
+    const error = await specError(
+      resolveHarness(
+        harness([
+          { name: 'a', prompt: 'p' },
+          { name: 'b', promt: 'hi', prompt: 'p' },
+        ]),
+        opts(),
+      ),
+    );
     expect(error.issues).toEqual([{ path: 'team[1]', message: 'unknown field "promt"' }]);
   });
 
@@ -90,14 +98,28 @@ describe('resolveHarness: schema rejections', () => {
   });
 
   it('rejects duplicate member names', async () => {
-    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p' }, { name: 'a', prompt: 'q' }]), opts()));
+    const error = await specError(
+      resolveHarness(
+        harness([
+          { name: 'a', prompt: 'p' },
+          { name: 'a', prompt: 'q' },
+        ]),
+        opts(),
+      ),
+    );
     expect(issueAt(error, 'team[1].name')).toContain('duplicate member name "a" (also team[0])');
     expect(error.message).toContain('team[1].name: duplicate member name "a"');
   });
 
   it('rejects an unknown depends_on target, listing the members', async () => {
     const error = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p' }, { name: 'b', prompt: 'q', depends_on: ['a', 'c'] }]), opts()),
+      resolveHarness(
+        harness([
+          { name: 'a', prompt: 'p' },
+          { name: 'b', prompt: 'q', depends_on: ['a', 'c'] },
+        ]),
+        opts(),
+      ),
     );
     expect(issueAt(error, 'team[1].depends_on[1]')).toContain('unknown member "c" (expected one of: a, b)');
   });
@@ -122,7 +144,13 @@ describe('resolveHarness: schema rejections', () => {
 
   it('graph issues show the value at their path, not a dump of the whole harness', async () => {
     const error = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p' }, { name: 'a', prompt: 'q', depends_on: ['zz', 'a'] }]), opts()),
+      resolveHarness(
+        harness([
+          { name: 'a', prompt: 'p' },
+          { name: 'a', prompt: 'q', depends_on: ['zz', 'a'] },
+        ]),
+        opts(),
+      ),
     );
     expect(error.issues).toHaveLength(3);
     expect(issueAt(error, 'team[1].name')).toMatch(/^duplicate member name "a" \(also team\[0\]\)(, got "a")?$/);
@@ -130,7 +158,13 @@ describe('resolveHarness: schema rejections', () => {
     expect(issueAt(error, 'team[1].depends_on[1]')).toMatch(/^"a" depends on itself(, got "a")?$/);
 
     const cycle = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p', depends_on: ['b'] }, { name: 'b', prompt: 'q', depends_on: ['a'] }]), opts()),
+      resolveHarness(
+        harness([
+          { name: 'a', prompt: 'p', depends_on: ['b'] },
+          { name: 'b', prompt: 'q', depends_on: ['a'] },
+        ]),
+        opts(),
+      ),
     );
     expect(issueAt(cycle, 'team[0].depends_on')).toMatch(/^dependency cycle: a → b → a(, got \["b"\])?$/);
   });
@@ -201,9 +235,7 @@ describe('resolveHarness: schema rejections', () => {
   });
 
   it('rejects a bad environment variable name, naming the bad name (not its value)', async () => {
-    const error = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p', agent: { kind: 'claude', env: { 'BAD-NAME': 'x' } } }]), opts()),
-    );
+    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', agent: { kind: 'claude', env: { 'BAD-NAME': 'x' } } }]), opts()));
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]!.path).toBe('team[0].agent.env.BAD-NAME');
     expect(error.issues[0]!.message).toContain('"BAD-NAME"');
@@ -221,7 +253,16 @@ describe('resolveHarness: schema rejections', () => {
 
   it('reports every schema issue at once', async () => {
     const error = await specError(
-      resolveHarness({ name: 'bad name', team: [{ name: 'a', prompt: '' }, { name: 'b', prompt: 'p', agent: { kind: 'command', argv: [] } }] }, opts()),
+      resolveHarness(
+        {
+          name: 'bad name',
+          team: [
+            { name: 'a', prompt: '' },
+            { name: 'b', prompt: 'p', agent: { kind: 'command', argv: [] } },
+          ],
+        },
+        opts(),
+      ),
     );
     expect(error.issues.map((i) => i.path)).toEqual(['name', 'team[0].prompt', 'team[1].agent.argv']);
     expect(issueAt(error, 'name')).toBe('expected 1 to 40 letters, digits, "_" or "-", starting with a letter or digit, got "bad name"');
@@ -231,9 +272,7 @@ describe('resolveHarness: schema rejections', () => {
 describe('resolveHarness: workdir', () => {
   it('rejects a workdir that does not exist, showing the value and the resolved path', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p' }], { workdir: 'missing' }), opts()));
-    expect(error.issues).toEqual([
-      { path: 'workdir', message: `expected an existing directory, got "missing" (${path.join(root, 'missing')})` },
-    ]);
+    expect(error.issues).toEqual([{ path: 'workdir', message: `expected an existing directory, got "missing" (${path.join(root, 'missing')})` }]);
   });
 
   it('rejects a workdir that is a file', async () => {
@@ -285,18 +324,14 @@ describe('resolveHarness: skills', () => {
   });
 
   it('says "none" when no skill is available', async () => {
-    const error = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['review'] }]), { ...opts(), skillsDirs: [path.join(root, 'nowhere')] }),
-    );
+    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['review'] }]), { ...opts(), skillsDirs: [path.join(root, 'nowhere')] }));
     expect(error.issues).toEqual([{ path: 'team[0].skills[0]', message: 'unknown skill "review" (available: none)' }]);
   });
 
   it('rejects a skill whose SKILL.md has no frontmatter, saying why', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['no-frontmatter'] }]), opts()));
     const file = path.join(skillsDir, 'no-frontmatter', 'SKILL.md');
-    expect(error.issues).toEqual([
-      { path: 'team[0].skills[0]', message: `skill "no-frontmatter" is malformed: ${file} has no YAML frontmatter (--- name, description ---)` },
-    ]);
+    expect(error.issues).toEqual([{ path: 'team[0].skills[0]', message: `skill "no-frontmatter" is malformed: ${file} has no YAML frontmatter (--- name, description ---)` }]);
   });
 
   it('rejects a skill whose frontmatter name is invalid', async () => {
@@ -313,29 +348,21 @@ describe('resolveHarness: skills', () => {
   it('rejects a skill whose frontmatter name differs from its folder', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['renamed'] }]), opts()));
     const file = path.join(skillsDir, 'renamed', 'SKILL.md');
-    expect(issueAt(error, 'team[0].skills[0]')).toBe(
-      `skill "renamed" is malformed: ${file}: name "something-else" differs from its folder "renamed"`,
-    );
+    expect(issueAt(error, 'team[0].skills[0]')).toBe(`skill "renamed" is malformed: ${file}: name "something-else" differs from its folder "renamed"`);
   });
 
   it('rejects a skill folder without SKILL.md', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['empty-folder'] }]), opts()));
-    expect(issueAt(error, 'team[0].skills[0]')).toBe(
-      `skill "empty-folder" is malformed: ${path.join(skillsDir, 'empty-folder', 'SKILL.md')} is missing`,
-    );
+    expect(issueAt(error, 'team[0].skills[0]')).toBe(`skill "empty-folder" is malformed: ${path.join(skillsDir, 'empty-folder', 'SKILL.md')} is missing`);
   });
 
   it('rejects an invalid skill name before looking on disk', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['Review'] }]), opts()));
-    expect(error.issues).toEqual([
-      { path: 'team[0].skills[0]', message: 'expected a skill name: lowercase letters, digits and "-", at most 64, got "Review"' },
-    ]);
+    expect(error.issues).toEqual([{ path: 'team[0].skills[0]', message: 'expected a skill name: lowercase letters, digits and "-", at most 64, got "Review"' }]);
   });
 
   it('reports workdir and skill problems together', async () => {
-    const error = await specError(
-      resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['nope'] }], { workdir: 'missing' }), opts()),
-    );
+    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['nope'] }], { workdir: 'missing' }), opts()));
     expect(error.issues.map((i) => i.path)).toEqual(['workdir', 'team[0].skills[0]']);
   });
 });
@@ -372,9 +399,7 @@ describe('loadHarnessFile', () => {
     const file = await write('wd-missing.yaml', 'name: x\nworkdir: work\nteam:\n  - name: a\n    prompt: p\n');
     // `work` exists under root (the cwd-independent parent), but not next to the file.
     const error = await specError(loadHarnessFile(file, { skillsDirs: [] }));
-    expect(error.issues).toEqual([
-      { path: 'workdir', message: `expected an existing directory, got "work" (${path.join(root, 'harnesses', 'work')})` },
-    ]);
+    expect(error.issues).toEqual([{ path: 'workdir', message: `expected an existing directory, got "work" (${path.join(root, 'harnesses', 'work')})` }]);
   });
 
   it('accepts a JSON file', async () => {

@@ -242,9 +242,7 @@ describe('describeEvent', () => {
   };
 
   it('describes init with session, model and skills', () => {
-    expect(describeLine(INIT)).toEqual([
-      { kind: 'init', text: 'session 3f0c6a52-8a5e-4b8e-9f57-1d2c3b4a5e6f started (claude-sonnet-4-5), skills: review, write-docs' },
-    ]);
+    expect(describeLine(INIT)).toEqual([{ kind: 'init', text: 'session 3f0c6a52-8a5e-4b8e-9f57-1d2c3b4a5e6f started (claude-sonnet-4-5), skills: review, write-docs' }]);
     expect(describeLine({ type: 'system', subtype: 'init', session_id: 's1' })).toEqual([{ kind: 'init', text: 'session s1 started' }]);
   });
 
@@ -282,7 +280,18 @@ describe('describeEvent', () => {
     expect(
       describeLine({
         type: 'user',
-        message: { content: [{ type: 'tool_result', is_error: true, content: [{ type: 'text', text: 'a' }, { type: 'text', text: 'b' }] }] },
+        message: {
+          content: [
+            {
+              type: 'tool_result',
+              is_error: true,
+              content: [
+                { type: 'text', text: 'a' },
+                { type: 'text', text: 'b' },
+              ],
+            },
+          ],
+        },
       }),
     ).toEqual([{ kind: 'tool_error', text: 'a b' }]);
     expect(describeLine({ type: 'user', message: { content: 'plain' } })).toEqual([]);
@@ -297,9 +306,7 @@ describe('describeEvent', () => {
 
   it('describes a successful result with turns, cost and text', () => {
     expect(describeLine(SUCCESS)).toEqual([{ kind: 'result', text: 'success in 3 turns, $0.0123: Wrote hello.txt.' }]);
-    expect(describeLine({ type: 'result', subtype: 'success', is_error: false, num_turns: 1 })).toEqual([
-      { kind: 'result', text: 'success in 1 turn' },
-    ]);
+    expect(describeLine({ type: 'result', subtype: 'success', is_error: false, num_turns: 1 })).toEqual([{ kind: 'result', text: 'success in 1 turn' }]);
   });
 
   it('describes an error result with its status and subtype', () => {
@@ -309,9 +316,7 @@ describe('describeEvent', () => {
         text: 'error 400 (success) in 1 turn, $0.0000: API Error: 400 {"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long"}}',
       },
     ]);
-    expect(describeLine({ type: 'result', subtype: 'error_max_turns', is_error: true, num_turns: 2, api_error_status: null })).toEqual([
-      { kind: 'error', text: 'error (error_max_turns) in 2 turns' },
-    ]);
+    expect(describeLine({ type: 'result', subtype: 'error_max_turns', is_error: true, num_turns: 2, api_error_status: null })).toEqual([{ kind: 'error', text: 'error (error_max_turns) in 2 turns' }]);
   });
 
   it('describes nothing for other events', () => {

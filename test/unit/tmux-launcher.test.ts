@@ -56,9 +56,7 @@ describe('writeLaunchFiles', () => {
     expect(argvBytes.equals(expectedArgv)).toBe(true);
 
     const envBytes = await readFile(path.join(dir, 'env'));
-    expect(envBytes.toString('utf8')).toBe(
-      'PATH=/usr/bin:/bin\0MULTI=line1\nline2\0QUOTES="\'$(x)`\0EMPTY=\0EQ=a=b=c\0UNI=é🌍\0',
-    );
+    expect(envBytes.toString('utf8')).toBe('PATH=/usr/bin:/bin\0MULTI=line1\nline2\0QUOTES="\'$(x)`\0EMPTY=\0EQ=a=b=c\0UNI=é🌍\0');
   });
 
   it('makes the env file readable by its owner only', async () => {
@@ -79,9 +77,7 @@ describe('writeLaunchFiles', () => {
   });
 
   it('rejects a NUL byte inside an env value', async () => {
-    await expect(writeLaunchFiles(path.join(root, 'write-nul-env'), ['echo'], { A: 'x\0y' })).rejects.toThrow(
-      'an environment value contains a NUL byte',
-    );
+    await expect(writeLaunchFiles(path.join(root, 'write-nul-env'), ['echo'], { A: 'x\0y' })).rejects.toThrow('an environment value contains a NUL byte');
   });
 
   it('creates nested attempt dirs', async () => {
@@ -104,10 +100,7 @@ describe('installBin', () => {
     cli = path.join(scripts, 'cli $(x).mjs');
     hookScript = path.join(scripts, 'hook `y`.mjs');
     await writeFile(cli, 'process.stdout.write(JSON.stringify(process.argv.slice(2)));\n');
-    await writeFile(
-      hookScript,
-      "let input = ''; process.stdin.on('data', (c) => (input += c)); process.stdin.on('end', () => process.stdout.write(JSON.stringify({ args: process.argv.slice(2), input })));\n",
-    );
+    await writeFile(hookScript, "let input = ''; process.stdin.on('data', (c) => (input += c)); process.stdin.on('end', () => process.stdout.write(JSON.stringify({ args: process.argv.slice(2), input })));\n");
   });
 
   it('writes launch.sh, reins and reins-hook, all executable, and returns their paths', async () => {
@@ -214,15 +207,17 @@ describe('shQuote', () => {
 
 /** Live members of a process group, from /proc (zombies waiting for a reaper do not count). */
 function groupMembers(pgid: number): string[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).filter((e) => {
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-      const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return Number(group) === pgid && state !== 'Z';
-    } catch {
-      return false;
-    }
-  });
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+        const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        return Number(group) === pgid && state !== 'Z';
+      } catch {
+        return false;
+      }
+    });
 }
 
 function liveProcess(pid: number): boolean {
@@ -293,7 +288,7 @@ describe('LAUNCHER_SCRIPT', () => {
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
   });
 
-  it('records the agent\'s own pid, which leads its process group', async () => {
+  it("records the agent's own pid, which leads its process group", async () => {
     const dir = path.join(root, 'run-pgid');
     const script = 'const fs=require("fs");const stat=fs.readFileSync("/proc/self/stat","utf8").split(") ")[1].split(" ");console.log(JSON.stringify({pid:process.pid,pgid:Number(stat[2])}))';
     await writeLaunchFiles(dir, [process.execPath, '-e', script], {});

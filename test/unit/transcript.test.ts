@@ -18,9 +18,7 @@ const fresh = async (name: string) => {
 
 /** A JSONL transcript with text that compresses well, plus bytes that are not valid UTF-8. */
 function transcriptBytes(lines = 200): Buffer {
-  const text = Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({ type: 'assistant', i, text: `line ${i} — ünïcode 🌍 "quotes" \\ back\ttab` }),
-  ).join('\n');
+  const text = Array.from({ length: lines }, (_, i) => JSON.stringify({ type: 'assistant', i, text: `line ${i} — ünïcode 🌍 "quotes" \\ back\ttab` })).join('\n');
   return Buffer.concat([Buffer.from(`${text}\n`, 'utf8'), Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x0a])]);
 }
 

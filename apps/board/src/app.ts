@@ -71,7 +71,10 @@ export function createBoardApp(options: BoardAppOptions): Express {
 
   const metrics = createMetrics({ queues, store, fleet });
   app.get('/metrics', async (_req, res) => {
-    res.type(metrics.contentType).set('Cache-Control', 'no-store').send(await metrics.metrics());
+    res
+      .type(metrics.contentType)
+      .set('Cache-Control', 'no-store')
+      .send(await metrics.metrics());
   });
 
   app.use('/runs', pagePolicy);

@@ -1,17 +1,5 @@
 import type { Server } from 'node:http';
-import {
-  FleetReader,
-  AgentQueues,
-  QUEUES,
-  RunStore,
-  createKeys,
-  createLogger,
-  createRedis,
-  handleShutdownSignals,
-  isConfigError,
-  loadConfig,
-  openQueue,
-} from '@reins/shared';
+import { FleetReader, AgentQueues, QUEUES, RunStore, createKeys, createLogger, createRedis, handleShutdownSignals, isConfigError, loadConfig, openQueue } from '@reins/shared';
 import { createBoardApp } from './app.js';
 import { boardAccess, type BoardAccess } from './access/board-access.js';
 import type { ReinsConfig } from '@reins/shared';

@@ -1,19 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import {
-  AgentQueues,
-  QUEUES,
-  RunStore,
-  assertRedisReachable,
-  createKeys,
-  createRedis,
-  loadConfig,
-  openQueue,
-  type EnvName,
-  type Keys,
-  type QueueName,
-  type ReinsConfig,
-} from '@reins/shared';
+import { AgentQueues, QUEUES, RunStore, assertRedisReachable, createKeys, createRedis, loadConfig, openQueue, type EnvName, type Keys, type QueueName, type ReinsConfig } from '@reins/shared';
 
 /** What a command needs to talk to the fleet; connections open on first use and close once. */
 export class CliContext {

@@ -35,11 +35,10 @@ export async function startLocalRedis(port: number, dir: string): Promise<LocalR
     throw new Error('redis-server is not installed. Install it with `apt-get install -y redis-server` (Debian/Ubuntu), or set REINS_REDIS_URL to a running Redis.');
   }
   await mkdir(dir, { recursive: true });
-  const child = spawn(
-    bin,
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''],
-    { stdio: ['ignore', 'ignore', 'inherit'], detached: true },
-  );
+  const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--maxmemory-policy', 'noeviction', '--save', ''], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true,
+  });
   const url = `redis://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   for (let i = 0; i < 100; i += 1) {

@@ -18,7 +18,14 @@ export function paint(status: string, stream: Output = process.stdout): string {
 /** Left-aligned columns two spaces apart; widths count visible characters, so coloured cells line up. */
 export function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => visibleLength(r[i] ?? ''))));
-  return rows.map((r) => r.map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - visibleLength(cell)))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => cell + ' '.repeat(Math.max(0, widths[i]! - visibleLength(cell))))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 /** `reins status` for people: the run, a row per member, then details worth reading. */
@@ -28,21 +35,13 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[], atte
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   if (cost > 0) lines[0] += `, ${formatCostUsd(cost)}`;
   if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);
-  else if (run.integration === 'pending') lines.push('result: merging the members\' branches…');
+  else if (run.integration === 'pending') lines.push("result: merging the members' branches…");
   for (const c of run.conflicts ?? []) lines.push(`conflict: ${c.member} could not be merged (${c.files.join(', ')})`);
   lines.push('');
   lines.push(
     table([
       ['MEMBER', 'STATUS', 'ATTEMPTS', 'TURNS', 'COST', 'TIME', 'AFTER'],
-      ...members.map((m) => [
-        m.name,
-        paint(m.status),
-        String(m.attempts),
-        m.numTurns === undefined ? '-' : String(m.numTurns),
-        formatCostUsd(m.costUsd),
-        formatDuration(m.durationMs),
-        m.dependsOn.join(',') || '-',
-      ]),
+      ...members.map((m) => [m.name, paint(m.status), String(m.attempts), m.numTurns === undefined ? '-' : String(m.numTurns), formatCostUsd(m.costUsd), formatDuration(m.durationMs), m.dependsOn.join(',') || '-']),
     ]),
   );
   for (const m of members) {

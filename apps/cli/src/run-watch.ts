@@ -28,10 +28,7 @@ const exitFor = (status: string): ExitCode => (status === 'succeeded' ? EXIT.ok 
 /** Each member's newest event and the live agents' heartbeats, for the live table. */
 async function readActivity(reader: FleetReader, snapshot: RunSnapshot, heartbeatTtlMs: number): Promise<LiveActivity> {
   const live = snapshot.members.filter((m) => m.status === 'running' || m.status === 'retrying');
-  const [heartbeats, events] = await Promise.all([
-    reader.heartbeats(live.map((m) => m.jobId)),
-    Promise.all(snapshot.members.map(async (m) => [m.name, (await reader.latestEvents(m.runId, m.name, 1))[0]] as const)),
-  ]);
+  const [heartbeats, events] = await Promise.all([reader.heartbeats(live.map((m) => m.jobId)), Promise.all(snapshot.members.map(async (m) => [m.name, (await reader.latestEvents(m.runId, m.name, 1))[0]] as const))]);
   return { heartbeatTtlMs, heartbeats, lastEvents: new Map(events.filter((e): e is readonly [string, AgentEvent] => e[1] !== undefined)) };
 }
 

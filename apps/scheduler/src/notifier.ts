@@ -76,7 +76,13 @@ export class Notifier {
     if (!this.listens(run)) return;
     for (const m of members) {
       if (m.status === 'failed') {
-        await this.notify(run, `member.failed:${m.name}`, { event: 'member.failed', member: m.name, ...(m.errorClass ? { class: m.errorClass } : {}), text: m.error ?? 'failed', ...(m.costUsd !== undefined ? { costUsd: m.costUsd } : {}) });
+        await this.notify(run, `member.failed:${m.name}`, {
+          event: 'member.failed',
+          member: m.name,
+          ...(m.errorClass ? { class: m.errorClass } : {}),
+          text: m.error ?? 'failed',
+          ...(m.costUsd !== undefined ? { costUsd: m.costUsd } : {}),
+        });
       }
       // Only a member past its first attempt can have been rate limited: spare the others a history read.
       if (m.status === 'pending' || m.status === 'queued' || m.status === 'skipped' || (m.epoch ?? 0) < 2) continue;

@@ -88,7 +88,11 @@ export function jobFactsWanted(run: RunRecord, members: readonly MemberRecord[],
 
 /** Names of the running members whose heartbeat is gone. */
 export function silentMembers(members: readonly MemberRecord[], liveHeartbeats: ReadonlySet<string>, now: number, heartbeatTtlMs: number): Set<string> {
-  return new Set(heartbeatSuspects(members, now, heartbeatTtlMs).filter((m) => !liveHeartbeats.has(m.name)).map((m) => m.name));
+  return new Set(
+    heartbeatSuspects(members, now, heartbeatTtlMs)
+      .filter((m) => !liveHeartbeats.has(m.name))
+      .map((m) => m.name),
+  );
 }
 
 const waitsInPool = (m: MemberRecord): boolean => m.status === 'queued' && m.queue !== undefined && m.queue !== QUEUES.agent;

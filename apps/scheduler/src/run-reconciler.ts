@@ -149,7 +149,12 @@ export class RunReconciler {
           return true;
         case 'request_merge_back':
           await store.requestIntegration(runId);
-          await addJob(this.deps.integrateQueue, 'run.integrate', { runId, workdir: run.workdir!, baseCommit: run.baseCommit!, members: action.members }, { jobId: integrateJobId(runId), attempts: 3, backoff: { type: BACKOFF_TYPE } });
+          await addJob(
+            this.deps.integrateQueue,
+            'run.integrate',
+            { runId, workdir: run.workdir!, baseCommit: run.baseCommit!, members: action.members },
+            { jobId: integrateJobId(runId), attempts: 3, backoff: { type: BACKOFF_TYPE } },
+          );
           logger.info({ runId, members: action.members }, 'all members succeeded: merging their branches');
           break;
         case 'announce':

@@ -7,7 +7,6 @@ import { createRedis } from '@reins/shared/connection';
 import { withScripts } from '@reins/shared/scripts';
 import { readAgentIdentity } from '@reins/shared/agent-identity';
 
-
 /** The hook input names the event; PreToolUse means a tool is starting, so the agent is busy, not hung. */
 async function hookEvent(): Promise<string | undefined> {
   const chunks: Buffer[] = [];

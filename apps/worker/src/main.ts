@@ -1,7 +1,10 @@
-import { createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
+import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
 import { AgentWorker } from './worker.js';
 
 const config = loadConfig();
+assertWorkableTimings(config);
+// A Sentinel URL naming a master the sentinels do not know would otherwise retry in silence.
+await checkRedisTarget(config.redisUrl);
 const logger = createLogger({ name: 'reins-worker', level: config.logLevel });
 const worker = new AgentWorker({
   config,

@@ -58,13 +58,26 @@ async function main(): Promise<number> {
         systemPrompt: 'You are the planner of a reins team. You run unattended: nobody will answer questions.',
         home,
         tmpDir: home,
-        identity: { runId: 'plan', member: 'planner', workspace: cwd, attempt: round, epoch: 0, jobId: 'plan', redisUrl: config.redisUrl, prefix: config.prefix, heartbeatTtlMs: config.heartbeatTtlMs, binDir: path.join(config.dataDir, 'bin') },
+        identity: {
+          runId: 'plan',
+          member: 'planner',
+          workspace: cwd,
+          attempt: round,
+          epoch: 0,
+          jobId: 'plan',
+          redisUrl: config.redisUrl,
+          prefix: config.prefix,
+          heartbeatTtlMs: config.heartbeatTtlMs,
+          binDir: path.join(config.dataDir, 'bin'),
+        },
         workerEnv: process.env,
         isRoot: process.getuid?.() === 0,
       });
       const result = await runClaude(argv, env, cwd);
       if (!result || result.is_error) {
-        process.stderr.write(`reins plan: the planner failed: ${result ? `${result.subtype}${result.api_error_status ? `, API status ${result.api_error_status}` : ''}: ${result.result ?? ''}` : 'no result from claude'}\n`);
+        process.stderr.write(
+          `reins plan: the planner failed: ${result ? `${result.subtype}${result.api_error_status ? `, API status ${result.api_error_status}` : ''}: ${result.result ?? ''}` : 'no result from claude'}\n`,
+        );
         return 1;
       }
       const check = checkPlan((result as { structured_output?: unknown }).structured_output, available);

@@ -214,22 +214,31 @@ export class AgentWorker {
     const { logger, config, keys, workerId } = this.options;
     this.state = 'draining';
     const consumers = () => [...this.consumers.values()];
-    await closeSteps([
-      ['stop taking jobs', () => Promise.all(consumers().map((c) => c.pause(true)))],
-      ['wait for agents', async () => {
-        const deadline = Date.now() + config.drainTimeoutMs;
-        if (this.running.size > 0) logger.info({ agents: this.running.size, drainTimeoutMs: config.drainTimeoutMs }, 'draining: waiting for agents to finish');
-        while (this.running.size > 0 && Date.now() < deadline) await sleep(100);
-      }],
-      ['hand back the rest', async () => {
-        for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
-        while (this.running.size > 0) await sleep(50);
-      }],
-      ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
-      ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
-      ['deregister', () => this.fast.del(keys.worker(workerId))],
-      ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
-    ], logger);
+    await closeSteps(
+      [
+        ['stop taking jobs', () => Promise.all(consumers().map((c) => c.pause(true)))],
+        [
+          'wait for agents',
+          async () => {
+            const deadline = Date.now() + config.drainTimeoutMs;
+            if (this.running.size > 0) logger.info({ agents: this.running.size, drainTimeoutMs: config.drainTimeoutMs }, 'draining: waiting for agents to finish');
+            while (this.running.size > 0 && Date.now() < deadline) await sleep(100);
+          },
+        ],
+        [
+          'hand back the rest',
+          async () => {
+            for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
+            while (this.running.size > 0) await sleep(50);
+          },
+        ],
+        ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
+        ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
+        ['deregister', () => this.fast.del(keys.worker(workerId))],
+        ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
+      ],
+      logger,
+    );
     this.state = 'closed';
   }
 }

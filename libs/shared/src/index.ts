@@ -6,7 +6,7 @@
 //   the store's transition plumbing (memberTransition, newMemberFields), error classes whose type guard suffices;
 // - anything "for later": a name joins this list when an app imports it, in the same commit.
 // When a name here loses its last user in apps/, take it out.
-export { loadConfig, defaultWorkerId, type ReinsConfig, type EnvName } from './config/env.js';
+export { loadConfig, defaultWorkerId, assertWorkableTimings, type ReinsConfig, type EnvName } from './config/env.js';
 export { redactRedisUrl } from './redis/redis-url.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
 export { fenceAfterMs, stopGraceMs } from './config/timings.js';

@@ -32,10 +32,7 @@ export function createLogger({ name, level = 'info', fd = 1 }: LoggerOptions): L
   const options = { name, level, redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
   const stream = fd === 1 ? process.stdout : process.stderr;
   if (stream.isTTY) {
-    return pino(
-      options,
-      pretty({ destination: fd, sync: true, colorize: !process.env.NO_COLOR, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }),
-    );
+    return pino(options, pretty({ destination: fd, sync: true, colorize: !process.env.NO_COLOR, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }));
   }
   return pino(options, pino.destination({ fd, sync: false }));
 }

@@ -44,7 +44,9 @@ export function authenticate(access: BoardAccess): RequestHandler {
     res
       .status(401)
       .type('text/plain')
-      .send(`401 ${why}. This board needs ${[token ? 'its token (REINS_BOARD_TOKEN): open it with ?token=… or send Authorization: Bearer …' : '', basic ? 'the user name and password set in REINS_BOARD_USER and REINS_BOARD_PASSWORD' : ''].filter(Boolean).join(', or ')}.\n`);
+      .send(
+        `401 ${why}. This board needs ${[token ? 'its token (REINS_BOARD_TOKEN): open it with ?token=… or send Authorization: Bearer …' : '', basic ? 'the user name and password set in REINS_BOARD_USER and REINS_BOARD_PASSWORD' : ''].filter(Boolean).join(', or ')}.\n`,
+      );
   };
 
   return (req, res, next) => {

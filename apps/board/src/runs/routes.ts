@@ -34,7 +34,10 @@ export function runsRouter({ reader, readOnly, logger }: RunsRouterOptions): Rou
   router.get('/runs', async (req, res) => {
     const query = ListQuerySchema.safeParse(req.query);
     if (!query.success) {
-      res.status(400).type('text/plain').send(`Bad query: ${query.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
+      res
+        .status(400)
+        .type('text/plain')
+        .send(`Bad query: ${query.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}\n`);
       return;
     }
     const { status, limit, fragment } = query.data;
@@ -49,7 +52,10 @@ export function runsRouter({ reader, readOnly, logger }: RunsRouterOptions): Rou
     const detail = runId.success ? await reader.detail(runId.data, { eventCount: EVENT_TAIL }) : undefined;
     res.set('Cache-Control', 'no-store');
     if (!detail) {
-      res.status(404).type('html').send(`<!doctype html><title>Not found</title><p>No run with id <code>${escapeHtml(String(req.params.id))}</code>. <a href="/runs">All runs</a></p>`);
+      res
+        .status(404)
+        .type('html')
+        .send(`<!doctype html><title>Not found</title><p>No run with id <code>${escapeHtml(String(req.params.id))}</code>. <a href="/runs">All runs</a></p>`);
       return;
     }
     res.type('html').send(runDetailPage(detail, { readOnly, now: Date.now() }));

@@ -43,9 +43,7 @@ export function runsTable(runs: RunSummary[], status: RunStatus | undefined): Sa
 }
 
 export function runsListPage({ runs, status, readOnly, now }: RunsListOptions): string {
-  const filters = [undefined, ...RUN_STATUSES].map(
-    (s) => html`<a href="${listUrl(s)}" class="${s === status ? 'here' : ''}">${s ?? 'all'}</a>`,
-  );
+  const filters = [undefined, ...RUN_STATUSES].map((s) => html`<a href="${listUrl(s)}" class="${s === status ? 'here' : ''}">${s ?? 'all'}</a>`);
   const body = html`<h1>Runs <span id="live" class="live">newest first</span></h1>
 <div class="filters">${filters}</div>
 <div id="runs-table" data-refresh-url="${listUrl(status, 'table')}">${runsTable(runs, status)}</div>`;

@@ -8,9 +8,7 @@ export function badge(status: string): SafeHtml {
 
 /** Member counts in lifecycle order: "● 2 running ● 1 succeeded". */
 export function memberCounts(counts: ReadonlyMap<MemberStatus, number>): SafeHtml {
-  const parts = MEMBER_STATUSES.filter((s) => (counts.get(s) ?? 0) > 0).map(
-    (s) => html`<span><i class="s-${s}"></i>${counts.get(s) ?? 0} ${s}</span>`,
-  );
+  const parts = MEMBER_STATUSES.filter((s) => (counts.get(s) ?? 0) > 0).map((s) => html`<span><i class="s-${s}"></i>${counts.get(s) ?? 0} ${s}</span>`);
   return html`<span class="counts">${parts.length > 0 ? parts : html`<span class="muted">no members</span>`}</span>`;
 }
 

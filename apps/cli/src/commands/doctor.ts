@@ -38,7 +38,13 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
     const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => [])) as string[];
     const evicts = policy[1] !== undefined && policy[1] !== 'noeviction';
-    checks.push({ name: 'redis', ok: true, warn: evicts, detail: `${redactRedisUrl(config.redisUrl)}, version ${version}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`, ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}) });
+    checks.push({
+      name: 'redis',
+      ok: true,
+      warn: evicts,
+      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
+      ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
+    });
   } catch (error) {
     checks.push({ name: 'redis', ok: false, detail: (error as Error).message, fix: 'run `npx reins up`, or set REINS_REDIS_URL' });
   } finally {
@@ -75,7 +81,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     name: 'api',
     ok: hasKey || Boolean(baseUrl),
     detail: `${hasKey ? 'API key set' : 'no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN'}${baseUrl ? `, base URL ${baseUrl}` : ''}`,
-    ...(hasKey || baseUrl ? {} : { fix: 'export ANTHROPIC_API_KEY=… in the workers\' environment (or ANTHROPIC_BASE_URL for a gateway)' }),
+    ...(hasKey || baseUrl ? {} : { fix: "export ANTHROPIC_API_KEY=… in the workers' environment (or ANTHROPIC_BASE_URL for a gateway)" }),
   });
 
   try {

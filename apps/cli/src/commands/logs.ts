@@ -22,12 +22,7 @@ const POLL_MS = 250;
 const PAGE = 1_000;
 
 export async function logs(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs(
-    'logs',
-    argv,
-    { follow: { type: 'boolean', short: 'f' }, raw: { type: 'boolean' }, json: { type: 'boolean' } },
-    { min: 1, max: 2, names: 'RUN [MEMBER]' },
-  );
+  const { values, positionals } = parseCommandArgs('logs', argv, { follow: { type: 'boolean', short: 'f' }, raw: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 1, max: 2, names: 'RUN [MEMBER]' });
   if (values.help) return help(LOGS_HELP);
   const [runId, member] = positionals as [string, string | undefined];
   if (values.raw && member === undefined) throw new UsageError('reins logs: --raw needs a MEMBER (raw stream-json lines do not say whose they are)');
@@ -80,7 +75,11 @@ async function printTimeline(store: RunStore, runId: string, member: string | un
         if (events.length < PAGE) break;
       }
       lastEventId.set(name, from);
-      const attempts = attemptEntries(name, await store.readAttempts(runId, name), records.find((r) => r.name === name));
+      const attempts = attemptEntries(
+        name,
+        await store.readAttempts(runId, name),
+        records.find((r) => r.name === name),
+      );
       for (const entry of attempts) {
         if (printedAttempts.has(entry.id)) continue;
         printedAttempts.add(entry.id);

@@ -11,7 +11,12 @@ Messages between the members of a run. Inside an agent it needs no flags; a pers
 inbox shows new messages and marks them read; --all shows every message received.`;
 
 export async function msg(argv: string[]): Promise<ExitCode> {
-  const { values, positionals } = parseCommandArgs('msg', argv, { json: { type: 'boolean' }, all: { type: 'boolean' }, run: { type: 'string' }, as: { type: 'string' } }, { min: 1, max: 3, names: 'send MEMBER|all TEXT | inbox' });
+  const { values, positionals } = parseCommandArgs(
+    'msg',
+    argv,
+    { json: { type: 'boolean' }, all: { type: 'boolean' }, run: { type: 'string' }, as: { type: 'string' } },
+    { min: 1, max: 3, names: 'send MEMBER|all TEXT | inbox' },
+  );
   if (values.help) return help(MSG_HELP);
   const [verb, to, text] = positionals as [string, string | undefined, string | undefined];
   if (verb === 'send' && (!to || !text?.trim())) throw new UsageError('reins msg send: expected a MEMBER (or all) and a TEXT');

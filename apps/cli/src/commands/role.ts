@@ -1,4 +1,4 @@
-import { loadConfig, type EnvName } from '@reins/shared';
+import { assertWorkableTimings, loadConfig, type EnvName } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import type { ExitCode } from '../exit-codes.js';
 import { runRoleInForeground, type Role } from '../roles.js';
@@ -41,7 +41,9 @@ export async function role(name: Role, argv: string[]): Promise<ExitCode> {
   const overrides = flagOverrides(values, spec.env);
   // A boolean flag stands for its variable set to 1.
   for (const [flag, envName] of Object.entries(spec.env)) if ((values as Record<string, unknown>)[flag] === true) overrides[envName] = '1';
-  loadConfig(process.env, overrides); // fail here, with exit 2, rather than in the child
+  // Fail here, with exit 2, rather than in the child.
+  const config = loadConfig(process.env, overrides);
+  if (name === 'worker') assertWorkableTimings(config);
   const env = { ...process.env, ...overrides };
   return (await runRoleInForeground(name, env)) as ExitCode;
 }

@@ -10,8 +10,7 @@ export const TASK_HELP = `Usage: reins task add TITLE | list | claim [ID] | done
 The run's shared task list. Inside an agent it needs no flags; a person gives --run and --as.
 A claim is atomic: two members can never hold one task.`;
 
-const describe = (t: Task): string =>
-  `#${t.id} ${t.status.padEnd(7)} ${t.title}${t.claimedBy ? `  (${t.status === 'done' ? 'done by' : 'held by'} ${t.claimedBy})` : ''}${t.note ? `  — ${t.note}` : ''}`;
+const describe = (t: Task): string => `#${t.id} ${t.status.padEnd(7)} ${t.title}${t.claimedBy ? `  (${t.status === 'done' ? 'done by' : 'held by'} ${t.claimedBy})` : ''}${t.note ? `  — ${t.note}` : ''}`;
 
 export async function task(argv: string[]): Promise<ExitCode> {
   const { values, positionals } = parseCommandArgs(

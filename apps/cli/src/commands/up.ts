@@ -69,7 +69,9 @@ export async function up(argv: string[]): Promise<ExitCode> {
       `  data:    ${config.dataDir}`,
       `  logs:    ${logDir}/{scheduler,worker,board}.log`,
       values.run ? '' : '  submit:  npx reins submit examples/hello.yaml --wait   (in another terminal)\nCtrl-C stops everything.',
-    ].filter(Boolean).join('\n'),
+    ]
+      .filter(Boolean)
+      .join('\n'),
   );
   if (!values.run) return new Promise<ExitCode>(() => undefined);
 

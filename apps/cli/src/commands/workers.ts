@@ -14,7 +14,12 @@ been up. A worker is live while its registration, refreshed every tick, has not 
 /** Labels as a worker may give them: a list of tags, or key=value pairs. */
 function formatLabels(labels: unknown): string {
   if (Array.isArray(labels)) return labels.map(String).join(',') || '-';
-  if (labels && typeof labels === 'object') return Object.entries(labels).map(([k, v]) => `${k}=${String(v)}`).join(',') || '-';
+  if (labels && typeof labels === 'object')
+    return (
+      Object.entries(labels)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(',') || '-'
+    );
   return '-';
 }
 
@@ -33,12 +38,7 @@ export async function workers(argv: string[]): Promise<ExitCode> {
       return EXIT.ok;
     }
     const now = Date.now();
-    console.log(
-      table([
-        ['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'],
-        ...live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)]),
-      ]),
-    );
+    console.log(table([['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'], ...live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)])]));
     const used = live.reduce((sum, w) => sum + w.used, 0);
     const slots = live.reduce((sum, w) => sum + w.slots, 0);
     console.log(`\n${live.length} worker${live.length === 1 ? '' : 's'}, ${used}/${slots} slots in use`);

@@ -17,13 +17,16 @@ export interface CommandInvocationInput {
  * got to from REINS_CURSOR; success is exit 0.
  */
 export function commandInvocation(input: CommandInvocationInput): AgentInvocation {
-  const env: Record<string, string> = withBinDir({
-    ...baselineEnv(input.workerEnv),
-    ...input.agent.env,
-    ...identityEnv(input.identity),
-    HOME: input.home,
-    REINS_PROMPT: input.prompt,
-  }, input.identity.binDir);
+  const env: Record<string, string> = withBinDir(
+    {
+      ...baselineEnv(input.workerEnv),
+      ...input.agent.env,
+      ...identityEnv(input.identity),
+      HOME: input.home,
+      REINS_PROMPT: input.prompt,
+    },
+    input.identity.binDir,
+  );
   if (input.cursorJson !== undefined) env.REINS_CURSOR = input.cursorJson;
   return { argv: [...input.agent.argv], env };
 }

@@ -12,7 +12,7 @@ export function teamSystemPrompt(job: Pick<AgentJobData, 'runId' | 'runName' | '
   if (me && me.dependsOn.length > 0) lines.push(`The work of ${me.dependsOn.join(', ')} is finished before you start; build on it.`);
   lines.push(
     'Coordinate through the `reins` command on your PATH (the reins-team skill has the details, when you have it):',
-    '- `reins task list|add TITLE|claim [ID]|done ID --note TEXT`: the team\'s shared task list; claim before you work on a task.',
+    "- `reins task list|add TITLE|claim [ID]|done ID --note TEXT`: the team's shared task list; claim before you work on a task.",
     '- `reins msg send MEMBER|all TEXT` and `reins msg inbox`: messages; read your inbox when you start and before you finish.',
     "- `reins checkpoint --data '<json>'`: save where you are in your plan, so an interrupted attempt resumes from there.",
     'Work in your current directory. When you are done, end with a short summary of what you did.',

@@ -29,12 +29,7 @@ export async function adoptLeftovers(deps: AttemptDeps, consumerOf: (queueName: 
     const meta = await readMeta(attemptDir);
     const job = meta ? await Job.fromId(consumerOf(meta.queue), meta.jobId) : undefined;
     const member = meta ? await deps.store.getMember(meta.runId, meta.member) : undefined;
-    const holds =
-      meta !== undefined &&
-      job !== undefined &&
-      member?.epoch === meta.epoch &&
-      (await job.getState()) === 'active' &&
-      (await job.extendLock(meta.token, deps.config.heartbeatTtlMs)) === 1;
+    const holds = meta !== undefined && job !== undefined && member?.epoch === meta.epoch && (await job.getState()) === 'active' && (await job.extendLock(meta.token, deps.config.heartbeatTtlMs)) === 1;
     if (!holds || !meta || !job) {
       deps.logger.warn({ session: name }, 'leftover session whose job moved on: stopping it');
       if (attemptDir) await stopAgent(deps.tmux, name, attemptFiles(attemptDir), deps.timings.stopGraceMs);

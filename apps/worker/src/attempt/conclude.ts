@@ -6,10 +6,7 @@ import type { AttemptEnd, StopReason } from './watch.js';
  * What the checks after a successful round decided (verdict.ts): done (a planner's team with it), another
  * round with this prompt, or a failure of the member's own making.
  */
-export type Verdict =
-  | { kind: 'done'; plan?: Member[] }
-  | { kind: 'again'; prompt: string }
-  | { kind: 'fail'; failureClass: FailureClass; message: string };
+export type Verdict = { kind: 'done'; plan?: Member[] } | { kind: 'again'; prompt: string } | { kind: 'fail'; failureClass: FailureClass; message: string };
 
 /**
  * What becomes of the BullMQ job once its attempt ended:

@@ -37,7 +37,21 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   await deps.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
   const invocation = agentInvocation(deps, data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
   const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
-  const meta: AttemptMeta = { jobId: job.id!, queue: job.queueName, runId, member, attempt: ctx.attempt, epoch: ctx.epoch, token: ctx.token, sessionName, attemptDir, home: ctx.home, workspace: ctx.workspace, sessionId, startedAt };
+  const meta: AttemptMeta = {
+    jobId: job.id!,
+    queue: job.queueName,
+    runId,
+    member,
+    attempt: ctx.attempt,
+    epoch: ctx.epoch,
+    token: ctx.token,
+    sessionName,
+    attemptDir,
+    home: ctx.home,
+    workspace: ctx.workspace,
+    sessionId,
+    startedAt,
+  };
   await writeFile(files.meta, JSON.stringify(meta));
   await renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs);
   // The index lets a restarted worker find the attempt behind each session it left behind.

@@ -110,7 +110,12 @@ async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, events: St
   const now = deps.now();
   const lines = events.flatMap(describeEvent);
   const raw = events.map((e) => JSON.stringify(e.type === 'other' ? e.raw : e));
-  await deps.store.appendEvents(meta.runId, meta.member, lines.map((l) => ({ at: now, kind: l.kind, text: l.text })), raw);
+  await deps.store.appendEvents(
+    meta.runId,
+    meta.member,
+    lines.map((l) => ({ at: now, kind: l.kind, text: l.text })),
+    raw,
+  );
   for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
   const last = lines.at(-1);
   await job.updateProgress({ attempt: meta.attempt, events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });

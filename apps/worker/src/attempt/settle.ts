@@ -17,19 +17,24 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
   const classified = classifyEnd(data.agent.kind, end);
   const endedAt = deps.now();
   const gitWork = classified.ok && meta.workspace.kind === 'git-worktree' && data.baseCommit !== undefined;
-  const conclusion = conclude(classified, verdict, {
-    attempt,
-    maxAttempts: job.opts.attempts ?? 1,
-    epoch,
-    startedAt: meta.startedAt,
-    endedAt,
-    ...deps.worker,
-    workspace: meta.workspace.path,
-    figures: { exitCode: end.exitCode, sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null, costUsd: end.result?.total_cost_usd ?? null, numTurns: end.result?.num_turns ?? null },
-    backoffMs: backoffDelayMs(deps.config.backoff, attempt),
-    rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
-    diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
-  }, end.result?.result);
+  const conclusion = conclude(
+    classified,
+    verdict,
+    {
+      attempt,
+      maxAttempts: job.opts.attempts ?? 1,
+      epoch,
+      startedAt: meta.startedAt,
+      endedAt,
+      ...deps.worker,
+      workspace: meta.workspace.path,
+      figures: { exitCode: end.exitCode, sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null, costUsd: end.result?.total_cost_usd ?? null, numTurns: end.result?.num_turns ?? null },
+      backoffMs: backoffDelayMs(deps.config.backoff, attempt),
+      rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
+      diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
+    },
+    end.result?.result,
+  );
   const log = deps.logger.child({ runId, member, jobId: meta.jobId, attempt, epoch });
   try {
     const record = conclusion.event && 'record' in conclusion.event ? conclusion.event.record : undefined;

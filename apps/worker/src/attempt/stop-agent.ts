@@ -67,4 +67,3 @@ export async function stopAgent(tmux: TmuxDriver, sessionName: string, files: At
   }
   await tmux.kill(sessionName);
 }
-

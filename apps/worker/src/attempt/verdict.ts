@@ -86,7 +86,12 @@ export function checkEnv(identity: { workspace: string; runId: string; member: s
  * Either may ask for another round.
  */
 export async function verdictAfterRound(deps: Pick<AttemptDeps, 'store' | 'now' | 'workerEnv'>, data: AgentJobData, workspace: string, end: AttemptEnd, round: number): Promise<Verdict> {
-  if (data.mode === 'plan') return planVerdict(structuredAnswer(end), (data.availableSkills ?? []).map((s) => s.name), round);
+  if (data.mode === 'plan')
+    return planVerdict(
+      structuredAnswer(end),
+      (data.availableSkills ?? []).map((s) => s.name),
+      round,
+    );
   if (!data.verify) return { kind: 'done' };
   const identity = { runId: data.runId, member: data.member, workspace };
   const result = await runChecks(data.verify.commands, workspace, checkEnv(identity, deps.workerEnv), data.verify.timeoutMs ?? 600_000);

@@ -52,18 +52,21 @@ export function claudeInvocation(input: ClaudeInvocationInput): AgentInvocation 
   argv.push('--', input.prompt);
 
   // Later entries win: the harness may set API variables, but never reins' own isolation.
-  const env: Record<string, string> = withBinDir({
-    ...baselineEnv(input.workerEnv),
-    ...claudePassthroughEnv(input.workerEnv),
-    ...agent.env,
-    ...identityEnv(input.identity),
-    HOME: input.home,
-    CLAUDE_CODE_TMPDIR: input.tmpDir,
-    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
-    DISABLE_TELEMETRY: '1',
-    DISABLE_ERROR_REPORTING: '1',
-    DISABLE_AUTOUPDATER: '1',
-  }, input.identity.binDir);
+  const env: Record<string, string> = withBinDir(
+    {
+      ...baselineEnv(input.workerEnv),
+      ...claudePassthroughEnv(input.workerEnv),
+      ...agent.env,
+      ...identityEnv(input.identity),
+      HOME: input.home,
+      CLAUDE_CODE_TMPDIR: input.tmpDir,
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      DISABLE_AUTOUPDATER: '1',
+    },
+    input.identity.binDir,
+  );
   if (input.isRoot) env.IS_SANDBOX = '1';
   return { argv, env };
 }

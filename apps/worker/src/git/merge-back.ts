@@ -25,7 +25,9 @@ export async function integrate(job: IntegrateJobData, dataDir: string): Promise
       if ((await git(dir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], false)).exitCode !== 0) continue;
       const merged = await git(dir, ['merge', '--no-ff', '--no-edit', '-m', `reins: merge ${member} into ${resultBranch}`, branch], false);
       if (merged.exitCode === 0) continue;
-      const files = String((await git(dir, ['diff', '--name-only', '--diff-filter=U'], false)).stdout).split('\n').filter(Boolean);
+      const files = String((await git(dir, ['diff', '--name-only', '--diff-filter=U'], false)).stdout)
+        .split('\n')
+        .filter(Boolean);
       await git(dir, ['merge', '--abort'], false);
       conflicts.push({ member, files });
     }

@@ -10,7 +10,10 @@ const repoQueues = new Map<string, Promise<unknown>>();
 function serialised<T>(repo: string, work: () => Promise<T>): Promise<T> {
   const previous = repoQueues.get(repo) ?? Promise.resolve();
   const next = previous.then(work, work);
-  repoQueues.set(repo, next.catch(() => undefined));
+  repoQueues.set(
+    repo,
+    next.catch(() => undefined),
+  );
   return next;
 }
 

@@ -160,9 +160,7 @@ export function describeEvent(event: StreamEvent): EventLine[] {
     case 'user': {
       const content = event.message.content;
       if (typeof content === 'string') return [];
-      return content.flatMap((block): EventLine[] =>
-        block.type === 'tool_result' && block.is_error === true ? [{ kind: 'tool_error', text: clip(stringifyContent(block.content), 300) }] : [],
-      );
+      return content.flatMap((block): EventLine[] => (block.type === 'tool_result' && block.is_error === true ? [{ kind: 'tool_error', text: clip(stringifyContent(block.content), 300) }] : []));
     }
     case 'result': {
       const cost = event.total_cost_usd !== undefined ? `, $${event.total_cost_usd.toFixed(4)}` : '';

@@ -5,15 +5,10 @@ import { ConfigError } from '../errors/config-error.js';
 import { issuesFromZod } from '../errors/issue.js';
 import { projectRoot } from '../paths.js';
 import type { BackoffPolicy } from '../jobs/backoff.js';
-import { smallestWorkingTtlMs, timingsWork } from './timings.js';
 import { parseRedisUrl, RedisUrlError } from '../redis/redis-url.js';
+import { smallestWorkingTtlMs, timingsWork } from './timings.js';
 
-const durationMs = (defaultMs: number) =>
-  z.coerce
-    .number({ error: 'expected a whole number of milliseconds' })
-    .int('expected a whole number of milliseconds')
-    .min(1, 'expected at least 1 ms')
-    .default(defaultMs);
+const durationMs = (defaultMs: number) => z.coerce.number({ error: 'expected a whole number of milliseconds' }).int('expected a whole number of milliseconds').min(1, 'expected at least 1 ms').default(defaultMs);
 const count = (min: number, max: number, defaultValue: number) =>
   z.coerce
     .number({ error: `expected a whole number from ${min} to ${max}` })
@@ -57,13 +52,23 @@ const EnvSchema = z.object({
   REINS_WORKER_LABELS: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((l) => l.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.=-]{1,64}$/, 'expected comma-separated labels of letters, digits, "_", ".", "=" or "-"'))),
   /** Fleet-wide caps on concurrent agents per key: "account-a=2,opus=4". */
   REINS_CONCURRENCY: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((p) => p.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.-]{1,64}=[1-9][0-9]{0,5}$/, 'expected comma-separated KEY=MAX pairs, like account-a=2')))
     .transform((pairs) => Object.fromEntries(pairs.map((p) => [p.split('=')[0]!, Number(p.split('=')[1])]))),
   REINS_MONITOR_INTERVAL_MS: durationMs(5_000),
@@ -80,7 +85,12 @@ const EnvSchema = z.object({
   REINS_WEBHOOKS: z
     .string()
     .default('')
-    .transform((s) => s.split(',').map((u) => u.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.url({ protocol: /^https?$/, error: 'expected comma-separated http(s) URLs' }))),
   REINS_BACKOFF_BASE_MS: durationMs(5_000),
   REINS_BACKOFF_FACTOR: z.coerce.number({ error: 'expected a number of at least 1' }).min(1, 'expected a number of at least 1').default(2),
@@ -94,14 +104,6 @@ const EnvSchema = z.object({
   REINS_BOARD_USER: z.string().optional(),
   REINS_BOARD_PASSWORD: z.string().optional(),
   REINS_BOARD_READ_ONLY: z.enum(['0', '1', 'false', 'true'], { error: 'expected 1, 0, true or false' }).default('0'),
-}).superRefine((e, ctx) => {
-  if (timingsWork(e.REINS_HEARTBEAT_TTL_MS, e.REINS_MONITOR_INTERVAL_MS)) return;
-  ctx.addIssue({
-    code: 'custom',
-    path: ['REINS_HEARTBEAT_TTL_MS'],
-    input: e.REINS_HEARTBEAT_TTL_MS,
-    message: `expected a heartbeat TTL of at least ${smallestWorkingTtlMs(e.REINS_MONITOR_INTERVAL_MS)} ms with REINS_MONITOR_INTERVAL_MS=${e.REINS_MONITOR_INTERVAL_MS}: an agent's lease must outlast one monitor tick, or every agent is stopped soon after it starts`,
-  });
 });
 
 export type EnvName = keyof typeof EnvSchema.shape;
@@ -158,10 +160,7 @@ export interface ReinsConfig {
  * Parses the environment once, at start-up. `overrides` carries flags, which win over the environment.
  * Throws ConfigError naming each bad variable, its value and what was expected.
  */
-export function loadConfig(
-  env: NodeJS.ProcessEnv = process.env,
-  overrides: Partial<Record<EnvName, string | undefined>> = {},
-): ReinsConfig {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<EnvName, string | undefined>> = {}): ReinsConfig {
   const input: Record<string, string | undefined> = {};
   for (const name of ENV_NAMES) {
     const value = overrides[name] ?? env[name];
@@ -206,5 +205,26 @@ export function loadConfig(
 
 /** A worker id that is stable across restarts on one host unless two workers share the host. */
 export function defaultWorkerId(): string {
-  return os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64) || 'worker';
+  return (
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 64) || 'worker'
+  );
+}
+
+/**
+ * Refuses, at a worker's start, a heartbeat TTL whose lease cannot outlast one monitor tick: otherwise every
+ * agent is stopped about a second after it starts, attempt after attempt (seen with a 4 s TTL and the default
+ * 5 s tick). Only the worker holds leases, so only it checks: an agent's own `reins` commands inherit the TTL
+ * without the tick, and must not be refused for it.
+ */
+export function assertWorkableTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'monitorIntervalMs'>): void {
+  if (timingsWork(config.heartbeatTtlMs, config.monitorIntervalMs)) return;
+  throw new ConfigError([
+    {
+      path: 'REINS_HEARTBEAT_TTL_MS',
+      message: `expected a heartbeat TTL of at least ${smallestWorkingTtlMs(config.monitorIntervalMs)} ms with REINS_MONITOR_INTERVAL_MS=${config.monitorIntervalMs}: an agent's lease must outlast one monitor tick, or every agent is stopped soon after it starts, got "${config.heartbeatTtlMs}"`,
+    },
+  ]);
 }

@@ -3,5 +3,4 @@ export class RedisUnreachableError extends Error {
   override readonly name = 'RedisUnreachableError';
 }
 
-export const isRedisUnreachableError = (error: unknown): error is RedisUnreachableError =>
-  error instanceof RedisUnreachableError;
+export const isRedisUnreachableError = (error: unknown): error is RedisUnreachableError => error instanceof RedisUnreachableError;

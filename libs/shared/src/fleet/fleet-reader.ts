@@ -4,7 +4,6 @@ import type { Keys } from '../redis/keys.js';
 import { RUN_HEAD_FIELDS, decodeRunHead, type AgentEvent, type RunHead } from '../runs/records.js';
 import { WorkerRegistrationSchema, type WorkerRegistration } from '../protocol/worker-registration.js';
 
-
 /** A live agent's heartbeat. It exists only while its worker (or its tool hooks) keeps refreshing it. */
 export interface HeartbeatInfo {
   workerId: string | undefined;

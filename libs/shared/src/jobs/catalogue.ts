@@ -103,12 +103,7 @@ function describe(error: z.ZodError): string {
 }
 
 /** Validates, then adds. A payload that does not fit its schema never reaches Redis. */
-export async function addJob<N extends JobName>(
-  queue: Queue,
-  name: N,
-  data: JobData<N>,
-  opts?: JobsOptions,
-): Promise<Job> {
+export async function addJob<N extends JobName>(queue: Queue, name: N, data: JobData<N>, opts?: JobsOptions): Promise<Job> {
   const entry = JOB_CATALOGUE[name];
   // Pool queues (agent@labels) take agent jobs too.
   if (queue.name !== entry.queue && !queue.name.startsWith(`${entry.queue}@`)) throw new Error(`job ${name} belongs on queue ${entry.queue}, not ${queue.name}`);

@@ -49,5 +49,15 @@ export function readAgentIdentity(env: NodeJS.ProcessEnv): AgentIdentity | undef
   const parsed = AgentIdentityEnvSchema.safeParse(env);
   if (!parsed.success) return undefined;
   const e = parsed.data;
-  return { runId: e.REINS_RUN_ID, member: e.REINS_MEMBER, workspace: e.REINS_WORKSPACE, attempt: e.REINS_ATTEMPT, epoch: e.REINS_EPOCH, jobId: e.REINS_JOB_ID, redisUrl: e.REINS_REDIS_URL, prefix: e.REINS_PREFIX, heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS };
+  return {
+    runId: e.REINS_RUN_ID,
+    member: e.REINS_MEMBER,
+    workspace: e.REINS_WORKSPACE,
+    attempt: e.REINS_ATTEMPT,
+    epoch: e.REINS_EPOCH,
+    jobId: e.REINS_JOB_ID,
+    redisUrl: e.REINS_REDIS_URL,
+    prefix: e.REINS_PREFIX,
+    heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,
+  };
 }

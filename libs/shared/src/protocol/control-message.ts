@@ -4,10 +4,7 @@ import { z } from 'zod';
  * Commands to workers, published on the control channel (keys.controlChannel): `cancel` from `reins cancel`
  * (every agent of the run stops), `kill` from the scheduler's watchdog (one job whose heartbeat is missing).
  */
-export const ControlMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('cancel'), runId: z.string() }),
-  z.strictObject({ type: z.literal('kill'), jobId: z.string(), reason: z.string() }),
-]);
+export const ControlMessageSchema = z.discriminatedUnion('type', [z.strictObject({ type: z.literal('cancel'), runId: z.string() }), z.strictObject({ type: z.literal('kill'), jobId: z.string(), reason: z.string() })]);
 export type ControlMessage = z.infer<typeof ControlMessageSchema>;
 
 /** The message as it goes on the channel. */

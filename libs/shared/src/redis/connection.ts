@@ -10,9 +10,7 @@ import { parseRedisUrl, redactRedisUrl, type RedisTarget } from './redis-url.js'
 export type ConnectionRole = 'blocking' | 'command';
 
 function roleOptions(role: ConnectionRole): RedisOptions {
-  return role === 'blocking'
-    ? { maxRetriesPerRequest: null, enableReadyCheck: true }
-    : { maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)) };
+  return role === 'blocking' ? { maxRetriesPerRequest: null, enableReadyCheck: true } : { maxRetriesPerRequest: 1, connectTimeout: 3_000, retryStrategy: (times) => (times > 3 ? null : Math.min(times * 200, 1_000)) };
 }
 
 /** The ioredis options that reach the server a URL names: one server, or the master the sentinels name. */
@@ -48,7 +46,16 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
  */
 export async function sentinelMasters(target: Extract<RedisTarget, { kind: 'sentinel' }>): Promise<string[] | undefined> {
   for (const { host, port } of target.sentinels) {
-    const sentinel = new Redis({ host, port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000, ...(target.sentinelPassword !== undefined ? { password: target.sentinelPassword } : {}), ...(target.tls ? { tls: {} } : {}) });
+    const sentinel = new Redis({
+      host,
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2_000,
+      ...(target.sentinelPassword !== undefined ? { password: target.sentinelPassword } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    });
     sentinel.on('error', () => undefined);
     try {
       await sentinel.connect();
@@ -73,7 +80,9 @@ export async function checkRedisTarget(url: string): Promise<void> {
   const masters = await sentinelMasters(target);
   if (masters === undefined) throw new RedisUnreachableError(`No sentinel of ${redactRedisUrl(url)} answers: check the hosts and ports, and sentinelPassword if they require one.`);
   if (!masters.includes(target.masterName)) {
-    throw new RedisUnreachableError(`The sentinels of ${redactRedisUrl(url)} monitor no master named ${JSON.stringify(target.masterName)}; they know ${masters.length > 0 ? masters.map((m) => JSON.stringify(m)).join(', ') : 'none'}.`);
+    throw new RedisUnreachableError(
+      `The sentinels of ${redactRedisUrl(url)} monitor no master named ${JSON.stringify(target.masterName)}; they know ${masters.length > 0 ? masters.map((m) => JSON.stringify(m)).join(', ') : 'none'}.`,
+    );
   }
 }
 
@@ -83,10 +92,6 @@ export async function assertRedisReachable(redis: Redis, url: string): Promise<v
   try {
     await redis.ping();
   } catch (error) {
-    throw new RedisUnreachableError(
-      `Cannot reach Redis at ${redactRedisUrl(url)} (${(error as Error).message}). ` +
-        'Start one with `reins up`, or point REINS_REDIS_URL at a running Redis.',
-      { cause: error },
-    );
+    throw new RedisUnreachableError(`Cannot reach Redis at ${redactRedisUrl(url)} (${(error as Error).message}). ` + 'Start one with `reins up`, or point REINS_REDIS_URL at a running Redis.', { cause: error });
   }
 }

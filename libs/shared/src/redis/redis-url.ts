@@ -28,10 +28,12 @@ const DEFAULT_PORT = { standalone: 6379, sentinel: 26379, cluster: 6379 } as con
 
 /** Hides the password of a Redis URL of any form, before it is printed or logged. */
 export function redactRedisUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, credentials: string) => {
-    const colon = credentials.indexOf(':');
-    return colon < 0 ? `${scheme}${credentials}@` : `${scheme}${credentials.slice(0, colon)}:***@`;
-  }).replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
+  return url
+    .replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, credentials: string) => {
+      const colon = credentials.indexOf(':');
+      return colon < 0 ? `${scheme}${credentials}@` : `${scheme}${credentials.slice(0, colon)}:***@`;
+    })
+    .replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
 }
 
 function decode(part: string, what: string, url: string): string {
@@ -92,7 +94,8 @@ export function parseRedisUrl(url: string): RedisTarget {
   const path = slash < 0 ? '' : rest.slice(slash + 1);
   const hosts = parseHosts(hostList, kind, url);
   for (const name of params.keys()) {
-    if (name !== 'sentinelPassword' || kind !== 'sentinel') throw new RedisUrlError(`${redactRedisUrl(url)} has an unknown parameter ${JSON.stringify(name)}${kind === 'sentinel' ? ' (expected only sentinelPassword)' : ''}`);
+    if (name !== 'sentinelPassword' || kind !== 'sentinel')
+      throw new RedisUrlError(`${redactRedisUrl(url)} has an unknown parameter ${JSON.stringify(name)}${kind === 'sentinel' ? ' (expected only sentinelPassword)' : ''}`);
   }
   const credentials = { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
   if (kind === 'cluster') {
@@ -101,7 +104,9 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
   const masterName = decode(path, 'the master name', url);
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(masterName)) {
-    throw new RedisUrlError(`${redactRedisUrl(url)} names ${masterName === '' ? 'no master' : `the master ${JSON.stringify(masterName)}, which is not 1 to 128 letters, digits, ".", "_" or "-"`}: expected redis+sentinel://host:port[,host:port…]/<master-name>`);
+    throw new RedisUrlError(
+      `${redactRedisUrl(url)} names ${masterName === '' ? 'no master' : `the master ${JSON.stringify(masterName)}, which is not 1 to 128 letters, digits, ".", "_" or "-"`}: expected redis+sentinel://host:port[,host:port…]/<master-name>`,
+    );
   }
   const sentinelPassword = params.get('sentinelPassword') ?? undefined;
   return { kind, sentinels: hosts, masterName, tls, ...credentials, ...(sentinelPassword !== undefined ? { sentinelPassword } : {}) };

@@ -18,7 +18,19 @@ export interface ScriptDefinition {
 
 /** The commands the scripts add, with their arguments: keys first, then ARGV, all as strings. */
 export interface ReinsScripts {
-  reinsMemberEvent(member: string, attempts: string, epoch: string, fromJson: string, setJson: string, delJson: string, bumpEpoch: string, recordJson: string, maxRecords: string, channel: string, message: string): Promise<[number, number, string]>;
+  reinsMemberEvent(
+    member: string,
+    attempts: string,
+    epoch: string,
+    fromJson: string,
+    setJson: string,
+    delJson: string,
+    bumpEpoch: string,
+    recordJson: string,
+    maxRecords: string,
+    channel: string,
+    message: string,
+  ): Promise<[number, number, string]>;
   reinsFencedHash(member: string, target: string, epoch: string, setJson: string, delJson: string): Promise<number>;
   reinsClearHeartbeat(heartbeat: string, epoch: string): Promise<number>;
   reinsHookPing(member: string, heartbeat: string, epoch: string, now: string, ttlMs: string, inTool: string): Promise<number>;

@@ -83,7 +83,13 @@ const RETRY_CLEARS = [...ATTEMPT_OUTCOME_FIELDS, 'summary', 'stallsSeen'] as con
 
 /** The fields an event writes, and the statuses it may come from. Pure: the one table of the state machine. */
 export function memberTransition(event: MemberEvent): MemberTransition {
-  const t = (from: readonly MemberStatus[], set: MemberTransition['set'], remove: MemberTransition['remove'] = [], extra: Partial<MemberTransition> = {}): MemberTransition => ({ from, set, remove, takesEpoch: false, ...extra });
+  const t = (from: readonly MemberStatus[], set: MemberTransition['set'], remove: MemberTransition['remove'] = [], extra: Partial<MemberTransition> = {}): MemberTransition => ({
+    from,
+    set,
+    remove,
+    takesEpoch: false,
+    ...extra,
+  });
   switch (event.type) {
     case 'released':
       return t(['pending'], { status: 'queued', queue: event.queue });
@@ -94,26 +100,41 @@ export function memberTransition(event: MemberEvent): MemberTransition {
     case 'noted':
       return event.note === null ? t(NOT_FINAL, {}, ['error']) : t(NOT_FINAL, { error: event.note });
     case 'attempt_started':
-      return t(HAS_JOB, {
-        status: 'running',
-        attempts: event.attempt,
-        startedAt: event.at,
-        workerId: event.workerId,
-        host: event.host,
-        tmuxSocket: event.tmuxSocket,
-        workspace: event.workspace,
-        ...(event.branch ? { branch: event.branch } : {}),
-      }, [...ATTEMPT_OUTCOME_FIELDS], { takesEpoch: true });
+      return t(
+        HAS_JOB,
+        {
+          status: 'running',
+          attempts: event.attempt,
+          startedAt: event.at,
+          workerId: event.workerId,
+          host: event.host,
+          tmuxSocket: event.tmuxSocket,
+          workspace: event.workspace,
+          ...(event.branch ? { branch: event.branch } : {}),
+        },
+        [...ATTEMPT_OUTCOME_FIELDS],
+        { takesEpoch: true },
+      );
     case 'round_started':
       return t(RUNNING, { tmuxSession: event.tmuxSession, ...(event.sessionId ? { sessionId: event.sessionId } : {}) });
     case 'succeeded': {
       const f = figureFields(event.figures);
-      return t(RUNNING, { ...f.set, status: 'succeeded', summary: event.summary, endedAt: event.record.endedAt, ...(event.plan ? { plan: event.plan } : {}), ...(event.diffStat ? { diffStat: event.diffStat } : {}) }, [...f.remove, 'error', 'errorClass', 'retryAt'], { record: event.record });
+      return t(
+        RUNNING,
+        { ...f.set, status: 'succeeded', summary: event.summary, endedAt: event.record.endedAt, ...(event.plan ? { plan: event.plan } : {}), ...(event.diffStat ? { diffStat: event.diffStat } : {}) },
+        [...f.remove, 'error', 'errorClass', 'retryAt'],
+        { record: event.record },
+      );
     }
     case 'attempt_failed': {
       const f = figureFields(event.figures ?? {});
       const { outcome, message, endedAt } = event.record;
-      return t(RUNNING, { ...f.set, status: event.final ? 'failed' : 'retrying', error: message, errorClass: outcome, ...(event.final ? { endedAt } : {}), ...(event.stallsSeen !== undefined ? { stallsSeen: event.stallsSeen } : {}) }, [...f.remove, ...(event.final ? [] : (['endedAt'] as const))], { record: event.record });
+      return t(
+        RUNNING,
+        { ...f.set, status: event.final ? 'failed' : 'retrying', error: message, errorClass: outcome, ...(event.final ? { endedAt } : {}), ...(event.stallsSeen !== undefined ? { stallsSeen: event.stallsSeen } : {}) },
+        [...f.remove, ...(event.final ? [] : (['endedAt'] as const))],
+        { record: event.record },
+      );
     }
     case 'rate_limited': {
       const f = figureFields(event.figures);

@@ -5,14 +5,17 @@ import { MEMBER_STATUSES, RUN_STATUSES, type MemberStatus, type RunStatus } from
 /** A number field of a Redis hash: stored as a decimal string. */
 const num = z.coerce.number().pipe(z.number().finite());
 const json = <T extends z.ZodType>(schema: T) =>
-  z.string().transform((raw, ctx) => {
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected JSON' });
-      return z.NEVER;
-    }
-  }).pipe(schema);
+  z
+    .string()
+    .transform((raw, ctx) => {
+      try {
+        return JSON.parse(raw) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'expected JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
 
 /**
  * A member's record, as its Redis hash holds it. Only member-state.ts decides its status fields; this says
@@ -73,11 +76,17 @@ export const AttemptRecordSchema = z.object({
 export type AttemptRecord = z.output<typeof AttemptRecordSchema>;
 
 /** A text field of a Redis hash where an empty string means "not set". */
-const text = z.string().optional().transform((v) => v || undefined);
+const text = z
+  .string()
+  .optional()
+  .transform((v) => v || undefined);
 /** A number field that may be missing (or empty). */
 const optionalNum = z.preprocess((v) => (v === '' ? undefined : v), num.optional());
 /** A "1" flag. */
-const flag = z.string().optional().transform((v) => v === '1');
+const flag = z
+  .string()
+  .optional()
+  .transform((v) => v === '1');
 
 /**
  * A run's record, as its Redis hash holds it: the one decoder, used for whole records (RunStore) and for
@@ -100,7 +109,10 @@ const RunFields = z.object({
   /** Skill name to the folder that holds it. */
   skillDirs: json(z.record(z.string(), z.string())).default({}),
   /** Stop after the planner (`reins submit --plan-only`). */
-  planOnly: z.string().optional().transform((v) => (v === '1' ? true : undefined)),
+  planOnly: z
+    .string()
+    .optional()
+    .transform((v) => (v === '1' ? true : undefined)),
   /** In a git workdir: the commit every member's branch starts from. */
   baseCommit: text,
   /** Merge-back: requested once all members succeeded, done when the worker wrote the result. */
@@ -150,12 +162,13 @@ export interface RunRecord {
   cancelled: boolean;
 }
 
-
 /** The fields a run head has: what lists and metrics need, without the harness (which can hold 800 KB of prompts). */
 export const RUN_HEAD_FIELDS = ['runId', 'name', 'status', 'members', 'createdAt', 'startedAt', 'endedAt', 'cancelled'] as const;
 /** A run record without its harness. */
 export type RunHead = Pick<RunRecord, (typeof RUN_HEAD_FIELDS)[number]>;
-export const RunHeadSchema = RunFields.pick({ runId: true, name: true, status: true, members: true, createdAt: true, startedAt: true, endedAt: true, cancelled: true }).transform((fields): RunHead => withoutUndefined(fields));
+export const RunHeadSchema = RunFields.pick({ runId: true, name: true, status: true, members: true, createdAt: true, startedAt: true, endedAt: true, cancelled: true }).transform(
+  (fields): RunHead => withoutUndefined(fields),
+);
 
 /** A run record's head. */
 export function toRunHead(run: RunRecord): RunHead {

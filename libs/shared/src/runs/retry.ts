@@ -109,7 +109,9 @@ function withDependants(members: readonly MemberRecord[], name: string): MemberR
   if (target.status === 'succeeded') throw new RetryRefusedError(`member ${name} of run ${target.runId} already succeeded; there is nothing to retry`);
   if (target.status === 'skipped') {
     const blockers = target.dependsOn.filter((dep) => members.find((m) => m.name === dep)?.status !== 'succeeded');
-    throw new RetryRefusedError(`member ${name} of run ${target.runId} was skipped because ${blockers.join(', ') || 'a dependency'} did not succeed; retry ${blockers[0] ?? 'that member'} (its skipped dependants go with it)`);
+    throw new RetryRefusedError(
+      `member ${name} of run ${target.runId} was skipped because ${blockers.join(', ') || 'a dependency'} did not succeed; retry ${blockers[0] ?? 'that member'} (its skipped dependants go with it)`,
+    );
   }
   const chosen = new Set([name]);
   for (let grew = true; grew; ) {

@@ -8,14 +8,9 @@ const NAME_RULE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
 const NAME_HINT = 'expected 1 to 40 letters, digits, "_" or "-", starting with a letter or digit';
 
 export const MemberNameSchema = z.string().regex(NAME_RULE, NAME_HINT);
-export const SkillNameSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a skill name: lowercase letters, digits and "-", at most 64');
+export const SkillNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'expected a skill name: lowercase letters, digits and "-", at most 64');
 
-const EnvMapSchema = z.record(
-  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'),
-  z.string(),
-);
+const EnvMapSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string());
 
 const PromptSchema = z
   .string()
@@ -77,10 +72,7 @@ export const MemberSchema = z.strictObject({
   requires: z.array(z.string().regex(/^[A-Za-z0-9_.=-]{1,64}$/, 'expected a label of letters, digits, "_", ".", "=" or "-"')).optional(),
 });
 
-export const TeamSchema = z
-  .array(MemberSchema)
-  .min(1, 'expected at least 1 member')
-  .max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`);
+export const TeamSchema = z.array(MemberSchema).min(1, 'expected at least 1 member').max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`);
 
 export const LimitsSchema = z.strictObject({
   /** Wall clock of one attempt. */

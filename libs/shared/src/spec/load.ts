@@ -39,16 +39,16 @@ export async function loadHarnessFile(file: string, options: LoadOptions): Promi
   // YAML 1.2 is a superset of JSON, so one parser reads both and reports lines for either.
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length > 0) {
-    throw new SpecError(file, doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message })));
+    throw new SpecError(
+      file,
+      doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message })),
+    );
   }
   return resolveHarness(doc.toJS(), { ...options, source: file, baseDir: path.dirname(source) });
 }
 
 /** Checks a harness given as a value; a relative workdir is taken from baseDir. */
-export async function resolveHarness(
-  value: unknown,
-  options: LoadOptions & { source: string; baseDir: string },
-): Promise<ResolvedHarness> {
+export async function resolveHarness(value: unknown, options: LoadOptions & { source: string; baseDir: string }): Promise<ResolvedHarness> {
   const parsed = HarnessSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw new SpecError(options.source, issuesFromZod(parsed.error, value));
   const spec = parsed.data;

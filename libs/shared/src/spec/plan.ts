@@ -61,7 +61,7 @@ export function planningPrompt(goal: string, skills: readonly { name: string; de
     'Look at the working directory first to understand the project. Then design a team of 2 to 8 members. For each member give:',
     '- name: lowercase letters, digits and "-" (unique);',
     '- role: what the member is for, in a few words;',
-    '- prompt: complete, self-contained instructions (the member sees only this, its teammates\' names, and the goal);',
+    "- prompt: complete, self-contained instructions (the member sees only this, its teammates' names, and the goal);",
     '- depends_on: the members whose work must be finished before this one starts (no cycles);',
     '- skills: chosen only from the list below (may be empty);',
     '- verify (optional): {"commands": [["npm","test"]]}, commands that must pass in the member\'s workspace before it is done.',
@@ -76,9 +76,5 @@ export function planningPrompt(goal: string, skills: readonly { name: string; de
 
 /** The follow-up when an answer did not pass: the issues, one per line. */
 export function planRetryPrompt(issues: readonly InputIssue[]): string {
-  return [
-    'That team is not valid:',
-    ...issues.map((i) => `- ${i.path}: ${i.message}`),
-    'Fix every issue and answer again with the StructuredOutput tool, the whole team.',
-  ].join('\n');
+  return ['That team is not valid:', ...issues.map((i) => `- ${i.path}: ${i.message}`), 'Fix every issue and answer again with the StructuredOutput tool, the whole team.'].join('\n');
 }
