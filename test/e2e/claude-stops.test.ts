@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Handler, type RecordedRequest } from '../helpers/messages-api.js';
+import type { Handler, RecordedRequest } from '../helpers/messages-api.js';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';

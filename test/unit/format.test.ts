@@ -51,7 +51,7 @@ describe('formatAge', () => {
   });
 
   it("agrees with the board's live ticker, which writes ages in the browser", () => {
-    const ageText = new Function(`${/const ageText = \(ms\) => \{[\s\S]*?\n  \};/.exec(BOARD_JS)![0]}; return ageText;`)() as (ms: number) => string;
+    const ageText = new Function(`${/const ageText = \(ms\) => \{[\s\S]*?\n {2}\};/.exec(BOARD_JS)![0]}; return ageText;`)() as (ms: number) => string;
     for (const ms of [0, 999, 1_000, 59_999, 60_000, 3_599_999, 3_600_000, 86_399_999, 86_400_000, 10 * 86_400_000]) expect(ageText(ms), String(ms)).toBe(formatAge(ms));
   });
 });

@@ -22,11 +22,6 @@ export function formatClock(epochMs: number): string {
   return Number.isFinite(epochMs) ? new Date(epochMs).toISOString().slice(11, 19) : '--:--:--';
 }
 
-/** Quotes an argument for a POSIX shell only when it needs it, so commands stay copy-pasteable. */
-export function shellQuote(arg: string): string {
-  return /^[A-Za-z0-9_./:=@%+,-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}
-
 /** First line, cut to `max` characters. */
 export function oneLine(text: string, max: number): string {
   const first = text.split('\n', 1)[0] ?? '';

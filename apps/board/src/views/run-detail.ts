@@ -1,6 +1,6 @@
-import { isFinalMemberStatus } from '@reins/shared';
+import { isFinalMemberStatus, tmuxAttachCommand } from '@reins/shared';
 import type { MemberDetail, RunDetail } from '../runs/run-reader.js';
-import { formatAge, formatClock, formatCost, formatDuration, formatTime, oneLine, shellQuote } from './format.js';
+import { formatAge, formatClock, formatCost, formatDuration, formatTime, oneLine } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 import { badge, memberCounts } from './status.js';
@@ -38,7 +38,7 @@ function heartbeat(d: MemberDetail, now: number): SafeHtml {
 function attachCommand(d: MemberDetail): SafeHtml {
   const { tmuxSocket, tmuxSession, host, status } = d.member;
   if (!tmuxSocket || !tmuxSession) return html`<span class="muted">—</span>`;
-  const command = `tmux -S ${shellQuote(tmuxSocket)} attach -t ${shellQuote(`=${tmuxSession}`)}`;
+  const command = tmuxAttachCommand(tmuxSocket, tmuxSession);
   const note = isFinalMemberStatus(status) ? ' (the session has ended)' : host ? ` (on ${host})` : '';
   return html`<code class="attach">${command}</code><span class="muted">${note}</span>`;
 }
