@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -37,6 +39,16 @@ export interface AgentWorkerOptions {
   redis?: RedisFactory;
   /** The environment agents inherit their baseline from (default: this process's). */
   env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The heartbeat hook Claude Code starts on every tool call: the compiled hook.js beside this module, so no
+ * wrapper adds to its start-up (the idle watchdog waits for its first ping); from sources (a worker run
+ * in a test process), the one the package declares as its reins-hook bin.
+ */
+function hookEntry(): string {
+  const beside = fileURLToPath(new URL('./hook.js', import.meta.url));
+  return existsSync(beside) ? beside : appBin('worker', 'reins-hook');
 }
 
 /**
@@ -91,7 +103,7 @@ export class AgentWorker {
     this.state = 'running';
     const { config, keys, logger, workerId } = this.options;
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
-    const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: appBin('worker', 'reins-hook') });
+    const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
     this.deps = {
       config,
       logger,

@@ -45,7 +45,10 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       await deps.limits.pause(limit.key, conclusion.disposition.untilMs).catch(() => undefined);
     }
     await recordConclusion(deps, runId, member, epoch, conclusion);
-    log[conclusion.disposition.kind === 'complete' ? 'info' : 'warn']({ durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd }, `attempt concluded: ${describeDisposition(conclusion.disposition)}`);
+    const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns };
+    // "agent succeeded" is counted by the soak test: one line per completion.
+    if (conclusion.disposition.kind === 'complete') log.info(figures, 'agent succeeded');
+    else log.warn({ ...figures, disposition: conclusion.disposition.kind }, describeDisposition(conclusion.disposition));
     return conclusion.disposition;
   } catch (error) {
     if (isStaleEpochError(error)) {
