@@ -69,6 +69,10 @@ describe('Redis Sentinel', () => {
     const url = set.url.replace(/\/[^/]+$/, '/no-such-master');
     await expect(checkRedisTarget(url)).rejects.toThrow(`monitor no master named "no-such-master"; they know "${set.masterName}"`);
     await expect(checkRedisTarget(set.url)).resolves.toBeUndefined();
+    // reins doctor reports the topology: the master the sentinels name, its replicas and the sentinels seen.
+    const doctor = await execa(process.execPath, [reinsBin, 'doctor', '--json'], { env: { ...scratchEnv(), REINS_REDIS_URL: set.url }, extendEnv: false, reject: false });
+    const redisCheck = (JSON.parse(doctor.stdout) as { checks: { name: string; detail: string }[] }).checks.find((c) => c.name === 'redis');
+    expect(redisCheck?.detail).toMatch(new RegExp(`sentinel: master ${set.masterName} at 127\\.0\\.0\\.1:\\d+ \\(master\\), \\d replica\\(s\\), 3 sentinel\\(s\\) seen, quorum 2`));
     // The CLI says the same, exit 1 (Redis is there, but not as named).
     const result = await execa(process.execPath, [reinsBin, 'status', 'r-nosuchrun1'], { env: { ...scratchEnv(), REINS_REDIS_URL: url }, extendEnv: false, reject: false });
     expect(result.stderr).toContain('monitor no master named "no-such-master"');

@@ -1,6 +1,6 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, findOnPath, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
+import { assertRedisReachable, createRedis, describeTopology, findOnPath, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -42,7 +42,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
       name: 'redis',
       ok: true,
       warn: evicts,
-      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
+      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl)}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
       ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
     });
   } catch (error) {

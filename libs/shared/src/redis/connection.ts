@@ -70,6 +70,42 @@ export async function sentinelMasters(target: Extract<RedisTarget, { kind: 'sent
   return undefined;
 }
 
+/** What a Sentinel set says of the master it monitors, for `reins doctor`. */
+async function describeSentinel(target: Extract<RedisTarget, { kind: 'sentinel' }>): Promise<string> {
+  for (const { host, port } of target.sentinels) {
+    const sentinel = new Redis({
+      host,
+      port,
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2_000,
+      ...(target.sentinelPassword !== undefined ? { password: target.sentinelPassword } : {}),
+      ...(target.tls ? { tls: {} } : {}),
+    });
+    sentinel.on('error', () => undefined);
+    try {
+      await sentinel.connect();
+      const fields = (await sentinel.call('SENTINEL', 'MASTER', target.masterName)) as string[];
+      const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '?';
+      const sentinels = Number(field('num-other-sentinels')) + 1;
+      return `sentinel: master ${target.masterName} at ${field('ip')}:${field('port')} (${field('flags')}), ${field('num-slaves')} replica(s), ${sentinels} sentinel(s) seen, quorum ${field('quorum')}`;
+    } catch {
+      // the next sentinel may answer
+    } finally {
+      sentinel.disconnect();
+    }
+  }
+  return `sentinel: no sentinel of ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(', ')} answers`;
+}
+
+/** The topology behind REINS_REDIS_URL, in a line: standalone, or what the sentinels say of their master. */
+export async function describeTopology(url: string): Promise<string> {
+  const target = parseRedisUrl(url);
+  if (target.kind === 'sentinel') return describeSentinel(target);
+  return target.kind;
+}
+
 /**
  * Checks what REINS_REDIS_URL names before anything waits on it: for Sentinel, that the sentinels answer and
  * monitor the master it names. Throws RedisUnreachableError saying what they know instead.
