@@ -40,11 +40,10 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
   return target.kind === 'standalone' ? new Redis(url, options) : new Redis(options);
 }
 
-/**
- * The masters a Sentinel set monitors, from the first sentinel that answers; undefined when none does.
- * A URL naming a master they do not know would otherwise retry in silence.
- */
-export async function sentinelMasters(target: Extract<RedisTarget, { kind: 'sentinel' }>): Promise<string[] | undefined> {
+type SentinelTarget = Extract<RedisTarget, { kind: 'sentinel' }>;
+
+/** Asks the sentinels one question, each in turn, and returns the first answer; undefined when none answers. */
+async function askSentinels<T>(target: SentinelTarget, question: (sentinel: Redis) => Promise<T>): Promise<T | undefined> {
   for (const { host, port } of target.sentinels) {
     const sentinel = new Redis({
       host,
@@ -59,8 +58,7 @@ export async function sentinelMasters(target: Extract<RedisTarget, { kind: 'sent
     sentinel.on('error', () => undefined);
     try {
       await sentinel.connect();
-      const masters = (await sentinel.call('SENTINEL', 'MASTERS')) as string[][];
-      return masters.map((fields) => fields[fields.indexOf('name') + 1] ?? '').filter(Boolean);
+      return await question(sentinel);
     } catch {
       // the next sentinel may answer
     } finally {
@@ -70,33 +68,26 @@ export async function sentinelMasters(target: Extract<RedisTarget, { kind: 'sent
   return undefined;
 }
 
+/**
+ * The masters a Sentinel set monitors, from the first sentinel that answers; undefined when none does.
+ * A URL naming a master they do not know would otherwise retry in silence.
+ */
+export function sentinelMasters(target: SentinelTarget): Promise<string[] | undefined> {
+  return askSentinels(target, async (sentinel) => {
+    const masters = (await sentinel.call('SENTINEL', 'MASTERS')) as string[][];
+    return masters.map((fields) => fields[fields.indexOf('name') + 1] ?? '').filter(Boolean);
+  });
+}
+
 /** What a Sentinel set says of the master it monitors, for `reins doctor`. */
-async function describeSentinel(target: Extract<RedisTarget, { kind: 'sentinel' }>): Promise<string> {
-  for (const { host, port } of target.sentinels) {
-    const sentinel = new Redis({
-      host,
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      connectTimeout: 2_000,
-      ...(target.sentinelPassword !== undefined ? { password: target.sentinelPassword } : {}),
-      ...(target.tls ? { tls: {} } : {}),
-    });
-    sentinel.on('error', () => undefined);
-    try {
-      await sentinel.connect();
-      const fields = (await sentinel.call('SENTINEL', 'MASTER', target.masterName)) as string[];
-      const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '?';
-      const sentinels = Number(field('num-other-sentinels')) + 1;
-      return `sentinel: master ${target.masterName} at ${field('ip')}:${field('port')} (${field('flags')}), ${field('num-slaves')} replica(s), ${sentinels} sentinel(s) seen, quorum ${field('quorum')}`;
-    } catch {
-      // the next sentinel may answer
-    } finally {
-      sentinel.disconnect();
-    }
-  }
-  return `sentinel: no sentinel of ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(', ')} answers`;
+async function describeSentinel(target: SentinelTarget): Promise<string> {
+  const described = await askSentinels(target, async (sentinel) => {
+    const fields = (await sentinel.call('SENTINEL', 'MASTER', target.masterName)) as string[];
+    const field = (name: string) => fields[fields.indexOf(name) + 1] ?? '?';
+    const sentinels = Number(field('num-other-sentinels')) + 1;
+    return `sentinel: master ${target.masterName} at ${field('ip')}:${field('port')} (${field('flags')}), ${field('num-slaves')} replica(s), ${sentinels} sentinel(s) seen, quorum ${field('quorum')}`;
+  });
+  return described ?? `sentinel: no sentinel of ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(', ')} answers`;
 }
 
 /** The topology behind REINS_REDIS_URL, in a line: standalone, or what the sentinels say of their master. */
