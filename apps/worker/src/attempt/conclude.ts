@@ -135,17 +135,10 @@ export function concludeBroken(ctx: AttemptContext, errorText: string, unrecover
 }
 
 /** What the worker that picks up a stalled job knows of the attempt that stalled (from the member record). */
-export interface StalledAttempt {
-  attempt: number;
-  maxAttempts: number;
-  epoch: number;
-  startedAt: number;
-  endedAt: number;
-  workerId: string;
-  host: string;
+export type StalledAttempt = Pick<AttemptContext, 'attempt' | 'maxAttempts' | 'epoch' | 'startedAt' | 'endedAt' | 'workerId' | 'host'> & {
   /** BullMQ's stall counter of the job, recorded so one stall is recorded once. */
   stalledCounter: number;
-}
+};
 
 /**
  * A BullMQ stall: the job's last holder stopped renewing its lock (its worker died, or lost Redis). It uses
