@@ -16,6 +16,7 @@ import { closeOpenScopes } from './lib/scope.js';
 import { footprint } from './figures/footprint.js';
 import { crashResume, deadWorker, hungAgent } from './figures/safety-nets.js';
 import { partition } from './figures/partition.js';
+import { failover } from './figures/failover.js';
 import { scale } from './figures/scale.js';
 import { submitLatency } from './figures/submit-latency.js';
 import { trivialJobs } from './figures/trivial-jobs.js';
@@ -36,6 +37,7 @@ const SUITES: Suite[] = [
   { figures: ['scale'], run: scale },
   { figures: ['crash-resume'], run: crashResume },
   { figures: ['partition-fence', 'partition-moved'], run: partition },
+  { figures: ['failover'], run: failover },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

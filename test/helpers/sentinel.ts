@@ -22,6 +22,8 @@ export interface SentinelSet {
   killMaster(): Promise<number>;
   /** Resolves once the sentinels name a master other than `port` and it answers as a master. */
   waitForFailover(oldPort: number, timeoutMs?: number): Promise<number>;
+  /** Resolves, with its port, once a server other than `port` answers ROLE as master: the promotion itself, before every sentinel has heard of it. */
+  waitForPromotion(oldPort: number, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -131,6 +133,15 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
         if (port === oldPort) return undefined;
         const role = (await ask(port, (r) => r.call('ROLE'))) as [string];
         return role[0] === 'master' ? port : undefined;
+      }),
+    waitForPromotion: (oldPort, timeoutMs = 30_000) =>
+      until(`a promoted replica in place of ${oldPort}`, timeoutMs, async () => {
+        for (const server of servers) {
+          if (server.port === oldPort || server.child.exitCode !== null || server.child.signalCode !== null) continue;
+          const role = (await ask(server.port, (r) => r.call('ROLE')).catch(() => undefined)) as [string] | undefined;
+          if (role?.[0] === 'master') return server.port;
+        }
+        return undefined;
       }),
     stop: async () => {
       await Promise.all(
