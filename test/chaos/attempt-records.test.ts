@@ -6,15 +6,9 @@ import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { firstAttemptBlocksAgent } from '../helpers/gate.js';
 
 const redis = useRedis();
-
-/** Attempt 1 works until it is stopped; any later attempt finishes at once. */
-const agentScript = (startedFile: string) =>
-  `const fs = require('node:fs');
-   if (Number(process.env.REINS_ATTEMPT) > 1) process.exit(0);
-   fs.writeFileSync(${JSON.stringify(startedFile)}, process.env.REINS_EPOCH);
-   setInterval(() => undefined, 1000);`;
 
 describe('attempt records through a Redis outage', () => {
   it('an attempt cut off by an outage is recorded once (not once by its worker and again as a stall), and the next attempt runs', async () => {
@@ -22,7 +16,7 @@ describe('attempt records through a Redis outage', () => {
     const started = path.join(dir, 'started');
     const file = await writeHarness(dir, {
       name: 'records',
-      agent: { kind: 'command', argv: [process.execPath, '-e', agentScript(started)] },
+      agent: firstAttemptBlocksAgent(started),
       retry: { attempts: 4 },
       team: [{ name: 'solo', prompt: 'work' }],
     });

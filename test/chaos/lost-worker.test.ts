@@ -5,15 +5,9 @@ import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { firstAttemptBlocksAgent } from '../helpers/gate.js';
 
 const redis = useRedis();
-
-/** Attempt 1 says it started and then works until it is killed; any later attempt finishes at once. */
-const agentScript = (startedFile: string) =>
-  `const fs = require('node:fs');
-   if (Number(process.env.REINS_ATTEMPT) > 1) { console.log('finished on attempt ' + process.env.REINS_ATTEMPT); process.exit(0); }
-   fs.writeFileSync(${JSON.stringify(startedFile)}, process.env.REINS_EPOCH);
-   setInterval(() => undefined, 1000);`;
 
 describe('a lost worker', () => {
   it("is not the agent's fault: its stalled attempt is retried at once on another worker, however long the agent backoff", async () => {
@@ -21,7 +15,7 @@ describe('a lost worker', () => {
     const started = path.join(dir, 'started');
     const file = await writeHarness(dir, {
       name: 'lost-worker',
-      agent: { kind: 'command', argv: [process.execPath, '-e', agentScript(started)] },
+      agent: firstAttemptBlocksAgent(started),
       retry: { attempts: 3 },
       team: [{ name: 'solo', prompt: 'work' }],
     });

@@ -20,6 +20,18 @@ export function waitForGateSh(gate: string): string {
 /** An agent that runs until it is killed: for limits, hangs and cancels, where outliving them is the point. */
 export const blockingAgent = { kind: 'command', argv: [process.execPath, '-e', 'setInterval(() => {}, 1 << 30)'] } as const;
 
+/**
+ * An agent whose first attempt writes its epoch to `startedFile` and then works until it is stopped (a worker
+ * killed, an outage), while any later attempt finishes at once, saying which attempt it was.
+ */
+export function firstAttemptBlocksAgent(startedFile: string): { kind: 'command'; argv: string[] } {
+  const script = `const fs = require('node:fs');
+   if (Number(process.env.REINS_ATTEMPT) > 1) { console.log('finished on attempt ' + process.env.REINS_ATTEMPT); process.exit(0); }
+   fs.writeFileSync(process.argv[1], process.env.REINS_EPOCH);
+   setInterval(() => undefined, 1000);`;
+  return { kind: 'command', argv: [process.execPath, '-e', script, startedFile] };
+}
+
 export function openGate(gate: string): void {
   writeFileSync(gate, '');
 }
