@@ -35,6 +35,7 @@ export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' 
     goal: run.goal,
     agent,
     ...(run.workdir ? { workdir: run.workdir } : {}),
+    ...(spec.repo ? { repo: { url: spec.repo.url } } : {}),
     ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}),
     team: team.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [] })),
     limits: spec.limits ?? {},

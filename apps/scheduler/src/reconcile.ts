@@ -99,8 +99,8 @@ const waitsInPool = (m: MemberRecord): boolean => m.status === 'queued' && m.que
 
 export const workerLabelsWanted = (run: RunRecord, members: readonly MemberRecord[]): boolean => !run.cancelled && members.some(waitsInPool);
 
-/** A run in a git workdir ends with its members' branches merged (unless only the plan was asked for). */
-const mergesBack = (run: RunRecord): boolean => Boolean(run.baseCommit && run.workdir && !run.planOnly);
+/** A run in a git workdir or repo ends with its members' branches merged (unless only the plan was asked for). */
+const mergesBack = (run: RunRecord): boolean => Boolean(run.baseCommit && (run.workdir || run.spec.repo) && !run.planOnly);
 
 /** Whether this pass may end with every member succeeded, and so must know the merge-back job. */
 export function integrateJobWanted(run: RunRecord, members: readonly MemberRecord[], jobs: ReadonlyMap<string, JobFact>): boolean {

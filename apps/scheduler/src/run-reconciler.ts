@@ -152,7 +152,7 @@ export class RunReconciler {
           await addJob(
             this.deps.integrateQueue,
             'run.integrate',
-            { runId, workdir: run.workdir!, baseCommit: run.baseCommit!, members: action.members },
+            { runId, ...(run.spec.repo ? { repo: { url: run.spec.repo.url } } : { workdir: run.workdir! }), baseCommit: run.baseCommit!, members: action.members },
             { jobId: integrateJobId(runId), attempts: 3, backoff: { type: BACKOFF_TYPE } },
           );
           logger.info({ runId, members: action.members }, 'all members succeeded: merging their branches');

@@ -1,6 +1,8 @@
 import { cp, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gitTopLevel } from './git/git.js';
+import { openMirror, type Mirror } from './git/mirror.js';
+import { repoWorktree } from './git/repo-worktree.js';
 import { memberBranch, memberWorktree } from './git/worktree.js';
 
 export interface Workspace {
@@ -8,6 +10,8 @@ export interface Workspace {
   kind: 'git-worktree' | 'workdir' | 'scratch';
   /** For git worktrees: the member's own branch. */
   branch?: string;
+  /** For a harness `repo`: this host's mirror of it, which the worktree is made from and pushes through. */
+  mirror?: Mirror;
 }
 
 export interface WorkspaceRequest {
@@ -20,26 +24,38 @@ export interface WorkspaceRequest {
   shared?: boolean;
   /** The run's base commit: every member's branch starts there. */
   baseCommit?: string | undefined;
+  /** The harness repo (instead of a workdir): the worktree comes from this host's mirror of it. */
+  repo?: { url: string } | undefined;
+  /** With a repo: the member's dependencies, in dependency order, whose branches it starts from. */
+  dependsOn?: readonly string[];
 }
 
 /**
- * Each member gets its own place to work: a git worktree on `reins/<run>/<member>` when the workdir is a
- * repository, the workdir itself when it is a plain folder, and a fresh folder under the data dir otherwise.
- * A later attempt finds and reuses what an earlier one made.
+ * Each member gets its own place to work: a git worktree on `reins/<run>/<member>` when the harness names
+ * a repo (from this host's mirror of it) or its workdir is a repository, the workdir itself when it is a
+ * plain folder, and a fresh folder under the data dir otherwise. A later attempt on the same host finds
+ * and reuses what an earlier one made.
  */
 export async function prepareWorkspace(request: WorkspaceRequest): Promise<Workspace> {
-  const { dataDir, runId, member, workdir, shared = false, baseCommit } = request;
+  const { dataDir, runId, member, workdir, shared = false, baseCommit, repo } = request;
+  if (repo !== undefined && baseCommit !== undefined) {
+    const mirror = await openMirror(dataDir, repo.url);
+    // The planner only reads the repository: its worktree is at the base, and nothing of it is pushed.
+    const dir = path.join(dataDir, 'worktrees', runId, member);
+    const { branch } = await repoWorktree({ mirror, dir, runId, member, baseCommit, dependsOn: shared ? [] : (request.dependsOn ?? []) });
+    return { path: dir, kind: 'git-worktree', branch, mirror };
+  }
   if (workdir === undefined) {
     const dir = path.join(dataDir, 'workspaces', runId, member);
     await mkdir(dir, { recursive: true });
     return { path: dir, kind: 'scratch' };
   }
-  const repo = shared ? undefined : await gitTopLevel(workdir);
-  if (repo === undefined) return { path: workdir, kind: 'workdir' };
+  const top = shared ? undefined : await gitTopLevel(workdir);
+  if (top === undefined) return { path: workdir, kind: 'workdir' };
 
   const branch = memberBranch(runId, member);
   const dir = path.join(dataDir, 'worktrees', runId, member);
-  await memberWorktree(repo, dir, branch, baseCommit, workdir);
+  await memberWorktree(top, dir, branch, baseCommit, workdir);
   return { path: dir, kind: 'git-worktree', branch };
 }
 

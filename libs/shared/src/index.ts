@@ -29,6 +29,7 @@ export type { InputIssue } from './errors/issue.js';
 
 export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
 export { loadHarnessFile } from './spec/load.js';
+export { redactRepoUrl } from './spec/repo.js';
 export { readSkill } from './spec/skills.js';
 export { PLANNER_MEMBER, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt } from './spec/plan.js';
 

@@ -1,5 +1,6 @@
 import type { Cursor, RunStore } from '@reins/shared';
 import { checkpointCommit, checkpointRef } from '../git/checkpoint.js';
+import { pushRef } from '../git/push.js';
 import { findTranscript, packTranscript } from '../claude/transcript.js';
 import type { Workspace } from '../workspace.js';
 
@@ -24,6 +25,8 @@ export class Checkpointer {
   private lastTranscriptBytes = -1;
   private lastCommit: string | undefined;
   lastAt = 0;
+  /** Why the last checkpoint commit could not be pushed, for the caller to log. */
+  pushFailure: string | undefined;
 
   constructor(
     private readonly store: RunStore,
@@ -48,7 +51,9 @@ export class Checkpointer {
     }
     if (t.workspace.kind === 'git-worktree') {
       const commit = await checkpointCommit(t.workspace.path, t.attemptDir, checkpointRef(t.runId, t.member), `reins checkpoint: ${t.runId}/${t.member}, attempt ${t.attempt}`);
-      if (commit !== this.lastCommit) {
+      // With a repo, the commit travels through the remote, pushed before the cursor names it, so a host
+      // that resumes the member can fetch it. One not pushed is left for the next checkpoint.
+      if (commit !== this.lastCommit && (await this.travelled(commit))) {
         cursor.commit = commit;
         this.lastCommit = commit;
         moved = true;
@@ -57,5 +62,13 @@ export class Checkpointer {
     if (!moved) return false;
     await this.store.writeCursor(t.runId, t.member, t.epoch, cursor);
     return true;
+  }
+
+  private async travelled(commit: string): Promise<boolean> {
+    const { mirror, path: workspace } = this.target.workspace;
+    if (!mirror) return true;
+    const pushed = await pushRef(mirror, workspace, commit, checkpointRef(this.target.runId, this.target.member)).catch((error: unknown) => ({ ok: false as const, refused: (error as Error).message }));
+    if (!pushed.ok) this.pushFailure = pushed.refused;
+    return pushed.ok;
   }
 }

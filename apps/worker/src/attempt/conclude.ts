@@ -3,10 +3,10 @@ import { classifyClaude, classifyCommand, type AgentOutcome } from '../claude/ou
 import type { AttemptEnd, StopReason } from './watch.js';
 
 /**
- * What the checks after a successful round decided (verdict.ts): done (a planner's team with it), another
- * round with this prompt, or a failure of the member's own making.
+ * What the checks after a successful round decided (verdict.ts, publish.ts): done (with a planner's team,
+ * or the member's pushed commit), another round with this prompt, or a failure of the member's own making.
  */
-export type Verdict = { kind: 'done'; plan?: Member[] } | { kind: 'again'; prompt: string } | { kind: 'fail'; failureClass: FailureClass; message: string };
+export type Verdict = { kind: 'done'; plan?: Member[]; commit?: string } | { kind: 'again'; prompt: string } | { kind: 'fail'; failureClass: FailureClass; message: string };
 
 /**
  * What becomes of the BullMQ job once its attempt ended:
@@ -99,7 +99,15 @@ export function conclude(classified: AgentOutcome, verdict: Verdict, ctx: Attemp
   if (outcome.ok) {
     const summary = (summaryText ?? '').trim() || 'done';
     const plan = verdict.kind === 'done' && verdict.plan ? { plan: encodePlan(verdict.plan) } : {};
-    const event: MemberEvent = { type: 'succeeded', record: attemptRecord(ctx, 'succeeded', summary.slice(0, 500)), summary, figures, ...plan, ...(ctx.diffStat !== undefined ? { diffStat: ctx.diffStat } : {}) };
+    const event: MemberEvent = {
+      type: 'succeeded',
+      record: attemptRecord(ctx, 'succeeded', summary.slice(0, 500)),
+      summary,
+      figures,
+      ...plan,
+      ...(ctx.diffStat !== undefined ? { diffStat: ctx.diffStat } : {}),
+      ...(verdict.kind === 'done' && verdict.commit ? { commit: verdict.commit } : {}),
+    };
     const result: AgentJobResult = {
       status: 'succeeded',
       summary,
@@ -130,7 +138,8 @@ export function conclude(classified: AgentOutcome, verdict: Verdict, ctx: Attemp
 }
 
 /** An attempt that took its epoch but could not run (tmux refused, the disk is full): it is still an attempt. */
-export function concludeBroken(ctx: AttemptContext, errorText: string, unrecoverable: boolean): Conclusion {
+export function concludeBroken(ctx: AttemptContext, errorText: string, unrecoverable: boolean, failureClass?: FailureClass): Conclusion {
+  if (failureClass) return failedAttempt({ ...ctx, startedAt: ctx.endedAt }, failureClass, errorText, false);
   return failedAttempt({ ...ctx, startedAt: ctx.endedAt }, 'crash', `the attempt could not run: ${errorText}`, !unrecoverable);
 }
 

@@ -1,13 +1,15 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { AgentJobData, Cursor } from '@reins/shared';
+import { dependencyOrder, type AgentJobData, type Cursor } from '@reins/shared';
 import type { AgentIdentity } from '../agent/env.js';
 import { continuationPrompt } from '../agent/resume.js';
 import { resumableSession } from '../claude/transcript.js';
-import { restoreCommit } from '../git/checkpoint.js';
+import { checkpointRef, restoreCommit } from '../git/checkpoint.js';
+import { ensureCommit } from '../git/mirror.js';
 import { injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
 import type { AttemptDeps } from './deps.js';
+import { ClassifiedFailure } from './retry-error.js';
 
 /** How a round starts: its prompt, and the session to resume (by id, or from a transcript file). */
 export interface RoundStart {
@@ -26,6 +28,8 @@ export interface PreparedAttempt {
   identity: AgentIdentity;
   cursor: Cursor | undefined;
   first: RoundStart;
+  /** Why the attempt cannot run after all (its workspace could not be made): the caller throws it. */
+  failure?: ClassifiedFailure;
 }
 
 /**
@@ -36,11 +40,30 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   const { config } = deps;
   const { runId, member } = data;
   // The planner reads the workdir as it is; members get their own worktree.
-  const workspace = await prepareWorkspace({ dataDir: config.dataDir, runId, member, workdir: data.workdir, shared: data.mode === 'plan', baseCommit: data.baseCommit });
+  const made = await prepareWorkspace({
+    dataDir: config.dataDir,
+    runId,
+    member,
+    workdir: data.workdir,
+    shared: data.mode === 'plan',
+    baseCommit: data.baseCommit,
+    repo: data.repo,
+    dependsOn: dependenciesInOrder(data.team, member),
+  }).then(
+    (workspace) => ({ workspace, failure: undefined }),
+    (error: unknown) => {
+      // A start that no retry can fix (a merge conflict) is still an attempt: it takes an epoch, and records why.
+      if (error instanceof ClassifiedFailure) return { workspace: { path: path.join(config.dataDir, 'worktrees', runId, member), kind: 'git-worktree' } as Workspace, failure: error };
+      throw error;
+    },
+  );
+  const { workspace, failure } = made;
   const cursor = await deps.store.readCursor(runId, member);
   const previous = (await deps.store.readAttempts(runId, member)).at(-1);
-  const restoredCommit = cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
-  await injectSkills(workspace.path, data.skills);
+  // A checkpoint taken on another host travels through the remote: fetch it when this mirror lacks it.
+  if (!failure && cursor?.commit && workspace.mirror) await ensureCommit(workspace.mirror, cursor.commit, checkpointRef(runId, member));
+  const restoredCommit = !failure && cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
+  if (!failure) await injectSkills(workspace.path, data.skills);
   const home = path.join(config.dataDir, 'homes', runId, member);
   await mkdir(path.join(home, 'tmp'), { recursive: true });
   const started = await deps.store.apply(runId, member, {
@@ -69,5 +92,13 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   };
   const resumed = data.agent.kind === 'claude' ? await resumableSession(home, cursor) : undefined;
   const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
-  return { token, attempt, epoch, workspace, home, identity, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file } };
+  return { token, attempt, epoch, workspace, home, identity, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(failure ? { failure } : {}) };
+}
+
+/** A member's dependencies, in the team's dependency order (each after what it depends on). */
+export function dependenciesInOrder(team: AgentJobData['team'], member: string): string[] {
+  const direct = new Set(team.find((m) => m.name === member)?.dependsOn ?? []);
+  return dependencyOrder(team.map((m) => ({ name: m.name, depends_on: m.dependsOn })))
+    .map((m) => m.name)
+    .filter((name) => direct.has(name));
 }

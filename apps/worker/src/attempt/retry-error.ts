@@ -1,4 +1,5 @@
-import { backoffDelayMs, type BackoffPolicy } from '@reins/shared';
+import { UnrecoverableError } from 'bullmq';
+import { backoffDelayMs, type BackoffPolicy, type FailureClass } from '@reins/shared';
 
 /**
  * Thrown to BullMQ for an attempt that is retried: it carries the delay its conclusion chose, which the
@@ -24,4 +25,14 @@ export const isRetryError = (error: unknown): error is RetryError => error insta
  */
 export function attemptBackoff(policy: BackoffPolicy): (attemptsMade: number, type?: string, error?: Error) => number {
   return (attemptsMade, _type, error) => (isRetryError(error) ? error.delayMs : backoffDelayMs(policy, attemptsMade));
+}
+
+/** An attempt that could not begin for a reason no retry fixes, with its class (merge_conflict, say). */
+export class ClassifiedFailure extends UnrecoverableError {
+  constructor(
+    readonly failureClass: FailureClass,
+    message: string,
+  ) {
+    super(message);
+  }
 }

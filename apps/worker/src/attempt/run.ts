@@ -6,6 +6,7 @@ import type { AttemptDeps } from './deps.js';
 import { launchRound } from './launch.js';
 import { monitorAgent } from './monitor.js';
 import { prepareAttempt, type PreparedAttempt } from './prepare.js';
+import { ClassifiedFailure } from './retry-error.js';
 import { carryOut, recordConclusion, settleAttempt } from './settle.js';
 import { verdictAfterRound } from './verdict.js';
 
@@ -29,6 +30,7 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
   let prepared: PreparedAttempt | undefined;
   try {
     prepared = await prepareAttempt(deps, job, token, data, admitted.attempt);
+    if (prepared.failure) throw prepared.failure;
     disposition = await runRounds(deps, job, data, prepared, spent);
   } catch (error) {
     // An attempt that began but could not run (tmux refused, the disk is full) is still an attempt: keep it.
@@ -73,8 +75,9 @@ async function recordBroken(deps: AttemptDeps, job: Job, data: AgentJobData, pre
       backoffMs: backoffDelayMs(deps.config.backoff, prepared.attempt),
       rateLimitWaitMs: 0,
     },
-    errorText,
+    error instanceof ClassifiedFailure ? (error as Error).message : errorText,
     error instanceof UnrecoverableError,
+    error instanceof ClassifiedFailure ? error.failureClass : undefined,
   );
   try {
     await recordConclusion(deps, data.runId, data.member, prepared.epoch, conclusion);

@@ -4,17 +4,21 @@ import { backoffDelayMs, isStaleEpochError, type AgentJobData, type AgentJobResu
 import { diffStat } from '../git/worktree.js';
 import { classifyEnd, conclude, type Conclusion, type Disposition, type Verdict } from './conclude.js';
 import { limitFor, type AttemptDeps } from './deps.js';
+import { publishWork } from './publish.js';
 import type { MonitoredEnd } from './monitor.js';
 import { RetryError } from './retry-error.js';
 
 /**
- * Decides (conclude.ts) and records how an attempt ended: gathers what the decision needs, writes its
+ * Decides (conclude.ts) and records how an attempt ended: publishes a success's work (publish.ts), gathers
+ * what the decision needs, writes its
  * member event through a Redis outage, pauses the concurrency key on a rate limit, and returns the
  * disposition for the caller to carry out. A superseded attempt's outcome is dropped.
  */
-export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMeta, data: AgentJobData, end: MonitoredEnd, verdict: Verdict = { kind: 'done' }): Promise<Disposition> {
+export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMeta, data: AgentJobData, end: MonitoredEnd, checked: Verdict = { kind: 'done' }): Promise<Disposition> {
   const { runId, member, epoch, attempt } = meta;
   const classified = classifyEnd(data.agent.kind, end);
+  // Work is published (pushed) before its success is recorded, so a dependant on any host finds it.
+  const verdict = classified.ok && checked.kind === 'done' ? await withPublished(checked, await publishWork(deps, data, meta.workspace)) : checked;
   const endedAt = deps.now();
   const gitWork = classified.ok && meta.workspace.kind === 'git-worktree' && data.baseCommit !== undefined;
   const conclusion = conclude(
@@ -60,6 +64,8 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
     await deps.heartbeats.clear(meta.jobId, epoch).catch(() => undefined);
   }
 }
+
+const withPublished = (checked: Verdict, published: Verdict): Verdict => (published.kind === 'done' ? { ...checked, ...published } : published);
 
 /** Writes a conclusion's member event, fenced by the attempt's epoch; a refused event is logged, not thrown. */
 export async function recordConclusion(deps: AttemptDeps, runId: string, member: string, epoch: number, conclusion: Conclusion): Promise<void> {

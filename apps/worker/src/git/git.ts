@@ -19,14 +19,19 @@ export interface GitOptions {
   env?: Record<string, string>;
   /** Throw on a non-zero exit (the default); false to read exitCode instead. */
   reject?: boolean;
+  /** It talks to a remote: never prompt for credentials (nobody is there to answer), ssh in batch mode. */
+  remote?: boolean;
 }
+
+/** Unattended remote access; a worker's own GIT_SSH_COMMAND (a key, a known_hosts file) is kept. */
+const remoteEnv = (): Record<string, string> => ({ GIT_TERMINAL_PROMPT: '0', GIT_SSH_COMMAND: process.env.GIT_SSH_COMMAND ?? 'ssh -o BatchMode=yes' });
 
 /**
  * The worker's one git runner: `git -C <cwd> …` with reins' identity, never reading stdin. Workspace,
  * checkpoint, merge-back and worktree clean-up all go through it.
  */
 export async function git(cwd: string, args: readonly string[], options: GitOptions = {}): Promise<GitResult> {
-  const result = await execa('git', ['-C', cwd, ...args], { env: { ...REINS_GIT_IDENTITY, ...options.env }, reject: options.reject ?? true, stdin: 'ignore' });
+  const result = await execa('git', ['-C', cwd, ...args], { env: { ...REINS_GIT_IDENTITY, ...(options.remote ? remoteEnv() : {}), ...options.env }, reject: options.reject ?? true, stdin: 'ignore' });
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
 

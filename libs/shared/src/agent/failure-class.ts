@@ -21,8 +21,12 @@ export const FAILURE_CLASSES = [
   'verify_failed',
   /** The planner's team was still invalid after one retry with the errors. */
   'plan_invalid',
+  /** A member's dependencies' branches conflict where it starts: no retry merges them. */
+  'merge_conflict',
+  /** The git remote refused the member's branch (a protected ref, a hook that says no). */
+  'push_rejected',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** Classes that no retry can fix. */
-export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid']);
+export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid', 'merge_conflict', 'push_rejected']);

@@ -29,7 +29,9 @@ export const AgentJobDataSchema = z.strictObject({
   agent: AgentSchema,
   /** Absolute; undefined means a fresh directory under the worker's data dir. */
   workdir: z.string().optional(),
-  /** In a git workdir: the commit every member's branch starts from. */
+  /** The git remote the member branches from and pushes to (instead of a workdir). */
+  repo: z.strictObject({ url: z.string() }).optional(),
+  /** In a git workdir or repo: the commit every member's branch starts from. */
   baseCommit: z.string().optional(),
   skills: z.array(z.strictObject({ name: z.string(), dir: z.string() })),
   team: z.array(z.strictObject({ name: MemberNameSchema, dependsOn: z.array(MemberNameSchema) })),
@@ -55,10 +57,14 @@ export const RunSubmitDataSchema = z.strictObject({
   planOnly: z.boolean().optional(),
 });
 
-/** Merges a finished run's member branches into reins/<run>/result; done by a worker, which has the repository. */
+/**
+ * Merges a finished run's member branches into reins/<run>/result; done by a worker, in the workdir's
+ * repository or from the remote (then the result is pushed there).
+ */
 export const IntegrateJobDataSchema = z.strictObject({
   runId: RunIdSchema,
-  workdir: z.string(),
+  workdir: z.string().optional(),
+  repo: z.strictObject({ url: z.string() }).optional(),
   baseCommit: z.string(),
   /** Members in dependency order: each is merged after what it depends on. */
   members: z.array(MemberNameSchema),

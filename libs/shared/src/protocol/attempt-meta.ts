@@ -17,7 +17,13 @@ export const AttemptMetaSchema = z.object({
   sessionName: z.string(),
   attemptDir: z.string(),
   home: z.string(),
-  workspace: z.object({ kind: z.enum(['git-worktree', 'workdir', 'scratch']), path: z.string(), branch: z.string().optional() }),
+  workspace: z.object({
+    kind: z.enum(['git-worktree', 'workdir', 'scratch']),
+    path: z.string(),
+    branch: z.string().optional(),
+    /** With a harness repo: the host's mirror the worktree was made from (checkpoints are pushed through it). */
+    mirror: z.object({ dir: z.string(), url: z.string() }).optional(),
+  }),
   sessionId: z.string().optional(),
   startedAt: z.number(),
 });

@@ -28,7 +28,7 @@ export type MemberEvent =
   | { type: 'attempt_started'; attempt: number; at: number; workerId: string; host: string; tmuxSocket: string; workspace: string; branch?: string }
   /** One round of the attempt (the first, a verify fix round, a plan retry) started in its tmux session. */
   | { type: 'round_started'; tmuxSession: string; sessionId?: string }
-  | { type: 'succeeded'; record: AttemptRecord; summary: string; figures: AttemptFigures; plan?: string; diffStat?: string }
+  | { type: 'succeeded'; record: AttemptRecord; summary: string; figures: AttemptFigures; plan?: string; diffStat?: string; commit?: string }
   /** The attempt failed: retried later, or (final) the member failed. A stall of a dead worker's attempt is one. */
   | { type: 'attempt_failed'; record: AttemptRecord; final: boolean; figures?: AttemptFigures; stallsSeen?: number }
   /** The API's limit, not the agent's fault: it waits until `retryAt` without using an attempt. */
@@ -121,7 +121,15 @@ export function memberTransition(event: MemberEvent): MemberTransition {
       const f = figureFields(event.figures);
       return t(
         RUNNING,
-        { ...f.set, status: 'succeeded', summary: event.summary, endedAt: event.record.endedAt, ...(event.plan ? { plan: event.plan } : {}), ...(event.diffStat ? { diffStat: event.diffStat } : {}) },
+        {
+          ...f.set,
+          status: 'succeeded',
+          summary: event.summary,
+          endedAt: event.record.endedAt,
+          ...(event.plan ? { plan: event.plan } : {}),
+          ...(event.diffStat ? { diffStat: event.diffStat } : {}),
+          ...(event.commit ? { commit: event.commit } : {}),
+        },
         [...f.remove, 'error', 'errorClass', 'retryAt'],
         { record: event.record },
       );

@@ -55,9 +55,11 @@ export const MemberRecordSchema = z.object({
   plan: z.string().optional(),
   /** The queue its job is on: a pool queue when it requires labels. */
   queue: z.string().optional(),
-  /** The member's git branch and its diff stat against the run's base, in a git workdir. */
+  /** The member's git branch and its diff stat against the run's base, in a git workdir or repo. */
   branch: z.string().optional(),
   diffStat: z.string().optional(),
+  /** With a repo: the commit its branch had when it succeeded (pushed to the remote). */
+  commit: z.string().optional(),
 });
 export type MemberRecord = z.output<typeof MemberRecordSchema>;
 
@@ -198,6 +200,11 @@ export interface Cursor {
 export interface RunView {
   runId: string;
   status: RunStatus;
+  /** The harness repo, when it names one: where member branches and the result are pushed. */
+  repo?: { url: string; ref?: string; baseCommit?: string };
+  /** The merge-back's branch and commit (on the remote, with a repo), once merged. */
+  resultBranch?: string;
+  resultCommit?: string;
   members: MemberView[];
 }
 
@@ -211,6 +218,9 @@ export interface MemberView {
   costUsd?: number;
   numTurns?: number;
   error?: string;
+  /** Its git branch, and (with a repo) the commit pushed when it succeeded. */
+  branch?: string;
+  commit?: string;
 }
 
 /** A readable line of an agent's activity, kept in a capped stream per member. */
@@ -222,9 +232,13 @@ export interface AgentEvent {
 }
 
 export function toRunView(run: RunRecord, members: readonly MemberRecord[]): RunView {
+  const repo = run.spec.repo ? { url: run.spec.repo.url, ...(run.spec.repo.ref ? { ref: run.spec.repo.ref } : {}), ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}) } : undefined;
   return {
     runId: run.runId,
     status: run.status,
+    ...(repo ? { repo } : {}),
+    ...(run.resultBranch ? { resultBranch: run.resultBranch } : {}),
+    ...(run.resultCommit ? { resultCommit: run.resultCommit } : {}),
     members: members.map((m) => {
       const view: MemberView = { name: m.name, status: m.status, attempts: m.attempts, workspace: m.workspace ?? null };
       if (m.exitCode !== undefined) view.exitCode = m.exitCode;
@@ -232,6 +246,8 @@ export function toRunView(run: RunRecord, members: readonly MemberRecord[]): Run
       if (m.costUsd !== undefined) view.costUsd = m.costUsd;
       if (m.numTurns !== undefined) view.numTurns = m.numTurns;
       if (m.error !== undefined) view.error = m.error;
+      if (m.branch !== undefined) view.branch = m.branch;
+      if (m.commit !== undefined) view.commit = m.commit;
       return view;
     }),
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RepoSchema } from './repo.js';
 
 /** Prompts travel as one argv element; Linux caps one argument at 128 KiB. */
 export const MAX_PROMPT_BYTES = 100_000;
@@ -96,7 +97,10 @@ export const HarnessSchema = z
     goal: z.string().min(1).optional(),
     /** `auto`: a planner agent assembles the team from the goal. */
     plan: z.literal('auto').optional(),
+    /** A folder on the hosts themselves: for one host, or hosts that really share a filesystem. */
     workdir: z.string().min(1).optional(),
+    /** A git remote: members branch from `ref` and push their branches there; hosts share nothing else. */
+    repo: RepoSchema.optional(),
     agent: AgentSchema.default({ kind: 'claude' }),
     team: TeamSchema.optional(),
     /** More folders of skills, besides reins' own; relative paths are taken from the harness file's folder. */
@@ -117,6 +121,8 @@ export const HarnessSchema = z
     retry: RetrySchema.optional(),
   })
   .superRefine((harness, ctx) => {
+    if (harness.repo && harness.workdir)
+      ctx.addIssue({ code: 'custom', path: ['repo'], message: 'expected repo or workdir, not both: repo for hosts that share only a git remote, workdir for one host', params: { quotesValue: true } });
     if (harness.plan === 'auto') {
       if (!harness.goal) ctx.addIssue({ code: 'custom', path: ['goal'], message: 'expected a goal: plan: auto builds the team from it' });
       if (harness.team) ctx.addIssue({ code: 'custom', path: ['team'], message: 'expected no team with plan: auto (the planner makes it); remove one of them' });

@@ -7,6 +7,7 @@ import { SpecError } from '../errors/spec-error.js';
 import { issuesFromZod, type InputIssue } from '../errors/issue.js';
 import { showValue } from '../errors/format.js';
 import { HarnessSchema, type Harness } from './harness.js';
+import { resolveRepo } from './repo.js';
 import { readSkillCatalogue } from './skills.js';
 
 /** A harness that passed every check, with its paths made absolute. */
@@ -18,7 +19,10 @@ export interface ResolvedHarness {
   workdir: string | undefined;
   /** Every skill a member names, to the absolute folder that holds its SKILL.md. */
   skillDirs: Record<string, string>;
-  /** When the workdir is a git repository with commits: its HEAD now, where every member's branch starts. */
+  /**
+   * Where every member's branch starts: with `repo`, the commit its ref names on the remote now; with a
+   * workdir that is a git repository with commits, its HEAD now.
+   */
   baseCommit: string | undefined;
 }
 
@@ -98,8 +102,15 @@ export async function resolveHarness(value: unknown, options: LoadOptions & { so
     });
   });
 
+  let baseCommit = workdir && issues.length === 0 ? await gitHead(workdir) : undefined;
+  // The remote is asked last: a harness with other mistakes is not worth a network round trip.
+  if (spec.repo && issues.length === 0) {
+    const resolved = await resolveRepo(spec.repo);
+    if (resolved.ok) baseCommit = resolved.baseCommit;
+    else issues.push(resolved.issue);
+  }
   if (issues.length > 0) throw new SpecError(options.source, issues);
-  return { spec, source: options.source, workdir, skillDirs, baseCommit: workdir ? await gitHead(workdir) : undefined };
+  return { spec, source: options.source, workdir, skillDirs, baseCommit };
 }
 
 /** HEAD of the repository holding `dir`, or undefined when it is none (or has no commits). */
