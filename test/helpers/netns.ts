@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,8 +31,30 @@ import { scratchEnv, tempDir } from './test-root.js';
  * may kill a previous attempt's session directly only when it is on the same host), and sharing one
  * name would let a test pass through that shortcut instead of through self-fencing.
  *
+ * Each test host is also a machine of its own on disk: a persistent mount namespace and a persistent UTS
+ * namespace, each bound to a file (`unshare --mount=<file> --uts=<file>`), that every process started on
+ * the host enters (`nsenter --net --mount --uts`). In it, a tmpfs mounted over a folder hides that folder
+ * (`hide()`): the submitter's folder (harness, skills, its local clone), the git remote's own files, the
+ * other hosts' data dirs. Why persistent namespaces rather than `unshare --mount` around each command:
+ * every process on the host is in the same namespace, as on a real machine, so a process started later
+ * (a second worker after a kill -9, a tmux server the worker starts, a `git` the test runs) sees the same
+ * view, and a folder hidden after it started is hidden from it at once. The namespace is created with
+ * private propagation, so nothing mounted in it reaches the machine and the reverse. In it, the machine's
+ * /run/netns and the hosts' namespace folders are detached (a copied namespace file would keep another
+ * run's network namespace alive as long as this host lives; the namespaces are entered through the
+ * machine's own files, opened before nsenter switches) and /sys is mounted again from inside the network
+ * namespace, as `ip netns exec` does.
+ *
+ * What a host shares with the machine: every folder it does not hide (the test root in /tmp included, so
+ * the machine reads the hosts' logs and tmux sockets as files), the kernel's abstract socket names per
+ * network namespace aside. A folder to hide must be a directory that exists; it shows on the host as an
+ * empty, writable folder (a real machine would lack it, or have its own), and what the machine writes
+ * there later stays invisible to the host.
+ *
  * Names carry the test process's pid: namespaces `reins-t<pid>-h<k>` (and `-svc`), veths `rt<pid>h<k>`
- * (machine side) and `rt<pid>h<k>n` (namespace side), within the 15-character interface name limit.
+ * (machine side) and `rt<pid>h<k>n` (namespace side), within the 15-character interface name limit; the
+ * namespace files are `/run/reins-hosts-t<pid>/h<k>.{mnt,uts}`, in a folder that is a private bind mount
+ * of itself (the kernel binds a namespace to a file only below a mount that does not propagate).
  */
 
 export interface NetnsSupport {
@@ -43,6 +65,23 @@ export interface NetnsSupport {
 
 const namePrefix = `reins-t${process.pid}`;
 const vethPrefix = `rt${process.pid}`;
+/** Followed by the pid: the folder of a test run's namespace files. */
+const nsDirPrefix = '/run/reins-hosts-t';
+
+/** The namespace files of one test host. */
+interface HostNamespaceFiles {
+  mount: string;
+  uts: string;
+}
+
+/**
+ * nsenter's argv that enters a host: its network namespace (the machine's /run/netns file), its mount and
+ * UTS namespaces, then `cwd` as the host sees it (`--wdns`: a folder the host hides is not entered through
+ * the machine's view). No fork (-F): the program's pid is the child's, so a kill -9 reaches it.
+ */
+function enterArgv(netnsFile: string, files: HostNamespaceFiles, cwd: string): string[] {
+  return ['nsenter', '-F', `--net=${netnsFile}`, `--mount=${files.mount}`, `--uts=${files.uts}`, `--wdns=${cwd}`, '--'];
+}
 
 function run(argv: readonly string[]): { ok: boolean; out: string } {
   const [program, ...args] = argv;
@@ -61,16 +100,26 @@ export function probeNetns(): NetnsSupport {
   for (const tool of [
     ['ip', '-V'],
     ['unshare', '--version'],
+    ['nsenter', '--version'],
+    ['findmnt', '--version'],
   ]) {
     const r = run(tool);
     if (!r.ok) return { ok: false, reason: `\`${tool.join(' ')}\` failed: ${r.out}` };
   }
   const ns = `${namePrefix}-probe`;
   const veth = `${vethPrefix}p`;
+  const nsDir = `${nsDirPrefix}${process.pid}-probe`;
+  const files = { mount: path.join(nsDir, 'probe.mnt'), uts: path.join(nsDir, 'probe.uts') };
   const steps = [
     ['ip', 'netns', 'add', ns],
     ['ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', `${veth}n`, 'netns', ns],
-    ['ip', 'netns', 'exec', ns, 'unshare', '--uts', '--', 'hostname', 'reins-probe'],
+    ['mkdir', '-p', nsDir],
+    ['mount', '--bind', nsDir, nsDir],
+    ['mount', '--make-private', nsDir],
+    ['touch', files.mount, files.uts],
+    ['unshare', `--mount=${files.mount}`, `--uts=${files.uts}`, '--propagation', 'private', '--', 'hostname', 'reins-probe'],
+    // The same entry and hiding a test host uses: a tmpfs over a folder, inside the host's namespace only.
+    [...enterArgv(`/run/netns/${ns}`, files, '/'), 'mount', '-t', 'tmpfs', '-o', 'size=64k', 'reins-hidden', nsDir],
   ];
   let failure: string | undefined;
   for (const step of steps) {
@@ -80,6 +129,7 @@ export function probeNetns(): NetnsSupport {
       break;
     }
   }
+  if (!isMountPoint(nsDir) || run(['umount', '--recursive', nsDir]).ok) removeNamespaceDir(nsDir);
   run(['ip', 'link', 'del', veth]);
   run(['ip', 'netns', 'del', ns]);
   return failure ? { ok: false, reason: failure } : { ok: true, reason: '' };
@@ -95,11 +145,18 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Namespaces and veths left by test runs that died without cleaning up (SIGKILL, a crashed runner):
- * their pid is gone. They hold addresses in 10.77.0.0/16, so they are removed before a slot is picked.
+ * Namespaces, their files and veths left by test runs that died without cleaning up (SIGKILL, a crashed
+ * runner): their pid is gone. They hold addresses in 10.77.0.0/16, so they are removed before a slot is picked.
  * Only names of this helper's exact shape are touched.
  */
 async function sweepStale(): Promise<void> {
+  for (const name of readdirSync('/run')) {
+    const pid = /^reins-hosts-t(\d+)(?:-probe)?$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && !isAlive(Number(pid))) {
+      const nsDir = `/run/${name}`;
+      if (!isMountPoint(nsDir) || (await execa('umount', ['--recursive', nsDir], { reject: false })).exitCode === 0) removeNamespaceDir(nsDir);
+    }
+  }
   const namespaces = (await execa('ip', ['netns', 'list'], { reject: false })).stdout.split('\n').map((line) => line.split(' ')[0] ?? '');
   for (const ns of namespaces) {
     const pid = /^reins-t(\d+)-(?:h\d+|svc|probe)$/.exec(ns)?.[1];
@@ -130,8 +187,30 @@ export interface TestHost {
   cut(): Promise<void>;
   /** Brings the link back up and restores the route. Safe to call when the link is up. */
   restore(): Promise<void>;
-  /** The program and arguments that run `argv` on this host: in its namespace, under its host name. */
-  command(argv: readonly string[]): { file: string; args: string[] };
+  /**
+   * A folder of this host's own, for its workers' data dirs: created under the test root, visible on the
+   * machine and on this host, hidden on every other host of the network.
+   */
+  dataDir: string;
+  /** The folders hidden on this host (real paths), in the order they were hidden. */
+  readonly hidden: readonly string[];
+  /**
+   * Hides folders on this host: a tmpfs over each, in the host's mount namespace. Every process on the
+   * host, running or started later, sees the empty tmpfs there; the machine and the other hosts do not.
+   * Each must be an existing directory; one already hidden is skipped.
+   */
+  hide(paths: readonly string[]): Promise<void>;
+  /**
+   * The program and arguments that run `argv` on this host: in its network, mount and UTS namespaces (its
+   * host name, its hidden folders), in `cwd` as the host sees it (default: the test process's cwd). Spawn
+   * it with the environment you mean the program to have; its pid is the program's.
+   */
+  command(argv: readonly string[], options?: { cwd?: string }): { file: string; args: string[] };
+}
+
+export interface TestNetworkOptions {
+  /** Folders hidden on every host from the start (see TestHost.hide), e.g. the submitter's folder. */
+  hide?: readonly string[];
 }
 
 export interface TestNetwork {
@@ -160,11 +239,12 @@ async function ip(...args: string[]): Promise<void> {
   await execa('ip', args);
 }
 
-async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwork> {
+async function buildNetwork(hostCount: number, slot: number, options: TestNetworkOptions): Promise<TestNetwork> {
   const net = (last: number) => `10.77.${slot}.${last}`;
   const serviceAddress = net(1);
   const namespaces: string[] = [];
   const machineVeths: string[] = [];
+  const nsDir = `${nsDirPrefix}${process.pid}`;
   let destroyed: Promise<void> | undefined;
 
   const destroy = async () => {
@@ -189,11 +269,18 @@ async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwor
         }
       }
     }
+    // The hosts' mount and UTS namespaces end with their files' mounts (no process is left in them), and
+    // the tmpfs hiding folders with them.
+    if (existsSync(nsDir)) {
+      const unmounted = isMountPoint(nsDir) ? await execa('umount', ['--recursive', nsDir], { reject: false }) : undefined;
+      if (!unmounted || unmounted.exitCode === 0) removeNamespaceDir(nsDir);
+      else leftovers.push(`${nsDir} stays mounted: ${unmounted.stderr}`);
+    }
     // Deleting one end of a veth deletes both; deleting a namespace's name alone frees its links only
     // once its last process is gone, which is asynchronous.
     for (const veth of machineVeths) await execa('ip', ['link', 'del', veth], { reject: false });
     for (const ns of namespaces) await execa('ip', ['netns', 'del', ns], { reject: false });
-    if (leftovers.length > 0) throw new Error(`test hosts still ran processes, killed:\n${leftovers.map((l) => `  - ${l}`).join('\n')}`);
+    if (leftovers.length > 0) throw new Error(`test hosts still ran processes (killed) or left mounts:\n${leftovers.map((l) => `  - ${l}`).join('\n')}`);
   };
 
   const link = async (machineVeth: string, netnsVeth: string, ns: string, machineAddress: string, netnsAddress: string) => {
@@ -210,6 +297,9 @@ async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwor
 
   try {
     await link(`${vethPrefix}s`, `${vethPrefix}sn`, `${namePrefix}-svc`, serviceAddress, net(2));
+    await mkdir(nsDir, { recursive: true });
+    if (!isMountPoint(nsDir)) await execa('mount', ['--bind', nsDir, nsDir]);
+    await execa('mount', ['--make-private', nsDir]);
     const hosts: TestHost[] = [];
     for (let index = 1; index <= hostCount; index += 1) {
       const ns = `${namePrefix}-h${index}`;
@@ -220,10 +310,14 @@ async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwor
       await link(machineVeth, netnsVeth, ns, gatewayAddress, address);
       const route = ['netns', 'exec', ns, 'ip', 'route', 'replace', `${serviceAddress}/32`, 'via', gatewayAddress, 'dev', netnsVeth];
       await ip(...route);
+      const hostName = `h${index}.${namePrefix}`;
+      const files = await createHostNamespaces(nsDir, index, hostName, `/run/netns/${ns}`);
+      const enter = (cwd: string) => enterArgv(`/run/netns/${ns}`, files, cwd);
+      const hidden: string[] = [];
       let linked = true;
       hosts.push({
         index,
-        hostName: `h${index}.${namePrefix}`,
+        hostName,
         netns: ns,
         address,
         gatewayAddress,
@@ -242,13 +336,26 @@ async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwor
           await ip(...route);
           linked = true;
         },
-        command: (argv) => ({
-          file: 'ip',
-          // ip netns exec and unshare exec (no fork), and so does sh: the child's pid is the program's.
-          args: ['netns', 'exec', ns, 'unshare', '--uts', '--', 'sh', '-c', 'hostname "$1" && shift && exec "$@"', 'sh', `h${index}.${namePrefix}`, ...argv],
-        }),
+        dataDir: tempDir(`host-h${index}`),
+        hidden,
+        hide: async (paths) => {
+          for (const wanted of paths) {
+            const folder = realpathSync(wanted);
+            if (!statSync(folder).isDirectory()) throw new Error(`cannot hide ${wanted} on ${hostName}: not a directory`);
+            if (hidden.includes(folder)) continue;
+            const [file, ...args] = [...enter('/'), 'mount', '-t', 'tmpfs', '-o', 'size=64m,mode=0755', 'reins-hidden', folder];
+            await execa(file!, args);
+            hidden.push(folder);
+          }
+        },
+        command: (argv, { cwd = process.cwd() } = {}) => {
+          const [file, ...args] = [...enter(cwd), ...argv];
+          return { file: file!, args };
+        },
       });
     }
+    // Each host's data dir is its own: the other hosts do not see it.
+    for (const host of hosts) await host.hide([...(options.hide ?? []), ...hosts.filter((other) => other !== host).map((other) => other.dataDir)]);
     // Another run may have taken the same slot between pickSlot and here: then this network is unusable.
     const owners = (await execa('ip', ['-4', '-o', 'addr', 'show', 'to', `10.77.${slot}.0/24`])).stdout
       .split('\n')
@@ -267,19 +374,57 @@ async function buildNetwork(hostCount: number, slot: number): Promise<TestNetwor
   }
 }
 
+/**
+ * Removes a namespace folder once unmounted: its files (the mount points the namespaces were bound to),
+ * then the folder. Only names of the helper's own shape, never recursively.
+ */
+function removeNamespaceDir(nsDir: string): void {
+  try {
+    for (const name of readdirSync(nsDir)) if (/^(?:h\d+|probe)\.(?:mnt|uts)$/.test(name)) unlinkSync(path.join(nsDir, name));
+    rmdirSync(nsDir);
+  } catch {
+    // a stranger's file in it, or it is gone already: left for a look
+  }
+}
+
+/** Whether a folder is a mount point in the test process's mount namespace. */
+function isMountPoint(folder: string): boolean {
+  return run(['findmnt', '--noheadings', '--mountpoint', folder]).ok;
+}
+
+/**
+ * A test host's mount and UTS namespaces, bound to files in `nsDir` (see the file's comment): a copy of
+ * the machine's mounts with private propagation, and the host's name. Then, inside, the namespace files
+ * copied from the machine are detached and /sys is mounted from the host's network namespace.
+ */
+async function createHostNamespaces(nsDir: string, index: number, hostName: string, netnsFile: string): Promise<HostNamespaceFiles> {
+  const files = { mount: path.join(nsDir, `h${index}.mnt`), uts: path.join(nsDir, `h${index}.uts`) };
+  await writeFile(files.mount, '');
+  await writeFile(files.uts, '');
+  await execa('unshare', [`--mount=${files.mount}`, `--uts=${files.uts}`, '--propagation', 'private', '--', 'hostname', hostName]);
+  const inside = (argv: readonly string[]) => execa('nsenter', [...enterArgv(netnsFile, files, '/').slice(1), ...argv]);
+  const targets = (await inside(['findmnt', '--raw', '--noheadings', '--output', 'TARGET'])).stdout.split('\n');
+  const copied = targets.filter((target) => target === '/run/netns' || /^\/run\/reins-hosts-t\d+(?:-probe)?$/.test(target));
+  // Lazily: a detached mount takes the mounts below it along. Each target once, outermost first.
+  for (const target of [...new Set(copied)]) await inside(['umount', '--lazy', target]).catch(() => undefined);
+  await inside(['umount', '--lazy', '/sys']);
+  await inside(['mount', '-t', 'sysfs', 'sysfs', '/sys']);
+  return files;
+}
+
 class SlotTakenError extends Error {
   override name = 'SlotTakenError';
 }
 
 /** Builds `hostCount` test hosts and the service link. Call destroy() in a finally or afterAll. */
-export async function createTestNetwork(hostCount: number): Promise<TestNetwork> {
+export async function createTestNetwork(hostCount: number, options: TestNetworkOptions = {}): Promise<TestNetwork> {
   await sweepStale();
   const tried: number[] = [];
   for (;;) {
     const slot = await pickSlot(tried);
     tried.push(slot);
     try {
-      return await buildNetwork(hostCount, slot);
+      return await buildNetwork(hostCount, slot, options);
     } catch (error) {
       if (!(error instanceof SlotTakenError) || tried.length >= 5) throw error;
     }
@@ -294,7 +439,7 @@ export interface ServiceRedis {
 }
 
 /** A free TCP port on `address` (which must be on this machine). */
-async function freePortOn(address: string): Promise<number> {
+export async function freePortOn(address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
@@ -357,16 +502,18 @@ export async function startRedisOn(address: string): Promise<ServiceRedis> {
 /**
  * Starts a reins worker on a test host: `node apps/worker/dist/main.js` in its namespace, with the
  * environment a fleet gives its workers (`env`, from Fleet.env) plus its own id and data dir, as a
- * separate machine would have. Resolves once it logged "worker started".
+ * separate machine would have (default: the host's own, hidden from the other hosts). Resolves once it
+ * logged "worker started". A worker started again on the same host (after a kill -9) sees the same
+ * mounts and host name: the host's namespaces outlive its processes.
  */
-export async function startWorkerOn(host: TestHost, options: { id: string; dataDir: string; env: Record<string, string>; logDir: string }): Promise<RoleHandle> {
+export async function startWorkerOn(host: TestHost, options: { id: string; dataDir?: string; env: Record<string, string>; logDir: string }): Promise<RoleHandle> {
   await mkdir(options.logDir, { recursive: true });
   const logFile = path.join(options.logDir, `worker-${options.id}.log`);
   const handle = spawnRoleProcess(
     'worker',
     options.id,
     host.command([process.execPath, path.join(repoRoot, 'apps/worker/dist/main.js')]),
-    { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir },
+    { ...options.env, REINS_WORKER_ID: options.id, REINS_DATA_DIR: options.dataDir ?? host.dataDir },
     logFile,
   );
   try {
@@ -414,4 +561,17 @@ export async function killTmuxServer(socket: string): Promise<string[]> {
   const left = await tmuxSessionsOn(socket);
   await execa('tmux', ['-S', socket, 'kill-server'], { reject: false });
   return left;
+}
+
+export interface HostRunResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `argv` on a host to its end (see TestHost.command), with exactly `env`; an exit code never throws. */
+export async function runOn(host: TestHost, argv: readonly string[], options: { env: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<HostRunResult> {
+  const { file, args } = host.command(argv, { cwd: options.cwd });
+  const result = await execa(file, args, { env: options.env, extendEnv: false, reject: false, stdin: 'ignore', timeout: options.timeoutMs ?? 30_000 });
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout).trim(), stderr: String(result.stderr).trim() };
 }
