@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -5,6 +6,7 @@ import { byConversation, scripted, type RecordedRequest } from '../helpers/messa
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { createBareRepository, gitEnv } from '../helpers/git-remote.js';
 
 /** The worker tells each agent who it is in the appended system prompt; route replies by that. */
 const memberOf = (req: RecordedRequest): string => /You are "([^"]+)", one member of the reins team/.exec(req.systemText)?.[1] ?? 'unknown';
@@ -74,6 +76,27 @@ describe('real Claude Code agents', () => {
       expect(logs.stdout).toMatch(/init\s+session [0-9a-f-]{36} started/);
       expect(logs.stdout).toMatch(/tool\s+Write .*hello\.txt/);
       expect(logs.stdout).toMatch(/result\s+success in 3 turns, \$\d+\.\d{4}: I wrote hello\.txt\./);
+    });
+  });
+
+  it('works on a harness repo: what it writes with the Write tool, uncommitted, reaches the result branch on the remote', async () => {
+    const remote = await createBareRepository(tempDir('claude-remote'), 'app', { files: { 'README.md': '# app\n' } });
+    fixture.script((req) =>
+      JSON.parse(JSON.stringify(scripted([{ toolUse: [{ name: 'Write', input: { file_path: '__CWD__/NOTES.md', content: 'notes from claude\n' } }] }, { text: 'Wrote NOTES.md.' }])(req)).replace('__CWD__', cwdOf(req))),
+    );
+    const file = await writeHarness(tempDir('claude-repo'), {
+      name: 'remote-writer',
+      repo: { url: `file://${remote.gitDir}` },
+      agent: { kind: 'claude', maxTurns: 5 },
+      team: [{ name: 'writer', prompt: 'Write NOTES.md.' }],
+    });
+    await claudeFleet(async (fleet) => {
+      const result = await fleet.reins(['submit', file, '--wait', '--json']);
+      expect(result.exitCode, result.stderr + result.stdout).toBe(0);
+      const view = JSON.parse(result.stdout) as View & { resultBranch: string };
+      const git = (...args: string[]) => execFileSync('git', ['-C', remote.gitDir, ...args], { encoding: 'utf8', env: gitEnv() }).trim();
+      expect(git('show', `${view.resultBranch}:NOTES.md`)).toBe('notes from claude');
+      expect(git('log', '-1', '--format=%s', `reins/${view.runId}/writer`)).toBe('reins: work writer left uncommitted');
     });
   });
 

@@ -4,26 +4,17 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
-import { scratchEnv, tempDir } from '../helpers/test-root.js';
+import { tempDir } from '../helpers/test-root.js';
+import { createBareRepository, gitEnv } from '../helpers/git-remote.js';
 import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
 
 const redis = useRedis();
 
 /** A bare repository with one commit on main (README.md), and git run against it with a scratch HOME. */
-function bareRemote(): { dir: string; url: string; git: (...args: string[]) => string } {
-  const root = tempDir('remote');
-  const dir = path.join(root, 'origin.git');
-  const env = { ...scratchEnv(path.join(root, 'home')), GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' };
-  const run = (cwd: string, ...args: string[]) => execFileSync('git', ['-C', cwd, ...args], { encoding: 'utf8', env }).trim();
-  execFileSync('mkdir', ['-p', dir, env.HOME!]);
-  run(dir, 'init', '-q', '--bare', '-b', 'main');
-  const seed = path.join(root, 'seed');
-  run(root, 'init', '-q', '-b', 'main', seed);
-  writeFileSync(path.join(seed, 'README.md'), 'base\n');
-  run(seed, 'add', '-A');
-  run(seed, 'commit', '-q', '-m', 'base');
-  run(seed, 'push', '-q', dir, 'HEAD:main');
-  return { dir, url: `file://${dir}`, git: (...args) => run(dir, ...args) };
+async function bareRemote(): Promise<{ dir: string; url: string; git: (...args: string[]) => string }> {
+  const repo = await createBareRepository(tempDir('remote'), 'origin', { files: { 'README.md': 'base\n' } });
+  const env = gitEnv();
+  return { dir: repo.gitDir, url: `file://${repo.gitDir}`, git: (...args) => execFileSync('git', ['-C', repo.gitDir, ...args], { encoding: 'utf8', env }).trim() };
 }
 
 /** A command agent that writes files with sh (content from argv, never through the shell's parser) and commits nothing. */
@@ -33,7 +24,7 @@ const keysOf = async (prefix: string) => redis.client.keys(`{${prefix}}*`);
 
 describe('a harness repo: hosts that share only Redis and a git remote', () => {
   it('members branch from the remote, dependants start from their dependencies, and branches and result are pushed', async () => {
-    const remote = bareRemote();
+    const remote = await bareRemote();
     const file = await writeHarness(tempDir('repo-harness'), {
       name: 'remote-team',
       repo: { url: remote.url },
@@ -72,12 +63,12 @@ describe('a harness repo: hosts that share only Redis and a git remote', () => {
       const files = remote.git('ls-tree', '-r', '--name-only', view.resultCommit).split('\n').sort();
       expect(files).toEqual(['README.md', 'docs/right.txt', 'left.txt', 'seen.txt']);
       // The remote's own branch is untouched.
-      expect(remote.git('log', '--format=%s', 'main')).toBe('base');
+      expect(remote.git('log', '--format=%s', 'main')).toBe('origin: initial commit');
     });
   });
 
   it('fails a member whose dependencies conflict where it starts, at once and naming the files (merge_conflict)', async () => {
-    const remote = bareRemote();
+    const remote = await bareRemote();
     const file = await writeHarness(tempDir('conflict-harness'), {
       name: 'conflicting-start',
       repo: { url: remote.url },
@@ -101,7 +92,7 @@ describe('a harness repo: hosts that share only Redis and a git remote', () => {
   });
 
   it('fails a member whose push the remote refuses (push_rejected), with its message, and keeps the commit in the mirror', async () => {
-    const remote = bareRemote();
+    const remote = await bareRemote();
     const hook = path.join(remote.dir, 'hooks', 'pre-receive');
     writeFileSync(hook, '#!/bin/sh\necho "branches of refused are protected here"\nwhile read old new ref; do case "$ref" in */refused) exit 1;; esac; done\nexit 0\n');
     chmodSync(hook, 0o755);
@@ -133,7 +124,7 @@ describe('a harness repo: hosts that share only Redis and a git remote', () => {
   });
 
   it('refuses a repo it cannot use at submit, naming the field, with nothing in Redis', async () => {
-    const remote = bareRemote();
+    const remote = await bareRemote();
     const dir = tempDir('bad-repo');
     const cases: { repo: unknown; workdir?: string; field: string; says: string; hides?: string }[] = [
       { repo: { url: `file://${dir}/nowhere.git` }, field: 'repo.url', says: `cannot read file://${dir}/nowhere.git` },
