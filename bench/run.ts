@@ -20,6 +20,7 @@ import { failover } from './figures/failover.js';
 import { scale } from './figures/scale.js';
 import { submitLatency } from './figures/submit-latency.js';
 import { trivialJobs } from './figures/trivial-jobs.js';
+import { workspace } from './figures/workspace.js';
 
 interface Suite {
   /** The figures it measures; it runs when BENCH_ONLY names any of them (or is empty). */
@@ -38,6 +39,7 @@ const SUITES: Suite[] = [
   { figures: ['crash-resume'], run: crashResume },
   { figures: ['partition-fence', 'partition-moved'], run: partition },
   { figures: ['failover'], run: failover },
+  { figures: ['workspace', 'workspace-push'], run: workspace },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -1,7 +1,21 @@
 import { z } from 'zod';
 
 /** The figures `BENCH_ONLY` can name; a suite runs when any of its figures is named. */
-export const FIGURE_NAMES = ['submit-latency', 'trivial-jobs', 'dead-worker', 'hung-agent', 'crash-resume', 'redis-commands', 'worker-rss', 'scale', 'partition-fence', 'partition-moved', 'failover'] as const;
+export const FIGURE_NAMES = [
+  'submit-latency',
+  'trivial-jobs',
+  'dead-worker',
+  'hung-agent',
+  'crash-resume',
+  'redis-commands',
+  'worker-rss',
+  'scale',
+  'partition-fence',
+  'partition-moved',
+  'failover',
+  'workspace',
+  'workspace-push',
+] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
 const count = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);

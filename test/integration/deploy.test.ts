@@ -391,12 +391,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('gives the worker a persistent data dir and a stop grace period longer than its drain and hand-back', () => {
+  it('gives each worker replica a data dir of its own (nothing shared but Redis and git) and a stop grace period longer than its drain and hand-back', () => {
     const worker = compose.services.worker!;
     const config = loadConfig(serviceEnv(worker));
     const dataVolume = volumeTargets(worker).find((v) => v.target === config.dataDir);
     expect(dataVolume, `a volume on the data dir ${config.dataDir}`).toBeDefined();
-    expect(Object.keys(compose.volumes ?? {})).toContain(dataVolume!.source);
+    // An anonymous volume: each replica gets its own; a named one would be shared by every replica.
+    expect(dataVolume!.source).toBeUndefined();
     expect(worker.stop_grace_period).toBeDefined();
     expect(goDurationMs(worker.stop_grace_period!)).toBeGreaterThan(config.drainTimeoutMs + workerHandBackMs());
   });

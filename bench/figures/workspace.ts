@@ -1,0 +1,102 @@
+// A member's workspace on a harness repo, through the worker's own code: ready from a warm mirror (an
+// incremental fetch, then a worktree of the member's branch) beside a plain `git clone` of the same
+// repository in the same run; and the push of a member branch after a one-file change (reins' leftover
+// commit and push) beside a plain `git commit -a && git push`. The repository is generated: 10,000 files
+// over 1,000 commits, served by file:// (git's own transport, not a local copy).
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { execa } from 'execa';
+import { commitLeftovers, pushRef } from '../../apps/worker/src/git/push.js';
+import { openMirror } from '../../apps/worker/src/git/mirror.js';
+import { prepareWorkspace } from '../../apps/worker/src/workspace.js';
+import { tempDir } from '../../test/helpers/test-root.js';
+import type { Figure } from '../lib/figure.js';
+import type { BenchOptions } from '../lib/options.js';
+
+const COMMITS = 1_000;
+const FILES_PER_COMMIT = 10;
+const IDENTITY = { GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@localhost', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@localhost' };
+
+const git = (cwd: string, args: string[], input?: string) => execa('git', ['-C', cwd, ...args], { env: IDENTITY, ...(input !== undefined ? { input } : {}) });
+
+/** A bare repository of COMMITS commits adding FILES_PER_COMMIT files each, written with one fast-import. */
+async function generateRepository(dir: string): Promise<void> {
+  await execa('git', ['init', '--quiet', '--bare', '-b', 'main', dir]);
+  const chunks: string[] = [];
+  const data = (text: string) => `data ${Buffer.byteLength(text)}\n${text}\n`;
+  for (let c = 1; c <= COMMITS; c += 1) {
+    chunks.push(`commit refs/heads/main\nmark :${c}\ncommitter bench <bench@localhost> ${1_700_000_000 + c} +0000\n${data(`commit ${c}`)}`);
+    if (c > 1) chunks.push(`from :${c - 1}\n`);
+    for (let f = 0; f < FILES_PER_COMMIT; f += 1) chunks.push(`M 100644 inline src/m${c % 100}/f${c}-${f}.txt\n${data(`file ${c}-${f}\n${'line of text\n'.repeat(20)}`)}`);
+    chunks.push('\n');
+  }
+  await git(dir, ['fast-import', '--quiet'], chunks.join(''));
+}
+
+const timed = async (work: () => Promise<unknown>): Promise<number> => {
+  const start = performance.now();
+  await work();
+  return performance.now() - start;
+};
+
+export async function workspace(options: BenchOptions): Promise<Figure[]> {
+  const root = tempDir('bench-workspace');
+  const origin = path.join(root, 'origin.git');
+  await generateRepository(origin);
+  const url = `file://${origin}`;
+  const baseCommit = (await git(origin, ['rev-parse', 'main'])).stdout.trim();
+  const dataDir = path.join(root, 'worker');
+  const coldMs = await timed(() => openMirror(dataDir, url));
+
+  const warm: number[] = [];
+  const clone: number[] = [];
+  const push: number[] = [];
+  const rawPush: number[] = [];
+  for (let i = 0; i < options.repeats; i += 1) {
+    const runId = `r-bench${String(i).padStart(4, '0')}`;
+    let made: Awaited<ReturnType<typeof prepareWorkspace>> | undefined;
+    warm.push(await timed(async () => (made = await prepareWorkspace({ dataDir, runId, member: 'm', workdir: undefined, repo: { url }, baseCommit }))));
+    const { path: dir, mirror } = made!;
+    const cloned = path.join(root, `clone-${i}`);
+    clone.push(await timed(() => execa('git', ['clone', '--quiet', url, cloned], { env: IDENTITY })));
+
+    // One file changed, then published: reins' way (leftover commit, push through the mirror) and git's.
+    await writeFile(path.join(dir, 'src/m1/f1-0.txt'), `changed in sample ${i}\n`);
+    push.push(
+      await timed(async () => {
+        const commit = await commitLeftovers(dir, 'm');
+        const pushed = await pushRef(mirror!, dir, commit, `refs/heads/reins/${runId}/m`);
+        if (!pushed.ok) throw new Error(`bench push refused: ${pushed.refused}`);
+      }),
+    );
+    await writeFile(path.join(cloned, 'src/m1/f1-0.txt'), `changed in raw sample ${i}\n`);
+    rawPush.push(
+      await timed(async () => {
+        await git(cloned, ['commit', '--quiet', '-a', '-m', 'one file']);
+        await git(cloned, ['push', '--quiet', 'origin', `HEAD:refs/heads/raw-${i}`]);
+      }),
+    );
+  }
+  const conditions = `${COMMITS * FILES_PER_COMMIT} files, ${COMMITS} commits, file:// remote; cold mirror (first clone of it) ${Math.round(coldMs)} ms`;
+  return [
+    {
+      name: 'workspace',
+      title: 'workspace ready for a member: warm mirror (fetch + worktree)',
+      unit: 'ms',
+      samples: warm,
+      baseline: { label: 'git clone of the same repository', samples: clone },
+      conditions,
+      note: 'goal ≤ 200 ms warm',
+      extra: { coldMirrorMs: coldMs },
+    },
+    {
+      name: 'workspace-push',
+      title: 'push of a member branch after a one-file change',
+      unit: 'ms',
+      samples: push,
+      baseline: { label: 'git commit -a && git push', samples: rawPush },
+      conditions: `${COMMITS * FILES_PER_COMMIT} files, file:// remote; reins stages the whole worktree (git add -A)`,
+    },
+  ];
+}
