@@ -5,6 +5,8 @@ import { AttemptMetaSchema, parseJob, type AttemptMeta } from '@reins/shared';
 import { attemptFiles } from '../tmux/launcher.js';
 import { sessionIndexDir, type AttemptDeps } from './deps.js';
 import { monitorAgent } from './monitor.js';
+import { classifyEnd, type Verdict } from './conclude.js';
+import { publishWork } from './publish.js';
 import { carryOutAdopted, settleAttempt } from './settle.js';
 import { stopAgent } from './stop-agent.js';
 
@@ -47,7 +49,9 @@ async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Pr
   try {
     const data = parseJob('agent.run', job);
     const end = await monitorAgent(deps, job, meta, data, { adopted: true });
-    await carryOutAdopted(job, meta.token, await settleAttempt(deps, job, meta, data, end));
+    // An adopted agent's work is handed on like any other's before it is recorded as succeeded.
+    const verdict: Verdict = classifyEnd(data.agent.kind, end).ok ? await publishWork(deps, data, meta.workspace) : { kind: 'done' };
+    await carryOutAdopted(job, meta.token, await settleAttempt(deps, job, meta, data, end, verdict));
   } catch (error) {
     deps.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');
   }

@@ -6,7 +6,7 @@ import type { AgentIdentity } from '../agent/env.js';
 import { continuationPrompt } from '../agent/resume.js';
 import { resumableSession } from '../claude/transcript.js';
 import { restoreCommit } from '../git/checkpoint.js';
-import { injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
+import { fetchInputs, injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
 import type { AttemptDeps } from './deps.js';
 
 /** How a round starts: its prompt, and the session to resume (by id, or from a transcript file). */
@@ -29,7 +29,8 @@ export interface PreparedAttempt {
 }
 
 /**
- * Prepares the workspace and the agent's home, restores the cursor, and takes the attempt's epoch
+ * Prepares the workspace (its skills, and a scratch member's inputs/<dependency>) and the agent's home,
+ * restores the cursor, and takes the attempt's epoch
  * (attempt_started). The first round's prompt says where the last attempt got to, when there was one.
  */
 export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, attempt: number): Promise<PreparedAttempt> {
@@ -40,7 +41,12 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   const cursor = await deps.store.readCursor(runId, member);
   const previous = (await deps.store.readAttempts(runId, member)).at(-1);
   const restoredCommit = cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
-  await injectSkills(workspace.path, data.skills);
+  await injectSkills(deps.files, runId, workspace.path, data.skills);
+  if (workspace.kind === 'scratch' && data.mode === 'member') {
+    // A scratch member has no repository to read its dependencies' work from: it gets their published folders.
+    const dependencies = data.team.find((m) => m.name === member)?.dependsOn ?? [];
+    await fetchInputs(deps.files, runId, workspace.path, dependencies);
+  }
   const home = path.join(config.dataDir, 'homes', runId, member);
   await mkdir(path.join(home, 'tmp'), { recursive: true });
   const started = await deps.store.apply(runId, member, {

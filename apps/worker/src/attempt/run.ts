@@ -6,13 +6,14 @@ import type { AttemptDeps } from './deps.js';
 import { launchRound } from './launch.js';
 import { monitorAgent } from './monitor.js';
 import { prepareAttempt, type PreparedAttempt } from './prepare.js';
+import { publishWork } from './publish.js';
 import { carryOut, recordConclusion, settleAttempt } from './settle.js';
 import { verdictAfterRound } from './verdict.js';
 
 /**
  * One agent job, admitted to one of this worker's slots: admission (run, member, stall, concurrency key,
  * budget), preparation (workspace, cursor, epoch), the rounds (launch, monitor, verdict: verify fix rounds
- * and planner retries), then the conclusion, recorded and carried out on the BullMQ job.
+ * and planner retries), publishing the work, then the conclusion, recorded and carried out on the BullMQ job.
  */
 export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): Promise<AgentJobResult> {
   const data = parseJob('agent.run', job);
@@ -53,6 +54,11 @@ async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepar
     meta = await launchRound(deps, job, prepared, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
     end = await monitorAgent(deps, job, meta, data, { adopted: false });
     spent.usd += end.result?.total_cost_usd ?? 0;
+  }
+  // The work is done and checked: hand it on before the member is recorded as succeeded.
+  if (verdict.kind === 'done' && classifyEnd(data.agent.kind, end).ok) {
+    const published = await publishWork(deps, data, prepared.workspace);
+    if (published.kind !== 'done') verdict = published;
   }
   return settleAttempt(deps, job, meta, data, end, verdict);
 }

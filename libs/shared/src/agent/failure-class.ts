@@ -21,8 +21,10 @@ export const FAILURE_CLASSES = [
   'verify_failed',
   /** The planner's team was still invalid after one retry with the errors. */
   'plan_invalid',
+  /** A member without a repository left more work in its workspace than REINS_ARTIFACT_MAX_BYTES lets it hand on. */
+  'artifact_too_large',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** Classes that no retry can fix. */
-export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid']);
+export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid', 'artifact_too_large']);
