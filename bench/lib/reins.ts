@@ -50,7 +50,16 @@ export async function submitAgents(fleet: Fleet, connection: Redis, options: { d
   const control = openQueue(QUEUES.control, connection, createKeys(fleet.prefix));
   try {
     const runs = sizes.map((size) => ({ runId: newRunId(), harness: harnessOf.get(size)! }));
-    await Promise.all(runs.map(({ runId, harness }) => addJob(control, 'run.submit', { runId, source: harness.source, spec: harness.spec, skillDirs: harness.skillDirs, submittedAt: Date.now() }, { jobId: runId })));
+    await Promise.all(
+      runs.map(({ runId, harness }) =>
+        addJob(
+          control,
+          'run.submit',
+          { runId, source: harness.source, spec: harness.spec, skills: Object.fromEntries(Object.values(harness.skills).map((s) => [s.name, s.description])), submittedAt: Date.now() },
+          { jobId: runId },
+        ),
+      ),
+    );
     return {
       runIds: runs.map((r) => r.runId),
       agents: runs.flatMap(({ runId, harness }) => (harness.spec.team ?? []).map((m) => ({ runId, member: m.name, jobId: agentJobId(runId, m.name) }))),

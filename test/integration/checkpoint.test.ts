@@ -15,7 +15,7 @@ const redis = useRedis();
 /** A member with one attempt begun (epoch 1), and a Claude session transcript in its home. */
 async function setup(name: string) {
   const store = new RunStore(redis.client, createKeys(`cp-${name}`));
-  await store.createRun({ runId: 'r-checkpoint1', name, goal: name, source: 'x', spec: { name, agent: { kind: 'claude' }, team: [{ name: 'a', prompt: 'p' }] }, members: ['a'], skillDirs: {}, createdAt: Date.now() }, [
+  await store.createRun({ runId: 'r-checkpoint1', name, goal: name, source: 'x', spec: { name, agent: { kind: 'claude' }, team: [{ name: 'a', prompt: 'p' }] }, members: ['a'], skills: {}, createdAt: Date.now() }, [
     { name: 'a', dependsOn: [], jobId: 'r-checkpoint1.a' },
   ]);
   const epoch = await startAttempt(store, 'r-checkpoint1', 'a');

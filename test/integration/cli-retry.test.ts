@@ -139,7 +139,7 @@ describe('reins retry', () => {
           source: 'x',
           spec: { name: 'unit', agent: { kind: 'command', argv: ['true'] }, team: team.map((m) => ({ name: m.name, prompt: 'p', depends_on: m.dependsOn })) },
           members: team.map((m) => m.name),
-          skillDirs: {},
+          skills: {},
           createdAt: Date.now(),
         },
         team.map((m) => ({ ...m, jobId: `${runId}.${m.name}` })),

@@ -14,7 +14,7 @@ async function newMember(name: string) {
   const keys = createKeys(`ms-${name}`);
   const store = new RunStore(redis.client, keys);
   const runId = 'r-memberstore1';
-  await store.createRun({ runId, name, goal: name, source: 'x', spec: { name, agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'a', prompt: 'p' }] }, members: ['a'], skillDirs: {}, createdAt: 1 }, [
+  await store.createRun({ runId, name, goal: name, source: 'x', spec: { name, agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'a', prompt: 'p' }] }, members: ['a'], skills: {}, createdAt: 1 }, [
     { name: 'a', dependsOn: [], jobId: `${runId}.a` },
   ]);
   return { keys, store, runId };

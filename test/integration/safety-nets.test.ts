@@ -54,7 +54,7 @@ describe('safety nets with command agents', () => {
     await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       await store.createRun(
-        { runId: 'r-fencetest1', name: 'f', goal: 'f', source: 'x', spec: { name: 'f', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skillDirs: {}, createdAt: Date.now() },
+        { runId: 'r-fencetest1', name: 'f', goal: 'f', source: 'x', spec: { name: 'f', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skills: {}, createdAt: Date.now() },
         [{ name: 'solo', dependsOn: [], jobId: 'r-fencetest1.solo' }],
       );
       const first = await startAttempt(store, 'r-fencetest1', 'solo');
@@ -80,10 +80,9 @@ describe('safety nets with command agents', () => {
       const store = storeOf(redis.client, fleet);
       const runId = 'r-hbmissing1';
       const jobId = agentJobId(runId, 'solo');
-      await store.createRun(
-        { runId, name: 'hb', goal: 'hb', source: 'x', spec: { name: 'hb', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skillDirs: {}, createdAt: Date.now() },
-        [{ name: 'solo', dependsOn: [], jobId }],
-      );
+      await store.createRun({ runId, name: 'hb', goal: 'hb', source: 'x', spec: { name: 'hb', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skills: {}, createdAt: Date.now() }, [
+        { name: 'solo', dependsOn: [], jobId },
+      ]);
       // An agent job held by a worker of the test's own, which never writes a heartbeat.
       const queue = new Queue('agent', { connection: redis.client, prefix: keys.bullPrefix });
       await queue.add('agent.run', {}, { jobId });

@@ -13,7 +13,7 @@ const harness = (team: Harness['team']): Harness => ({ name: 'story', agent: { k
 async function submit(s: InProcessScheduler, spec: Harness): Promise<string> {
   const runId = newRunId();
   const queue = new Queue(QUEUES.control, { connection: s.connect(), prefix: s.keys.bullPrefix });
-  await addJob(queue, 'run.submit', { runId, source: '/stories/h.yaml', spec, skillDirs: {}, submittedAt: Date.now() }, { jobId: runId });
+  await addJob(queue, 'run.submit', { runId, source: '/stories/h.yaml', spec, skills: {}, submittedAt: Date.now() }, { jobId: runId });
   await queue.close();
   return runId;
 }

@@ -34,6 +34,9 @@ describe('loadConfig', () => {
       checkpointIntervalMs: 30_000,
       transcriptMaxBytes: 16 * 1024 * 1024,
       worktreeRetentionMs: 7 * 24 * 3600 * 1000,
+      skillMaxBytes: 1024 * 1024,
+      runSkillsMaxBytes: 8 * 1024 * 1024,
+      artifactMaxBytes: 64 * 1024 * 1024,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -64,6 +67,9 @@ describe('loadConfig', () => {
       REINS_DRAIN_TIMEOUT_MS: '7000',
       REINS_CHECKPOINT_INTERVAL_MS: '500',
       REINS_TRANSCRIPT_MAX_BYTES: '1024',
+      REINS_SKILL_MAX_BYTES: '2048',
+      REINS_RUN_SKILLS_MAX_BYTES: '4096',
+      REINS_ARTIFACT_MAX_BYTES: '8192',
       REINS_BACKOFF_BASE_MS: '10',
       REINS_BACKOFF_FACTOR: '1.5',
       REINS_BACKOFF_MAX_MS: '2000',
@@ -89,6 +95,9 @@ describe('loadConfig', () => {
       checkpointIntervalMs: 500,
       transcriptMaxBytes: 1024,
       worktreeRetentionMs: 7 * 24 * 3600 * 1000,
+      skillMaxBytes: 2048,
+      runSkillsMaxBytes: 4096,
+      artifactMaxBytes: 8192,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -148,6 +157,9 @@ describe('loadConfig', () => {
       'REINS_DRAIN_TIMEOUT_MS',
       'REINS_CHECKPOINT_INTERVAL_MS',
       'REINS_TRANSCRIPT_MAX_BYTES',
+      'REINS_SKILL_MAX_BYTES',
+      'REINS_RUN_SKILLS_MAX_BYTES',
+      'REINS_ARTIFACT_MAX_BYTES',
       'REINS_BACKOFF_BASE_MS',
       'REINS_BACKOFF_FACTOR',
       'REINS_BACKOFF_MAX_MS',
@@ -155,7 +167,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(32);
+    expect(ENV_NAMES).toHaveLength(35);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

@@ -12,7 +12,7 @@ const AGENT_DATA: AgentJobInput = {
   prompt: 'Write hello.txt',
   agent: { kind: 'claude', model: 'sonnet' },
   workdir: '/abs/work',
-  skills: [{ name: 'review', dir: '/abs/skills/review' }],
+  skills: ['review'],
   team: [
     { name: 'writer', dependsOn: [] },
     { name: 'reviewer', dependsOn: ['writer'] },
@@ -96,7 +96,7 @@ describe('parseJob', () => {
       runId: 'r-abcdef12',
       source: 'h.yaml',
       spec: { name: 'h', agent: { kind: 'claude' }, team: [{ name: 'a', prompt: 'p' }] },
-      skillDirs: {},
+      skills: {},
       submittedAt: 1,
     };
     expect(parseJob('run.submit', fakeJob('run.submit', good))).toEqual(good);

@@ -45,6 +45,8 @@ describe('createKeys', () => {
     expect(keys.events('r-abc123', 'writer')).toBe('{reins}:events:r-abc123:writer');
     expect(keys.heartbeat('r-abc123.writer')).toBe('{reins}:hb:r-abc123.writer');
     expect(keys.cursor('r-abc123', 'writer')).toBe('{reins}:cursor:r-abc123:writer');
+    expect(keys.skills('r-abc123')).toBe('{reins}:skills:r-abc123');
+    expect(keys.artifacts('r-abc123')).toBe('{reins}:artifacts:r-abc123');
     expect(keys.worker('host-1')).toBe('{reins}:worker:host-1');
     expect(keys.controlChannel).toBe('{reins}:control');
     expect(keys.runEventsChannel).toBe('{reins}:run-events');

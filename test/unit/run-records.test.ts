@@ -10,7 +10,7 @@ const hash: Record<string, string> = {
   source: '/h.yaml',
   spec: JSON.stringify({ name: 'hello', agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'a', prompt: 'hi' }] }),
   members: JSON.stringify(['a']),
-  skillDirs: JSON.stringify({ lint: '/skills/lint' }),
+  skills: JSON.stringify({ lint: 'Lints the code.' }),
   workdir: '/repo',
   baseCommit: 'abc',
   createdAt: '100',
@@ -34,7 +34,7 @@ describe('the run record decoder', () => {
       spec: JSON.parse(hash.spec!),
       members: ['a'],
       workdir: '/repo',
-      skillDirs: { lint: '/skills/lint' },
+      skills: { lint: 'Lints the code.' },
       baseCommit: 'abc',
       integration: 'done',
       resultBranch: 'reins/r-abcdef12/result',
@@ -45,8 +45,8 @@ describe('the run record decoder', () => {
       endedAt: 200,
       cancelled: false,
     });
-    const fresh = decodeRun({ runId: 'r-abcdef12', status: 'queued', spec: '{}', members: '[]', skillDirs: '{}', createdAt: '1', cancelled: '0', planOnly: '1' });
-    expect(Object.keys(fresh).sort()).toEqual(['cancelled', 'createdAt', 'goal', 'members', 'name', 'planOnly', 'runId', 'skillDirs', 'source', 'spec', 'status']);
+    const fresh = decodeRun({ runId: 'r-abcdef12', status: 'queued', spec: '{}', members: '[]', skills: '{}', createdAt: '1', cancelled: '0', planOnly: '1' });
+    expect(Object.keys(fresh).sort()).toEqual(['cancelled', 'createdAt', 'goal', 'members', 'name', 'planOnly', 'runId', 'skills', 'source', 'spec', 'status']);
     expect(fresh.planOnly).toBe(true);
   });
 

@@ -14,7 +14,7 @@ function makeRun(spec: Partial<Harness>, extra: Partial<RunRecord> = {}): RunRec
     source: '/tmp/h.yaml',
     spec: { name: 'pay', agent: { kind: 'claude' }, ...spec } as Harness,
     members: [],
-    skillDirs: { lint: '/skills/lint' },
+    skills: { lint: 'lints' },
     createdAt: 1,
     cancelled: false,
     ...extra,
@@ -32,7 +32,7 @@ describe('buildAgentJob', () => {
     const job = buildAgentJob(run, { name: 'a', jobId: 'r-abcdef12.a' }, { defaultAttempts: 2 });
     expect(job.queue).toBe('agent');
     expect(job.opts).toEqual({ jobId: 'r-abcdef12.a', attempts: 5, backoff: { type: 'reins' }, priority: 3 });
-    expect(job.data).toMatchObject({ mode: 'member', member: 'a', prompt: 'do a', workdir: '/repo', baseCommit: 'abc', skills: [{ name: 'lint', dir: '/skills/lint' }], concurrency: { key: 'claude' } });
+    expect(job.data).toMatchObject({ mode: 'member', member: 'a', prompt: 'do a', workdir: '/repo', baseCommit: 'abc', skills: ['lint'], concurrency: { key: 'claude' } });
     expect(job.data.team).toEqual([
       { name: 'a', dependsOn: [] },
       { name: 'b', dependsOn: ['a'] },
@@ -51,7 +51,7 @@ describe('buildAgentJob', () => {
 
   it("builds the planner's job from the goal and the skills it may hand out, with none of its own", () => {
     const run = makeRun({ plan: 'auto', goal: 'ship it', concurrency: { key: 'acct', max: 2 } } as Partial<Harness>);
-    const job = buildAgentJob(run, { name: '_planner', jobId: 'r-abcdef12._planner' }, { defaultAttempts: 2, availableSkills: [{ name: 'lint', description: 'lints' }] });
+    const job = buildAgentJob(run, { name: '_planner', jobId: 'r-abcdef12._planner' }, { defaultAttempts: 2 });
     expect(job.data).toMatchObject({ mode: 'plan', member: '_planner', skills: [], availableSkills: [{ name: 'lint', description: 'lints' }], concurrency: { key: 'acct', max: 2 }, team: [] });
     expect(job.data.prompt).toContain('ship it');
     expect(job.data.verify).toBeUndefined();

@@ -3,7 +3,7 @@ import { RunSubmitDataSchema } from '../../libs/shared/src/jobs/catalogue.js';
 import { runFromSubmission } from '../../apps/scheduler/src/submission.js';
 
 const submission = (spec: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-  RunSubmitDataSchema.parse({ runId: 'r-abcdef12', source: '/h.yaml', spec: { name: 'sub', agent: { kind: 'command', argv: ['true'] }, ...spec }, skillDirs: {}, submittedAt: 42, ...extra });
+  RunSubmitDataSchema.parse({ runId: 'r-abcdef12', source: '/h.yaml', spec: { name: 'sub', agent: { kind: 'command', argv: ['true'] }, ...spec }, skills: {}, submittedAt: 42, ...extra });
 
 describe('runFromSubmission', () => {
   it('makes a run of the team, members in harness order with their dependencies and stable job ids', () => {

@@ -39,7 +39,10 @@ describe("skills from the harness's own paths", () => {
       { name: 'h', skillPaths: ['my-skills'], team: [{ name: 'a', prompt: 'p', skills: ['shared', 'deploy'] }] },
       { skillsDirs: [own], source: 'h.yaml', baseDir: path.join(root, 'project') },
     );
-    expect(resolved.skillDirs).toEqual({ shared: path.join(mine, 'shared'), deploy: path.join(mine, 'deploy') });
+    expect(Object.values(resolved.skills)).toEqual([
+      { name: 'shared', description: 'my version', dir: path.join(mine, 'shared') },
+      { name: 'deploy', description: 'How we deploy.', dir: path.join(mine, 'deploy') },
+    ]);
   });
 
   it('rejects a skillPaths folder that does not exist, naming it', async () => {
@@ -62,7 +65,7 @@ describe("skills from the harness's own paths", () => {
     await skill(own, 'one', '---\nname: one\ndescription: first\n---');
     await skill(own, 'two', '---\nname: two\ndescription: second\n---');
     const resolved = await resolveHarness({ name: 'h', plan: 'auto', goal: 'g' }, { skillsDirs: [own], source: 'h.yaml', baseDir: root });
-    expect(Object.keys(resolved.skillDirs).sort()).toEqual(['one', 'two']);
+    expect(Object.keys(resolved.skills).sort()).toEqual(['one', 'two']);
   });
 
   it('asks plan: auto for a goal and no team, and an ordinary harness for a team', async () => {

@@ -296,7 +296,7 @@ describe('resolveHarness: workdir', () => {
   it('leaves workdir undefined when none is given', async () => {
     const resolved = await resolveHarness(harness([{ name: 'a', prompt: 'p' }]), opts());
     expect(resolved.workdir).toBeUndefined();
-    expect(resolved.skillDirs).toEqual({});
+    expect(resolved.skills).toEqual({});
     expect(resolved.source).toBe('test.yaml');
   });
 });
@@ -310,12 +310,12 @@ describe('resolveHarness: skills', () => {
       ]),
       { ...opts(), skillsDirs: [skillsDir, otherSkillsDir] },
     );
-    expect(resolved.skillDirs).toEqual({
+    expect(Object.fromEntries(Object.values(resolved.skills).map((s) => [s.name, s.dir]))).toEqual({
       review: path.join(skillsDir, 'review'),
       'write-docs': path.join(skillsDir, 'write-docs'),
       deploy: path.join(otherSkillsDir, 'deploy'),
     });
-    for (const dir of Object.values(resolved.skillDirs)) expect(path.isAbsolute(dir)).toBe(true);
+    for (const skill of Object.values(resolved.skills)) expect(path.isAbsolute(skill.dir)).toBe(true);
   });
 
   it('rejects an unknown skill, listing the available ones', async () => {
@@ -382,7 +382,7 @@ describe('loadHarnessFile', () => {
     const resolved: ResolvedHarness = await loadHarnessFile(file, { skillsDirs: [skillsDir] });
     expect(resolved.source).toBe(file);
     expect(resolved.workdir).toBe(path.join(root, 'harnesses', 'wd'));
-    expect(resolved.skillDirs).toEqual({ review: path.join(skillsDir, 'review') });
+    expect(Object.fromEntries(Object.values(resolved.skills).map((s) => [s.name, s.dir]))).toEqual({ review: path.join(skillsDir, 'review') });
     expect(resolved.spec).toEqual({
       name: 'ok',
       goal: 'test',

@@ -16,9 +16,9 @@ export interface AgentJob {
 
 /**
  * The agent job of a member, or of the planner (which gets the goal and the skills to choose from instead
- * of a prompt of its own). Pure: the shell reads the skills and adds the job.
+ * of a prompt of its own, their descriptions as the run stored them). Pure: the shell adds the job.
  */
-export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' | 'jobId' | 'queue'>, options: { defaultAttempts: number; availableSkills?: readonly SkillChoice[] }): AgentJob {
+export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' | 'jobId' | 'queue'>, options: { defaultAttempts: number }): AgentJob {
   const { spec } = run;
   const team = spec.team ?? [];
   const planner = member.name === PLANNER_MEMBER;
@@ -28,7 +28,9 @@ export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' 
   const verify = entry?.verify ?? spec.verify;
   // Claude agents share an API account unless the harness names a key of its own.
   const concurrencyKey = spec.concurrency?.key ?? (agent.kind === 'claude' ? 'claude' : undefined);
-  const availableSkills = [...(options.availableSkills ?? [])];
+  const availableSkills: SkillChoice[] = Object.entries(run.skills)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, description]) => ({ name, description }));
   const data: AgentJobInput = {
     runId: run.runId,
     runName: spec.name,
@@ -46,7 +48,7 @@ export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' 
           mode: 'member' as const,
           member: entry!.name,
           prompt: entry!.prompt,
-          skills: (entry!.skills ?? []).map((name) => ({ name, dir: run.skillDirs[name] ?? name })),
+          skills: entry!.skills ?? [],
           ...(verify ? { verify } : {}),
         }),
     ...(concurrencyKey ? { concurrency: { key: concurrencyKey, ...(spec.concurrency?.max ? { max: spec.concurrency.max } : {}) } } : {}),

@@ -2,12 +2,10 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   BACKOFF_TYPE,
-  PLANNER_MEMBER,
   QUEUES,
   addJob,
   agentJobId,
   integrateJobId,
-  readSkill,
   type AgentQueues,
   type FleetReader,
   type Keys,
@@ -18,7 +16,7 @@ import {
   type RunRecord,
   type RunStore,
 } from '@reins/shared';
-import { buildAgentJob, type SkillChoice } from './job-payload.js';
+import { buildAgentJob } from './job-payload.js';
 import type { Notifier } from './notifier.js';
 import { integrateJobWanted, jobFactsWanted, reconcile, silentMembers, workerLabelsWanted, type JobFact, type ReconcileAction, type ReconcileFacts } from './reconcile.js';
 import type { Watchdog } from './watchdog.js';
@@ -179,18 +177,11 @@ export class RunReconciler {
   }
 
   private async enqueue(run: RunRecord, member: MemberRecord): Promise<void> {
-    const availableSkills = member.name === PLANNER_MEMBER ? await this.availableSkills(run) : undefined;
-    const job = buildAgentJob(run, member, { defaultAttempts: this.deps.config.defaultAttempts, ...(availableSkills ? { availableSkills } : {}) });
+    const job = buildAgentJob(run, member, { defaultAttempts: this.deps.config.defaultAttempts });
     const queue = this.deps.queues.get(job.queue);
     if (queue.name !== QUEUES.agent) await this.deps.redis.sadd(this.deps.keys.pools, queue.name);
     await addJob(queue, 'agent.run', job.data, job.opts);
     this.deps.logger.info({ runId: run.runId, member: member.name }, 'member released');
-  }
-
-  /** Every skill the run may use, with its description, for the planner to choose from. */
-  private async availableSkills(run: RunRecord): Promise<SkillChoice[]> {
-    const skills = await Promise.all(Object.values(run.skillDirs).map((dir) => readSkill(dir)));
-    return skills.flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
   }
 }
 

@@ -19,7 +19,7 @@ export function runFromSubmission(data: ParsedJobData<'run.submit'>): NewRun {
       spec,
       members: members.map((m) => m.name),
       ...(data.workdir ? { workdir: data.workdir } : {}),
-      skillDirs: data.skillDirs,
+      skills: data.skills,
       ...(data.planOnly ? { planOnly: true } : {}),
       ...(data.baseCommit ? { baseCommit: data.baseCommit } : {}),
       createdAt: data.submittedAt,

@@ -1,5 +1,6 @@
-import { cp, mkdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { unpackFolder, type RunFiles } from '@reins/shared';
 import { gitTopLevel } from './git/git.js';
 import { openMirror, type Mirror } from './git/mirror.js';
 import { repoWorktree } from './git/repo-worktree.js';
@@ -59,13 +60,44 @@ export async function prepareWorkspace(request: WorkspaceRequest): Promise<Works
   return { path: dir, kind: 'git-worktree', branch };
 }
 
-/** Copies each skill folder to <workspace>/.claude/skills/<name>, where Claude Code discovers it. */
-export async function injectSkills(workspace: string, skills: readonly { name: string; dir: string }[]): Promise<void> {
-  for (const skill of skills) {
-    const info = await stat(path.join(skill.dir, 'SKILL.md')).catch(() => undefined);
-    if (!info?.isFile()) throw new Error(`skill ${skill.name}: ${skill.dir}/SKILL.md is missing on this worker`);
-    const target = path.join(workspace, '.claude', 'skills', skill.name);
-    await rm(target, { recursive: true, force: true });
-    await cp(skill.dir, target, { recursive: true });
+/** What reins puts in a workspace, relative to it: never part of the member's own work. */
+export const REINS_OWN_PATHS = ['.claude/skills', 'inputs'] as const;
+
+/**
+ * `<workspace>/<parts…>`, with every folder on the way a real folder: a link or file an agent left where
+ * reins unpacks (an `inputs` link to elsewhere, say) is removed, so nothing is written through it.
+ */
+async function placeIn(workspace: string, parts: readonly string[]): Promise<string> {
+  let dir = workspace;
+  for (const part of parts.slice(0, -1)) {
+    dir = path.join(dir, part);
+    const info = await lstat(dir).catch(() => undefined);
+    if (info && !info.isDirectory()) await rm(dir, { force: true });
+    if (!info?.isDirectory()) await mkdir(dir);
   }
+  return path.join(dir, parts.at(-1)!);
+}
+
+/** Unpacks each skill the run stored in Redis to <workspace>/.claude/skills/<name>, where Claude Code discovers it. */
+export async function injectSkills(files: RunFiles, runId: string, workspace: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const archive = await files.skill(runId, name);
+    if (!archive) throw new Error(`skill ${name} is not stored with run ${runId}: it is packed by \`reins submit\`, and this run has no copy of it`);
+    await unpackFolder(archive, await placeIn(workspace, ['.claude', 'skills', name]));
+  }
+}
+
+/**
+ * Unpacks the work each dependency published (publish.ts) to <workspace>/inputs/<member>, from Redis, so a
+ * dependant finds it on any host. Returns the members that had published work (a repository member has none).
+ */
+export async function fetchInputs(files: RunFiles, runId: string, workspace: string, dependencies: readonly string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const member of dependencies) {
+    const archive = await files.artifact(runId, member);
+    if (!archive) continue;
+    await unpackFolder(archive, await placeIn(workspace, ['inputs', member]));
+    found.push(member);
+  }
+  return found;
 }

@@ -33,3 +33,16 @@ export function formatAge(ms: number | undefined, missing = '-'): string {
   if (s < 86_400) return `${Math.floor(s / 3_600)} h ago`;
   return `${Math.floor(s / 86_400)} d ago`;
 }
+
+/** Sizes in binary units: "512 B", "1.5 KiB", "8 MiB" (one decimal, none when whole). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'] as const;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const shown = unit === 0 ? String(value) : value.toFixed(1).replace(/\.0$/, '');
+  return `${shown} ${units[unit]}`;
+}

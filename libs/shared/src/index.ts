@@ -17,7 +17,7 @@ export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology }
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
-export { formatCostUsd, formatDuration, formatAge } from './format.js';
+export { formatCostUsd, formatDuration, formatAge, formatBytes } from './format.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
 export { isSpecError } from './errors/spec-error.js';
@@ -30,7 +30,7 @@ export type { InputIssue } from './errors/issue.js';
 export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
 export { loadHarnessFile } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
-export { readSkill } from './spec/skills.js';
+export { packSkills } from './spec/skill-bundle.js';
 export { PLANNER_MEMBER, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt } from './spec/plan.js';
 
 export {
@@ -54,6 +54,8 @@ export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff
 export { newRunId } from './runs/ids.js';
 export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
 export { RunStore } from './runs/store.js';
+export { RunFiles } from './runs/run-files.js';
+export { measureFolder, packFolder, unpackFolder } from './runs/folder-pack.js';
 export {
   toRunView,
   toRunHead,

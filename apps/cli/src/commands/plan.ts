@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appBin, loadHarnessFile, readSkill, UsageError } from '@reins/shared';
+import { appBin, loadHarnessFile, UsageError } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -18,7 +18,7 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   const harness = await loadHarnessFile(positionals[0]!, { skillsDirs: [ctx.config.skillsDir] });
   if (harness.spec.plan !== 'auto') throw new UsageError(`reins plan: ${positionals[0]} has an explicit team; planning needs plan: auto and a goal`);
   if (harness.spec.agent.kind !== 'claude') throw new UsageError(`reins plan: the planner is a claude agent; ${positionals[0]} gives agent.kind ${harness.spec.agent.kind}`);
-  const skills = (await Promise.all(Object.values(harness.skillDirs).map((dir) => readSkill(dir)))).flatMap((s) => ('description' in s ? [{ name: s.name, description: s.description }] : []));
+  const skills = Object.values(harness.skills).map(({ name, description }) => ({ name, description }));
   const request = { goal: harness.spec.goal!, ...(harness.workdir ? { workdir: harness.workdir } : {}), agent: harness.spec.agent, skills };
   // The planner runs in the worker app's own entry point: only the worker builds claude command lines.
   const child = spawn(process.execPath, [appBin('worker', 'reins-plan')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });

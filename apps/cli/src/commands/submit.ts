@@ -1,4 +1,4 @@
-import { PLANNER_MEMBER, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, type RunView } from '@reins/shared';
+import { PLANNER_MEMBER, RunFiles, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, packSkills, type RunView } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
@@ -22,7 +22,11 @@ export async function submit(argv: string[]): Promise<ExitCode> {
     const harness = await loadHarnessFile(positionals[0]!, { skillsDirs: [ctx.config.skillsDir] });
     const planOnly = Boolean(values['plan-only']);
     if (planOnly && harness.spec.plan !== 'auto') throw new UsageError(`reins submit --plan-only: ${positionals[0]} has an explicit team; planning needs plan: auto and a goal`);
+    // Skills travel by value: measured and checked against their caps, then packed, still before Redis.
+    const packedSkills = await packSkills(harness.source, harness.skills, ctx.config);
     const runId = newRunId();
+    // The skills are in Redis before the run exists, so no worker can look for them too early.
+    await new RunFiles(await ctx.redis(), ctx.keys).putSkills(runId, packedSkills);
     await addJob(
       await ctx.queue(QUEUES.control),
       'run.submit',
@@ -31,7 +35,7 @@ export async function submit(argv: string[]): Promise<ExitCode> {
         source: harness.source,
         spec: harness.spec,
         ...(harness.workdir ? { workdir: harness.workdir } : {}),
-        skillDirs: harness.skillDirs,
+        skills: Object.fromEntries(Object.values(harness.skills).map((skill) => [skill.name, skill.description])),
         ...(harness.baseCommit ? { baseCommit: harness.baseCommit } : {}),
         ...(planOnly ? { planOnly } : {}),
         submittedAt: Date.now(),

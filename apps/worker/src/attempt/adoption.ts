@@ -47,6 +47,7 @@ async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Pr
   try {
     const data = parseJob('agent.run', job);
     const end = await monitorAgent(deps, job, meta, data, { adopted: true });
+    // Settling publishes an adopted agent's work like any other's before it is recorded as succeeded.
     await carryOutAdopted(job, meta.token, await settleAttempt(deps, job, meta, data, end));
   } catch (error) {
     deps.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');

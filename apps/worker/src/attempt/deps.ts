@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunStore } from '@reins/shared';
+import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunStore } from '@reins/shared';
 import type { Heartbeats } from '../heartbeat.js';
 import type { TmuxDriver } from '../tmux/driver.js';
 import type { AttemptFiles, InstalledBin } from '../tmux/launcher.js';
@@ -33,6 +33,8 @@ export interface AttemptDeps {
   /** Who this worker is, as attempt records and heartbeats name it. */
   worker: { workerId: string; host: string };
   store: RunStore;
+  /** The run's skills and its scratch members' published work. */
+  files: RunFiles;
   heartbeats: Heartbeats;
   limits: FleetLimits;
   budgets: Budgets;

@@ -7,7 +7,7 @@ import { continuationPrompt } from '../agent/resume.js';
 import { resumableSession } from '../claude/transcript.js';
 import { checkpointRef, restoreCommit } from '../git/checkpoint.js';
 import { ensureCommit } from '../git/mirror.js';
-import { injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
+import { fetchInputs, injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
 import type { AttemptDeps } from './deps.js';
 import { ClassifiedFailure } from './retry-error.js';
 
@@ -33,7 +33,8 @@ export interface PreparedAttempt {
 }
 
 /**
- * Prepares the workspace and the agent's home, restores the cursor, and takes the attempt's epoch
+ * Prepares the workspace (its skills, and a scratch member's inputs/<dependency>) and the agent's home,
+ * restores the cursor, and takes the attempt's epoch
  * (attempt_started). The first round's prompt says where the last attempt got to, when there was one.
  */
 export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, attempt: number): Promise<PreparedAttempt> {
@@ -63,7 +64,11 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   // A checkpoint taken on another host travels through the remote: fetch it when this mirror lacks it.
   if (!failure && cursor?.commit && workspace.mirror) await ensureCommit(workspace.mirror, cursor.commit, checkpointRef(runId, member));
   const restoredCommit = !failure && cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
-  if (!failure) await injectSkills(workspace.path, data.skills);
+  if (!failure) await injectSkills(deps.files, runId, workspace.path, data.skills);
+  if (!failure && workspace.kind === 'scratch' && data.mode === 'member') {
+    // A scratch member has no repository to read its dependencies' work from: it gets their published folders.
+    await fetchInputs(deps.files, runId, workspace.path, dependenciesInOrder(data.team, member));
+  }
   const home = path.join(config.dataDir, 'homes', runId, member);
   await mkdir(path.join(home, 'tmp'), { recursive: true });
   const started = await deps.store.apply(runId, member, {

@@ -13,7 +13,7 @@ import { verdictAfterRound } from './verdict.js';
 /**
  * One agent job, admitted to one of this worker's slots: admission (run, member, stall, concurrency key,
  * budget), preparation (workspace, cursor, epoch), the rounds (launch, monitor, verdict: verify fix rounds
- * and planner retries), then the conclusion, recorded and carried out on the BullMQ job.
+ * and planner retries), then the conclusion (publishing the work first), recorded and carried out on the BullMQ job.
  */
 export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): Promise<AgentJobResult> {
   const data = parseJob('agent.run', job);

@@ -25,8 +25,21 @@ export const FAILURE_CLASSES = [
   'merge_conflict',
   /** The git remote refused the member's branch (a protected ref, a hook that says no). */
   'push_rejected',
+  /** A member without a repository left more work in its workspace than REINS_ARTIFACT_MAX_BYTES lets it hand on. */
+  'artifact_too_large',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 
 /** Classes that no retry can fix. */
-export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set(['auth', 'bad_request', 'permission_denied', 'budget', 'cancelled', 'verify_failed', 'plan_invalid', 'merge_conflict', 'push_rejected']);
+export const UNRECOVERABLE_CLASSES: ReadonlySet<FailureClass> = new Set([
+  'auth',
+  'bad_request',
+  'permission_denied',
+  'budget',
+  'cancelled',
+  'verify_failed',
+  'plan_invalid',
+  'merge_conflict',
+  'push_rejected',
+  'artifact_too_large',
+]);

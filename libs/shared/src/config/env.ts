@@ -80,6 +80,11 @@ const EnvSchema = z.object({
   // Stored base64 in one Redis value (512 MB at most), so the cap stays well below that.
   REINS_TRANSCRIPT_MAX_BYTES: count(0, 128 * 1024 * 1024, 16 * 1024 * 1024),
   REINS_WORKTREE_RETENTION_MS: durationMs(7 * 24 * 3600 * 1000),
+  // Skills and scratch members' work travel as gzipped tars in Redis values (512 MB at most); the caps
+  // count the folder's file bytes before packing, so a folder over its cap is refused before any work.
+  REINS_SKILL_MAX_BYTES: count(1, 64 * 1024 * 1024, 1024 * 1024),
+  REINS_RUN_SKILLS_MAX_BYTES: count(1, 256 * 1024 * 1024, 8 * 1024 * 1024),
+  REINS_ARTIFACT_MAX_BYTES: count(1, 256 * 1024 * 1024, 64 * 1024 * 1024),
   REINS_DAILY_BUDGET_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').optional(),
   REINS_BUDGET_RESERVE_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').default(1),
   REINS_WEBHOOKS: z
@@ -135,6 +140,12 @@ export interface ReinsConfig {
   checkpointIntervalMs: number;
   /** Largest compressed transcript a cursor carries; a larger one is left out (the cursor says so). */
   transcriptMaxBytes: number;
+  /** Largest skill folder (its files' bytes) `reins submit` stores with a run. */
+  skillMaxBytes: number;
+  /** Largest total of a run's skill folders. */
+  runSkillsMaxBytes: number;
+  /** Largest workspace (its files' bytes) a scratch member may hand its dependants; a larger one fails it. */
+  artifactMaxBytes: number;
   /** The fleet's spending cap per UTC day, across all runs. */
   dailyBudgetUsd: number | undefined;
   /** What an agent without a cap of its own reserves before it starts. */
@@ -189,6 +200,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     checkpointIntervalMs: e.REINS_CHECKPOINT_INTERVAL_MS,
     transcriptMaxBytes: e.REINS_TRANSCRIPT_MAX_BYTES,
     worktreeRetentionMs: e.REINS_WORKTREE_RETENTION_MS,
+    skillMaxBytes: e.REINS_SKILL_MAX_BYTES,
+    runSkillsMaxBytes: e.REINS_RUN_SKILLS_MAX_BYTES,
+    artifactMaxBytes: e.REINS_ARTIFACT_MAX_BYTES,
     webhooks: e.REINS_WEBHOOKS,
     dailyBudgetUsd: e.REINS_DAILY_BUDGET_USD,
     budgetReserveUsd: e.REINS_BUDGET_RESERVE_USD,

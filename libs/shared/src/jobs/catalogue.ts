@@ -33,7 +33,8 @@ export const AgentJobDataSchema = z.strictObject({
   repo: z.strictObject({ url: z.string() }).optional(),
   /** In a git workdir or repo: the commit every member's branch starts from. */
   baseCommit: z.string().optional(),
-  skills: z.array(z.strictObject({ name: z.string(), dir: z.string() })),
+  /** Skill names: the worker unpacks each from the run's skills in Redis (RunFiles), never from a path. */
+  skills: z.array(z.string()),
   team: z.array(z.strictObject({ name: MemberNameSchema, dependsOn: z.array(MemberNameSchema) })),
   limits: LimitsSchema,
   verify: VerifySchema.optional(),
@@ -49,7 +50,8 @@ export const RunSubmitDataSchema = z.strictObject({
   source: z.string(),
   spec: HarnessSchema,
   workdir: z.string().optional(),
-  skillDirs: z.record(z.string(), z.string()),
+  /** Every skill the run may use, name → description; the CLI stored their folders with RunFiles before this job. */
+  skills: z.record(z.string(), z.string()),
   submittedAt: z.number().int(),
   /** In a git workdir: its HEAD when the run was submitted. */
   baseCommit: z.string().optional(),

@@ -24,6 +24,10 @@ export interface Keys {
   cursor(runId: string, member: string): string;
   /** List of JSON records, one per ended attempt of a member. */
   attempts(runId: string, member: string): string;
+  /** Hash: a run's skills, packed at submit (skill name → gzipped tar), for workers on any host. */
+  skills(runId: string): string;
+  /** Hash: the work of a run's scratch members (member → gzipped tar of its workspace), for their dependants. */
+  artifacts(runId: string): string;
   /** Hash of a run's shared tasks (id → JSON) and the counter that numbers them. */
   tasks(runId: string): string;
   taskSeq(runId: string): string;
@@ -63,6 +67,8 @@ export function createKeys(prefix: string): Keys {
     heartbeat: (jobId) => `${p}:hb:${jobId}`,
     cursor: (runId, member) => `${p}:cursor:${runId}:${member}`,
     attempts: (runId, member) => `${p}:attempts:${runId}:${member}`,
+    skills: (runId) => `${p}:skills:${runId}`,
+    artifacts: (runId) => `${p}:artifacts:${runId}`,
     tasks: (runId) => `${p}:tasks:${runId}`,
     taskSeq: (runId) => `${p}:tasks-seq:${runId}`,
     inbox: (runId, member) => `${p}:inbox:${runId}:${member}`,

@@ -108,8 +108,8 @@ const RunFields = z.object({
   members: json(z.array(z.string())).catch([]),
   /** The harness workdir, absolute, if it gives one. */
   workdir: text,
-  /** Skill name to the folder that holds it. */
-  skillDirs: json(z.record(z.string(), z.string())).default({}),
+  /** Every skill the run may use, name → description (their folders are in RunFiles). */
+  skills: json(z.record(z.string(), z.string())).catch({}).default({}),
   /** Stop after the planner (`reins submit --plan-only`). */
   planOnly: z
     .string()
@@ -146,8 +146,8 @@ export interface RunRecord {
   members: string[];
   /** The harness workdir, absolute, if it gives one. */
   workdir?: string;
-  /** Skill name to the folder that holds it. */
-  skillDirs: Record<string, string>;
+  /** Every skill the run may use, name → description (their folders are in RunFiles). */
+  skills: Record<string, string>;
   /** Stop after the planner (`reins submit --plan-only`). */
   planOnly?: boolean;
   /** In a git workdir: the commit every member's branch starts from. */

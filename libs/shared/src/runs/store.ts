@@ -45,7 +45,7 @@ export class RunStore {
       source: run.source,
       spec: JSON.stringify(run.spec),
       members: JSON.stringify(run.members),
-      skillDirs: JSON.stringify(run.skillDirs),
+      skills: JSON.stringify(run.skills),
       ...(run.workdir ? { workdir: run.workdir } : {}),
       ...(run.planOnly ? { planOnly: '1' } : {}),
       ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}),

@@ -8,7 +8,7 @@ import { issuesFromZod, type InputIssue } from '../errors/issue.js';
 import { showValue } from '../errors/format.js';
 import { HarnessSchema, type Harness } from './harness.js';
 import { resolveRepo } from './repo.js';
-import { readSkillCatalogue } from './skills.js';
+import { readSkillCatalogue, type SkillInfo } from './skills.js';
 
 /** A harness that passed every check, with its paths made absolute. */
 export interface ResolvedHarness {
@@ -17,8 +17,8 @@ export interface ResolvedHarness {
   source: string;
   /** Absolute, and an existing directory; undefined when the harness gives none. */
   workdir: string | undefined;
-  /** Every skill a member names, to the absolute folder that holds its SKILL.md. */
-  skillDirs: Record<string, string>;
+  /** Every skill a member names (every skill there is, with plan: auto), with its description and absolute folder. */
+  skills: Record<string, SkillInfo>;
   /**
    * Where every member's branch starts: with `repo`, the commit its ref names on the remote now; with a
    * workdir that is a git repository with commits, its HEAD now.
@@ -81,17 +81,17 @@ export async function resolveHarness(value: unknown, options: LoadOptions & { so
     // A broken skill in a folder the user named is an error even if no member uses it.
     if (userDirs.some((dir) => problem.dir.startsWith(`${dir}${path.sep}`))) issues.push({ path: 'skillPaths', message: `malformed skill at ${problem.dir}: ${problem.message}` });
   }
-  const skillDirs: Record<string, string> = {};
+  const skills: Record<string, SkillInfo> = {};
   if (spec.plan === 'auto') {
     // The planner chooses from every skill, and the workers inject what it chose.
-    for (const skill of catalogue.skills.values()) skillDirs[skill.name] = skill.dir;
+    for (const skill of catalogue.skills.values()) skills[skill.name] = skill;
   }
   const available = [...catalogue.skills.keys()].sort().join(', ') || 'none';
   (spec.team ?? []).forEach((member, i) => {
     (member.skills ?? []).forEach((name, j) => {
       const skill = catalogue.skills.get(name);
       if (skill) {
-        skillDirs[name] = skill.dir;
+        skills[name] = skill;
         return;
       }
       const broken = catalogue.problems.find((p) => path.basename(p.dir) === name);
@@ -110,7 +110,7 @@ export async function resolveHarness(value: unknown, options: LoadOptions & { so
     else issues.push(resolved.issue);
   }
   if (issues.length > 0) throw new SpecError(options.source, issues);
-  return { spec, source: options.source, workdir, skillDirs, baseCommit };
+  return { spec, source: options.source, workdir, skills, baseCommit };
 }
 
 /** HEAD of the repository holding `dir`, or undefined when it is none (or has no commits). */
