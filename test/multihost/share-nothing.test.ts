@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withFleet, writeHarness, type Fleet, type RoleHandle } from '../helpers/fleet.js';
 import { CHAOS_ENV, storeOf, waitFor } from '../helpers/chaos.js';
 import { createBareRepository, gitEnv, probeGitDaemon, startGitDaemonOn, type GitDaemon } from '../helpers/git-remote.js';
-import { createTestNetwork, killTmuxServer, probeNetns, startRedisOn, startWorkerOn, tmuxSocketOf, type ServiceRedis, type TestHost, type TestNetwork } from '../helpers/netns.js';
+import { createTestNetwork, killTmuxServer, probeNetns, processesOn, startRedisOn, startWorkerOn, tmuxSocketOf, type ServiceRedis, type TestHost, type TestNetwork } from '../helpers/netns.js';
 import { tempDir } from '../helpers/test-root.js';
 
 /**
@@ -142,8 +142,11 @@ describe.skipIf(!support.ok)(title, () => {
         const first = (await store.getMember(runId, 'solo'))!;
         const dying = workers.find((w) => w.host.hostName === first.host)!;
         const other = workers.find((w) => w !== dying)!;
+        // The host dies: every process on it, the worker, its tmux server and the agent, at once.
+        const onHost = await processesOn(dying.host);
+        for (const p of onHost) process.kill(p.pid, 'SIGKILL');
         await dying.handle.kill9();
-        await killTmuxServer(dying.socket);
+        await waitFor(async () => (await processesOn(dying.host)).length === 0, 'nothing left running on the killed host');
         const member = await waitFor(
           async () => {
             const m = await store.getMember(runId, 'solo');
