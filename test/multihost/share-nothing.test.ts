@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,12 +54,12 @@ describe.skipIf(!support.ok)(title, () => {
   const remoteGit = (name: string, ...args: string[]) => execFileSync('git', ['-C', path.join(remoteRoot, name), ...args], { encoding: 'utf8', env: gitEnv() }).trim();
 
   /** A worker on each host (concurrency 1), stopped at the end with its tmux server. */
-  async function withHostWorkers<T>(fleet: Fleet, story: (workers: HostWorker[]) => Promise<T>): Promise<T> {
+  async function withHostWorkers<T>(fleet: Fleet, story: (workers: HostWorker[]) => Promise<T>, envOf: (host: TestHost) => Record<string, string> = () => ({})): Promise<T> {
     const workers: HostWorker[] = [];
     try {
       for (const host of network!.hosts) {
         const id = `w-h${host.index}`;
-        const handle = await startWorkerOn(host, { id, env: { ...fleet.env, REINS_WORKER_CONCURRENCY: '1' }, logDir: path.join(fleet.dataDir, 'logs') });
+        const handle = await startWorkerOn(host, { id, env: { ...fleet.env, REINS_WORKER_CONCURRENCY: '1', ...envOf(host) }, logDir: path.join(fleet.dataDir, 'logs') });
         workers.push({ host, id, socket: tmuxSocketOf(host.dataDir, id), handle });
       }
       return await story(workers);
@@ -161,6 +162,43 @@ describe.skipIf(!support.ok)(title, () => {
         expect(remoteGit(repo.name, 'show', `${branch}:after.txt`)).toBe('written before');
         expect(remoteGit(repo.name, 'show', `${branch}:resumed-on.txt`)).toBe(other.host.hostName);
       });
+    });
+  });
+
+  it("hands a scratch member's files to its dependant on the other host under inputs/, and fails a workspace over the cap", async () => {
+    // Labels put each member on a host of its own; REINS_ARTIFACT_MAX_BYTES is the workers' cap.
+    const file = await writeHarness(
+      submitter,
+      {
+        name: 'scratch-hosts',
+        team: [
+          { name: 'english', prompt: 'e', requires: ['h1'], agent: { kind: 'command', argv: ['sh', '-c', 'mkdir -p out && printf "hello\\n" > out/english.txt && hostname > host.txt'] } },
+          { name: 'french', prompt: 'f', requires: ['h2'], depends_on: ['english'], agent: { kind: 'command', argv: ['sh', '-c', 'cat inputs/english/out/english.txt inputs/english/host.txt > seen.txt'] } },
+          { name: 'big', prompt: 'b', requires: ['h1'], agent: { kind: 'command', argv: ['sh', '-c', 'head -c 10000 /dev/zero > big.bin'] } },
+        ],
+      },
+      'scratch.yaml',
+    );
+    await withFleet({ redisUrl: redis!.url, workers: 0, env: { ...CHAOS_ENV, REINS_ARTIFACT_MAX_BYTES: '4096' } }, async (fleet) => {
+      await withHostWorkers(
+        fleet,
+        async (workers) => {
+          const result = await fleet.reins(['submit', file, '--wait', '--json'], { timeoutMs: 120_000 });
+          expect(result.exitCode, result.stderr).toBe(1);
+          const view = JSON.parse(result.stdout) as { runId: string; members: { name: string; status: string; workspace: string; error?: string }[] };
+          const member = (name: string) => view.members.find((m) => m.name === name)!;
+          expect(member('french').status, member('french').error).toBe('succeeded');
+          const [h1, h2] = workers.map((w) => w.host);
+          // The dependant ran on host 2, in its own data dir, and read what host 1's member made.
+          expect(member('french').workspace.startsWith(h2!.dataDir)).toBe(true);
+          expect(readFileSync(path.join(member('french').workspace, 'seen.txt'), 'utf8')).toBe(`hello\n${h1!.hostName}\n`);
+          expect(member('big')).toMatchObject({ status: 'failed' });
+          expect(member('big').error).toContain('over the cap of');
+          expect(member('big').error).toContain('REINS_ARTIFACT_MAX_BYTES');
+          expect(member('big').error).toContain('repo:');
+        },
+        (host) => ({ REINS_WORKER_LABELS: `h${host.index}` }),
+      );
     });
   });
 });
