@@ -42,7 +42,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
       name: 'redis',
       ok: true,
       warn: evicts,
-      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl)}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
+      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl, ctx.keys.bullPrefix)}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
       ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
     });
   } catch (error) {
