@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaskList, createKeys, createRedis, type RedisConnection } from '@reins/shared';
+import { TaskList, agentJobId, createKeys, createRedis, type RedisConnection } from '@reins/shared';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, readAgentJob, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
-import { blockingAgent, firstAttemptBlocksAgent } from '../helpers/gate.js';
+import { blockingAgent, firstAttemptBlocksAgent, openGate } from '../helpers/gate.js';
 
 /**
  * The fleet on a three-master Redis Cluster (REINS_REDIS_URL=redis+cluster://…): the stories of spine.test.ts,
@@ -193,6 +193,36 @@ describe('a fleet on Redis Cluster', () => {
       ]);
       const job = await readAgentJob(client, fleet, runId, 'solo');
       expect(job.state).toBe('completed');
+    });
+  });
+
+  it("an agent's tool hook reaches the heartbeat through the cluster", async () => {
+    const dir = tempDir('hook');
+    const [go, hooked, done] = [path.join(dir, 'go'), path.join(dir, 'hooked'), path.join(dir, 'done')];
+    // Once its worker's heartbeat exists (the hook refreshes it, never creates it), what Claude Code does before
+    // a tool call; then a tool that runs until the test has looked.
+    const script = `const { execFileSync } = require('child_process'); const fs = require('fs');
+      const [go, hooked, done] = process.argv.slice(1);
+      const waitFor = (file, then) => { const t = setInterval(() => { if (fs.existsSync(file)) { clearInterval(t); then(); } }, 25); };
+      waitFor(go, () => {
+        execFileSync('reins-hook', { input: JSON.stringify({ hook_event_name: 'PreToolUse' }) });
+        fs.writeFileSync(hooked, '');
+        waitFor(done, () => process.exit(0));
+      });`;
+    const file = await writeHarness(dir, { name: 'hooked', agent: { kind: 'command', argv: [process.execPath, '-e', script, go, hooked, done] }, team: [{ name: 'tool', prompt: 'use a tool' }] });
+    await withFleet({ redisUrl: cluster.url, env: CHAOS_ENV }, async (fleet) => {
+      const store = storeOf(client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      const heartbeat = createKeys(fleet.prefix).heartbeat(agentJobId(runId, 'tool'));
+      await waitFor(async () => (await client.exists(heartbeat)) === 1, "the worker's first heartbeat");
+      expect(await client.hget(heartbeat, 'inTool')).toBeNull();
+      openGate(go);
+      await waitFor(() => existsSync(hooked), 'the hook to have run');
+      const beat = await client.hgetall(heartbeat);
+      expect(beat.inTool).toBe('1');
+      expect(Number(beat.lastHookAt)).toBeGreaterThan(0);
+      openGate(done);
+      expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
     });
   });
 
