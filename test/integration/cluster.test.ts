@@ -182,6 +182,9 @@ describe('a fleet on Redis Cluster', () => {
       const victim = fleet.workers.find((w) => w.id === before?.workerId);
       const survivor = fleet.workers.find((w) => w !== victim);
       expect(victim).toBeDefined();
+      // `reins workers` finds registrations by SCAN, which a Cluster answers node by node: both are listed.
+      const listed = JSON.parse((await fleet.reins(['workers', '--json'])).stdout) as { workers: { workerId: string }[] };
+      expect(listed.workers.map((w) => w.workerId)).toEqual(['w1', 'w2']);
       await victim!.kill9();
 
       const view = await waitForRunEnd(store, runId, 45_000);
