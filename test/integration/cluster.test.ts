@@ -246,6 +246,15 @@ describe('a fleet on Redis Cluster', () => {
       }, 0);
       expect(covered).toBe(16_384);
       expect(redis.detail.match(new RegExp(`\\(the fleet's slot ${slot}\\)`, 'g'))).toHaveLength(1);
+
+      // Each master has its own eviction policy: one that evicts, whichever it is, is a warning.
+      await cluster.ask(cluster.ports[2]!, (r) => r.config('SET', 'maxmemory-policy', 'allkeys-lru'));
+      try {
+        const warned = JSON.parse((await fleet.reins(['doctor', '--json'])).stdout) as { checks: { name: string; warn?: boolean; detail: string }[] };
+        expect(warned.checks.find((c) => c.name === 'redis')).toMatchObject({ warn: true, detail: expect.stringContaining('maxmemory-policy allkeys-lru') });
+      } finally {
+        await cluster.ask(cluster.ports[2]!, (r) => r.config('SET', 'maxmemory-policy', 'noeviction'));
+      }
     });
   });
 });
