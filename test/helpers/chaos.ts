@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
-import { QUEUES, RunStore, agentJobId, createKeys, isFinalRunStatus, openQueue, type RunView } from '@reins/shared';
+import { QUEUES, RunStore, agentJobId, createKeys, isFinalRunStatus, openQueue, type RedisConnection, type RunView } from '@reins/shared';
 import type { Fleet } from './fleet.js';
 
 /**
@@ -34,7 +33,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined | null | fal
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${label}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
 }
 
-export function storeOf(redis: Redis, fleet: Fleet): RunStore {
+export function storeOf(redis: RedisConnection, fleet: Fleet): RunStore {
   return new RunStore(redis, createKeys(fleet.prefix));
 }
 
@@ -55,7 +54,7 @@ export async function waitForRunEnd(store: RunStore, runId: string, timeoutMs = 
  * A member's agent job as BullMQ itself reports it (through its Queue API, never a hand-typed key, so a
  * renamed key fails here instead of reading as nothing). Throws when the job does not exist.
  */
-export async function readAgentJob(redis: Redis, fleet: Fleet, runId: string, member: string): Promise<{ state: string; attemptsMade: number; finishedOn: number | undefined; returnvalue: unknown }> {
+export async function readAgentJob(redis: RedisConnection, fleet: Fleet, runId: string, member: string): Promise<{ state: string; attemptsMade: number; finishedOn: number | undefined; returnvalue: unknown }> {
   const queue = openQueue(QUEUES.agent, redis, createKeys(fleet.prefix), { readOnly: true });
   try {
     const job = await queue.getJob(agentJobId(runId, member));

@@ -1,11 +1,10 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { AgentQueues, QUEUES, RunStore, assertRedisReachable, createKeys, createRedis, loadConfig, openQueue, type EnvName, type Keys, type QueueName, type ReinsConfig } from '@reins/shared';
+import { AgentQueues, QUEUES, RunStore, assertRedisReachable, createKeys, createRedis, loadConfig, openQueue, type EnvName, type Keys, type QueueName, type ReinsConfig, type RedisConnection } from '@reins/shared';
 
 /** What a command needs to talk to the fleet; connections open on first use and close once. */
 export class CliContext {
   readonly keys: Keys;
-  private redisClient: Redis | undefined;
+  private redisClient: RedisConnection | undefined;
   private readonly queues = new Map<string, Queue>();
   private pools: AgentQueues | undefined;
 
@@ -17,7 +16,7 @@ export class CliContext {
     return new CliContext(loadConfig(process.env, overrides));
   }
 
-  async redis(): Promise<Redis> {
+  async redis(): Promise<RedisConnection> {
     if (!this.redisClient) {
       const client = createRedis(this.config.redisUrl, 'command', { lazyConnect: true });
       client.on('error', () => undefined); // reported by assertRedisReachable, not as an unhandled event

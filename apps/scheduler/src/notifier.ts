@@ -1,15 +1,14 @@
 import { Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { addJob, parseJob, type AttemptRecord, type Keys, type Logger, type MemberRecord, type Notification, type ReinsConfig, type RunRecord, type RunStatus } from '@reins/shared';
+import { addJob, parseJob, type AttemptRecord, type Keys, type Logger, type MemberRecord, type Notification, type ReinsConfig, type RunRecord, type RunStatus, type RedisConnection } from '@reins/shared';
 
 export interface NotifierDeps {
-  redis: Redis;
+  redis: RedisConnection;
   queue: Queue;
   keys: Keys;
   config: ReinsConfig;
   logger: Logger;
   /** A new blocking connection for the delivery worker; the notifier does not close it. */
-  connect: () => Redis;
+  connect: () => RedisConnection;
   readAttempts: (runId: string, member: string) => Promise<AttemptRecord[]>;
 }
 
@@ -23,7 +22,7 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 export class Notifier {
   private worker: Worker | undefined;
 
-  private readonly redis: Redis;
+  private readonly redis: RedisConnection;
   private readonly queue: Queue;
   private readonly keys: Keys;
   private readonly config: ReinsConfig;

@@ -1,5 +1,4 @@
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import {
   BACKOFF_TYPE,
   QUEUES,
@@ -15,6 +14,7 @@ import {
   type ReinsConfig,
   type RunRecord,
   type RunStore,
+  type RedisConnection,
 } from '@reins/shared';
 import { buildAgentJob } from './job-payload.js';
 import type { Notifier } from './notifier.js';
@@ -22,7 +22,7 @@ import { integrateJobWanted, jobFactsWanted, reconcile, silentMembers, workerLab
 import type { Watchdog } from './watchdog.js';
 
 export interface RunReconcilerDeps {
-  redis: Redis;
+  redis: RedisConnection;
   store: RunStore;
   /** The agent queue and the pool queues, for finding any member's job. */
   queues: AgentQueues;

@@ -1,6 +1,5 @@
 import { QueueEvents, Worker, type Job, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { AgentQueues, FleetReader, QUEUES, RunStore, closeSteps, createRedis, openQueue, parseAgentJobId, parseJob, type Keys, type Logger, type ReinsConfig } from '@reins/shared';
+import { AgentQueues, FleetReader, QUEUES, RunStore, closeSteps, createRedis, openQueue, parseAgentJobId, parseJob, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { Notifier } from './notifier.js';
 import { RunReconciler } from './run-reconciler.js';
 import { runFromSubmission } from './submission.js';
@@ -24,7 +23,7 @@ export interface SchedulerOptions {
    * new connection the scheduler owns and closes. A connection: used for commands and duplicated for BullMQ's
    * blocking reads; the duplicates are the scheduler's, the connection stays the caller's to close.
    */
-  connection?: Redis | (() => Redis);
+  connection?: RedisConnection | (() => RedisConnection);
 }
 
 /**
@@ -36,9 +35,9 @@ export class Scheduler {
   private state: SchedulerState = 'created';
   private closing: Promise<void> | undefined;
   /** Connections this scheduler opened, closed last. */
-  private readonly owned: Redis[] = [];
-  private readonly connect: () => Redis;
-  private readonly redis: Redis;
+  private readonly owned: RedisConnection[] = [];
+  private readonly connect: () => RedisConnection;
+  private readonly redis: RedisConnection;
   private readonly queues: AgentQueues;
   private readonly integrateQueue: Queue;
   private readonly notifyQueue: Queue;

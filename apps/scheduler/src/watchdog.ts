@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import { encodeControlMessage, type Keys, type Logger, type MemberRecord } from '@reins/shared';
+import { encodeControlMessage, type Keys, type Logger, type MemberRecord, type RedisConnection } from '@reins/shared';
 
 /** Running members old enough that a missing heartbeat means something: started over a TTL ago. */
 export function heartbeatSuspects(members: readonly MemberRecord[], now: number, heartbeatTtlMs: number): MemberRecord[] {
@@ -33,7 +32,7 @@ export class KillMemory {
 export class Watchdog {
   private readonly kills: KillMemory;
 
-  constructor(private readonly deps: { redis: Redis; keys: Keys; heartbeatTtlMs: number; logger: Logger }) {
+  constructor(private readonly deps: { redis: RedisConnection; keys: Keys; heartbeatTtlMs: number; logger: Logger }) {
     this.kills = new KillMemory(deps.heartbeatTtlMs);
   }
 

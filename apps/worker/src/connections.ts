@@ -1,6 +1,5 @@
 import type { WorkerOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createRedis, type Keys, type Logger, type ReinsConfig } from '@reins/shared';
+import { createRedis, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { attemptBackoff } from './attempt/retry-error.js';
 
 /**
@@ -9,7 +8,7 @@ import { attemptBackoff } from './attempt/retry-error.js';
  * channel, `consumer` for each BullMQ consumer. The worker closes every connection it was given.
  */
 export type RedisUse = 'main' | 'fast' | 'subscriber' | 'consumer';
-export type RedisFactory = (use: RedisUse) => Redis;
+export type RedisFactory = (use: RedisUse) => RedisConnection;
 
 export function defaultRedisFactory(config: ReinsConfig, logger: Logger): RedisFactory {
   return (use) => {
@@ -27,7 +26,7 @@ export function defaultRedisFactory(config: ReinsConfig, logger: Logger): RedisF
  * maxStalledCount is only a last resort against a job that kills every worker. The backoff is the one each
  * attempt's conclusion chose (attempt/retry-error.ts).
  */
-export function consumerOptions(config: ReinsConfig, keys: Keys, connection: Redis, concurrency: number): WorkerOptions {
+export function consumerOptions(config: ReinsConfig, keys: Keys, connection: RedisConnection, concurrency: number): WorkerOptions {
   return {
     connection,
     prefix: keys.bullPrefix,

@@ -1,6 +1,5 @@
 import { rename, writeFile } from 'node:fs/promises';
-import type { Redis } from 'ioredis';
-import { withScripts, type Keys, type ReinsScripts } from '@reins/shared';
+import { withScripts, type Keys, type ReinsScripts, type RedisConnection } from '@reins/shared';
 
 /** What a heartbeat says about a live agent. */
 export interface HeartbeatValue {
@@ -20,10 +19,10 @@ export interface HeartbeatValue {
  * presumed stalled.
  */
 export class Heartbeats {
-  private readonly redis: Redis & ReinsScripts;
+  private readonly redis: RedisConnection & ReinsScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
     readonly ttlMs: number,
   ) {

@@ -5,8 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { QUEUES, Budgets, FleetLimits, RunFiles, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig } from '@reins/shared';
+import { QUEUES, Budgets, FleetLimits, RunFiles, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
 import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
 import { fenceAgents, stopRequests } from './control.js';
@@ -60,10 +59,10 @@ export class AgentWorker {
   private state: WorkerState = 'created';
   private closing: Promise<void> | undefined;
   private readonly connect: RedisFactory;
-  private readonly connections: Redis[] = [];
-  private readonly main: Redis;
-  private readonly fast: Redis;
-  private readonly subscriber: Redis;
+  private readonly connections: RedisConnection[] = [];
+  private readonly main: RedisConnection;
+  private readonly fast: RedisConnection;
+  private readonly subscriber: RedisConnection;
   /** One BullMQ consumer per queue served: agents, merge-backs, and the pools this worker's labels fit. */
   private readonly consumers = new Map<string, Worker>();
   /** Jobs being processed, across all consumers: admission keeps it within the worker's slots. */

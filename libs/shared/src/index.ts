@@ -13,7 +13,7 @@ export { fenceAfterMs, stopGraceMs } from './config/timings.js';
 export { projectRoot } from './paths.js';
 export { appBin } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';
-export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology } from './redis/connection.js';
+export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology, keyspaceNodes, type RedisConnection } from './redis/connection.js';
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';

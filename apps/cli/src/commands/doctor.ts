@@ -1,6 +1,6 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, describeTopology, findOnPath, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
+import { assertRedisReachable, createRedis, describeTopology, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -36,13 +36,15 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     await assertRedisReachable(redis, config.redisUrl);
     const info = await redis.info('server');
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    const policy = (await redis.config('GET', 'maxmemory-policy').catch(() => [])) as string[];
-    const evicts = policy[1] !== undefined && policy[1] !== 'noeviction';
+    // On a Cluster each master has its own policy; any that evicts is worth a warning.
+    const policies = await Promise.all(keyspaceNodes(redis).map(async (node) => ((await node.config('GET', 'maxmemory-policy').catch(() => [])) as string[])[1]));
+    const evicting = policies.find((p) => p !== undefined && p !== 'noeviction');
+    const evicts = evicting !== undefined;
     checks.push({
       name: 'redis',
       ok: true,
       warn: evicts,
-      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl)}${evicts ? `, maxmemory-policy ${policy[1]}` : ''}`,
+      detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl, ctx.keys.bullPrefix)}${evicts ? `, maxmemory-policy ${evicting}` : ''}`,
       ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
     });
   } catch (error) {

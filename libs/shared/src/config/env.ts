@@ -30,7 +30,7 @@ const EnvSchema = z.object({
     .superRefine((url, ctx) => {
       // The message names the part that is wrong with the password redacted; the value is not echoed.
       try {
-        if (parseRedisUrl(url).kind === 'cluster') ctx.addIssue({ code: 'custom', message: 'Redis Cluster is not supported yet: expected a redis://, rediss:// or redis+sentinel:// URL', params: { quotesValue: true } });
+        parseRedisUrl(url);
       } catch (error) {
         if (!(error instanceof RedisUrlError)) throw error;
         ctx.addIssue({ code: 'custom', message: error.message, params: { quotesValue: true } });

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 
 export interface Message {
@@ -14,7 +14,7 @@ const MAX_MESSAGES_PER_INBOX = 1_000;
 /** Messages between the members of one run; each member has an inbox (a Redis stream) and a read mark. */
 export class Mailbox {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
     private readonly runId: string,
   ) {}

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { withScripts, type ReinsScripts } from '../redis/scripts.js';
 
@@ -22,10 +22,10 @@ export class TaskError extends Error {
 
 /** The shared task list of one run, in Redis, so members on different hosts see one list. */
 export class TaskList {
-  private readonly redis: Redis & ReinsScripts;
+  private readonly redis: RedisConnection & ReinsScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
     private readonly runId: string,
   ) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { withScripts, type ReinsScripts } from '../redis/scripts.js';
 
@@ -18,10 +18,10 @@ export const budgetDay = (now = Date.now()): string => new Date(now).toISOString
  * (atomically, in Lua, so many workers cannot overspend together); when it ends, its real cost settles it.
  */
 export class Budgets {
-  private readonly redis: Redis & ReinsScripts;
+  private readonly redis: RedisConnection & ReinsScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = withScripts(redis);

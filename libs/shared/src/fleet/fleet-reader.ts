@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { keyspaceNodes, type RedisConnection } from '../redis/connection.js';
 import { z } from 'zod';
 import type { Keys } from '../redis/keys.js';
 import { RUN_HEAD_FIELDS, decodeRunHead, type AgentEvent, type RunHead } from '../runs/records.js';
@@ -39,7 +39,7 @@ const SCAN_COUNT = 500;
  */
 export class FleetReader {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
   ) {}
 
@@ -87,12 +87,15 @@ export class FleetReader {
   async liveWorkers(): Promise<WorkerRegistration[]> {
     const pattern = this.keys.worker('*');
     const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
-      for (const key of batch) keys.add(key);
-      cursor = next;
-    } while (cursor !== '0');
+    // Every key sits in the prefix's one slot, but a Cluster may be moving that slot: ask every master.
+    for (const node of keyspaceNodes(this.redis)) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+        for (const key of batch) keys.add(key);
+        cursor = next;
+      } while (cursor !== '0');
+    }
     if (keys.size === 0) return [];
     const values = await this.redis.mget(...keys);
     const workers: WorkerRegistration[] = [];

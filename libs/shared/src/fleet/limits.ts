@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { withScripts, type ReinsScripts } from '../redis/scripts.js';
 
@@ -8,10 +8,10 @@ import { withScripts, type ReinsScripts } from '../redis/scripts.js';
  * hits a rate limit, that holds back every agent under the same key until the reset time.
  */
 export class FleetLimits {
-  private readonly redis: Redis & ReinsScripts;
+  private readonly redis: RedisConnection & ReinsScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
     private readonly leaseMs: number,
   ) {

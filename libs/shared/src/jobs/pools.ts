@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { QUEUES } from './catalogue.js';
 import { openQueue } from './queues.js';
@@ -30,7 +30,7 @@ export class AgentQueues {
   private readonly open = new Map<string, Queue>();
 
   constructor(
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     private readonly keys: Keys,
     private readonly options: { readOnly?: boolean } = {},
   ) {}

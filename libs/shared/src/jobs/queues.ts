@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import type { QueueName } from './catalogue.js';
 
@@ -13,7 +13,7 @@ export const KEEP_FINISHED_JOBS = { age: 7 * 24 * 3600, count: 10_000 } as const
  * `readOnly` queues skip BullMQ's meta write on open, so read commands (`reins status`) leave Redis
  * exactly as they found it.
  */
-export function openQueue(name: QueueName | string, connection: Redis, keys: Keys, { readOnly = false } = {}): Queue {
+export function openQueue(name: QueueName | string, connection: RedisConnection, keys: Keys, { readOnly = false } = {}): Queue {
   return new Queue(name, {
     connection,
     prefix: keys.bullPrefix,

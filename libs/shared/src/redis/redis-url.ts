@@ -99,6 +99,7 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
   const credentials = { ...(username !== undefined ? { username } : {}), ...(password !== undefined ? { password } : {}) };
   if (kind === 'cluster') {
+    if (/^\d+$/.test(path)) throw new RedisUrlError(`${redactRedisUrl(url)} names database ${path}: Redis Cluster has only database 0, so a cluster URL names nodes only`);
     if (path !== '') throw new RedisUrlError(`${redactRedisUrl(url)} has a path ${JSON.stringify(`/${path}`)}: a cluster URL names nodes only (Redis Cluster has one database)`);
     return { kind, nodes: hosts, tls, ...credentials };
   }

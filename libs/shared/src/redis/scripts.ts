@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
 
 /**
  * Every atomic multi-key step of reins is a Lua script in libs/shared/lua, named `<name>-<number of keys>.lua`
@@ -58,13 +58,13 @@ export function loadScripts(dir: string = LUA_DIR): ScriptDefinition[] {
 }
 
 let cached: ScriptDefinition[] | undefined;
-const registered = new WeakSet<Redis>();
+const registered = new WeakSet<RedisConnection>();
 
 /**
  * Registers reins' scripts on a connection (once per connection) and returns it typed with them. A command
  * name the connection already has for something else is refused rather than silently skipped.
  */
-export function withScripts(redis: Redis): Redis & ReinsScripts {
+export function withScripts(redis: RedisConnection): RedisConnection & ReinsScripts {
   if (!registered.has(redis)) {
     cached ??= loadScripts();
     const target = redis as unknown as Record<string, unknown>;
@@ -74,5 +74,5 @@ export function withScripts(redis: Redis): Redis & ReinsScripts {
     }
     registered.add(redis);
   }
-  return redis as Redis & ReinsScripts;
+  return redis as RedisConnection & ReinsScripts;
 }

@@ -1,5 +1,5 @@
 import type { AgentQueues } from '../jobs/pools.js';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { isFinalMemberStatus } from './status.js';
 import { encodeControlMessage } from '../protocol/control-message.js';
@@ -28,6 +28,6 @@ export async function cancelIdleMembers(store: RunStore, queues: AgentQueues, ru
 }
 
 /** Tells every worker to stop the agents of a run. */
-export async function broadcastCancel(redis: Redis, keys: Keys, runId: string): Promise<void> {
+export async function broadcastCancel(redis: RedisConnection, keys: Keys, runId: string): Promise<void> {
   await redis.publish(keys.controlChannel, encodeControlMessage({ type: 'cancel', runId }));
 }

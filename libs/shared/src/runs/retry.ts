@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { RetryRefusedError } from '../errors/retry-refused-error.js';
 import type { AgentQueues } from '../jobs/pools.js';
@@ -35,7 +35,7 @@ const MAX_TRANSACTION_TRIES = 20;
  * `member` retries that member (failed or cancelled) and its dependants that never ran (skipped or
  * cancelled); without it, every member that did not succeed.
  */
-export async function retryRun(redis: Redis, keys: Keys, queues: AgentQueues, runId: string, member?: string): Promise<RetryResult> {
+export async function retryRun(redis: RedisConnection, keys: Keys, queues: AgentQueues, runId: string, member?: string): Promise<RetryResult> {
   const store = new RunStore(redis, keys);
   for (let tries = 0; tries < MAX_TRANSACTION_TRIES; tries += 1) {
     const run = await store.requireRun(runId);
@@ -89,7 +89,7 @@ export async function retryRun(redis: Redis, keys: Keys, queues: AgentQueues, ru
 }
 
 /** Refuses a run that has not ended, or has ended well. */
-async function assertEnded(redis: Redis, keys: Keys, run: RunRecord, members: readonly MemberRecord[]): Promise<void> {
+async function assertEnded(redis: RedisConnection, keys: Keys, run: RunRecord, members: readonly MemberRecord[]): Promise<void> {
   if (run.status === 'succeeded') throw new RetryRefusedError(`run ${run.runId} already succeeded; there is nothing to retry`);
   if (run.status === 'queued' || run.status === 'running') {
     throw new RetryRefusedError(`run ${run.runId} is still ${run.status}; retry it once it has ended (or cancel it first)`);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 
 /**
@@ -8,7 +8,7 @@ import type { Keys } from '../redis/keys.js';
  */
 export class RunFiles {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly keys: Keys,
   ) {}
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import { NotFoundError } from '../errors/not-found-error.js';
 import { StaleEpochError } from '../errors/stale-epoch-error.js';
@@ -19,10 +19,10 @@ const MAX_ATTEMPT_RECORDS = 100;
 
 /** Reads and writes run and member records. Every state change lands here before anyone reports it. */
 export class RunStore {
-  private readonly redis: Redis & ReinsScripts;
+  private readonly redis: RedisConnection & ReinsScripts;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     private readonly keys: Keys,
   ) {
     this.redis = withScripts(redis);
