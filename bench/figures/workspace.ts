@@ -100,7 +100,7 @@ async function measure(options: BenchOptions, root: string, onTmpfs: boolean): P
   return [
     {
       name: 'workspace',
-      title: 'workspace ready for a member: warm mirror (fetch + worktree)',
+      title: 'workspace ready for a member: warm mirror (a worktree at the base; fetched only when it lacks the base or dependencies)',
       unit: 'ms',
       samples: warm,
       baseline: { label: 'git clone of the same repository', samples: clone },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { parseJob, type IntegrateJobData, type IntegrationResult, type Logger, type RunStore } from '@reins/shared';
 import { git as runGit } from './git.js';
-import { ensureCommit, openMirror } from './mirror.js';
+import { ensureCommit, fetchRefs, openMirror, withMirror } from './mirror.js';
 import { pushRef } from './push.js';
 import { remoteMemberRef } from './repo-worktree.js';
 import { memberBranch } from './worktree.js';
@@ -24,7 +24,11 @@ export async function integrate(job: IntegrateJobData, dataDir: string): Promise
   if (repoDir === undefined) throw new UnrecoverableError(`merge-back of ${job.runId} names neither a workdir nor a repo`);
   // The remote's copy of a member branch, or the workdir's own.
   const branchRef = (member: string) => (mirror ? remoteMemberRef(job.runId, member) : `refs/heads/${memberBranch(job.runId, member)}`);
-  if (mirror && !(await ensureCommit(mirror, job.baseCommit))) throw new Error(`the run's base commit ${job.baseCommit} is not on ${mirror.url}`);
+  if (mirror) {
+    // Every member branch of the run as the remote has it now, and the base.
+    await withMirror(mirror, () => fetchRefs(mirror, [`+refs/heads/reins/${job.runId}/*:refs/remotes/origin/reins/${job.runId}/*`]));
+    if (!(await ensureCommit(mirror, job.baseCommit))) throw new Error(`the run's base commit ${job.baseCommit} is not on ${mirror.url}`);
+  }
   await git(repoDir, ['worktree', 'prune']);
   await rm(dir, { recursive: true, force: true });
   await mkdir(path.dirname(dir), { recursive: true });

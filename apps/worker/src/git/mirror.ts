@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { redactRepoUrl } from '@reins/shared';
@@ -21,7 +22,8 @@ export interface Mirror {
 /** What reins puts in a workspace, kept out of the agent's commits by the repository's local exclude. */
 const REINS_EXCLUDES = ['/.claude/skills/'];
 
-const BASE_REFSPECS = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
+/** The remote's branches and tags, as the mirror keeps them. */
+export const BASE_REFSPECS = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
 
 export function mirrorDir(dataDir: string, url: string): string {
   const name = (url.replace(/\/+$/, '').split(/[/:]/).at(-1) ?? 'repo').replace(/\.git$/, '').replace(/[^A-Za-z0-9._-]/g, '_') || 'repo';
@@ -32,15 +34,25 @@ export function mirrorDir(dataDir: string, url: string): string {
 /** Holds the mirror's lock: one fetch or worktree change at a time, across processes. */
 export const withMirror = <T>(mirror: Mirror, work: () => Promise<T>): Promise<T> => withFileLock(`${mirror.dir}.lock`, work);
 
-/** The mirror of `url`, made on first use and brought up to date with the remote's branches and tags. */
+/**
+ * The mirror of `url`, made on first use with the remote's branches and tags. Later users fetch what they
+ * need (a base commit it lacks, dependencies' branches), so a warm mirror costs no round trip at all.
+ */
 export async function openMirror(dataDir: string, url: string): Promise<Mirror> {
   const mirror = { dir: mirrorDir(dataDir, url), url };
+  // `reins-complete` is written last: a mirror whose creation died half-way is made again.
+  if (existsSync(path.join(mirror.dir, 'reins-complete'))) return mirror;
   await withMirror(mirror, async () => {
-    if (!(await gitSucceeds(mirror.dir, ['rev-parse', '--is-bare-repository']))) await createMirror(mirror);
+    if (existsSync(path.join(mirror.dir, 'reins-complete'))) return;
+    await createMirror(mirror);
     await fetchRefs(mirror, BASE_REFSPECS);
+    await writeFile(path.join(mirror.dir, 'reins-complete'), `${mirror.url}\n`);
   });
   return mirror;
 }
+
+/** Whether the mirror has a commit. */
+export const hasCommit = (mirror: Mirror, commit: string): Promise<boolean> => gitSucceeds(mirror.dir, ['cat-file', '-e', `${commit}^{commit}`]);
 
 async function createMirror(mirror: Mirror): Promise<void> {
   // A folder left by a creation that died half-way is started again.
@@ -60,16 +72,21 @@ export async function fetchRefs(mirror: Mirror, refspecs: readonly string[]): Pr
   if (result.exitCode !== 0) throw new Error(`git fetch from ${redactRepoUrl(mirror.url)} failed: ${lastLines(result.stderr)}`);
 }
 
-/** Makes sure a commit is in the mirror, fetching `ref` (where it should be) when it is not. */
+/**
+ * Makes sure a commit is in the mirror, fetching when it is not: `ref` (where it should be), else the
+ * remote's branches and tags, else the commit by id. The caller holds the mirror's lock.
+ */
+export async function fetchCommit(mirror: Mirror, commit: string, ref?: string): Promise<boolean> {
+  if (await hasCommit(mirror, commit)) return true;
+  await fetchRefs(mirror, ref ? [`+${ref}:refs/reins/fetched/${ref.replace(/^refs\//, '')}`] : BASE_REFSPECS).catch(() => undefined);
+  // A commit that no ref points at any more: servers give reachable commits by id.
+  if (!(await hasCommit(mirror, commit))) await fetchRefs(mirror, [commit]).catch(() => undefined);
+  return hasCommit(mirror, commit);
+}
+
+/** fetchCommit under the mirror's lock, when the commit is not there already. */
 export async function ensureCommit(mirror: Mirror, commit: string, ref?: string): Promise<boolean> {
-  const present = () => gitSucceeds(mirror.dir, ['cat-file', '-e', `${commit}^{commit}`]);
-  if (await present()) return true;
-  await withMirror(mirror, async () => {
-    if (ref) await fetchRefs(mirror, [`+${ref}:refs/reins/fetched/${ref.replace(/^refs\//, '')}`]).catch(() => undefined);
-    // A commit that no ref points at any more: servers give reachable commits by id.
-    if (!(await present())) await fetchRefs(mirror, [commit]).catch(() => undefined);
-  });
-  return present();
+  return (await hasCommit(mirror, commit)) || withMirror(mirror, () => fetchCommit(mirror, commit, ref));
 }
 
 export const lastLines = (text: string, n = 3): string => redactRepoUrl(text.trim().split('\n').slice(-n).join(' ').trim() || 'no message');

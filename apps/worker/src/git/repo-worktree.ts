@@ -1,8 +1,9 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassifiedFailure } from '../attempt/retry-error.js';
 import { git, gitSucceeds, gitTopLevel } from './git.js';
-import { ensureCommit, withMirror, type Mirror } from './mirror.js';
+import { fetchCommit, fetchRefs, withMirror, type Mirror } from './mirror.js';
 import { memberBranch } from './worktree.js';
 
 /** Where a member's dependency's work is, in the mirror, once fetched from the remote. */
@@ -25,34 +26,44 @@ export interface RepoWorktreeRequest {
  * (class merge_conflict), naming the files.
  */
 export async function repoWorktree(request: RepoWorktreeRequest): Promise<{ branch: string }> {
-  const { mirror, dir, runId, member, baseCommit } = request;
+  const { mirror, dir, runId, member, baseCommit, dependsOn } = request;
   const branch = memberBranch(runId, member);
-  if ((await gitTopLevel(dir)) === dir) return { branch };
-  if (!(await ensureCommit(mirror, baseCommit))) throw new ClassifiedFailure('crash', `the run's base commit ${baseCommit} is not on ${mirror.url} any more`);
+  if (existsSync(dir) && (await gitTopLevel(dir)) === dir) return { branch };
+  // One hold of the lock, and git only where it is needed: a warm mirror costs a worktree and two lookups.
   const fresh = await withMirror(mirror, async () => {
-    await git(mirror.dir, ['worktree', 'prune']);
+    if (dependsOn.length > 0) {
+      // The dependencies' branches as the remote has them now, whichever host pushed them.
+      const refspecs = dependsOn.map((dep) => `+refs/heads/${memberBranch(runId, dep)}:${remoteMemberRef(runId, dep)}`);
+      await fetchRefs(mirror, refspecs).catch((error: unknown) => {
+        throw new ClassifiedFailure('crash', `the branches of ${member}'s dependencies (${dependsOn.join(', ')}) could not be fetched: ${(error as Error).message}`);
+      });
+    }
     await rm(dir, { recursive: true, force: true });
     await mkdir(path.dirname(dir), { recursive: true });
     // A branch left here by an earlier attempt on this host is its work: check it out as it is.
     if (await gitSucceeds(mirror.dir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`])) {
-      await git(mirror.dir, ['worktree', 'add', '--quiet', dir, branch]);
+      await addWorktree(mirror, [dir, branch]);
       return false;
     }
-    await git(mirror.dir, ['worktree', 'add', '--quiet', '-b', branch, dir, baseCommit]);
+    if (!(await fetchCommit(mirror, baseCommit))) throw new ClassifiedFailure('crash', `the run's base commit ${baseCommit} is not on ${mirror.url} any more`);
+    await addWorktree(mirror, ['-b', branch, dir, baseCommit]);
     return true;
   });
   if (fresh) await mergeDependencies(request, branch);
   return { branch };
 }
 
+/** `git worktree add`; when git still remembers a worktree that was removed by hand, it forgets it and tries again. */
+async function addWorktree(mirror: Mirror, args: readonly string[]): Promise<void> {
+  if ((await git(mirror.dir, ['worktree', 'add', '--quiet', ...args], { reject: false })).exitCode === 0) return;
+  await git(mirror.dir, ['worktree', 'prune']);
+  await git(mirror.dir, ['worktree', 'add', '--quiet', ...args]);
+}
+
 async function mergeDependencies(request: RepoWorktreeRequest, branch: string): Promise<void> {
   const { mirror, dir, runId, member } = request;
   for (const dep of request.dependsOn) {
     const ref = remoteMemberRef(runId, dep);
-    if (!(await gitSucceeds(dir, ['rev-parse', '--verify', '--quiet', ref]))) {
-      await discard(mirror, dir, branch);
-      throw new ClassifiedFailure('crash', `dependency ${dep}'s branch ${memberBranch(runId, dep)} is not on ${mirror.url}`);
-    }
     const merged = await git(dir, ['merge', '--no-ff', '--no-edit', '-m', `reins: ${member} starts from ${dep}`, ref], { reject: false });
     if (merged.exitCode === 0) continue;
     const files = (await git(dir, ['diff', '--name-only', '--diff-filter=U'], { reject: false })).stdout.split('\n').filter(Boolean);
