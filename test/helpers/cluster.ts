@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { Redis } from 'ioredis';
-import { freePort } from './redis.js';
+import type { Redis } from 'ioredis';
+import { askRedis, freePort, until } from './redis.js';
 import { scratchEnv, tempDir } from './test-root.js';
 
 /**
@@ -18,32 +17,6 @@ export interface TestCluster {
   /** Every key of every master, with the port of the master that holds it. */
   allKeys(): Promise<{ port: number; key: string }[]>;
   stop(): Promise<void>;
-}
-
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${String(last)})` : ''}`);
-}
-
-async function ask<T>(port: number, command: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await command(redis);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export async function startCluster(): Promise<TestCluster> {
@@ -69,12 +42,12 @@ export async function startCluster(): Promise<TestCluster> {
       servers.push({ port, child });
     }
     const ports = servers.map((s) => s.port);
-    for (const port of ports) await until(`redis-server on ${port}`, 10_000, () => ask(port, (r) => r.ping()).then((p) => (p === 'PONG' ? true : undefined)));
+    for (const port of ports) await until(`redis-server on ${port}`, 10_000, () => askRedis(port, (r) => r.ping()).then((p) => (p === 'PONG' ? true : undefined)));
     await execa('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes'], { env, extendEnv: false, stdin: 'ignore' });
     // Every node must agree the slots are covered before a client's first command, or it meets CLUSTERDOWN.
     await until('cluster_state:ok on every node', 30_000, async () => {
       for (const port of ports) {
-        const info = (await ask(port, (r) => r.call('CLUSTER', 'INFO'))) as string;
+        const info = (await askRedis(port, (r) => r.call('CLUSTER', 'INFO'))) as string;
         if (!/cluster_state:ok/.test(info) || !/cluster_known_nodes:3/.test(info)) return undefined;
       }
       return true;
@@ -85,11 +58,11 @@ export async function startCluster(): Promise<TestCluster> {
         .map((p) => `127.0.0.1:${p}`)
         .join(',')}`,
       ports,
-      ask,
+      ask: askRedis,
       allKeys: async () => {
         const found: { port: number; key: string }[] = [];
         for (const port of ports) {
-          const keys = await ask(port, async (r) => {
+          const keys = await askRedis(port, async (r) => {
             const all: string[] = [];
             let cursor = '0';
             do {

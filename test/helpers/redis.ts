@@ -126,3 +126,31 @@ export function useRedis(options: { appendonly?: boolean } = {}): TestRedis {
     resume: () => current().resume(),
   };
 }
+
+/** Polls `probe` until it returns a value (errors count as "not yet"); fails naming `what` and the last error. */
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      last = error;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? ` (${String(last)})` : ''}`);
+}
+
+/** One command to the redis-server (or sentinel) on a loopback port, on a connection of its own that never retries. */
+export async function askRedis<T>(port: number, command: (redis: Redis) => Promise<T>): Promise<T> {
+  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 1_000 });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return await command(redis);
+  } finally {
+    redis.disconnect();
+  }
+}

@@ -1,9 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-import { freePort } from './redis.js';
+import { askRedis, freePort, until } from './redis.js';
 import { tempDir } from './test-root.js';
 
 /**
@@ -38,32 +36,6 @@ function launch(args: string[]): ChildProcess {
   return child;
 }
 
-async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (${String(last)})` : ''}`);
-}
-
-async function ask<T>(port: number, command: (redis: Redis) => Promise<T>): Promise<T> {
-  const redis = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, connectTimeout: 500 });
-  redis.on('error', () => undefined);
-  try {
-    await redis.connect();
-    return await command(redis);
-  } finally {
-    redis.disconnect();
-  }
-}
-
 export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs = 3_000 } = {}): Promise<SentinelSet> {
   const masterName = 'reins-test';
   const dir = tempDir('sentinel');
@@ -74,8 +46,8 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
     const replicaOf = role === 'replica' ? ['--replicaof', '127.0.0.1', String(servers[0]!.port)] : [];
     servers.push({ port, child: launch(['--port', String(port), '--dir', tempDir(`sentinel-${role}`), ...common, ...replicaOf]) });
   }
-  for (const server of servers) await until(`redis-server on ${server.port}`, 10_000, () => ask(server.port, (r) => r.ping()).then((p) => (p === 'PONG' ? true : undefined)));
-  await until('the replica in sync', 10_000, () => ask(servers[1]!.port, (r) => r.info('replication')).then((info) => (/master_link_status:up/.test(info) ? true : undefined)));
+  for (const server of servers) await until(`redis-server on ${server.port}`, 10_000, () => askRedis(server.port, (r) => r.ping()).then((p) => (p === 'PONG' ? true : undefined)));
+  await until('the replica in sync', 10_000, () => askRedis(servers[1]!.port, (r) => r.info('replication')).then((info) => (/master_link_status:up/.test(info) ? true : undefined)));
 
   const sentinels: Server[] = [];
   for (let i = 0; i < 3; i += 1) {
@@ -99,13 +71,13 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
   }
   const sentinelPorts = sentinels.map((s) => s.port);
   const masterPort = async (): Promise<number> => {
-    const [, port] = (await ask(sentinelPorts[0]!, (r) => r.call('SENTINEL', 'get-master-addr-by-name', masterName))) as [string, string];
+    const [, port] = (await askRedis(sentinelPorts[0]!, (r) => r.call('SENTINEL', 'get-master-addr-by-name', masterName))) as [string, string];
     return Number(port);
   };
   // Every sentinel must know the others and the replica before a failover can be agreed.
   await until('sentinels that see each other and the replica', 15_000, async () => {
     for (const port of sentinelPorts) {
-      const master = (await ask(port, (r) => r.call('SENTINEL', 'master', masterName))) as string[];
+      const master = (await askRedis(port, (r) => r.call('SENTINEL', 'master', masterName))) as string[];
       const field = (name: string) => Number(master[master.indexOf(name) + 1]);
       if (field('num-other-sentinels') < 2 || field('num-slaves') < 1) return undefined;
     }
@@ -131,14 +103,14 @@ export async function startSentinelSet({ downAfterMs = 1_000, failoverTimeoutMs 
       until(`a new master in place of ${oldPort}`, timeoutMs, async () => {
         const port = await masterPort();
         if (port === oldPort) return undefined;
-        const role = (await ask(port, (r) => r.call('ROLE'))) as [string];
+        const role = (await askRedis(port, (r) => r.call('ROLE'))) as [string];
         return role[0] === 'master' ? port : undefined;
       }),
     waitForPromotion: (oldPort, timeoutMs = 30_000) =>
       until(`a promoted replica in place of ${oldPort}`, timeoutMs, async () => {
         for (const server of servers) {
           if (server.port === oldPort || server.child.exitCode !== null || server.child.signalCode !== null) continue;
-          const role = (await ask(server.port, (r) => r.call('ROLE')).catch(() => undefined)) as [string] | undefined;
+          const role = (await askRedis(server.port, (r) => r.call('ROLE')).catch(() => undefined)) as [string] | undefined;
           if (role?.[0] === 'master') return server.port;
         }
         return undefined;

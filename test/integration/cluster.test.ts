@@ -5,6 +5,7 @@ import { TaskList, agentJobId, createKeys, createRedis, type RedisConnection } f
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { messagingTeam } from '../helpers/messaging-team.js';
 import { CHAOS_ENV, readAgentJob, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { blockingAgent, firstAttemptBlocksAgent, openGate } from '../helpers/gate.js';
 
@@ -133,31 +134,8 @@ describe('a fleet on Redis Cluster', () => {
 
   it('coordination: a message and a task from an agent on one worker reach an agent on another', async () => {
     const dir = tempDir('messages');
-    const sender = `
-      const { execFileSync } = require('child_process');
-      execFileSync('reins', ['task', 'add', 'review the greeting']);
-      execFileSync('reins', ['msg', 'send', 'listener', 'hello from ' + process.env.REINS_MEMBER + ' over the cluster']);`;
-    const listener = `
-      const { execFileSync } = require('child_process');
-      const fs = require('fs');
-      const deadline = Date.now() + 20000;
-      (function poll() {
-        const inbox = JSON.parse(execFileSync('reins', ['msg', 'inbox', '--json'], { encoding: 'utf8' }));
-        if (inbox.length > 0) {
-          const task = JSON.parse(execFileSync('reins', ['task', 'claim', '--json'], { encoding: 'utf8' }));
-          fs.writeFileSync(${JSON.stringify(path.join(dir, 'received.json'))}, JSON.stringify({ inbox, task }));
-          return;
-        }
-        if (Date.now() > deadline) process.exit(1);
-        setTimeout(poll, 100);
-      })();`;
-    const file = await writeHarness(dir, {
-      name: 'chatty',
-      team: [
-        { name: 'listener', prompt: 'listen', agent: { kind: 'command', argv: [process.execPath, '-e', listener] } },
-        { name: 'talker', prompt: 'talk', agent: { kind: 'command', argv: [process.execPath, '-e', sender] } },
-      ],
-    });
+    const team = messagingTeam(dir, 'over the cluster');
+    const file = await writeHarness(dir, team.harness);
     await withFleet({ redisUrl: cluster.url, workers: 2, concurrency: 1, env: CHAOS_ENV }, async (fleet) => {
       const store = storeOf(client, fleet);
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
@@ -165,7 +143,7 @@ describe('a fleet on Redis Cluster', () => {
       expect(view.status).toBe('succeeded');
       const [listenerRecord, talkerRecord] = await Promise.all([store.getMember(runId, 'listener'), store.getMember(runId, 'talker')]);
       expect(listenerRecord?.workerId).not.toBe(talkerRecord?.workerId);
-      const received = JSON.parse(readFileSync(path.join(dir, 'received.json'), 'utf8')) as { inbox: { from: string; text: string }[]; task: { title: string; claimedBy: string } };
+      const received = team.received();
       expect(received.inbox).toEqual([expect.objectContaining({ from: 'talker', text: 'hello from talker over the cluster' })]);
       expect(received.task).toMatchObject({ title: 'review the greeting', claimedBy: 'listener', status: 'claimed' });
     });

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { TaskList, createKeys } from '@reins/shared';
 import { useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { messagingTeam } from '../helpers/messaging-team.js';
 import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
 
 const redis = useRedis();
@@ -48,31 +47,8 @@ describe('coordination across hosts', () => {
 
   it('a message sent by one agent is read by another agent running on another worker process', async () => {
     const dir = tempDir('messages');
-    const sender = `
-      const { execFileSync } = require('child_process');
-      execFileSync('reins', ['task', 'add', 'review the greeting']);
-      execFileSync('reins', ['msg', 'send', 'listener', 'hello from ' + process.env.REINS_MEMBER + ' on another host']);`;
-    const listener = `
-      const { execFileSync } = require('child_process');
-      const fs = require('fs');
-      const deadline = Date.now() + 20000;
-      (function poll() {
-        const inbox = JSON.parse(execFileSync('reins', ['msg', 'inbox', '--json'], { encoding: 'utf8' }));
-        if (inbox.length > 0) {
-          const task = JSON.parse(execFileSync('reins', ['task', 'claim', '--json'], { encoding: 'utf8' }));
-          fs.writeFileSync(${JSON.stringify(path.join(dir, 'received.json'))}, JSON.stringify({ inbox, task }));
-          return;
-        }
-        if (Date.now() > deadline) process.exit(1);
-        setTimeout(poll, 100);
-      })();`;
-    const file = await writeHarness(dir, {
-      name: 'chatty',
-      team: [
-        { name: 'listener', prompt: 'listen', agent: { kind: 'command', argv: [process.execPath, '-e', listener] } },
-        { name: 'talker', prompt: 'talk', agent: { kind: 'command', argv: [process.execPath, '-e', sender] } },
-      ],
-    });
+    const team = messagingTeam(dir, 'on another host');
+    const file = await writeHarness(dir, team.harness);
     // One agent per worker, so the two members run in two worker processes.
     await withFleet({ redisUrl: redis.url, workers: 2, concurrency: 1, env: CHAOS_ENV }, async (fleet) => {
       const runId = (await fleet.reins(['submit', file])).stdout.trim();
@@ -81,7 +57,7 @@ describe('coordination across hosts', () => {
       const store = storeOf(redis.client, fleet);
       const [listenerRecord, talkerRecord] = await Promise.all([store.getMember(runId, 'listener'), store.getMember(runId, 'talker')]);
       expect(listenerRecord?.workerId).not.toBe(talkerRecord?.workerId);
-      const received = JSON.parse(readFileSync(path.join(dir, 'received.json'), 'utf8')) as { inbox: { from: string; text: string }[]; task: { title: string; claimedBy: string } };
+      const received = team.received();
       expect(received.inbox).toEqual([expect.objectContaining({ from: 'talker', text: 'hello from talker on another host' })]);
       expect(received.task).toMatchObject({ title: 'review the greeting', claimedBy: 'listener', status: 'claimed' });
       const human = await fleet.reins(['msg', 'inbox', '--all', '--run', runId, '--as', 'listener']);

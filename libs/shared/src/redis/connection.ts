@@ -77,20 +77,27 @@ export function createRedis(url: string, role: ConnectionRole, extra: RedisOptio
 
 type SentinelTarget = Extract<RedisTarget, { kind: 'sentinel' }>;
 
+/** A connection for one question to one server (a sentinel, a cluster node): connected by the caller, never retried. */
+function oneShot(host: string, port: number, auth: { username?: string | undefined; password?: string | undefined; tls: boolean }): Redis {
+  const redis = new Redis({
+    host,
+    port,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2_000,
+    ...(auth.username !== undefined ? { username: auth.username } : {}),
+    ...(auth.password !== undefined ? { password: auth.password } : {}),
+    ...(auth.tls ? { tls: {} } : {}),
+  });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
 /** Asks the sentinels one question, each in turn, and returns the first answer; undefined when none answers. */
 async function askSentinels<T>(target: SentinelTarget, question: (sentinel: Redis) => Promise<T>): Promise<T | undefined> {
   for (const { host, port } of target.sentinels) {
-    const sentinel = new Redis({
-      host,
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      connectTimeout: 2_000,
-      ...(target.sentinelPassword !== undefined ? { password: target.sentinelPassword } : {}),
-      ...(target.tls ? { tls: {} } : {}),
-    });
-    sentinel.on('error', () => undefined);
+    const sentinel = oneShot(host, port, { password: target.sentinelPassword, tls: target.tls });
     try {
       await sentinel.connect();
       return await question(sentinel);
@@ -160,18 +167,7 @@ export function parseClusterNodes(reply: string): ClusterNode[] {
  */
 async function describeCluster(target: ClusterTarget, fleetKey: string | undefined): Promise<string> {
   for (const { host, port } of target.nodes) {
-    const node = new Redis({
-      host,
-      port,
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      connectTimeout: 2_000,
-      ...(target.username !== undefined ? { username: target.username } : {}),
-      ...(target.password !== undefined ? { password: target.password } : {}),
-      ...(target.tls ? { tls: {} } : {}),
-    });
-    node.on('error', () => undefined);
+    const node = oneShot(host, port, target);
     try {
       await node.connect();
       const info = (await node.call('CLUSTER', 'INFO')) as string;
