@@ -5,7 +5,7 @@ import { TaskList, agentJobId, createKeys, createRedis, type RedisConnection } f
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { messagingTeam } from '../helpers/messaging-team.js';
+import { claimUntilEmpty, messagingTeam } from '../helpers/coordination.js';
 import { CHAOS_ENV, readAgentJob, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { blockingAgent, firstAttemptBlocksAgent, openGate } from '../helpers/gate.js';
 
@@ -111,18 +111,7 @@ describe('a fleet on Redis Cluster', () => {
     try {
       const setup = new TaskList(a, keys, 'r-claims0001');
       for (let i = 1; i <= 50; i += 1) await setup.add(`task ${i}`, 'lead');
-      const claimer = async (connection: RedisConnection, member: string) => {
-        const list = new TaskList(connection, keys, 'r-claims0001');
-        const mine: number[] = [];
-        for (;;) {
-          try {
-            mine.push((await list.claim(member)).id);
-          } catch (error) {
-            expect((error as Error).message).toBe('no open task');
-            return mine;
-          }
-        }
-      };
+      const claimer = (connection: RedisConnection, member: string) => claimUntilEmpty(connection, keys, 'r-claims0001', member);
       const [alice, bob] = await Promise.all([claimer(a, 'alice'), claimer(b, 'bob')]);
       expect([...alice, ...bob].sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
       await expect(setup.claim('carol', alice[0] ?? bob[0])).rejects.toThrow(/is claimed by (alice|bob)/);

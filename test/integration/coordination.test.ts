@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { TaskList, createKeys } from '@reins/shared';
+import { TaskList, createKeys, type RedisConnection } from '@reins/shared';
 import { useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { messagingTeam } from '../helpers/messaging-team.js';
+import { claimUntilEmpty, messagingTeam } from '../helpers/coordination.js';
 import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
 
 const redis = useRedis();
@@ -17,18 +17,7 @@ describe('coordination across hosts', () => {
       const setup = new TaskList(a, keys, 'r-claims0001');
       for (let i = 1; i <= 100; i += 1) await setup.add(`task ${i}`, 'lead');
       // Two members on their own connections, claiming as fast as they can until nothing is open.
-      const claimer = async (redisClient: Redis, member: string) => {
-        const list = new TaskList(redisClient, keys, 'r-claims0001');
-        const mine: number[] = [];
-        for (;;) {
-          try {
-            mine.push((await list.claim(member)).id);
-          } catch (error) {
-            expect((error as Error).message).toBe('no open task');
-            return mine;
-          }
-        }
-      };
+      const claimer = (connection: RedisConnection, member: string) => claimUntilEmpty(connection, keys, 'r-claims0001', member);
       const [alice, bob] = await Promise.all([claimer(a, 'alice'), claimer(b, 'bob')]);
       expect([...alice, ...bob].sort((x, y) => x - y)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
       expect(alice.length).toBeGreaterThan(0);

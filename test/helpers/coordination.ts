@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { TaskList, type Keys, type RedisConnection } from '@reins/shared';
 
 export interface Received {
   inbox: { from: string; text: string }[];
@@ -41,4 +42,18 @@ export function messagingTeam(dir: string, where: string): { harness: unknown; r
     },
     received: () => JSON.parse(readFileSync(file, 'utf8')) as Received,
   };
+}
+
+/** One member claiming tasks of a run's list as fast as it can until none is open; the ids it got. */
+export async function claimUntilEmpty(connection: RedisConnection, keys: Keys, runId: string, member: string): Promise<number[]> {
+  const list = new TaskList(connection, keys, runId);
+  const mine: number[] = [];
+  for (;;) {
+    try {
+      mine.push((await list.claim(member)).id);
+    } catch (error) {
+      if ((error as Error).message !== 'no open task') throw error;
+      return mine;
+    }
+  }
 }
