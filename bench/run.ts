@@ -21,6 +21,7 @@ import { scale } from './figures/scale.js';
 import { submitLatency } from './figures/submit-latency.js';
 import { trivialJobs } from './figures/trivial-jobs.js';
 import { workspace } from './figures/workspace.js';
+import { handoff } from './figures/handoff.js';
 
 interface Suite {
   /** The figures it measures; it runs when BENCH_ONLY names any of them (or is empty). */
@@ -40,6 +41,7 @@ const SUITES: Suite[] = [
   { figures: ['partition-fence', 'partition-moved'], run: partition },
   { figures: ['failover'], run: failover },
   { figures: ['workspace', 'workspace-push'], run: workspace },
+  { figures: ['handoff'], run: handoff },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

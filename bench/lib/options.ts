@@ -15,6 +15,7 @@ export const FIGURE_NAMES = [
   'failover',
   'workspace',
   'workspace-push',
+  'handoff',
 ] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
 import { OutputReader } from '../claude/stream-reader.js';
 import type { EndedAttempt } from '../claude/outcome.js';
 import type { AttemptFiles } from '../tmux/launcher.js';
 import type { TmuxDriver } from '../tmux/driver.js';
+import { ExitWatch } from './exit-watch.js';
 import { stopAgent } from './stop-agent.js';
 
 /**
@@ -59,11 +59,13 @@ async function tail(file: string, maxBytes = 4_096): Promise<string> {
 
 /**
  * Watches one agent in its tmux session until it ends. Every tick it reads the new output and hands it to
- * onTick; it ends when the launcher wrote the exit file, when the session vanished, or after it stopped
- * the agent for a reason of its own.
+ * onTick; it ends when the launcher wrote the exit file (seen at once through ExitWatch, or at the next
+ * tick), when the session vanished, or after it stopped the agent for a reason of its own.
  */
 export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   const reader = new OutputReader(watch.files.stdout);
+  // The agent's end wakes the loop at once; the tick stays for heartbeats and output.
+  const exited = new ExitWatch(watch.files.exit);
   let result: ResultEvent | undefined;
   let sessionId: string | undefined;
   let stoppedBy: StopReason | undefined;
@@ -106,9 +108,10 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
         // The launcher writes the exit file as its last act; a session gone without it was killed.
         return await finish((await readExitCode(watch.files.exit)) ?? null);
       }
-      await sleep(watch.monitorIntervalMs, undefined, { signal: watch.signal }).catch(() => undefined);
+      await exited.sleep(watch.monitorIntervalMs, watch.signal);
     }
   } finally {
+    exited.close();
     await reader.close();
   }
 }
