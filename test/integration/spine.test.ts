@@ -129,6 +129,7 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       team: [
         { name: 'a', prompt: 'x', depends_on: ['nobody'] },
         { name: 'a', prompt: '' },
+        { name: 'reviewer', promt: 'y', depends_on: ['a'] },
       ],
     });
     // No roles run, so any key under the prefix could only have come from the CLI.
@@ -138,6 +139,13 @@ describe('the spine: submit → scheduler → worker → tmux → result', () =>
       expect(result.stderr).toContain(`Invalid harness ${file}`);
       expect(result.stderr).toContain('team[0].depends_on[0]: unknown member "nobody"');
       expect(result.stderr).toContain('team[1].name: duplicate member name "a"');
+      // Every problem in one pass, the shape errors beside the graph's, with the nearest field named.
+      expect(result.stderr).toContain('team[1].prompt: expected a non-empty prompt');
+      expect(result.stderr).toContain('team[2]: unknown field "promt" (did you mean "prompt"?)');
+      // reins validate says exactly the same, without Redis.
+      const validated = await fleet.reins(['validate', file]);
+      expect(validated.exitCode).toBe(2);
+      expect(validated.stderr).toBe(result.stderr);
       expect(result.stdout).toBe('');
       expect(await redis.client.keys(`{${fleet.prefix}}*`)).toEqual([]);
 

@@ -75,8 +75,8 @@ describe('SpecError', () => {
 describe('resolveHarness: schema rejections', () => {
   it('rejects an unknown top-level field, naming it', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p' }], { teem: 1 }), opts()));
-    expect(error.issues).toEqual([{ path: '(root)', message: 'unknown field "teem"' }]);
-    expect(error.message).toBe('Invalid harness test.yaml:\n  - (root): unknown field "teem"');
+    expect(error.issues).toEqual([{ path: '(root)', message: 'unknown field "teem" (did you mean "team"?)', suggestion: 'team' }]);
+    expect(error.message).toBe('Invalid harness test.yaml:\n  - (root): unknown field "teem" (did you mean "team"?)');
   });
 
   it('rejects a misspelled member field ("promt"), at the member', async () => {
@@ -89,12 +89,16 @@ describe('resolveHarness: schema rejections', () => {
         opts(),
       ),
     );
-    expect(error.issues).toEqual([{ path: 'team[1]', message: 'unknown field "promt"' }]);
+    expect(error.issues).toEqual([{ path: 'team[1]', message: 'unknown field "promt" (did you mean "prompt"?)', suggestion: 'prompt' }]);
   });
 
-  it('names several unknown fields in one issue', async () => {
-    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', promt: 1, dependson: [] }]), opts()));
-    expect(error.issues).toEqual([{ path: 'team[0]', message: 'unknown fields "promt", "dependson"' }]);
+  it('names each unknown field in an issue of its own, with its nearest field (none when nothing is close)', async () => {
+    const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', promt: 1, dependson: [], colour: 'red' }]), opts()));
+    expect(error.issues).toEqual([
+      { path: 'team[0]', message: 'unknown field "promt" (did you mean "prompt"?)', suggestion: 'prompt' },
+      { path: 'team[0]', message: 'unknown field "dependson" (did you mean "depends_on"?)', suggestion: 'depends_on' },
+      { path: 'team[0]', message: 'unknown field "colour"' },
+    ]);
   });
 
   it('rejects duplicate member names', async () => {
@@ -215,7 +219,9 @@ describe('resolveHarness: schema rejections', () => {
     expect(error.issues).toHaveLength(1);
     expect(error.issues[0]!.path).toBe('agent.kind');
     expect(error.issues[0]!.message).toContain('"gpt"');
-    expect(error.issues[0]!.message).toContain("'claude' | 'command'");
+    expect(error.issues[0]!.message).toBe('expected "claude" or "command", got "gpt"');
+    const typo = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p' }], { agent: { kind: 'claud' } }), opts()));
+    expect(typo.issues).toEqual([{ path: 'agent.kind', message: 'expected "claude" or "command", got "claud" (did you mean "claude"?)', suggestion: 'claude' }]);
   });
 
   it('rejects a bad agent kind on a member', async () => {
@@ -320,7 +326,7 @@ describe('resolveHarness: skills', () => {
 
   it('rejects an unknown skill, listing the available ones', async () => {
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt: 'p', skills: ['review', 'reveiw'] }]), opts()));
-    expect(error.issues).toEqual([{ path: 'team[0].skills[1]', message: 'unknown skill "reveiw" (available: review, write-docs)' }]);
+    expect(error.issues).toEqual([{ path: 'team[0].skills[1]', message: 'unknown skill "reveiw" (did you mean "review"? available: review, write-docs)', suggestion: 'review' }]);
   });
 
   it('says "none" when no skill is available', async () => {
@@ -447,6 +453,6 @@ describe('loadHarnessFile', () => {
   it('reports schema errors from a file with the file as source', async () => {
     const file = await write('promt.yaml', 'name: x\nteam:\n  - name: a\n    promt: hi\n');
     const error = await specError(loadHarnessFile(file, { skillsDirs: [] }));
-    expect(error.message).toBe(`Invalid harness ${file}:\n  - team[0].prompt: expected string, got nothing\n  - team[0]: unknown field "promt"`);
+    expect(error.message).toBe(`Invalid harness ${file}:\n  - team[0].prompt: expected string, got nothing\n  - team[0]: unknown field "promt" (did you mean "prompt"?)`);
   });
 });

@@ -13,6 +13,7 @@ import { status } from './commands/status.js';
 import { submit } from './commands/submit.js';
 import { task } from './commands/task.js';
 import { up } from './commands/up.js';
+import { validate } from './commands/validate.js';
 import { workers } from './commands/workers.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -21,6 +22,7 @@ const USAGE = `reins: run teams of Claude Code agents, unattended, across machin
 Usage: reins <command> [options]
 
 Runs:
+  validate FILE [--json]          check a harness as submit does, without Redis; every problem at once
   submit FILE [--wait] [--json]   validate a harness and submit it
   status RUN [--watch] [--json]   a run and its members; --watch follows it live
   logs RUN [MEMBER] [-f] [--raw]  an agent's events, readable; -f follows them
@@ -49,6 +51,7 @@ Read commands (status, logs, runs, workers, doctor) take --json. Colours only on
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
+  validate,
   submit,
   status,
   logs,

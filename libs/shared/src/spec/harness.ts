@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { didYouMean, nearestName } from '../errors/suggest.js';
 import { RepoSchema } from './repo.js';
 
 /** Prompts travel as one argv element; Linux caps one argument at 128 KiB. */
@@ -91,49 +92,40 @@ export const RetrySchema = z.strictObject({
   attempts: z.number().int().min(1).max(50).optional(),
 });
 
-export const HarnessSchema = z
-  .strictObject({
-    name: z.string().regex(NAME_RULE, NAME_HINT),
-    goal: z.string().min(1).optional(),
-    /** `auto`: a planner agent assembles the team from the goal. */
-    plan: z.literal('auto').optional(),
-    /** A folder on the hosts themselves: for one host, or hosts that really share a filesystem. */
-    workdir: z.string().min(1).optional(),
-    /** A git remote: members branch from `ref` and push their branches there; hosts share nothing else. */
-    repo: RepoSchema.optional(),
-    agent: AgentSchema.default({ kind: 'claude' }),
-    team: TeamSchema.optional(),
-    /** More folders of skills, besides reins' own; relative paths are taken from the harness file's folder. */
-    skillPaths: z.array(z.string().min(1)).optional(),
-    verify: VerifySchema.optional(),
-    hooks: HooksSchema.optional(),
-    /**
-     * Agents of this harness share a concurrency key (default: "claude" for claude agents, which share an API
-     * account). At most `max` run at once across the fleet (the fleet's REINS_CONCURRENCY may set a lower cap),
-     * and a rate limit on one pauses all of them.
-     */
-    concurrency: z.strictObject({ key: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"'), max: z.number().int().min(1).optional() }).optional(),
-    /** Passed to BullMQ as the agent jobs' priority: 1 runs first, 2 097 152 last; runs without one come before all. */
-    priority: z.number().int().min(1).max(2_097_152).optional(),
-    /** Webhooks told of the run's events (as well as the fleet's REINS_WEBHOOKS). */
-    notify: z.strictObject({ webhooks: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).min(1) }).optional(),
-    limits: LimitsSchema.optional(),
-    retry: RetrySchema.optional(),
-  })
-  .superRefine((harness, ctx) => {
-    if (harness.repo && harness.workdir)
-      ctx.addIssue({ code: 'custom', path: ['repo'], message: 'expected repo or workdir, not both: repo for hosts that share only a git remote, workdir for one host', params: { quotesValue: true } });
-    if (harness.plan === 'auto') {
-      if (!harness.goal) ctx.addIssue({ code: 'custom', path: ['goal'], message: 'expected a goal: plan: auto builds the team from it' });
-      if (harness.team) ctx.addIssue({ code: 'custom', path: ['team'], message: 'expected no team with plan: auto (the planner makes it); remove one of them' });
-      return;
-    }
-    if (!harness.team) {
-      ctx.addIssue({ code: 'custom', path: ['team'], message: 'expected a team of 1 to 8 members, or plan: auto with a goal' });
-      return;
-    }
-    for (const issue of teamGraphIssues(harness.team)) ctx.addIssue({ code: 'custom', ...issue });
-  });
+/** The harness's fields, without the rules that span them (harnessRuleIssues). */
+export const HarnessShapeSchema = z.strictObject({
+  name: z.string().regex(NAME_RULE, NAME_HINT),
+  goal: z.string().min(1).optional(),
+  /** `auto`: a planner agent assembles the team from the goal. */
+  plan: z.literal('auto').optional(),
+  /** A folder on the hosts themselves: for one host, or hosts that really share a filesystem. */
+  workdir: z.string().min(1).optional(),
+  /** A git remote: members branch from `ref` and push their branches there; hosts share nothing else. */
+  repo: RepoSchema.optional(),
+  agent: AgentSchema.default({ kind: 'claude' }),
+  team: TeamSchema.optional(),
+  /** More folders of skills, besides reins' own; relative paths are taken from the harness file's folder. */
+  skillPaths: z.array(z.string().min(1)).optional(),
+  verify: VerifySchema.optional(),
+  hooks: HooksSchema.optional(),
+  /**
+   * Agents of this harness share a concurrency key (default: "claude" for claude agents, which share an API
+   * account). At most `max` run at once across the fleet (the fleet's REINS_CONCURRENCY may set a lower cap),
+   * and a rate limit on one pauses all of them.
+   */
+  concurrency: z.strictObject({ key: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"'), max: z.number().int().min(1).optional() }).optional(),
+  /** Passed to BullMQ as the agent jobs' priority: 1 runs first, 2 097 152 last; runs without one come before all. */
+  priority: z.number().int().min(1).max(2_097_152).optional(),
+  /** Webhooks told of the run's events (as well as the fleet's REINS_WEBHOOKS). */
+  notify: z.strictObject({ webhooks: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).min(1) }).optional(),
+  limits: LimitsSchema.optional(),
+  retry: RetrySchema.optional(),
+});
+
+export const HarnessSchema = HarnessShapeSchema.superRefine((harness, ctx) => {
+  // Their messages name the values themselves; the same words come from load.ts when the shape failed.
+  for (const { path, message, suggestion } of harnessRuleIssues(harness)) ctx.addIssue({ code: 'custom', path, message, params: { quotesValue: true, ...(suggestion ? { suggestion } : {}) } });
+});
 
 export type ClaudeAgent = z.infer<typeof ClaudeAgentSchema>;
 export type CommandAgent = z.infer<typeof CommandAgentSchema>;
@@ -146,25 +138,79 @@ export type Hooks = z.infer<typeof HooksSchema>;
 interface GraphIssue {
   path: (string | number)[];
   message: string;
+  /** The member name a typo most likely meant. */
+  suggestion?: string;
+}
+
+/** A member as far as the graph checks need it; a name or dependency that is not a string is left out (undefined). */
+interface GraphMember {
+  name?: string | undefined;
+  depends_on?: readonly (string | undefined)[] | undefined;
+}
+
+const asRecord = (value: unknown): Record<string, unknown> | undefined => (value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined);
+
+/** The names and dependencies of whatever members are well-formed enough to have them, at their own indexes. */
+export function looseTeam(team: readonly unknown[]): GraphMember[] {
+  return team.map((member) => {
+    const fields = asRecord(member);
+    const name = typeof fields?.name === 'string' ? fields.name : undefined;
+    const deps = Array.isArray(fields?.depends_on) ? (fields.depends_on as unknown[]).map((d) => (typeof d === 'string' ? d : undefined)) : undefined;
+    return { name, depends_on: deps };
+  });
+}
+
+/**
+ * The rules that span fields: repo or workdir, plan: auto or a team, and the team's graph. They take any
+ * value, so a harness with shape errors elsewhere still has its cycle and unknown dependencies reported
+ * in the same pass.
+ */
+export function harnessRuleIssues(value: unknown): GraphIssue[] {
+  const harness = asRecord(value);
+  if (!harness) return [];
+  const issues: GraphIssue[] = [];
+  if (harness.repo !== undefined && harness.workdir !== undefined) issues.push({ path: ['repo'], message: 'expected repo or workdir, not both: repo for hosts that share only a git remote, workdir for one host' });
+  if (harness.plan === 'auto') {
+    if (!harness.goal) issues.push({ path: ['goal'], message: 'expected a goal: plan: auto builds the team from it' });
+    if (harness.team !== undefined) issues.push({ path: ['team'], message: 'expected no team with plan: auto (the planner makes it); remove one of them' });
+    return issues;
+  }
+  if (harness.team === undefined) {
+    issues.push({ path: ['team'], message: 'expected a team of 1 to 8 members, or plan: auto with a goal' });
+    return issues;
+  }
+  if (Array.isArray(harness.team)) issues.push(...teamGraphIssues(looseTeam(harness.team)));
+  return issues;
 }
 
 /** Duplicate names, unknown or self dependencies, and cycles (named member by member). */
-export function teamGraphIssues(team: readonly Pick<Member, 'name' | 'depends_on'>[]): GraphIssue[] {
+export function teamGraphIssues(team: readonly GraphMember[]): GraphIssue[] {
   const issues: GraphIssue[] = [];
   const index = new Map<string, number>();
   team.forEach((member, i) => {
+    if (member.name === undefined) return;
     if (index.has(member.name)) {
       issues.push({ path: ['team', i, 'name'], message: `duplicate member name "${member.name}" (also team[${index.get(member.name)}])` });
     } else index.set(member.name, i);
   });
+  const duplicates = issues.length > 0;
   const known = [...index.keys()].join(', ');
   team.forEach((member, i) => {
     (member.depends_on ?? []).forEach((dep, j) => {
+      if (dep === undefined) return;
       if (dep === member.name) issues.push({ path: ['team', i, 'depends_on', j], message: `"${dep}" depends on itself` });
-      else if (!index.has(dep)) issues.push({ path: ['team', i, 'depends_on', j], message: `unknown member "${dep}" (expected one of: ${known})` });
+      else if (!index.has(dep)) {
+        const suggestion = nearestName(dep, index.keys());
+        issues.push({
+          path: ['team', i, 'depends_on', j],
+          message: suggestion ? `unknown member "${dep}" (${didYouMean(suggestion)} expected one of: ${known})` : `unknown member "${dep}" (expected one of: ${known})`,
+          ...(suggestion ? { suggestion } : {}),
+        });
+      }
     });
   });
-  if (issues.length > 0) return issues;
+  // A cycle among the members that do exist is worth reporting beside an unknown name; with duplicates, which one is meant is unclear.
+  if (duplicates) return issues;
   const cycle = findCycle(team);
   if (cycle) {
     const first = index.get(cycle[0]!) ?? 0;
@@ -173,8 +219,14 @@ export function teamGraphIssues(team: readonly Pick<Member, 'name' | 'depends_on
   return issues;
 }
 
-function findCycle(team: readonly Pick<Member, 'name' | 'depends_on'>[]): string[] | undefined {
-  const deps = new Map(team.map((m) => [m.name, m.depends_on ?? []]));
+function findCycle(team: readonly GraphMember[]): string[] | undefined {
+  const deps = new Map<string, string[]>();
+  for (const m of team)
+    if (m.name !== undefined)
+      deps.set(
+        m.name,
+        (m.depends_on ?? []).filter((d): d is string => d !== undefined && d !== m.name),
+      );
   const state = new Map<string, 'visiting' | 'done'>();
   const stack: string[] = [];
   const visit = (name: string): string[] | undefined => {
@@ -190,8 +242,8 @@ function findCycle(team: readonly Pick<Member, 'name' | 'depends_on'>[]): string
     state.set(name, 'done');
     return undefined;
   };
-  for (const member of team) {
-    const found = visit(member.name);
+  for (const name of deps.keys()) {
+    const found = visit(name);
     if (found) return found;
   }
   return undefined;

@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reinsBin, repoRoot } from '../helpers/fleet.js';
+import { claudeEnv, lastToolResults, scripted, startMessagesApi, toolResultText, type MessagesApi } from '../helpers/messages-api.js';
+import { scratchEnv, tempDir } from '../helpers/test-root.js';
+
+// The real Claude Code CLI with the plugin in plugin/: its manifests, a marketplace install into a private HOME,
+// and /reins:design in -p mode against the Messages API scripted to play a designer.
+const claudeBin = path.join(repoRoot, 'node_modules/.bin/claude');
+const pluginDir = path.join(repoRoot, 'plugin');
+
+let api: MessagesApi;
+let handler: Parameters<typeof startMessagesApi>[0]['handler'] = () => ({ text: 'no script' });
+beforeAll(async () => {
+  api = await startMessagesApi({ handler: (req) => handler(req) });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const claude = (args: string[], options: { cwd?: string; home?: string } = {}) =>
+  execa(claudeBin, args, {
+    cwd: options.cwd ?? repoRoot,
+    env: { ...claudeEnv(api, options.home ?? tempDir('claude-home')), CLAUDE_CODE_MAX_RETRIES: '0' },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+    timeout: 120_000,
+  });
+
+describe('the reins plugin for Claude Code', () => {
+  it('passes claude plugin validate, and so does the marketplace manifest at the repository root', async () => {
+    const plugin = await claude(['plugin', 'validate', pluginDir]);
+    expect(plugin.exitCode, plugin.stdout + plugin.stderr).toBe(0);
+    for (const provided of ['skills: reins:reins-harness', 'commands: reins:design', 'commands: reins:run', 'commands: reins:status']) expect(plugin.stdout).toContain(provided);
+    const marketplace = await claude(['plugin', 'validate', repoRoot]);
+    expect(marketplace.exitCode, marketplace.stdout + marketplace.stderr).toBe(0);
+    expect(marketplace.stdout).toContain('Validating marketplace manifest');
+    expect(marketplace.stdout).toContain('Validation passed');
+  });
+
+  it('installs from the marketplace into a private HOME, offline', async () => {
+    const home = tempDir('plugin-home');
+    const added = await claude(['plugin', 'marketplace', 'add', repoRoot], { home });
+    expect(added.exitCode, added.stdout + added.stderr).toBe(0);
+    expect(added.stdout).toContain('Successfully added marketplace: reins');
+    const installed = await claude(['plugin', 'install', 'reins@reins'], { home });
+    expect(installed.exitCode, installed.stdout + installed.stderr).toBe(0);
+    const listed = await claude(['plugin', 'list'], { home });
+    expect(listed.stdout).toContain('reins@reins');
+    expect(listed.stdout).toContain('enabled');
+    expect(api.requests).toHaveLength(0);
+  });
+
+  it('/reins:design in -p mode writes a harness and a skill, and runs reins validate until it is clean', async () => {
+    const dir = tempDir('design');
+    const harnessFile = path.join(dir, 'harness.yaml');
+    const harness = [
+      'name: roman',
+      'goal: A Roman numeral converter in Python, tested.',
+      'skillPaths: [./skills]',
+      'agent: { kind: claude, maxTurns: 30 }',
+      'team:',
+      '  - name: implementer',
+      '    role: writes the module',
+      '    prompt: Write roman.py (to_roman, from_roman) and test_roman.py. Run the tests until they pass.',
+      '    skills: [python-style]',
+      '  - name: reviewer',
+      '    depends_on: [implementer]',
+      '    prompt: Review roman.py against its tests and fix what is wrong.',
+      'verify: { commands: [[python3, -m, pytest, -q]] }',
+      'limits: { maxTurns: 40, runBudgetUsd: 5 }',
+      '',
+    ].join('\n');
+    const skill = '---\nname: python-style\ndescription: How this team writes Python.\n---\nType hints, pytest, no globals.\n';
+    handler = scripted([
+      {
+        text: 'Here is the design.',
+        toolUse: [
+          { name: 'Write', input: { file_path: harnessFile, content: harness } },
+          { name: 'Write', input: { file_path: path.join(dir, 'skills/python-style/SKILL.md'), content: skill } },
+        ],
+      },
+      { toolUse: [{ name: 'Bash', input: { command: `${JSON.stringify(process.execPath)} ${JSON.stringify(reinsBin)} validate harness.yaml`, description: 'validate the harness' } }] },
+      { text: 'harness.yaml validates; run it with /reins:run harness.yaml.' },
+    ]);
+    const goal = 'convert roman numerals';
+    const run = await claude(['-p', `/reins:design ${goal}`, '--plugin-dir', pluginDir, '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'], { cwd: dir });
+    expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+    const init = JSON.parse(run.stdout.split('\n')[0]!) as { slash_commands?: string[]; skills?: string[] };
+    expect(init.slash_commands).toEqual(expect.arrayContaining(['reins:design', 'reins:run', 'reins:status']));
+    expect(init.skills).toEqual(expect.arrayContaining(['reins:reins-harness']));
+
+    // The plugin command was really loaded: the first request carries its body, with the goal in place of $ARGUMENTS.
+    const body = await readFile(path.join(pluginDir, 'commands/design.md'), 'utf8');
+    const first = JSON.stringify(api.requests.at(-3)!.body.messages);
+    expect(first).toContain(JSON.stringify('You are helping a person design a **reins harness**').slice(1, -1));
+    expect(first).toContain(`The goal the person gave: ${goal}`);
+    expect(first).not.toContain('$ARGUMENTS');
+    expect(body).toContain('$ARGUMENTS');
+
+    // The Bash call ran reins validate, and the model was told it is clean.
+    const validated = lastToolResults(api.requests.at(-1)!).map(toolResultText).join('\n');
+    expect(validated).toContain('ok  roman: 2 members: implementer, reviewer (after implementer)');
+    expect(existsSync(path.join(dir, 'skills/python-style/SKILL.md'))).toBe(true);
+    const again = await execa(process.execPath, [reinsBin, 'validate', harnessFile, '--json'], { env: scratchEnv(), extendEnv: false, reject: false });
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, issues: [] });
+  });
+});
