@@ -237,7 +237,8 @@ describe('the CLI for people', () => {
       expect((await fleet.reins(['cancel', runId])).exitCode).toBe(0);
       const stopped = await fleet.reins(['attach', runId, 'sleeper']);
       expect(stopped.exitCode).toBe(1);
-      expect(stopped.stderr).toContain(`sleeper of run ${runId} is not running (it is cancelled); nothing to attach to`);
+      expect(stopped.stderr).toContain(`sleeper of run ${runId} was cancelled, so there is no session to attach to; reins logs ${runId} sleeper shows what it did`);
+      expect(stopped.stderr).not.toContain('(it is');
       const unknown = await fleet.reins(['attach', runId, 'nobody']);
       expect(unknown.exitCode).toBe(2);
     });

@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import type { Router } from 'express';
+import { Router as expressRouter, type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Queue } from 'bullmq';
 
 /** Where Bull Board lives; the runs pages have the root. */
@@ -34,5 +34,30 @@ export function bullBoardRouter(queues: readonly Queue[], { readOnly, extraQueue
     void refresh();
     setInterval(() => void refresh(), 10_000).unref();
   }
-  return serverAdapter.getRouter() as Router;
+  const router = expressRouter();
+  router.use(offlinePage);
+  router.use(serverAdapter.getRouter() as Router);
+  return router;
+}
+
+/** Any stylesheet, script or font the page would load from another origin. */
+const EXTERNAL_ASSET = /<link\b[^>]*\bhref="(?:https?:)?\/\/[^"]*"[^>]*>\s*/gi;
+
+/** A link back to the runs pages, always in sight (Bull Board's own misc links hide in a menu). */
+const BACK_TO_RUNS =
+  '<a href="/runs" id="reins-runs-link" style="position:fixed;right:12px;bottom:12px;z-index:10000;padding:6px 12px;border-radius:6px;background:#1f6feb;color:#fff;font:500 13px system-ui,sans-serif;text-decoration:none;box-shadow:0 1px 4px rgba(0,0,0,.3)">← reins runs</a>';
+
+/**
+ * Bull Board's index.ejs hardcodes a Google Fonts stylesheet, so the page waited on the internet (and
+ * leaked every visit to Google) on a board that must work offline. Its HTML is rewritten on the way out:
+ * external links dropped (the page falls back to system fonts), the link back to the runs added.
+ */
+export function rewriteBullBoardHtml(page: string): string {
+  return page.replace(EXTERNAL_ASSET, '').replace('</body>', `${BACK_TO_RUNS}</body>`);
+}
+
+function offlinePage(_req: Request, res: Response, next: NextFunction): void {
+  const send = res.send.bind(res);
+  res.send = (body?: unknown) => send(typeof body === 'string' && /^\s*<!DOCTYPE html>/i.test(body) ? rewriteBullBoardHtml(body) : body);
+  next();
 }

@@ -1,4 +1,4 @@
-import { formatCostUsd, formatDuration, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { formatCostUsd, formatDuration, isFinalMemberStatus, summaryLines, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
 import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 
 const STATUS_COLOURS: Record<string, string> = {
@@ -50,10 +50,15 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[], atte
     if (m.branch) details.push(`branch:    ${m.branch}${m.diffStat ? ` (${m.diffStat})` : ''}`);
     if (m.status === 'running' && m.tmuxSocket && m.tmuxSession) {
       details.push(`attach:    ${tmuxAttachCommand(m.tmuxSocket, m.tmuxSession)}${m.host ? `   (on ${m.host}; or: reins attach ${m.runId} ${m.name})` : ''}`);
+    } else if (m.tmuxSession && isFinalMemberStatus(m.status)) {
+      details.push(`attach:    - (its tmux session ended with the agent; reins logs ${m.runId} ${m.name} shows what it did)`);
     }
     if (m.sessionId) details.push(`session:   ${m.sessionId}`);
     if (m.error) details.push(`error:     ${m.errorClass ? `[${m.errorClass}] ` : ''}${m.error}`);
-    else if (m.summary && m.status === 'succeeded') details.push(`summary:   ${m.summary.split('\n')[0]!.slice(0, 200)}`);
+    else if (m.summary && m.status === 'succeeded') {
+      const [first = '', ...rest] = summaryLines(m.summary);
+      details.push(`summary:   ${first}`, ...rest.map((l) => `           ${l}`));
+    }
     if (m.retryAt && m.status === 'retrying') details.push(`next try:  ${new Date(m.retryAt).toISOString()}`);
     const history = attempts.get(m.name) ?? [];
     if (history.length > 1 || history.some((a) => a.outcome !== 'succeeded')) {

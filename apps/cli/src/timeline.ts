@@ -19,6 +19,9 @@ export function eventEntry(member: string, event: AgentEvent): TimelineEntry {
   return { member, id: event.id, at: event.at, kind: event.kind, text: event.text };
 }
 
+/** "w1 (host-a)", or once when the worker's id is its host name (the default): "vm", not "vm (vm)". */
+const workerName = (workerId: string, host: string): string => (workerId === host ? workerId : `${workerId} (${host})`);
+
 const firstLine = (text: string): string => text.split('\n')[0]!.slice(0, 300);
 
 /**
@@ -28,13 +31,13 @@ const firstLine = (text: string): string => text.split('\n')[0]!.slice(0, 300);
 export function attemptEntries(member: string, history: readonly AttemptRecord[], current: MemberRecord | undefined): TimelineEntry[] {
   const entries: TimelineEntry[] = [];
   for (const a of history) {
-    entries.push({ member, id: `attempt:${a.epoch}:start`, at: a.startedAt, kind: 'attempt', text: `attempt ${a.attempt} started on ${a.workerId} (${a.host})` });
+    entries.push({ member, id: `attempt:${a.epoch}:start`, at: a.startedAt, kind: 'attempt', text: `attempt ${a.attempt} started on ${workerName(a.workerId, a.host)}` });
     const how = a.outcome === 'succeeded' ? 'succeeded' : `ended: ${a.outcome}`;
     entries.push({ member, id: `attempt:${a.epoch}:end`, at: a.endedAt, kind: 'attempt', text: `attempt ${a.attempt} ${how}${a.message && a.outcome !== 'succeeded' ? `: ${firstLine(a.message)}` : ''}` });
   }
   const ended = new Set(history.map((a) => a.epoch));
   if (current?.status === 'running' && current.epoch !== undefined && current.startedAt !== undefined && !ended.has(current.epoch)) {
-    entries.push({ member, id: `attempt:${current.epoch}:start`, at: current.startedAt, kind: 'attempt', text: `attempt ${current.attempts} started on ${current.workerId ?? '?'} (${current.host ?? '?'})` });
+    entries.push({ member, id: `attempt:${current.epoch}:start`, at: current.startedAt, kind: 'attempt', text: `attempt ${current.attempts} started on ${workerName(current.workerId ?? '?', current.host ?? '?')}` });
   }
   if (current?.status === 'retrying' && current.retryAt !== undefined && current.epoch !== undefined) {
     entries.push({ member, id: `attempt:${current.epoch}:wait`, at: current.endedAt ?? Date.now(), kind: 'attempt', text: `next attempt at ${new Date(current.retryAt).toISOString()}` });

@@ -159,7 +159,7 @@ export class RunReconciler {
           await this.deps.notifier.announce(run, action.members, action.status);
           break;
         case 'set_status':
-          await store.setRunStatus(runId, action.status);
+          await store.setRunStatus(runId, action.status, now, firstStartedAt(members));
           logger.info({ runId, status: action.status }, action.status === 'succeeded' || action.status === 'failed' ? 'run ended' : 'run status');
           break;
         case 'cancel': {
@@ -183,6 +183,12 @@ export class RunReconciler {
     await addJob(queue, 'agent.run', job.data, job.opts);
     this.deps.logger.info({ runId: run.runId, member: member.name }, 'member released');
   }
+}
+
+/** When the run's work began: its earliest member start (a member's startedAt is its latest attempt's). */
+function firstStartedAt(members: readonly MemberRecord[]): number | undefined {
+  const starts = members.flatMap((m) => (m.startedAt !== undefined ? [m.startedAt] : []));
+  return starts.length > 0 ? Math.min(...starts) : undefined;
 }
 
 /**

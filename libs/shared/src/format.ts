@@ -9,6 +9,28 @@ export function formatCostUsd(usd: number | undefined, missing = '-'): string {
   return usd >= 1 ? `$${usd.toFixed(2)}` : `$${usd.toFixed(4)}`;
 }
 
+/**
+ * What a run's members cost together; undefined when none reports a cost (command agents), so the total
+ * reads as missing like each member does ("-"), not "$0.0000".
+ */
+export function totalCostUsd(members: readonly { costUsd?: number | undefined }[]): number | undefined {
+  const costs = members.flatMap((m) => (m.costUsd !== undefined && Number.isFinite(m.costUsd) ? [m.costUsd] : []));
+  return costs.length > 0 ? costs.reduce((sum, c) => sum + c, 0) : undefined;
+}
+
+/**
+ * A member's summary as a few lines to read: the last `maxLines` non-empty lines (a command agent's
+ * summary is the tail of its output; an agent's result ends with its conclusion), each cut at `maxChars`.
+ */
+export function summaryLines(summary: string, maxLines = 5, maxChars = 200): string[] {
+  const lines = summary
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.trim() !== '');
+  const shown = lines.slice(-maxLines).map((l) => (l.length > maxChars ? `${l.slice(0, maxChars - 1)}…` : l));
+  return lines.length > maxLines ? ['…', ...shown] : shown;
+}
+
 /** "250 ms", "1.5 s", "3 min 2 s", "2 h 5 min", "3 d 4 h": tenths below a minute, two units above it. */
 export function formatDuration(ms: number | undefined, missing = '-'): string {
   if (ms === undefined || !Number.isFinite(ms)) return missing;

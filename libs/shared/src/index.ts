@@ -17,7 +17,7 @@ export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology, 
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
-export { formatCostUsd, formatDuration, formatAge, formatBytes } from './format.js';
+export { formatCostUsd, formatDuration, formatAge, formatBytes, totalCostUsd, summaryLines } from './format.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
 export { isSpecError } from './errors/spec-error.js';
@@ -72,7 +72,7 @@ export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 
-export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, type StreamEvent, type ResultEvent } from './agent/stream-json.js';
+export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox } from './coordination/messages.js';

@@ -3,6 +3,7 @@ import {
   isFinalMemberStatus,
   isFinalRunStatus,
   toRunHead,
+  totalCostUsd,
   type AgentEvent,
   type AttemptRecord,
   type FleetReader,
@@ -20,7 +21,8 @@ export const RUN_WINDOW = 500;
 export interface RunSummary {
   run: RunHead;
   members: MemberRecord[];
-  costUsd: number;
+  /** Undefined when no member reports a cost. */
+  costUsd: number | undefined;
   /** See runDurationMs. */
   durationMs: number | undefined;
   counts: Map<MemberStatus, number>;
@@ -67,7 +69,7 @@ export function summarize(run: RunHead, members: MemberRecord[], now = Date.now(
   return {
     run,
     members,
-    costUsd: members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0),
+    costUsd: totalCostUsd(members),
     durationMs: runDurationMs(run, now),
     counts,
   };

@@ -54,6 +54,7 @@ dl.facts dd { margin:0; overflow-wrap:anywhere; }
 .events .k-result { color:#56d364; } .events .k-error { color:#ff7b72; }
 .events .none { color:#8b949e; }
 details { margin-top:8px; } details pre { white-space:pre-wrap; overflow-wrap:anywhere; background:var(--bg); padding:8px; border-radius:4px; max-height:240px; overflow:auto; }
+pre.summary { margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
 .live { font-size:12px; font-weight:400; color:var(--muted); }
 .live::before { content:""; display:inline-block; width:8px; height:8px; border-radius:50%; margin-right:5px; background:var(--idle); }
 .live.on::before { background:var(--ok); } .live.lost::before { background:var(--bad); }

@@ -1,4 +1,4 @@
-import { isFinalMemberStatus, tmuxAttachCommand } from '@reins/shared';
+import { isFinalMemberStatus, summaryLines, tmuxAttachCommand } from '@reins/shared';
 import type { MemberDetail, RunDetail } from '../runs/run-reader.js';
 import { formatAge, formatClock, formatCost, formatDuration, formatTime, oneLine } from './format.js';
 import { html, type SafeHtml } from './html.js';
@@ -49,7 +49,7 @@ function attemptsTable(d: MemberDetail): SafeHtml {
     (a) => html`<tr>
   <td class="num">${a.attempt}</td>
   <td><span class="badge ${a.outcome === 'succeeded' ? 's-succeeded' : 's-failed'}" data-outcome="${a.outcome}">${a.outcome}</span></td>
-  <td>${a.host} <span class="muted">(${a.workerId})</span></td>
+  <td>${a.host}${a.workerId !== a.host ? html` <span class="muted">(${a.workerId})</span>` : ''}</td>
   <td class="muted">${formatTime(a.endedAt)}</td>
   <td class="num">${formatDuration(a.endedAt - a.startedAt)}</td>
   <td title="${a.message}">${oneLine(a.message, 200)}</td>
@@ -66,7 +66,7 @@ function memberState(d: MemberDetail, now: number): SafeHtml {
   const fact = (label: string, value: SafeHtml | string) => html`<dt>${label}</dt><dd>${value}</dd>`;
   return html`<h3>${m.name}${d.role ? html` <span class="role">${d.role}</span>` : ''} ${badge(m.status)} <span class="muted">attempt ${m.attempts}</span></h3>
 <dl class="facts">
-${fact('Worker', m.host ? html`${m.host}${m.workerId ? html` <span class="muted">(${m.workerId})</span>` : ''}` : html`<span class="muted">—</span>`)}
+${fact('Worker', m.host ? html`${m.host}${m.workerId && m.workerId !== m.host ? html` <span class="muted">(${m.workerId})</span>` : ''}` : html`<span class="muted">—</span>`)}
 ${fact('Heartbeat', heartbeat(d, now))}
 ${fact('Attach', attachCommand(d))}
 ${fact('Cost', formatCost(m.costUsd))}
@@ -76,7 +76,7 @@ ${m.dependsOn.length > 0 ? fact('Depends on', m.dependsOn.join(', ')) : ''}
 ${m.workspace ? fact('Workspace', html`<span class="mono">${m.workspace}</span>`) : ''}
 ${m.branch ? fact('Branch', html`<span class="mono">${m.branch}</span>${m.diffStat ? html` <span class="muted">· ${m.diffStat}</span>` : ''}`) : ''}
 ${m.retryAt && m.status === 'retrying' ? fact('Next try', formatTime(m.retryAt)) : ''}
-${m.summary && m.status === 'succeeded' ? fact('Summary', oneLine(m.summary, 300)) : ''}
+${m.summary && m.status === 'succeeded' ? fact('Summary', html`<pre class="summary">${summaryLines(m.summary).join('\n')}</pre>`) : ''}
 ${m.error ? fact('Error', html`<span class="error">${m.errorClass ? `[${m.errorClass}] ` : ''}${m.error}</span>`) : ''}
 </dl>
 ${attemptsTable(d)}`;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import { NotFoundError, findOnPath, tmuxAttachArgv, tmuxAttachCommand } from '@reins/shared';
+import { NotFoundError, findOnPath, isFinalMemberStatus, tmuxAttachArgv, tmuxAttachCommand, type MemberStatus } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -25,7 +25,7 @@ export async function attach(argv: string[]): Promise<ExitCode> {
     if (!run.members.includes(name)) throw new NotFoundError(`run ${runId} has no member ${JSON.stringify(name)} (members: ${run.members.join(', ')})`);
     const member = await store.getMember(runId, name);
     if (member?.status !== 'running' || !member.tmuxSocket || !member.tmuxSession) {
-      console.error(`${name} of run ${runId} is not running (it is ${member?.status ?? 'unknown'}); nothing to attach to`);
+      console.error(`${name} of run ${runId} ${notRunning(member?.status)}, so there is no session to attach to${member && isFinalMemberStatus(member.status) ? `; reins logs ${runId} ${name} shows what it did` : ''}`);
       return EXIT.failed;
     }
     target = { socket: member.tmuxSocket, session: member.tmuxSession, host: member.host };
@@ -66,5 +66,23 @@ async function isSocket(file: string): Promise<boolean> {
     return (await stat(file)).isSocket();
   } catch {
     return false;
+  }
+}
+
+/** Why a member has no live session, in words: "has succeeded", "is queued", "was skipped". */
+function notRunning(status: MemberStatus | undefined): string {
+  switch (status) {
+    case undefined:
+      return 'has no record';
+    case 'succeeded':
+    case 'failed':
+      return `has ${status}`;
+    case 'cancelled':
+    case 'skipped':
+      return `was ${status}`;
+    case 'retrying':
+      return 'is waiting for its next attempt';
+    default:
+      return `is ${status}`;
   }
 }

@@ -81,8 +81,10 @@ async function printTimeline(store: RunStore, runId: string, member: string | un
         records.find((r) => r.name === name),
       );
       for (const entry of attempts) {
-        if (printedAttempts.has(entry.id)) continue;
-        printedAttempts.add(entry.id);
+        // Epochs count per member: every member's first attempt is attempt:1, so the key names the member.
+        const key = `${name}\u0000${entry.id}`;
+        if (printedAttempts.has(key)) continue;
+        printedAttempts.add(key);
         batch.push(entry);
       }
     }

@@ -1,4 +1,4 @@
-import { RUN_STATUSES, UsageError, formatAge, formatCostUsd, formatDuration, type RunStatus } from '@reins/shared';
+import { RUN_STATUSES, UsageError, formatAge, formatCostUsd, formatDuration, totalCostUsd, type RunStatus } from '@reins/shared';
 import { flagOverrides, intFlag, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -25,7 +25,6 @@ export async function runs(argv: string[]): Promise<ExitCode> {
   try {
     const listed = await listRuns(ctx, { limit, ...(status ? { status: status as RunStatus } : {}) });
     const now = Date.now();
-    const costOf = (members: { costUsd?: number }[]) => members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
     if (values.json) {
       const rows = listed.map(({ head, members }) => ({
         runId: head.runId,
@@ -34,7 +33,7 @@ export async function runs(argv: string[]): Promise<ExitCode> {
         createdAt: head.createdAt,
         ...(head.startedAt !== undefined ? { startedAt: head.startedAt } : {}),
         ...(head.endedAt !== undefined ? { endedAt: head.endedAt } : {}),
-        costUsd: costOf(members),
+        costUsd: totalCostUsd(members) ?? 0,
         members: members.map((m) => ({ name: m.name, status: m.status, attempts: m.attempts })),
       }));
       console.log(JSON.stringify({ runs: rows }));
@@ -52,7 +51,7 @@ export async function runs(argv: string[]): Promise<ExitCode> {
           head.name,
           paint(head.status),
           `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
-          formatCostUsd(costOf(members) || undefined),
+          formatCostUsd(totalCostUsd(members)),
           formatAge(now - head.createdAt),
           head.startedAt ? formatDuration((head.endedAt ?? now) - head.startedAt) : '-',
         ]),

@@ -109,7 +109,7 @@ async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, a
 async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, events: StreamEvent[], eventCount: number): Promise<void> {
   const now = deps.now();
   const lines = events.flatMap(describeEvent);
-  const raw = events.map((e) => JSON.stringify(e.type === 'other' ? e.raw : e));
+  const raw = events.map((e) => (e.type === 'output' ? e.text : JSON.stringify(e.type === 'other' ? e.raw : e)));
   await deps.store.appendEvents(
     meta.runId,
     meta.member,

@@ -37,7 +37,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
       diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
     },
-    end.result?.result,
+    end.result?.result || end.outputTail,
   );
   const log = deps.logger.child({ runId, member, jobId: meta.jobId, attempt, epoch });
   try {

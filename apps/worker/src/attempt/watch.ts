@@ -38,7 +38,12 @@ export interface AttemptWatch {
 export interface AttemptEnd extends EndedAttempt {
   stoppedBy: StopReason | undefined;
   sessionId: string | undefined;
+  /** The last plain (not stream-json) lines the agent printed: the summary of an agent without a result line. */
+  outputTail?: string;
 }
+
+/** How many of the last plain output lines make a summary. */
+const OUTPUT_TAIL_LINES = 5;
 
 async function readExitCode(file: string): Promise<number | undefined> {
   try {
@@ -69,18 +74,23 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   let result: ResultEvent | undefined;
   let sessionId: string | undefined;
   let stoppedBy: StopReason | undefined;
+  const outputLines: string[] = [];
 
   const take = (events: StreamEvent[]) => {
     for (const event of events) {
       if (isInit(event)) sessionId = event.session_id;
       if (isResult(event)) result = event;
+      if (event.type === 'output') {
+        outputLines.push(event.text);
+        if (outputLines.length > OUTPUT_TAIL_LINES) outputLines.shift();
+      }
     }
   };
   const finish = async (exitCode: number | null): Promise<AttemptEnd> => {
     const rest = await reader.readRest();
     take(rest);
     if (rest.length > 0) await watch.onTick(rest).catch(watch.onTickError);
-    return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId };
+    return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId, ...(outputLines.length ? { outputTail: outputLines.join('\n') } : {}) };
   };
 
   try {

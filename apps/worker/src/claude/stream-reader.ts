@@ -4,7 +4,18 @@ import { LineSplitter, parseStreamLine, type StreamEvent } from '@reins/shared';
 
 const CHUNK_BYTES = 64 * 1024;
 
-/** Reads only what was appended to an agent's stdout log since the last call, as whole stream-json events. */
+/**
+ * A stdout line as an event: stream-json, or the line itself as `output` (a command agent's `cat`, which
+ * the board once showed as "no events yet").
+ */
+function lineEvent(line: string): StreamEvent | undefined {
+  const event = parseStreamLine(line);
+  if (event) return event;
+  const text = line.replace(/\r$/, '');
+  return text.trim() ? { type: 'output', text } : undefined;
+}
+
+/** Reads only what was appended to an agent's stdout log since the last call, as whole lines: stream-json events and plain output. */
 export class OutputReader {
   private handle: FileHandle | undefined;
   private offset = 0;
@@ -28,7 +39,7 @@ export class OutputReader {
       if (bytesRead === 0) break;
       this.offset += bytesRead;
       for (const line of this.splitter.push(this.decoder.write(buffer.subarray(0, bytesRead)))) {
-        const event = parseStreamLine(line);
+        const event = lineEvent(line);
         if (event) events.push(event);
       }
     }
@@ -39,11 +50,11 @@ export class OutputReader {
   async readRest(): Promise<StreamEvent[]> {
     const events = await this.readNew();
     for (const line of this.splitter.push(this.decoder.end())) {
-      const event = parseStreamLine(line);
+      const event = lineEvent(line);
       if (event) events.push(event);
     }
     for (const line of this.splitter.flush()) {
-      const event = parseStreamLine(line);
+      const event = lineEvent(line);
       if (event) events.push(event);
     }
     return events;

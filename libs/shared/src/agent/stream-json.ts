@@ -69,8 +69,10 @@ export type AssistantEvent = z.infer<typeof AssistantSchema>;
 export type UserEvent = z.infer<typeof UserSchema>;
 export type ResultEvent = z.infer<typeof ResultSchema>;
 export type OtherEvent = { type: 'other'; raw: Record<string, unknown> };
+/** A stdout line that is not JSON: what a command agent prints (`cat together.txt`), or a stray print. */
+export type OutputEvent = { type: 'output'; text: string };
 
-export type StreamEvent = InitEvent | ApiRetryEvent | AssistantEvent | UserEvent | ResultEvent | OtherEvent;
+export type StreamEvent = InitEvent | ApiRetryEvent | AssistantEvent | UserEvent | ResultEvent | OtherEvent | OutputEvent;
 
 const KNOWN = [InitSchema, ApiRetrySchema, AssistantSchema, UserSchema, ResultSchema] as const;
 
@@ -131,7 +133,7 @@ export function toolTarget(input: unknown): string {
 }
 
 export interface EventLine {
-  kind: 'init' | 'text' | 'tool' | 'tool_error' | 'retry' | 'result' | 'error';
+  kind: 'init' | 'text' | 'tool' | 'tool_error' | 'retry' | 'result' | 'error' | 'output';
   text: string;
 }
 
@@ -168,6 +170,8 @@ export function describeEvent(event: StreamEvent): EventLine[] {
       const status = event.is_error ? `error${event.api_error_status ? ` ${event.api_error_status}` : ''} (${event.subtype})` : event.subtype;
       return [{ kind: event.is_error ? 'error' : 'result', text: `${status}${turns}${cost}${event.result ? `: ${clip(event.result, 300)}` : ''}` }];
     }
+    case 'output':
+      return event.text.trim() ? [{ kind: 'output', text: clip(event.text, 300) }] : [];
     default:
       return [];
   }

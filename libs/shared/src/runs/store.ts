@@ -158,11 +158,17 @@ export class RunStore {
     return cursor;
   }
 
-  /** Sets the run's status; a final status also stamps endedAt and takes the run off the active set. */
-  async setRunStatus(runId: string, status: RunStatus, now = Date.now()): Promise<void> {
+  /**
+   * Sets the run's status; a final status also stamps endedAt and takes the run off the active set. The run
+   * starts when its first member started (`firstMemberStartedAt`), not when the scheduler first saw one
+   * running: a pass can come seconds later, and the run's duration then left out the members' work.
+   */
+  async setRunStatus(runId: string, status: RunStatus, now = Date.now(), firstMemberStartedAt?: number): Promise<void> {
     const tx = this.redis.multi();
     const fields: Record<string, string> = { status };
-    if (status === 'running') tx.hsetnx(this.keys.run(runId), 'startedAt', String(now));
+    if (status === 'running' || (isFinalRunStatus(status) && firstMemberStartedAt !== undefined)) {
+      tx.hsetnx(this.keys.run(runId), 'startedAt', String(Math.min(now, firstMemberStartedAt ?? now)));
+    }
     if (isFinalRunStatus(status)) {
       fields.endedAt = String(now);
       tx.srem(this.keys.activeRuns, runId);
