@@ -28,15 +28,15 @@ describe('the team graph', () => {
     ]).value;
     expect(svg.startsWith('<svg class="team-graph"')).toBe(true);
     expect(svg.match(/<g class="tg-node/g)).toHaveLength(4);
-    expect(svg).toContain('<g class="tg-node s-succeeded" data-member="plan"');
-    expect(svg).toContain('<g class="tg-node s-running tg-active tg-running" data-member="build"');
-    expect(svg).toContain('<g class="tg-node s-queued tg-active tg-waiting" data-member="fit" data-status="queued" data-activity="waiting"');
+    expect(svg).toContain('<g class="tg-node s-succeeded" data-node="plan"');
+    expect(svg).toContain('<g class="tg-node s-running tg-active tg-running" data-node="build"');
+    expect(svg).toContain('<g class="tg-node s-queued tg-active tg-waiting" data-node="fit" data-status="queued" data-activity="waiting"');
     expect(svg.match(/<path class="tg-edge"/g)).toHaveLength(4);
     expect(svg).toContain('data-from="fit" data-to="ship"');
     expect(svg).toContain('<b>fit</b> waits: waiting for one of 1 slots under &quot;acct&quot;');
     expect(svg).toContain('<b>build</b> runs: attempt 2 on vm');
     // Three columns: ship sits right of build and fit.
-    expect(svg).toMatch(/data-member="ship"[^>]*transform="translate\(520,12\)"/);
+    expect(svg).toMatch(/data-node="ship"[^>]*transform="translate\(520,12\)"/);
     expect(svg).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
   });
 

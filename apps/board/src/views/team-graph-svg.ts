@@ -14,7 +14,10 @@ const BOX_H = 58;
 const COL_GAP = 64;
 const ROW_GAP = 16;
 const PAD = 12;
-/** Characters that fit a box's line at the stylesheet's 12 px (no web font: a width guess for system sans). */
+/**
+ * Characters that fit a box's line at the stylesheet's 12 px (no web font: a width guess for system sans).
+ * Plain words, no symbols: a machine without a symbol font would draw them as empty boxes.
+ */
 const NAME_CHARS = 24;
 const NOTE_CHARS = 30;
 
@@ -45,8 +48,8 @@ export function teamGraphSvg(members: readonly MemberRecord[]): SafeHtml {
     const status = cssStatus(m.status);
     const classes = `tg-node s-${status}${activity ? ` tg-active tg-${activity.state}` : ''}`;
     const tip = `${m.name}: ${m.status}${m.attempts > 0 ? `, attempt ${m.attempts}` : ''}${activity ? `\n${activity.state}: ${activity.why}` : m.error ? `\n${m.error}` : ''}`;
-    const note = activity ? `${activity.state === 'waiting' ? '⏸ ' : '▶ '}${activity.why}` : m.status === 'skipped' || m.status === 'failed' ? (m.error ?? '') : '';
-    return html`<g class="${classes}" data-member="${m.name}" data-status="${m.status}"${activity ? html` data-activity="${activity.state}"` : ''} transform="translate(${x},${y})">
+    const note = activity ? `${activity.state === 'waiting' ? 'waits: ' : 'runs: '}${activity.why}` : m.status === 'skipped' || m.status === 'failed' ? (m.error ?? '') : '';
+    return html`<g class="${classes}" data-node="${m.name}" data-status="${m.status}"${activity ? html` data-activity="${activity.state}"` : ''} transform="translate(${x},${y})">
 <title>${tip}</title>
 <rect width="${BOX_W}" height="${BOX_H}" rx="6"/>
 <text class="tg-name" x="10" y="18">${oneLine(m.name, NAME_CHARS)}</text>
@@ -58,7 +61,7 @@ ${activity ? html`<circle class="tg-dot" cx="${BOX_W - 12}" cy="12" r="5"/>` : '
 
   const why = members.flatMap((m) => {
     const activity = memberActivity(m);
-    return activity ? [html`<li data-member="${m.name}" class="tg-${activity.state}"><b>${m.name}</b> ${activity.state === 'waiting' ? 'waits' : 'runs'}: ${oneLine(activity.why, 300)}</li>`] : [];
+    return activity ? [html`<li data-node="${m.name}" class="tg-${activity.state}"><b>${m.name}</b> ${activity.state === 'waiting' ? 'waits' : 'runs'}: ${oneLine(activity.why, 300)}</li>`] : [];
   });
 
   return html`<svg class="team-graph" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="the team's dependency graph" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">

@@ -52,7 +52,7 @@ export function timelineSvg(timeline: Timeline): SafeHtml {
       }
       return html`<line class="tl-mark tl-${m.kind}" data-kind="${m.kind}" x1="${mx}" y1="${round(barY - 3)}" x2="${mx}" y2="${round(barY + BAR_H + 3)}"><title>${m.label}</title></line>`;
     });
-    return html`<g class="tl-row s-${cssStatus(row.status)}" data-member="${row.member}">
+    return html`<g class="tl-row s-${cssStatus(row.status)}" data-lane="${row.member}">
 <text class="tl-name" x="${PAD}" y="${round(top + ROW_H / 2 + 4)}">${oneLine(row.member, NAME_CHARS)}<title>${row.member}: ${row.status}</title></text>
 ${bars}${marks}
 </g>`;
