@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type TestRedis } from '../helpers/redis.js';
 import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
+import { CHAOS_ENV } from '../helpers/chaos.js';
 
 /** Debian's chromium, never a downloaded browser (see scripts/ensure-deps.mjs). */
 const CHROMIUM = '/usr/bin/chromium';
@@ -128,6 +129,83 @@ describe('the board in a real browser', () => {
         await page.getByText(`${runId}.writer`).first().waitFor({ timeout: 30_000 });
         await page.screenshot({ path: path.join(outputDir, 'board-queues.png') });
         expect(dialogs).toEqual([]);
+      });
+    });
+  });
+
+  it('draws the team as a graph and a timeline that follow a run live: a retry, a skipped member and one waiting for a worker with its labels', async () => {
+    const dir = tempDir('team-graph');
+    const done = JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'done', num_turns: 1, total_cost_usd: 0.001 });
+    const node = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
+    // Fails its first attempt (the marker file is not there yet), succeeds on the retry.
+    const flakyOnce = `const fs = require('fs'); const f = ${JSON.stringify(path.join(dir, 'flaky-ran'))}; if (!fs.existsSync(f)) { fs.writeFileSync(f, ''); console.error('first try fails'); process.exit(3); } console.log(${JSON.stringify(done)})`;
+    const file = await writeHarness(dir, {
+      name: 'team-at-a-glance',
+      retry: { attempts: 2 },
+      agent: node(`console.log(${JSON.stringify(done)})`),
+      team: [
+        { name: 'flaky', prompt: 'fail once', agent: node(flakyOnce) },
+        { name: 'broken', prompt: 'always fail', agent: node('process.exit(1)') },
+        { name: 'ship', prompt: 'after broken', depends_on: ['broken'] },
+        { name: 'fit', prompt: 'needs a tpu', requires: ['tpu'] },
+        { name: 'report', prompt: 'after both', depends_on: ['flaky', 'fit'] },
+      ],
+    });
+
+    await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_BOARD_TOKEN: TOKEN } }, async (fleet) => {
+      const base = await fleet.startBoard(await freePort());
+      await withBrowser(async (context) => {
+        const page = await context.newPage();
+        const submitted = await fleet.reins(['submit', file]);
+        expect(submitted.exitCode, submitted.stderr).toBe(0);
+        const runId = submitted.stdout.trim();
+        expect((await page.goto(`${base}/runs/${runId}?token=${TOKEN}`))?.status()).toBe(200);
+        await page.evaluate(() => Object.assign(globalThis, { reinsMarker: 'same page' }));
+        const box = (member: string) => page.locator(`#team-graph svg g.tg-node[data-node="${member}"]`);
+        const lane = (member: string) => page.locator(`#team-timeline svg g.tl-row[data-lane="${member}"]`);
+
+        // The graph: a box per member, an arrow per dependency, in three columns.
+        expect(await page.locator('#team-graph svg g.tg-node').count()).toBe(5);
+        expect(await page.locator('#team-graph svg path.tg-edge').count()).toBe(3);
+        expect(await page.locator('#team-graph path.tg-edge[data-from="broken"][data-to="ship"]').count()).toBe(1);
+
+        // It follows the run without a reload: the retry, the failure and its skipped dependant, the wait.
+        await expect.poll(() => box('flaky').getAttribute('data-status'), { timeout: 30_000 }).toBe('succeeded');
+        await expect.poll(() => box('ship').getAttribute('data-status'), { timeout: 30_000 }).toBe('skipped');
+        expect(await box('broken').getAttribute('data-status')).toBe('failed');
+        await expect.poll(() => box('fit').getAttribute('data-activity'), { timeout: 30_000 }).toBe('waiting');
+        await expect.poll(() => page.locator('#team-graph .tg-why li[data-node="fit"]').textContent(), { timeout: 30_000 }).toContain('no live worker has the labels tpu');
+        expect(await box('flaky').textContent()).toContain('attempt 2');
+        expect(await box('report').getAttribute('data-status')).toBe('pending');
+
+        // The timeline: flaky's failed attempt, the wait before its retry and the retry; broken's two
+        // crashes; ship's skip; fit's wait under way.
+        await expect.poll(() => lane('flaky').locator('rect.tl-succeeded').count(), { timeout: 30_000 }).toBe(1);
+        expect(await lane('flaky').locator('rect.tl-failed').count()).toBe(1);
+        expect(await lane('flaky').locator('rect.tl-backoff').count()).toBe(1);
+        expect(await lane('flaky').locator('rect.tl-failed title').textContent()).toContain('attempt 1 on');
+        expect(await lane('broken').locator('rect.tl-failed').count()).toBe(2);
+        expect(await lane('ship').locator('.tl-skipped').count()).toBe(1);
+        await expect.poll(() => lane('fit').locator('rect.tl-waiting').count(), { timeout: 30_000 }).toBe(1);
+        expect(await page.textContent('#live')).toBe('live');
+        await page.screenshot({ path: path.join(outputDir, 'board-team-live.png'), fullPage: true });
+        await page.locator('#team-graph').screenshot({ path: path.join(outputDir, 'board-team-graph.png') });
+        await page.locator('#team-timeline').screenshot({ path: path.join(outputDir, 'board-team-timeline.png') });
+
+        // A worker with the label joins: fit runs, then report, and the run ends on the same page.
+        await fleet.startWorker('tpu-host', { REINS_WORKER_LABELS: 'tpu' });
+        await expect.poll(() => box('report').getAttribute('data-status'), { timeout: 30_000 }).toBe('succeeded');
+        await expect.poll(() => page.textContent('#live'), { timeout: 30_000 }).toBe('ended');
+        expect(await box('fit').getAttribute('data-status')).toBe('succeeded');
+        expect(await page.locator('#team-graph g.tg-active').count()).toBe(0);
+        expect(await lane('fit').locator('rect.tl-succeeded').count()).toBe(1);
+        expect(await page.evaluate(() => (globalThis as { reinsMarker?: string }).reinsMarker)).toBe('same page');
+        await page.screenshot({ path: path.join(outputDir, 'board-team-ended.png'), fullPage: true });
+
+        // reins status draws the same team as a tree.
+        const status = await fleet.reins(['status', runId], { env: { NO_COLOR: '1' } });
+        expect(status.stdout).toContain('└─ report  succeeded  (also after fit)');
+        expect(status.stdout).toContain('└─ ship  skipped');
       });
     });
   });

@@ -1,4 +1,4 @@
-import { formatCostUsd, formatDuration, isFinalMemberStatus, summaryLines, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import { formatCostUsd, formatDuration, isFinalMemberStatus, memberActivity, summaryLines, teamTree, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
 import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 
 const STATUS_COLOURS: Record<string, string> = {
@@ -28,20 +28,55 @@ export function table(rows: string[][]): string {
     .join('\n');
 }
 
-/** `reins status` for people: the run, a row per member, then details worth reading. */
-export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map()): string {
+/**
+ * The team as a tree: each member under its first dependency, with its status; one with more
+ * dependencies says which others it waits for, and a running or waiting member says why.
+ *
+ *   plan  succeeded
+ *   ├─ build  running  ◀ attempt 2 on vm
+ *   │  └─ ship  pending  (also after test)
+ *   └─ test  queued  ◀ waiting: waiting for one of 1 slots under "account-a"
+ */
+export function renderTeamTree(members: readonly MemberRecord[], stream: Output = process.stdout): string {
+  const byName = new Map(members.map((m) => [m.name, m]));
+  return teamTree(members)
+    .map((row) => {
+      const member = byName.get(row.name)!;
+      const indent = row.level === 0 ? '' : `${row.rails.map((more) => (more ? '│  ' : '   ')).join('')}${row.last ? '└─ ' : '├─ '}`;
+      const also = row.alsoAfter.length > 0 ? colour(ANSI.grey, `  (also after ${row.alsoAfter.join(', ')})`, stream) : '';
+      const activity = memberActivity(member);
+      const mark = activity ? `  ${colour(ANSI.bold, '◀', stream)} ${activity.state === 'waiting' ? 'waiting: ' : ''}${activity.why.split('\n')[0]!.slice(0, 160)}` : '';
+      return `${indent}${member.name}  ${paint(member.status, stream)}${also}${mark}`;
+    })
+    .join('\n');
+}
+
+/**
+ * `reins status` for people: the run, the team as a tree when some member depends on another, a row per
+ * member, then details worth reading.
+ */
+export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map(), stream: Output = process.stdout): string {
   const ended = run.endedAt ?? Date.now();
-  const lines = [`run ${run.runId} (${run.name}): ${paint(run.status)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
+  const lines = [`run ${run.runId} (${run.name}): ${paint(run.status, stream)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   if (cost > 0) lines[0] += `, ${formatCostUsd(cost)}`;
   if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);
   else if (run.integration === 'pending') lines.push("result: merging the members' branches…");
   for (const c of run.conflicts ?? []) lines.push(`conflict: ${c.member} could not be merged (${c.files.join(', ')})`);
+  if (members.some((m) => m.dependsOn.length > 0)) lines.push('', renderTeamTree(members, stream));
   lines.push('');
   lines.push(
     table([
       ['MEMBER', 'STATUS', 'ATTEMPTS', 'TURNS', 'COST', 'TIME', 'AFTER'],
-      ...members.map((m) => [m.name, paint(m.status), String(m.attempts), m.numTurns === undefined ? '-' : String(m.numTurns), formatCostUsd(m.costUsd), formatDuration(m.durationMs), m.dependsOn.join(',') || '-']),
+      ...members.map((m) => [
+        m.name,
+        paint(m.status, stream),
+        String(m.attempts),
+        m.numTurns === undefined ? '-' : String(m.numTurns),
+        formatCostUsd(m.costUsd),
+        formatDuration(m.durationMs),
+        m.dependsOn.join(',') || '-',
+      ]),
     ]),
   );
   for (const m of members) {

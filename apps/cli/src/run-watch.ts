@@ -64,7 +64,7 @@ export async function watchRun(ctx: CliContext, runId: string, options: WatchOpt
         // The final table replaces the live one: it adds what a table row cannot hold (errors, attempts).
         live?.clear();
         if (options.format === 'json-final') options.result.write(`${JSON.stringify(snapshot.view)}\n`);
-        else if (options.format === 'table' && snapshot.run) options.result.write(`${renderRun(snapshot.run, snapshot.members, snapshot.attempts)}\n`);
+        else if (options.format === 'table' && snapshot.run) options.result.write(`${renderRun(snapshot.run, snapshot.members, snapshot.attempts, options.result)}\n`);
         return exitFor(snapshot.view.status);
       }
       await sleep(options.pollMs ?? 300);

@@ -69,6 +69,7 @@ export {
   type Cursor,
 } from './runs/records.js';
 export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/member-state.js';
+export { teamLayers, teamTree, memberActivity, type TeamLayers, type TeamEdge, type TeamTreeRow, type MemberActivity } from './runs/team-graph.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 

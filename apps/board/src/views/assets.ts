@@ -58,6 +58,31 @@ pre.summary { margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
 .live { font-size:12px; font-weight:400; color:var(--muted); }
 .live::before { content:""; display:inline-block; width:8px; height:8px; border-radius:50%; margin-right:5px; background:var(--idle); }
 .live.on::before { background:var(--ok); } .live.lost::before { background:var(--bad); }
+.figure { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:10px 12px; overflow-x:auto; }
+.figure svg { display:block; max-width:none; font:12px -apple-system,BlinkMacSystemFont,"Segoe UI","Noto Sans",Helvetica,Arial,sans-serif; }
+.tg-edge { fill:none; stroke:#8c959f; stroke-width:1.5; }
+#tg-arrow path { fill:#8c959f; }
+.tg-node rect { fill:#f6f8fa; stroke:var(--idle); stroke-width:1.5; }
+.tg-node text { fill:var(--fg); } .tg-node .tg-name { font-weight:600; font-size:13px; } .tg-node .tg-status, .tg-node .tg-note { fill:var(--muted); font-size:11.5px; }
+.tg-node.s-succeeded rect { fill:#dafbe1; stroke:var(--ok); } .tg-node.s-failed rect { fill:#ffebe9; stroke:var(--bad); }
+.tg-node.s-running rect { fill:#ddf4ff; stroke:var(--run); } .tg-node.s-retrying rect { fill:#fbefff; stroke:var(--retry); }
+.tg-node.s-cancelled rect { fill:#fff8c5; stroke:var(--warn); } .tg-node.s-skipped rect { fill:#f6f8fa; stroke:var(--idle); stroke-dasharray:4 3; }
+.tg-node.s-skipped text { fill:var(--muted); }
+.tg-node.tg-active rect { stroke-width:3; } .tg-node.tg-waiting rect { stroke:var(--warn); stroke-dasharray:6 3; }
+.tg-dot { fill:var(--run); } .tg-waiting .tg-dot { fill:var(--warn); }
+.tg-running .tg-dot { animation:tg-pulse 1.2s ease-in-out infinite; }
+@keyframes tg-pulse { 50% { opacity:.25; } }
+@media (prefers-reduced-motion: reduce) { .tg-running .tg-dot { animation:none; } }
+.tg-why { margin:8px 0 0; padding-left:18px; font-size:13px; } .tg-why li.tg-waiting::marker { color:var(--warn); } .tg-why li.tg-running::marker { color:var(--run); }
+.tl-grid { stroke:#eaeef2; } .tl-tick { fill:var(--muted); font-size:11px; text-anchor:middle; } .tl-name { fill:var(--fg); }
+.tl-span { stroke:none; } .tl-queued { fill:#d0d7de; } .tl-waiting { fill:#d4a72c; } .tl-running { fill:var(--run); } .tl-succeeded { fill:var(--ok); }
+.tl-failed { fill:var(--bad); } .tl-backoff { fill:#c297ff; }
+.tl-mark { stroke-width:2.5; } .tl-verify { stroke:#bc4c00; } .tl-next-try { stroke:var(--retry); stroke-dasharray:2 2; } .tl-skipped { stroke:var(--idle); }
+.tl-legend { display:flex; flex-wrap:wrap; gap:14px; margin-top:6px; font-size:12px; color:var(--muted); }
+.tl-legend i { display:inline-block; width:12px; height:8px; border-radius:2px; margin-right:4px; vertical-align:middle; }
+.tl-legend i.tl-queued { background:#d0d7de; } .tl-legend i.tl-waiting { background:#d4a72c; } .tl-legend i.tl-running { background:var(--run); }
+.tl-legend i.tl-succeeded { background:var(--ok); } .tl-legend i.tl-failed { background:var(--bad); } .tl-legend i.tl-backoff { background:#c297ff; }
+.tl-legend i.tl-verify { width:3px; background:#bc4c00; } .tl-legend i.tl-skipped { width:8px; background:var(--idle); }
 .empty { padding:24px; text-align:center; color:var(--muted); background:var(--card); border:1px dashed var(--line); border-radius:8px; }
 `;
 

@@ -4,10 +4,15 @@ import { formatAge, formatClock, formatCost, formatDuration, formatTime, oneLine
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 import { badge, memberCounts } from './status.js';
+import { teamGraphSvg } from './team-graph-svg.js';
+import { timelineSvg } from './timeline-svg.js';
+import { buildTimeline } from '../runs/timeline.js';
 
 /** Element ids of the parts of a run's page that the live stream replaces. Member names are [A-Za-z0-9_-]. */
 export const fragmentId = {
   summary: 'run-summary',
+  graph: 'team-graph',
+  timeline: 'team-timeline',
   memberState: (member: string) => `m-${member}-state`,
   memberEvents: (member: string) => `m-${member}-events`,
 };
@@ -87,9 +92,21 @@ function memberEvents(d: MemberDetail): SafeHtml {
   return html`${d.events.map((e) => html`<li><span class="t">${formatClock(e.at)}</span><span class="k k-${/^[a-z_]+$/.test(e.kind) ? e.kind : 'other'}">${e.kind}</span>${e.text}</li>`)}`;
 }
 
+function teamGraph(d: RunDetail): SafeHtml {
+  return teamGraphSvg(d.members);
+}
+
+function teamTimeline(d: RunDetail, now: number): SafeHtml {
+  return timelineSvg(buildTimeline({ run: d.run, members: d.details }, now));
+}
+
 /** Every live part of the page, by element id, as the stream sends them. */
 export function runFragments(d: RunDetail, now: number): Record<string, string> {
-  const fragments: Record<string, string> = { [fragmentId.summary]: runSummary(d).value };
+  const fragments: Record<string, string> = {
+    [fragmentId.summary]: runSummary(d).value,
+    [fragmentId.graph]: teamGraph(d).value,
+    [fragmentId.timeline]: teamTimeline(d, now).value,
+  };
   for (const member of d.details) {
     fragments[fragmentId.memberState(member.member.name)] = memberState(member, now).value;
     fragments[fragmentId.memberEvents(member.member.name)] = memberEvents(member).value;
@@ -110,6 +127,10 @@ ${member.prompt ? html`<details><summary>Prompt</summary><pre>${member.prompt}</
 ${d.goal && d.goal !== d.run.name ? html`<p>${d.goal}</p>` : ''}
 ${d.source ? html`<p class="muted">from <span class="mono">${d.source}</span></p>` : ''}
 <div class="totals" id="${fragmentId.summary}">${runSummary(d)}</div>
+<h2>Team</h2>
+<div class="figure" id="${fragmentId.graph}">${teamGraph(d)}</div>
+<h2>Timeline</h2>
+<div class="figure" id="${fragmentId.timeline}">${teamTimeline(d, now)}</div>
 <h2>Members</h2>
 ${members}`;
   return layout({

@@ -12,6 +12,7 @@ export function memberCounts(counts: ReadonlyMap<MemberStatus, number>): SafeHtm
   return html`<span class="counts">${parts.length > 0 ? parts : html`<span class="muted">no members</span>`}</span>`;
 }
 
-function cssStatus(status: string): string {
+/** A status as a class name: only [a-z]+ passes, anything else is "unknown". */
+export function cssStatus(status: string): string {
   return /^[a-z]+$/.test(status) ? status : 'unknown';
 }

@@ -8,7 +8,10 @@ import { help } from './submit.js';
 
 export const STATUS_HELP = `Usage: reins status RUN [--watch] [--json]
 
-Shows a run and its members; exit 1 if the run failed or was cancelled.
+Shows a run and its members; exit 1 if the run failed or was cancelled. When members depend on each
+other, the team comes first as a tree: each member under its first dependency, "(also after …)" for
+the others, and "◀" with why on the running and waiting ones. Colours only on a terminal, and never
+with NO_COLOR.
   --watch   follow the run until it ends, then exit as above. On a terminal: a live table (state, attempt,
             heartbeat age, cost, last event per member) redrawn in place, replaced by the final status at
             the end. Elsewhere: a line per member change, then the final status.
