@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reinsBin, repoRoot } from '../helpers/fleet.js';
 import { claudeEnv, lastToolResults, scripted, startMessagesApi, toolResultText, type MessagesApi } from '../helpers/messages-api.js';
 import { scratchEnv, tempDir } from '../helpers/test-root.js';
+import { waitFor } from '../helpers/chaos.js';
 
 // The real Claude Code CLI with the plugin in plugin/: its manifests, a marketplace install into a private HOME,
 // and /reins:design in -p mode against the Messages API scripted to play a designer.
@@ -109,5 +110,47 @@ describe('the reins plugin for Claude Code', () => {
     const again = await execa(process.execPath, [reinsBin, 'validate', harnessFile, '--json'], { env: scratchEnv(), extendEnv: false, reject: false });
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ ok: true, issues: [] });
+  });
+
+  it('reins design opens Claude Code in tmux with the plugin and /reins:design begun; the person answers, the harness appears', async () => {
+    const home = tempDir('design-home');
+    const out = tempDir('design-out');
+    const dataDir = tempDir('design-data');
+    // The person's own Claude Code has been set up before (onboarding done, this folder trusted, the key approved).
+    await writeFile(
+      path.join(home, '.claude.json'),
+      JSON.stringify({ hasCompletedOnboarding: true, theme: 'dark', customApiKeyResponses: { approved: ['test-key'], rejected: [] }, projects: { [out]: { hasTrustDialogAccepted: true } } }),
+    );
+    const harness = 'name: roman\nteam:\n  - name: writer\n    prompt: Write roman.py in Python.\n    agent: { kind: command, argv: ["true"] }\n';
+    handler = scripted([
+      { text: 'Which language should the team write in?' },
+      { toolUse: [{ name: 'Write', input: { file_path: path.join(out, 'harness.yaml'), content: harness } }] },
+      { text: 'harness.yaml is written.' },
+    ]);
+    const started = await execa(process.execPath, [reinsBin, 'design', 'a roman numeral converter', '--out', out], {
+      env: { ...claudeEnv(api, home), REINS_DATA_DIR: dataDir, REINS_CLAUDE_BIN: claudeBin, CLAUDE_CODE_MAX_RETRIES: '0' },
+      extendEnv: false,
+      reject: false,
+      stdin: 'ignore',
+    });
+    expect(started.exitCode, started.stderr).toBe(0);
+    const attach = /^tmux -S (\S+) attach -t =(\S+)$/.exec(started.stdout.trim());
+    expect(attach, started.stdout).not.toBeNull();
+    const [, socket, session] = attach!;
+    const tmux = (...args: string[]) => execa('tmux', ['-S', socket!, ...args], { reject: false });
+    try {
+      const screen = async () => (await tmux('capture-pane', '-p', '-t', `=${session}:`)).stdout;
+      await waitFor(async () => (await screen()).includes('Which language should the team write in?'), 'the designer to ask its first question');
+      // The first request carried the design command's body with the goal.
+      expect(JSON.stringify(api.requests.at(-1)!.body.messages)).toContain('The goal the person gave: a roman numeral converter');
+      await tmux('send-keys', '-t', `=${session}:`, '-l', 'Python, with pytest');
+      await tmux('send-keys', '-t', `=${session}:`, 'Enter');
+      await waitFor(() => existsSync(path.join(out, 'harness.yaml')), 'harness.yaml to be written', 60_000);
+      expect(api.requests.some((r) => JSON.stringify(r.body.messages).includes('Python, with pytest'))).toBe(true);
+      const validated = await execa(process.execPath, [reinsBin, 'validate', path.join(out, 'harness.yaml')], { env: scratchEnv(), extendEnv: false, reject: false });
+      expect(validated.exitCode, validated.stderr).toBe(0);
+    } finally {
+      await tmux('kill-server');
+    }
   });
 });

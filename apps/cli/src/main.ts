@@ -2,6 +2,7 @@ import { isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, i
 import { attach } from './commands/attach.js';
 import { cancel } from './commands/cancel.js';
 import { checkpoint } from './commands/checkpoint.js';
+import { design } from './commands/design.js';
 import { doctor } from './commands/doctor.js';
 import { logs } from './commands/logs.js';
 import { msg } from './commands/msg.js';
@@ -22,6 +23,7 @@ const USAGE = `reins: run teams of Claude Code agents, unattended, across machin
 Usage: reins <command> [options]
 
 Runs:
+  design [GOAL] [--out DIR]       design a harness with Claude Code (the reins plugin's /reins:design)
   validate FILE [--json]          check a harness as submit does, without Redis; every problem at once
   submit FILE [--wait] [--json]   validate a harness and submit it
   status RUN [--watch] [--json]   a run and its members; --watch follows it live
@@ -51,6 +53,7 @@ Read commands (status, logs, runs, workers, doctor) take --json. Colours only on
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
+  design,
   validate,
   submit,
   status,
