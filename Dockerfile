@@ -45,6 +45,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/libs ./libs
 COPY --from=build /app/apps ./apps
 COPY skills ./skills
+COPY plugin ./plugin
 COPY examples ./examples
 # `reins` on PATH for `docker exec`; the data dir is created here so a named volume mounted on it starts
 # out owned by the unprivileged user.
