@@ -3,10 +3,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reinsBin, repoRoot } from '../helpers/fleet.js';
+import { reinsBin, repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { claudeEnv, lastToolResults, scripted, startMessagesApi, toolResultText, type MessagesApi } from '../helpers/messages-api.js';
 import { scratchEnv, tempDir } from '../helpers/test-root.js';
-import { waitFor } from '../helpers/chaos.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { startRedis } from '../helpers/redis.js';
 
 // The real Claude Code CLI with the plugin in plugin/: its manifests, a marketplace install into a private HOME,
 // and /reins:design in -p mode against the Messages API scripted to play a designer.
@@ -151,6 +152,44 @@ describe('the reins plugin for Claude Code', () => {
       expect(validated.exitCode, validated.stderr).toBe(0);
     } finally {
       await tmux('kill-server');
+    }
+  });
+
+  it('/reins:run validates and submits the harness to the fleet, and the run succeeds', async () => {
+    const redis = await startRedis();
+    try {
+      await withFleet({ redisUrl: redis.url, env: CHAOS_ENV }, async (fleet) => {
+        const dir = tempDir('plugin-run');
+        const harnessFile = await writeHarness(dir, { name: 'ran-by-claude', team: [{ name: 'solo', prompt: 'succeed', agent: { kind: 'command', argv: ['true'] } }] });
+        const reins = `${JSON.stringify(process.execPath)} ${JSON.stringify(reinsBin)}`;
+        handler = scripted([
+          { toolUse: [{ name: 'Bash', input: { command: `${reins} validate harness.yaml`, description: 'validate' } }] },
+          { toolUse: [{ name: 'Bash', input: { command: `${reins} submit harness.yaml --json`, description: 'submit' } }] },
+          { text: 'Submitted; follow it with reins status.' },
+        ]);
+        // The fleet's address reaches the CLI's Bash tool the way a person's shell would give it.
+        const env = { ...claudeEnv(api, tempDir('run-home')), CLAUDE_CODE_MAX_RETRIES: '0', REINS_REDIS_URL: redis.url, REINS_PREFIX: fleet.prefix };
+        const run = await execa(claudeBin, ['-p', '/reins:run harness.yaml', '--plugin-dir', pluginDir, '--output-format', 'stream-json', '--verbose', '--dangerously-skip-permissions'], {
+          cwd: dir,
+          env,
+          extendEnv: false,
+          reject: false,
+          stdin: 'ignore',
+          timeout: 120_000,
+        });
+        expect(run.exitCode, run.stdout + run.stderr).toBe(0);
+        // The command's body went to the model, and its two Bash calls ran reins.
+        expect(JSON.stringify(api.requests.at(-3)!.body.messages)).toContain('The harness file: harness.yaml');
+        expect(lastToolResults(api.requests.at(-2)!).map(toolResultText).join('\n')).toContain('ok  ran-by-claude');
+        const submitted = lastToolResults(api.requests.at(-1)!).map(toolResultText).join('\n');
+        const runId = /"runId":"(r-[a-z0-9]+)"/.exec(submitted)?.[1];
+        expect(runId, submitted).toBeDefined();
+        const view = await waitForRunEnd(storeOf(redis.client, fleet), runId!);
+        expect(view.status).toBe('succeeded');
+        expect(harnessFile).toBe(path.join(dir, 'harness.yaml'));
+      });
+    } finally {
+      await redis.stop();
     }
   });
 });
