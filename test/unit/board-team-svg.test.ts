@@ -90,6 +90,17 @@ describe('the timeline', () => {
     expect(row('flaky').marks.map((m) => m.kind)).toEqual(['next-try']);
   });
 
+  it('shows a wait that has ended as waiting, from the wait event that marked its start', () => {
+    const waited = member('slot', { status: 'running', attempts: 1, epoch: 1, startedAt: T0 + 6_000, host: 'vm' });
+    const began: AgentEvent = { id: '2-0', at: T0 + 2_000, kind: 'wait', text: 'waiting for one of 1 slots under "claude"' };
+    const tl = buildTimeline({ run: { createdAt: T0 }, members: [{ member: waited, attempts: [], events: [began] }] }, T0 + 8_000);
+    expect(tl.rows[0]!.spans.map((s) => [s.kind, s.fromMs - T0, s.toMs - T0, s.label])).toEqual([
+      ['queued', 0, 2_000, 'queued: waiting for a worker'],
+      ['waiting', 2_000, 6_000, 'waited: waiting for one of 1 slots under "claude"'],
+      ['running', 6_000, 8_000, 'attempt 1 on vm: running'],
+    ]);
+  });
+
   it('draws the spans as classed bars with titles, escaped', () => {
     const svg = timelineSvg(buildTimeline(input, T0 + 10_000)).value;
     expect(svg.startsWith('<svg class="timeline"')).toBe(true);

@@ -74,7 +74,7 @@ function memberRow(member: MemberRecord, attemptRecords: readonly AttemptRecord[
 
   const firstStart = starts[0];
   if (firstStart !== undefined) {
-    if (firstStart > released) spans.push({ kind: 'queued', fromMs: released, toMs: firstStart, label: 'queued: waiting for a worker (or a slot)' });
+    if (firstStart > released) spans.push(...queuedSpans(released, firstStart, events));
   } else if (member.status === 'queued') {
     spans.push(waitNote ? { kind: 'waiting', fromMs: released, toMs: now, label: `waiting: ${waitNote}` } : { kind: 'queued', fromMs: released, toMs: now, label: 'queued: waiting for a worker' });
   }
@@ -103,6 +103,17 @@ function memberRow(member: MemberRecord, attemptRecords: readonly AttemptRecord[
   // Verify rounds that failed leave a "verify" event; only those in the board's event tail are seen.
   for (const e of events) if (e.kind === 'verify') marks.push({ kind: 'verify', atMs: e.at, label: `verify: ${e.text.split('\n')[0]}` });
   return { member: member.name, status: member.status, spans, marks };
+}
+
+/**
+ * Queued before the first attempt: a wait that has ended left a `wait` event when it began (admission.ts),
+ * so the stretch from there to the start is that wait, and the time before it plain queueing.
+ */
+function queuedSpans(fromMs: number, toMs: number, events: readonly AgentEvent[]): TimelineSpan[] {
+  const began = events.find((e) => e.kind === 'wait' && e.at >= fromMs && e.at < toMs);
+  if (!began) return [{ kind: 'queued', fromMs, toMs, label: 'queued: waiting for a worker (or a slot)' }];
+  const waiting: TimelineSpan = { kind: 'waiting', fromMs: began.at, toMs, label: `waited: ${began.text}` };
+  return began.at > fromMs ? [{ kind: 'queued', fromMs, toMs: began.at, label: 'queued: waiting for a worker' }, waiting] : [waiting];
 }
 
 /** Between a failed attempt and the next: a backoff before a retry, or a wait that uses no attempt. */
