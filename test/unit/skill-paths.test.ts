@@ -69,8 +69,8 @@ describe("skills from the harness's own paths", () => {
   });
 
   it('asks plan: auto for a goal and no team, and an ordinary harness for a team', async () => {
-    expect(await issuesOf({ name: 'h', plan: 'auto' }, root, [])).toEqual([{ path: 'goal', message: 'expected a goal: plan: auto builds the team from it, got nothing' }]);
+    expect(await issuesOf({ name: 'h', plan: 'auto' }, root, [])).toEqual([{ path: 'goal', message: 'expected a goal: plan: auto builds the team from it' }]);
     expect(await issuesOf({ name: 'h', plan: 'auto', goal: 'g', team: [{ name: 'a', prompt: 'p' }] }, root, [])).toEqual([{ path: 'team', message: expect.stringContaining('expected no team with plan: auto') }]);
-    expect(await issuesOf({ name: 'h' }, root, [])).toEqual([{ path: 'team', message: 'expected a team of 1 to 8 members, or plan: auto with a goal, got nothing' }]);
+    expect(await issuesOf({ name: 'h' }, root, [])).toEqual([{ path: 'team', message: 'expected a team of 1 to 8 members, or plan: auto with a goal' }]);
   });
 });
