@@ -67,7 +67,7 @@ export async function trivialJobs(options: BenchOptions): Promise<Figure[]> {
         samples: reinsMs,
         baseline: { label: 'raw BullMQ + execa', samples: rawMs },
         conditions,
-        note: `reins sees an agent end at its next tick; ${retried.length} of ${warmUpJobs + jobs * options.repeats} jobs (warm-up included) needed a second attempt (backoff 100 ms)`,
+        note: `reins sees an agent end when it ends (the exit watch); ${retried.length} of ${warmUpJobs + jobs * options.repeats} jobs (warm-up included) needed a second attempt (backoff 100 ms)`,
         extra: {
           retried,
           reinsJobsPerS: reinsMs.map((ms) => (1_000 * jobs) / ms),
