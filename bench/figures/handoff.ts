@@ -2,9 +2,9 @@
 // - exit seen: the launcher's own `stop` stamp of member A → A's attempt concluded by its worker (the attempt
 //   record's endedAt), beside a raw parent seeing its child's exit (execa's exit event) in the same run;
 // - hand-off: A's `stop` stamp → B's first instruction, where B depends on A, beside the issue's goal.
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { waitFor } from '../../test/helpers/chaos.js';
 import { writeHarness } from '../../test/helpers/fleet.js';
 import { agentIntervals } from '../../test/helpers/gate.js';
 import { startRedis } from '../../test/helpers/redis.js';
@@ -12,17 +12,12 @@ import { tempDir } from '../../test/helpers/test-root.js';
 import type { Figure } from '../lib/figure.js';
 import { describeTimings, fleetTimings, type BenchOptions } from '../lib/options.js';
 import { startBenchFleet, storeFor, waitForSucceeded } from '../lib/reins.js';
+import { markArgv, readMarkMs } from '../lib/mark.js';
 import { withScope } from '../lib/scope.js';
 
 /** The defaults: an agent's end must not wait for the tick. */
 const TIMINGS = { tickMs: 5_000, ttlMs: 30_000 } as const;
 const WARM_UPS = 1;
-
-/** `date +%s%N` in ms, the clock the launcher stamps with. */
-async function markMs(file: string): Promise<number> {
-  const text = (await readFile(file, 'utf8')).trim();
-  return Number(BigInt(text) / 1_000n) / 1_000;
-}
 
 export async function handoff(options: BenchOptions): Promise<Figure[]> {
   return withScope(async (scope) => {
@@ -42,7 +37,7 @@ export async function handoff(options: BenchOptions): Promise<Figure[]> {
           retry: { attempts: 1 },
           team: [
             { name: 'a', prompt: 'end', agent: { kind: 'command', argv: ['true'] } },
-            { name: 'b', prompt: 'mark', depends_on: ['a'], agent: { kind: 'command', argv: ['sh', '-c', 'date +%s%N > "$1"', 'sh', mark] } },
+            { name: 'b', prompt: 'mark', depends_on: ['a'], agent: { kind: 'command', argv: markArgv(mark) } },
           ],
         },
         `handoff-${i}.yaml`,
@@ -56,7 +51,7 @@ export async function handoff(options: BenchOptions): Promise<Figure[]> {
       if (a?.stopMs === undefined || concluded === undefined) throw new Error(`no stop stamp or attempt record for ${runId}/a`);
       if (i < WARM_UPS) continue;
       seen.push(concluded - a.stopMs);
-      handed.push((await markMs(mark)) - a.stopMs);
+      handed.push((await waitFor(() => readMarkMs(mark), `the mark of ${runId}/b`)) - a.stopMs);
     }
 
     // Raw: a parent process told of its child's exit by the kernel (execa's exit event), the same `true`.

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from '../../test/helpers/redis.js';
@@ -9,22 +8,11 @@ import type { Figure } from '../lib/figure.js';
 import { SHORT_TIMINGS, describeTimings, fleetTimings, type BenchOptions } from '../lib/options.js';
 import { startRawWorker } from '../lib/raw-baseline.js';
 import { startBenchFleet, storeFor, waitForSucceeded } from '../lib/reins.js';
+import { markArgv, readMarkMs } from '../lib/mark.js';
 import { withScope } from '../lib/scope.js';
 
 /** The first submissions pay for cold caches and JIT in every process; they are run but not counted. */
 const WARM_UPS = 2;
-
-/**
- * The agent is `sh -c 'date +%s%N > MARK'`: the moment its process runs, in the same clock as the bench.
- * "$1" carries the path, so nothing is quoted into shell code.
- */
-const markArgv = (mark: string) => ['sh', '-c', 'date +%s%N > "$1"', 'sh', mark];
-
-async function readMarkMs(mark: string): Promise<number | undefined> {
-  const text = (await readFile(mark, 'utf8').catch(() => '')).trim();
-  // Nanoseconds overflow a double; microseconds do not.
-  return /^\d{19}$/.test(text) ? Number(BigInt(text) / 1_000n) / 1_000 : undefined;
-}
 
 /**
  * Submit → agent process running, on an idle fleet: one `reins submit` at a time, each run waited out

@@ -27,3 +27,6 @@ export function oneLine(text: string, max: number): string {
   const first = text.split('\n', 1)[0] ?? '';
   return first.length > max ? `${first.slice(0, max - 1)}…` : first;
 }
+
+/** An SVG coordinate to a tenth of a pixel: enough for a crisp line, short in the page. */
+export const svgNumber = (n: number): number => Math.round(n * 10) / 10;

@@ -1,5 +1,5 @@
 import { memberActivity, teamLayers, type MemberRecord } from '@reins/shared';
-import { oneLine } from './format.js';
+import { oneLine, svgNumber } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { cssStatus } from './status.js';
 
@@ -21,8 +21,6 @@ const PAD = 12;
 const NAME_CHARS = 24;
 const NOTE_CHARS = 30;
 
-const round = (n: number): number => Math.round(n * 10) / 10;
-
 export function teamGraphSvg(members: readonly MemberRecord[]): SafeHtml {
   if (members.length === 0) return html`<p class="muted">no members</p>`;
   const { layers, edges } = teamLayers(members);
@@ -39,7 +37,7 @@ export function teamGraphSvg(members: readonly MemberRecord[]): SafeHtml {
     const x2 = b.x - 4;
     const y2 = b.y + BOX_H / 2;
     const bend = Math.max(24, (x2 - x1) / 2);
-    return html`<path class="tg-edge" data-from="${from}" data-to="${to}" d="M${round(x1)},${round(y1)} C${round(x1 + bend)},${round(y1)} ${round(x2 - bend)},${round(y2)} ${round(x2)},${round(y2)}" marker-end="url(#tg-arrow)"/>`;
+    return html`<path class="tg-edge" data-from="${from}" data-to="${to}" d="M${svgNumber(x1)},${svgNumber(y1)} C${svgNumber(x1 + bend)},${svgNumber(y1)} ${svgNumber(x2 - bend)},${svgNumber(y2)} ${svgNumber(x2)},${svgNumber(y2)}" marker-end="url(#tg-arrow)"/>`;
   });
 
   const boxes = members.map((m) => {

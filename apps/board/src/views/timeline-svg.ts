@@ -1,6 +1,6 @@
 import { formatDuration } from '@reins/shared';
 import type { Timeline } from '../runs/timeline.js';
-import { oneLine } from './format.js';
+import { oneLine, svgNumber } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { cssStatus } from './status.js';
 
@@ -20,13 +20,11 @@ const NAME_CHARS = 20;
 /** Tick steps, seconds to days: the first that gives at most eight ticks is used. */
 const STEPS_MS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1_800, 3_600, 7_200, 21_600, 43_200, 86_400].map((s) => s * 1_000);
 
-const round = (n: number): number => Math.round(n * 10) / 10;
-
 export function timelineSvg(timeline: Timeline): SafeHtml {
   if (timeline.rows.length === 0) return html`<p class="muted">no members</p>`;
   const { startMs, endMs, rows } = timeline;
   const span = Math.max(1, endMs - startMs);
-  const x = (ms: number) => round(LABEL_W + ((Math.min(Math.max(ms, startMs), endMs) - startMs) / span) * PLOT_W);
+  const x = (ms: number) => svgNumber(LABEL_W + ((Math.min(Math.max(ms, startMs), endMs) - startMs) / span) * PLOT_W);
   const width = LABEL_W + PLOT_W + PAD * 2;
   const height = AXIS_H + rows.length * ROW_H + PAD;
   const step = STEPS_MS.find((s) => span / s <= 8) ?? Math.ceil(span / 8);
@@ -43,17 +41,17 @@ export function timelineSvg(timeline: Timeline): SafeHtml {
     const bars = row.spans.map((s) => {
       const x1 = x(s.fromMs);
       const w = Math.max(2, x(s.toMs) - x1);
-      return html`<rect class="tl-span tl-${s.kind}" data-kind="${s.kind}"${s.outcome ? html` data-outcome="${s.outcome}"` : ''} x="${x1}" y="${barY}" width="${round(w)}" height="${BAR_H}" rx="2"><title>${s.label} (${formatDuration(s.toMs - s.fromMs)})</title></rect>`;
+      return html`<rect class="tl-span tl-${s.kind}" data-kind="${s.kind}"${s.outcome ? html` data-outcome="${s.outcome}"` : ''} x="${x1}" y="${barY}" width="${svgNumber(w)}" height="${BAR_H}" rx="2"><title>${s.label} (${formatDuration(s.toMs - s.fromMs)})</title></rect>`;
     });
     const marks = row.marks.map((m) => {
       const mx = x(m.atMs);
       if (m.kind === 'skipped') {
-        return html`<path class="tl-mark tl-skipped" data-kind="skipped" d="M${round(mx - 5)},${round(barY + 2)} l10,10 m0,-10 l-10,10"><title>${m.label}</title></path>`;
+        return html`<path class="tl-mark tl-skipped" data-kind="skipped" d="M${svgNumber(mx - 5)},${svgNumber(barY + 2)} l10,10 m0,-10 l-10,10"><title>${m.label}</title></path>`;
       }
-      return html`<line class="tl-mark tl-${m.kind}" data-kind="${m.kind}" x1="${mx}" y1="${round(barY - 3)}" x2="${mx}" y2="${round(barY + BAR_H + 3)}"><title>${m.label}</title></line>`;
+      return html`<line class="tl-mark tl-${m.kind}" data-kind="${m.kind}" x1="${mx}" y1="${svgNumber(barY - 3)}" x2="${mx}" y2="${svgNumber(barY + BAR_H + 3)}"><title>${m.label}</title></line>`;
     });
     return html`<g class="tl-row s-${cssStatus(row.status)}" data-lane="${row.member}">
-<text class="tl-name" x="${PAD}" y="${round(top + ROW_H / 2 + 4)}">${oneLine(row.member, NAME_CHARS)}<title>${row.member}: ${row.status}</title></text>
+<text class="tl-name" x="${PAD}" y="${svgNumber(top + ROW_H / 2 + 4)}">${oneLine(row.member, NAME_CHARS)}<title>${row.member}: ${row.status}</title></text>
 ${bars}${marks}
 </g>`;
   });
