@@ -19,3 +19,11 @@ export function formatPath(path: readonly PropertyKey[]): string {
   }
   return out || '(root)';
 }
+
+/** A URL with the password of its `user:password@` part shown as `***` (Redis URLs, git remotes). */
+export function redactUrlPassword(url: string): string {
+  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, credentials: string) => {
+    const colon = credentials.indexOf(':');
+    return colon < 0 ? `${scheme}${credentials}@` : `${scheme}${credentials.slice(0, colon)}:***@`;
+  });
+}

@@ -1,3 +1,5 @@
+import { redactUrlPassword } from '../errors/format.js';
+
 /**
  * The forms REINS_REDIS_URL takes:
  *
@@ -28,12 +30,7 @@ const DEFAULT_PORT = { standalone: 6379, sentinel: 26379, cluster: 6379 } as con
 
 /** Hides the password of a Redis URL of any form, before it is printed or logged. */
 export function redactRedisUrl(url: string): string {
-  return url
-    .replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, credentials: string) => {
-      const colon = credentials.indexOf(':');
-      return colon < 0 ? `${scheme}${credentials}@` : `${scheme}${credentials.slice(0, colon)}:***@`;
-    })
-    .replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
+  return redactUrlPassword(url).replace(/([?&]sentinelPassword=)[^&]*/, '$1***');
 }
 
 function decode(part: string, what: string, url: string): string {

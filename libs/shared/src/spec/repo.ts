@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { redactUrlPassword } from '../errors/format.js';
 import type { InputIssue } from '../errors/issue.js';
 
 /**
@@ -20,12 +21,7 @@ const REF_RULE = /^(?!-)(?!.*\.\.)(?!.*\/\/)(?!.*[./]$)[A-Za-z0-9._/+-]{1,200}$/
 const FULL_SHA = /^[0-9a-f]{40}$/;
 
 /** A URL with its password shown as `***`. */
-export function redactRepoUrl(url: string): string {
-  return url.replace(/^([a-z+]+:\/\/)([^@/]*)@/i, (_all, scheme: string, credentials: string) => {
-    const colon = credentials.indexOf(':');
-    return colon < 0 ? `${scheme}${credentials}@` : `${scheme}${credentials.slice(0, colon)}:***@`;
-  });
-}
+export const redactRepoUrl = redactUrlPassword;
 
 /** Why a repository URL cannot be used, or undefined. Messages quote the URL redacted. */
 export function repoUrlProblem(url: string): string | undefined {
