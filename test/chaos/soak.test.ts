@@ -14,6 +14,7 @@ const RUNS = 5;
 const MEMBERS_PER_RUN = 8;
 /** Kills planned; the chaos stops earlier when every run has ended. How many happened is reported. */
 const KILLS = 6;
+const CONCURRENCY = 4;
 
 describe('soak', () => {
   it(`${RUNS * MEMBERS_PER_RUN} members over 3 workers, workers killed -9 while they run agents: all succeed, each member completes exactly once, never two agents at once`, async () => {
@@ -24,7 +25,7 @@ describe('soak', () => {
       const team = Array.from({ length: MEMBERS_PER_RUN }, (_, m) => ({ name: `m${m}`, prompt: `member ${m}`, ...(m >= 4 ? { depends_on: [`m${m - 4}`] } : {}) }));
       files.push(await writeHarness(tempDir(`soak-${r}`), { name: `soak-${r}`, agent, retry: { attempts: 20 }, team }));
     }
-    await withFleet({ redisUrl: redis.url, workers: 3, concurrency: 4, env: CHAOS_ENV }, async (fleet) => {
+    await withFleet({ redisUrl: redis.url, workers: 3, concurrency: CONCURRENCY, env: CHAOS_ENV }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
       const keys = createKeys(fleet.prefix);
       const runIds: string[] = [];
@@ -81,20 +82,24 @@ describe('soak', () => {
           expect(overlappingAgents(intervals), `${runId}/m${m}`).toEqual([]);
         }
       }
-      // Every completion was recorded by exactly one worker process (a restarted worker appends to its
-      // predecessor's log file, so each file is read once).
-      const completions = [...new Set(fleet.workers.map((w) => w.logFile))]
+      // No completion was recorded by two worker processes (a restarted worker appends to its predecessor's
+      // log file, so each file is read once). A worker killed -9 just after writing a success to Redis may
+      // not have flushed its log line (pino writes asynchronously): a line may be missing, never doubled.
+      const logLines = [...new Set(fleet.workers.map((w) => w.logFile))]
         .map((file) => readFileSync(file, 'utf8'))
         .join('\n')
-        .split('\n')
-        .filter((line) => line.includes('"msg":"agent succeeded"')).length;
-      expect(completions).toBe(RUNS * MEMBERS_PER_RUN);
-      adopted =
-        [...new Set(fleet.workers.map((w) => w.logFile))]
-          .map((file) => readFileSync(file, 'utf8'))
-          .join('\n')
-          .split('adopting leftover session').length - 1;
-      console.log(`soak: ${kills} kills, ${stalls} stalled attempts, ${adopted} sessions adopted, ${RUNS * MEMBERS_PER_RUN} members succeeded once each`);
+        .split('\n');
+      const completedBy = new Map<string, number>();
+      for (const line of logLines.filter((l) => l.includes('"msg":"agent succeeded"'))) {
+        const { runId, member } = JSON.parse(line) as { runId: string; member: string };
+        completedBy.set(`${runId}/${member}`, (completedBy.get(`${runId}/${member}`) ?? 0) + 1);
+      }
+      expect([...completedBy].filter(([, n]) => n > 1)).toEqual([]);
+      // A kill loses at most what its worker's agents had just concluded.
+      expect(completedBy.size, 'completions logged').toBeGreaterThanOrEqual(RUNS * MEMBERS_PER_RUN - kills * CONCURRENCY);
+      const unlogged = RUNS * MEMBERS_PER_RUN - completedBy.size;
+      adopted = logLines.join('\n').split('adopting leftover session').length - 1;
+      console.log(`soak: ${kills} kills, ${stalls} stalled attempts, ${adopted} sessions adopted, ${RUNS * MEMBERS_PER_RUN} members succeeded once each (${unlogged} success lines lost to a kill)`);
     });
   }, 300_000);
 });

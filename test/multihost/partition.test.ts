@@ -98,7 +98,10 @@ describe.skipIf(!support.ok)(title, () => {
     const longRun = await writeHarness(dir, { name: 'partition', agent, retry: { attempts: 5 }, team: [{ name: 'solo', prompt: 'Wait for the gate, then succeed.' }] }, 'long.yaml');
     const shortRun = await writeHarness(dir, { name: 'rejoined', agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'solo', prompt: 'Succeed.' }] }, 'short.yaml');
 
-    await withFleet({ redisUrl: redis!.url, workers: 0, concurrency: 1, env: CHAOS_ENV }, async (fleet) => {
+    // The design leaves one tick between the agent's fenced stop and its heartbeat's expiry; a 1 s tick (and a
+    // TTL that works with it) keeps that ordering clear of a loaded machine's pauses (CHAOS_ENV's 250 ms did not).
+    const env = { ...CHAOS_ENV, REINS_HEARTBEAT_TTL_MS: '4000', REINS_MONITOR_INTERVAL_MS: '1000' };
+    await withFleet({ redisUrl: redis!.url, workers: 0, concurrency: 1, env }, async (fleet) => {
       await withHostWorkers(fleet, network!.hosts, async (workers) => {
         const client = redis!.client;
         const keys = createKeys(fleet.prefix);

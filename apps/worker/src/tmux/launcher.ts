@@ -46,12 +46,18 @@ group_alive() {
 }
 
 # Stops the agent's whole process group: SIGTERM, then SIGKILL for whatever is left after the grace
-# period (a tool's child that ignores SIGTERM included). Done only when the group is empty.
+# period (a tool's child that ignores SIGTERM included). Done only when the group is empty. The grace is
+# counted on the clock, not in polls: on a loaded machine a poll (a scan of /proc) takes longer than its pause.
+now_ms() { now=$(( \${EPOCHREALTIME/./} / 1000 )); }
 stop_agent() {
+  local limit
   kill -TERM -- "-$agent" 2> /dev/null
-  for (( waited = 0; waited < grace_ms; waited += 100 )); do group_alive || return 0; read -rt 0.1 -u "$tick" _ || :; done
+  now_ms; limit=$(( now + grace_ms ))
+  while group_alive; do now_ms; (( now >= limit )) && break; read -rt 0.05 -u "$tick" _ || :; done
+  group_alive || return 0
   kill -KILL -- "-$agent" 2> /dev/null
-  for (( waited = 0; waited < 5000; waited += 100 )); do group_alive || return 0; read -rt 0.1 -u "$tick" _ || :; done
+  now_ms; limit=$(( now + 5000 ))
+  while group_alive; do now_ms; (( now >= limit )) && return 0; read -rt 0.02 -u "$tick" _ || :; done
 }
 exec {tick}<> <(:)
 trap 'stop_agent; stamp stop; exit 129' HUP TERM INT
@@ -60,7 +66,7 @@ if [ -f "$dir/lease" ]; then
   (
     while kill -0 "$agent" 2> /dev/null; do
       deadline=''; read -r deadline < "$dir/lease"
-      now=$(( \${EPOCHREALTIME/./} / 1000 ))
+      now_ms
       # An unreadable or non-numeric deadline is read again next time, never taken as expired.
       if [[ $deadline =~ ^[0-9]+$ ]] && (( now > deadline )); then
         printf 'reins: the worker lease expired at %s; stopping the agent\\n' "$deadline" >> "$dir/stderr.log"
