@@ -80,7 +80,8 @@ function findSockets(root: string): string[] {
       } catch {
         continue;
       }
-      if (info.isSocket()) found.push(full);
+      // Agents' sockets to their workers (<data dir>/sockets) are not tmux servers.
+      if (info.isSocket() && path.basename(dir) !== 'sockets') found.push(full);
       else if (info.isDirectory()) walk(full, depth + 1);
     }
   };

@@ -54,11 +54,12 @@ async function waitForPing(url: string, child: ChildProcess): Promise<void> {
  * A private redis-server on a free port, never the machine's shared one on 6379. With `appendonly`,
  * a restart keeps the data, as a production Redis would.
  */
-export async function startRedis(options: { appendonly?: boolean } = {}): Promise<TestRedis> {
+export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
   const dir = tempDir('redis');
   const port = await freePort();
-  const url = `redis://127.0.0.1:${port}`;
+  const url = `redis://${options.password ? `:${options.password}@` : ''}127.0.0.1:${port}`;
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', options.appendonly ? 'yes' : 'no', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
+  if (options.password) args.push('--requirepass', options.password);
   let child: ChildProcess;
   const launch = async () => {
     child = spawn('redis-server', args, { stdio: 'ignore', env: scratchEnv(dir) });
@@ -91,11 +92,17 @@ export async function startRedis(options: { appendonly?: boolean } = {}): Promis
   };
 }
 
+interface RedisOptions {
+  appendonly?: boolean;
+  /** Clients must AUTH with it (`url` carries it). */
+  password?: string;
+}
+
 /**
  * A test file's private redis-server, started before its tests and stopped after them. Read `url`,
  * `client` and the rest through the returned handle once the tests run.
  */
-export function useRedis(options: { appendonly?: boolean } = {}): TestRedis {
+export function useRedis(options: RedisOptions = {}): TestRedis {
   let redis: TestRedis | undefined;
   beforeAll(async () => {
     redis = await startRedis(options);

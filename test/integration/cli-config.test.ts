@@ -16,8 +16,8 @@ describe('configuration the CLI refuses', () => {
     expect(result.stderr).toMatch(/at least \d+ ms/);
   });
 
-  it("an agent's own reins commands inherit the TTL without the tick, and are not refused for it", async () => {
-    // As inside an agent: the worker's short TTL, no tick of its own.
+  it('a CLI command under a short TTL without the tick is not refused for it (only a worker holds leases)', async () => {
+    // As in a shell that shares the fleet's settings: the workers' short TTL, no tick of its own.
     const result = await reins(['status', 'r-nosuchrun1'], { REINS_REDIS_URL: redis.url, REINS_HEARTBEAT_TTL_MS: '2000' });
     expect(result.stderr).not.toContain('REINS_HEARTBEAT_TTL_MS');
     expect(result.stderr).toContain('r-nosuchrun1');

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { agentJobId, createKeys } from '@reins/shared';
+import { agentJobId, createKeys, createLogger } from '@reins/shared';
+import { AgentSockets, newAgentChannel } from '../../apps/worker/src/attempt/agent-socket.js';
 import { useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -50,27 +51,48 @@ describe('safety nets with command agents', () => {
     expect(cursor.attempt).toBe(1);
   });
 
-  it('a checkpoint from a superseded attempt is refused', async () => {
+  it('`reins checkpoint` from a superseded attempt is refused, through its worker; the current one is saved', async () => {
     await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
       const store = storeOf(redis.client, fleet);
-      await store.createRun(
-        { runId: 'r-fencetest1', name: 'f', goal: 'f', source: 'x', spec: { name: 'f', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skills: {}, createdAt: Date.now() },
-        [{ name: 'solo', dependsOn: [], jobId: 'r-fencetest1.solo' }],
-      );
-      const first = await startAttempt(store, 'r-fencetest1', 'solo');
-      const second = await startAttempt(store, 'r-fencetest1', 'solo');
-      expect(second).toBe(first + 1);
-      const stale = await fleet.reins(['checkpoint', '--data', '{"x":1}'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(first) } });
-      expect(stale.exitCode).toBe(1);
-      expect(stale.stderr).toContain('superseded');
-      const fresh = await fleet.reins(['checkpoint', '--data', '{"x":2}'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(second) } });
-      expect(fresh.exitCode, fresh.stderr).toBe(0);
-      expect((await store.readCursor('r-fencetest1', 'solo'))?.data).toEqual({ x: 2 });
-      const record = { attempt: 1, epoch: first, outcome: 'succeeded', message: 'done', startedAt: 0, endedAt: 1, workerId: 'w', host: 'h' };
-      await expect(store.apply('r-fencetest1', 'solo', { type: 'succeeded', record, summary: 'done', figures: {} }, { epoch: first })).rejects.toThrow('superseded');
-      const bad = await fleet.reins(['checkpoint', '--data', 'not json'], { env: { REINS_RUN_ID: 'r-fencetest1', REINS_MEMBER: 'solo', REINS_EPOCH: String(second) } });
-      expect(bad.exitCode).toBe(2);
-      expect(bad.stderr).toContain('expected --data to be JSON, got "not json"');
+      const runId = 'r-fencetest1';
+      await store.createRun({ runId, name: 'f', goal: 'f', source: 'x', spec: { name: 'f', agent: { kind: 'claude' }, team: [{ name: 'solo', prompt: 'p' }] }, members: ['solo'], skills: {}, createdAt: Date.now() }, [
+        { name: 'solo', dependsOn: [], jobId: 'r-fencetest1.solo' },
+      ]);
+      // Two workers' sockets: the first still serves the attempt the second superseded.
+      const sockets = [0, 1].map(() => new AgentSockets({ redis: redis.client, keys: createKeys(fleet.prefix), store, logger: createLogger({ name: 'test', level: 'silent' }), heartbeatTtlMs: 30_000 }));
+      try {
+        const agents: Record<string, string>[] = [];
+        for (const s of sockets) {
+          const epoch = await startAttempt(store, runId, 'solo');
+          const channel = newAgentChannel(fleet.dataDir);
+          await s.listen({ runId, member: 'solo', attempt: epoch, epoch, jobId: `${runId}.solo`, channel });
+          agents.push({
+            REINS_RUN_ID: runId,
+            REINS_MEMBER: 'solo',
+            REINS_WORKSPACE: '/',
+            REINS_ATTEMPT: String(epoch),
+            REINS_EPOCH: String(epoch),
+            REINS_JOB_ID: `${runId}.solo`,
+            REINS_SOCKET: channel.path,
+            REINS_TOKEN: channel.token,
+          });
+        }
+        const [stale, current] = agents as [Record<string, string>, Record<string, string>];
+        const refused = await fleet.reins(['checkpoint', '--data', '{"x":1}'], { env: stale });
+        expect(refused.exitCode).toBe(1);
+        expect(refused.stderr).toContain('superseded');
+        const fresh = await fleet.reins(['checkpoint', '--data', '{"x":2}'], { env: current });
+        expect(fresh.exitCode, fresh.stderr).toBe(0);
+        expect((await store.readCursor(runId, 'solo'))?.data).toEqual({ x: 2 });
+        const bad = await fleet.reins(['checkpoint', '--data', 'not json'], { env: current });
+        expect(bad.exitCode).toBe(2);
+        expect(bad.stderr).toContain('expected --data to be JSON, got "not json"');
+        const outside = await fleet.reins(['checkpoint', '--data', '{}']);
+        expect(outside.exitCode).toBe(2);
+        expect(outside.stderr).toContain('run it inside a reins agent');
+      } finally {
+        await Promise.all(sockets.map((s) => s.closeAll()));
+      }
     });
   });
 

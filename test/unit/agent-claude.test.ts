@@ -41,9 +41,8 @@ const IDENTITY: AgentIdentity = {
   attempt: 2,
   epoch: 5,
   jobId: 'r-abc123:a',
-  redisUrl: 'redis://:agent-pw@10.0.0.9:6379/1',
-  prefix: 'reins',
-  heartbeatTtlMs: 30_000,
+  socket: '/data/sockets/0123456789abcdef.sock',
+  token: 'attempt-token',
   binDir: '/data/bin',
 };
 
@@ -202,9 +201,8 @@ describe('claudeInvocation env', () => {
       REINS_ATTEMPT: '2',
       REINS_EPOCH: '5',
       REINS_JOB_ID: 'r-abc123:a',
-      REINS_REDIS_URL: 'redis://:agent-pw@10.0.0.9:6379/1',
-      REINS_PREFIX: 'reins',
-      REINS_HEARTBEAT_TTL_MS: '30000',
+      REINS_SOCKET: '/data/sockets/0123456789abcdef.sock',
+      REINS_TOKEN: 'attempt-token',
       HOME: '/data/homes/r-abc123/a',
       CLAUDE_CODE_TMPDIR: '/data/tmp/r-abc123/a',
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
@@ -235,10 +233,11 @@ describe('claudeInvocation env', () => {
     }
   });
 
-  it('takes REINS_REDIS_URL and REINS_PREFIX from the identity, not from the worker env', () => {
-    const { env } = claudeInvocation(input());
-    expect(env.REINS_REDIS_URL).toBe(IDENTITY.redisUrl);
-    expect(env.REINS_PREFIX).toBe(IDENTITY.prefix);
+  it('gives the agent its socket and token to its worker, and nothing that reaches Redis', () => {
+    const { env } = claudeInvocation(input({ workerEnv: { ...input().workerEnv, REINS_REDIS_URL: 'redis://:worker-pw@10.0.0.1:6379', REINS_PREFIX: 'worker-prefix' } }));
+    expect(env.REINS_SOCKET).toBe(IDENTITY.socket);
+    expect(env.REINS_TOKEN).toBe(IDENTITY.token);
+    for (const name of ['REINS_REDIS_URL', 'REINS_PREFIX', 'REINS_HEARTBEAT_TTL_MS']) expect(name in env, name).toBe(false);
   });
 
   it('falls back to a default PATH when the worker has none', () => {
@@ -268,9 +267,8 @@ describe('claudeInvocation env', () => {
             REINS_ATTEMPT: '99',
             REINS_EPOCH: '99',
             REINS_JOB_ID: 'other-job',
-            REINS_REDIS_URL: 'redis://evil:1',
-            REINS_PREFIX: 'other',
-            REINS_HEARTBEAT_TTL_MS: '1',
+            REINS_SOCKET: '/tmp/evil.sock',
+            REINS_TOKEN: 'forged',
             REINS_WORKSPACE: '/',
           },
         },
@@ -286,9 +284,8 @@ describe('claudeInvocation env', () => {
     expect(env.REINS_ATTEMPT).toBe('2');
     expect(env.REINS_EPOCH).toBe('5');
     expect(env.REINS_JOB_ID).toBe('r-abc123:a');
-    expect(env.REINS_REDIS_URL).toBe('redis://:agent-pw@10.0.0.9:6379/1');
-    expect(env.REINS_PREFIX).toBe('reins');
-    expect(env.REINS_HEARTBEAT_TTL_MS).toBe('30000');
+    expect(env.REINS_SOCKET).toBe('/data/sockets/0123456789abcdef.sock');
+    expect(env.REINS_TOKEN).toBe('attempt-token');
     expect(env.REINS_WORKSPACE).toBe('/data/ws/r-abc123/a');
   });
 

@@ -25,9 +25,8 @@ const IDENTITY: AgentIdentity = {
   attempt: 1,
   epoch: 3,
   jobId: 'r-abc123:b',
-  redisUrl: 'redis://:agent-pw@10.0.0.9:6379/1',
-  prefix: 'reins',
-  heartbeatTtlMs: 15_000,
+  socket: '/data/sockets/0123456789abcdef.sock',
+  token: 'attempt-token',
   binDir: '/data/bin',
 };
 
@@ -64,9 +63,8 @@ describe('commandInvocation', () => {
       REINS_ATTEMPT: '1',
       REINS_EPOCH: '3',
       REINS_JOB_ID: 'r-abc123:b',
-      REINS_REDIS_URL: 'redis://:agent-pw@10.0.0.9:6379/1',
-      REINS_PREFIX: 'reins',
-      REINS_HEARTBEAT_TTL_MS: '15000',
+      REINS_SOCKET: '/data/sockets/0123456789abcdef.sock',
+      REINS_TOKEN: 'attempt-token',
       REINS_PROMPT: PROMPT,
     });
   });
@@ -103,7 +101,8 @@ describe('commandInvocation', () => {
     for (const value of ['do-not-leak', 'aws-secret', 'sk-ant-test', '/var/reins', 'redis://:worker-pw@10.0.0.1:6379']) {
       expect(Object.values(env), value).not.toContain(value);
     }
-    expect(env.REINS_REDIS_URL).toBe(IDENTITY.redisUrl);
+    expect(env.REINS_SOCKET).toBe(IDENTITY.socket);
+    expect('REINS_REDIS_URL' in env).toBe(false);
   });
 
   it('applies the harness env but never over the identity or the prompt', () => {
@@ -117,10 +116,9 @@ describe('commandInvocation', () => {
           REINS_WORKSPACE: '/',
           REINS_EPOCH: '99',
           REINS_JOB_ID: 'x',
-          REINS_REDIS_URL: 'redis://evil:1',
-          REINS_PREFIX: 'p',
+          REINS_SOCKET: '/tmp/evil.sock',
+          REINS_TOKEN: 'forged',
           REINS_ATTEMPT: '9',
-          REINS_HEARTBEAT_TTL_MS: '1',
         },
       }),
     );
@@ -131,10 +129,9 @@ describe('commandInvocation', () => {
     expect(env.REINS_PROMPT).toBe(PROMPT);
     expect(env.REINS_EPOCH).toBe('3');
     expect(env.REINS_JOB_ID).toBe('r-abc123:b');
-    expect(env.REINS_REDIS_URL).toBe('redis://:agent-pw@10.0.0.9:6379/1');
-    expect(env.REINS_PREFIX).toBe('reins');
+    expect(env.REINS_SOCKET).toBe('/data/sockets/0123456789abcdef.sock');
+    expect(env.REINS_TOKEN).toBe('attempt-token');
     expect(env.REINS_ATTEMPT).toBe('1');
-    expect(env.REINS_HEARTBEAT_TTL_MS).toBe('15000');
   });
 
   it('puts the reins bin folder first on PATH, even over a harness PATH', () => {

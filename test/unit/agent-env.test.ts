@@ -66,14 +66,13 @@ const IDENTITY: AgentIdentity = {
   attempt: 3,
   epoch: 7,
   jobId: 'r-abc123:writer',
-  redisUrl: 'redis://:pw@10.0.0.1:6379/2',
-  prefix: 'staging',
-  heartbeatTtlMs: 30_000,
+  socket: '/data/sockets/0123456789abcdef.sock',
+  token: 'attempt-token',
   binDir: '/data/bin',
 };
 
 describe('identityEnv', () => {
-  it('names the run, member, workspace, attempt, epoch, job and where Redis is', () => {
+  it('names the run, member, workspace, attempt, epoch, job, and the socket and token to its worker (never Redis)', () => {
     expect(identityEnv(IDENTITY)).toEqual({
       REINS_RUN_ID: 'r-abc123',
       REINS_MEMBER: 'writer',
@@ -81,9 +80,8 @@ describe('identityEnv', () => {
       REINS_ATTEMPT: '3',
       REINS_EPOCH: '7',
       REINS_JOB_ID: 'r-abc123:writer',
-      REINS_REDIS_URL: 'redis://:pw@10.0.0.1:6379/2',
-      REINS_PREFIX: 'staging',
-      REINS_HEARTBEAT_TTL_MS: '30000',
+      REINS_SOCKET: '/data/sockets/0123456789abcdef.sock',
+      REINS_TOKEN: 'attempt-token',
     });
   });
 

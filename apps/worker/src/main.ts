@@ -1,8 +1,10 @@
 import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
+import { assertSocketsFit } from './attempt/agent-socket.js';
 import { AgentWorker } from './worker.js';
 
 const config = loadConfig();
 assertWorkableTimings(config);
+assertSocketsFit(config.dataDir);
 // A Sentinel URL naming a master the sentinels do not know would otherwise retry in silence.
 await checkRedisTarget(config.redisUrl);
 const logger = createLogger({ name: 'reins-worker', level: config.logLevel });

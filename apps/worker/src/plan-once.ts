@@ -65,9 +65,9 @@ async function main(): Promise<number> {
           attempt: round,
           epoch: 0,
           jobId: 'plan',
-          redisUrl: config.redisUrl,
-          prefix: config.prefix,
-          heartbeatTtlMs: config.heartbeatTtlMs,
+          // No worker serves this planner: its hooks are `true`, and no reins command inside it can reach one.
+          socket: path.join(home, 'no-worker.sock'),
+          token: 'none',
           binDir: path.join(config.dataDir, 'bin'),
         },
         workerEnv: process.env,

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
 import { QUEUES, Budgets, FleetLimits, RunFiles, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
+import { AgentSockets } from './attempt/agent-socket.js';
 import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
 import { fenceAgents, stopRequests } from './control.js';
 import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
@@ -76,6 +77,7 @@ export class AgentWorker {
   private readonly startedAt = Date.now();
   readonly tmux: TmuxDriver;
   private readonly store: RunStore;
+  private readonly sockets: AgentSockets;
   private deps: AttemptDeps | undefined;
 
   constructor(private readonly options: AgentWorkerOptions) {
@@ -90,6 +92,7 @@ export class AgentWorker {
     this.fast = this.connect('fast');
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
+    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs });
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -110,6 +113,7 @@ export class AgentWorker {
       store: this.store,
       files: new RunFiles(this.main, keys),
       heartbeats: new Heartbeats(this.fast, keys, config.heartbeatTtlMs),
+      sockets: this.sockets,
       limits: new FleetLimits(this.fast, keys, config.heartbeatTtlMs),
       budgets: new Budgets(this.main, keys),
       tmux: this.tmux,
@@ -126,6 +130,7 @@ export class AgentWorker {
     this.consumerFor(QUEUES.agent);
     await this.tick();
     this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
+    await this.sockets.sweep(config.dataDir);
     await adoptLeftovers(this.deps, (queue) => this.consumerFor(queue));
     await this.sweepWorktrees();
     // Hourly, or as often as the retention asks, but not more than once a minute.
@@ -246,6 +251,7 @@ export class AgentWorker {
         ],
         ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
         ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
+        ['close agent sockets', () => this.sockets.closeAll()],
         ['deregister', () => this.fast.del(keys.worker(workerId))],
         ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
       ],

@@ -76,7 +76,7 @@ export { retryRun } from './runs/retry.js';
 export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
-export { Mailbox } from './coordination/messages.js';
+export { Mailbox, type Message } from './coordination/messages.js';
 export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export { FleetLimits } from './fleet/limits.js';
 export { Budgets } from './fleet/budgets.js';
@@ -93,7 +93,17 @@ export {
   type AttemptMeta,
   AgentIdentityEnvSchema,
   identityEnv,
+  readAgentIdentity,
   type AgentIdentity,
   encodePlan,
   decodePlan,
+  AgentRequestSchema,
+  AgentEnvelopeSchema,
+  AGENT_REQUEST_MAX_BYTES,
+  type AgentRequest,
+  type ParsedAgentRequest,
+  type AgentReply,
+  type AgentRefusal,
+  askWorker,
+  WorkerUnreachableError,
 } from './protocol/index.js';

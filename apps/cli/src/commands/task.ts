@@ -1,5 +1,5 @@
-import { TaskError, TaskList, UsageError, type Task } from '@reins/shared';
-import { speaker } from '../agent-identity.js';
+import { TaskError, TaskList, UsageError, type AgentRequest, type Task } from '@reins/shared';
+import { RefusedByWorker, askOwnWorker, speaker } from '../agent-identity.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -29,12 +29,32 @@ export async function task(argv: string[]): Promise<ExitCode> {
   };
   if (!['add', 'list', 'claim', 'done'].includes(verb)) throw new UsageError(`reins task: expected add, list, claim or done, got ${JSON.stringify(verb)}`);
   if (verb === 'add' && !arg?.trim()) throw new UsageError('reins task add: expected a TITLE');
-  const { runId, member } = speaker('task', values);
+  const who = speaker('task', values);
+  const print = (t: Task | Task[]) => console.log(values.json ? JSON.stringify(t) : Array.isArray(t) ? t.map(describe).join('\n') || 'no tasks' : describe(t));
+  if (who.via === 'worker') {
+    const claimId = verb === 'claim' ? id(arg, false) : undefined;
+    const request: AgentRequest =
+      verb === 'add'
+        ? { op: 'task.add', title: arg! }
+        : verb === 'list'
+          ? { op: 'task.list' }
+          : verb === 'claim'
+            ? { op: 'task.claim', ...(claimId === undefined ? {} : { id: claimId }) }
+            : { op: 'task.done', id: id(arg, true)!, note: values.note ?? '' };
+    try {
+      print((await askOwnWorker(`task ${verb}`, who, request)) as Task | Task[]);
+      return EXIT.ok;
+    } catch (error) {
+      if (!(error instanceof RefusedByWorker)) throw error;
+      console.error(error.message);
+      return EXIT.failed;
+    }
+  }
+  const { runId, member } = who;
   const ctx = CliContext.fromEnv(flagOverrides(values));
   try {
     await (await ctx.store()).requireRun(runId);
     const tasks = new TaskList(await ctx.redis(), ctx.keys, runId);
-    const print = (t: Task | Task[]) => console.log(values.json ? JSON.stringify(t) : Array.isArray(t) ? t.map(describe).join('\n') || 'no tasks' : describe(t));
     switch (verb) {
       case 'add':
         print(await tasks.add(arg!, member));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunStore } from '@reins/shared';
 import type { Heartbeats } from '../heartbeat.js';
+import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
 import type { AttemptFiles, InstalledBin } from '../tmux/launcher.js';
 
@@ -36,6 +37,8 @@ export interface AttemptDeps {
   /** The run's skills and its scratch members' published work. */
   files: RunFiles;
   heartbeats: Heartbeats;
+  /** The agents' sockets to this worker (the in-agent reins commands and the tool hooks). */
+  sockets: AgentSockets;
   limits: FleetLimits;
   budgets: Budgets;
   tmux: TmuxDriver;

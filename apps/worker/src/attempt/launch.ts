@@ -50,9 +50,11 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
     home: ctx.home,
     workspace: ctx.workspace,
     sessionId,
+    channel: ctx.channel,
     startedAt,
   };
   await writeFile(files.meta, JSON.stringify(meta));
+  await deps.sockets.listen({ ...meta, channel: ctx.channel });
   await renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs);
   // The index lets a restarted worker find the attempt behind each session it left behind.
   await mkdir(sessionIndexDir(deps), { recursive: true });

@@ -42,6 +42,8 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   const files = attemptFiles(meta.attemptDir);
   const stop = new AbortController();
   deps.running.set(meta.jobId, { meta, stop, files });
+  // Served from launch on; an adopted agent's socket is served again by this process.
+  if (meta.channel) await deps.sockets.listen({ ...meta, channel: meta.channel });
   const checkpointer = new Checkpointer(deps.store, { ...meta }, config.transcriptMaxBytes);
   checkpointer.lastAt = meta.startedAt;
   const limits = { timeoutMs: data.limits.timeoutMs, idleTimeoutMs: data.limits.idleTimeoutMs ?? config.idleTimeoutMs };
@@ -89,6 +91,7 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   } finally {
     deps.running.delete(meta.jobId);
     await stopAgent(deps.tmux, meta.sessionName, files, deps.timings.stopGraceMs).catch(() => undefined);
+    await deps.sockets.close(meta.jobId);
     if (limit?.max !== undefined) await deps.limits.release(limit.key, meta.jobId).catch(() => undefined);
     await rm(path.join(sessionIndexDir(deps), meta.sessionName), { force: true });
   }

@@ -8,6 +8,7 @@ import { resumableSession } from '../claude/transcript.js';
 import { checkpointRef, restoreCommit } from '../git/checkpoint.js';
 import { ensureCommit } from '../git/mirror.js';
 import { fetchInputs, injectSkills, prepareWorkspace, type Workspace } from '../workspace.js';
+import { newAgentChannel, type AgentChannel } from './agent-socket.js';
 import type { AttemptDeps } from './deps.js';
 import { ClassifiedFailure } from './retry-error.js';
 
@@ -26,6 +27,8 @@ export interface PreparedAttempt {
   workspace: Workspace;
   home: string;
   identity: AgentIdentity;
+  /** The agent's socket to this worker, and its token. */
+  channel: AgentChannel;
   cursor: Cursor | undefined;
   first: RoundStart;
   /** Why the attempt cannot run after all (its workspace could not be made): the caller throws it. */
@@ -83,6 +86,7 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   });
   if (!started.applied) throw new UnrecoverableError(started.reason);
   const { epoch } = started;
+  const channel = newAgentChannel(config.dataDir);
   const identity: AgentIdentity = {
     runId,
     member,
@@ -90,14 +94,13 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
     attempt,
     epoch,
     jobId: job.id!,
-    redisUrl: config.redisUrl,
-    prefix: config.prefix,
-    heartbeatTtlMs: config.heartbeatTtlMs,
+    socket: channel.path,
+    token: channel.token,
     binDir: path.dirname(deps.bin.reins),
   };
   const resumed = data.agent.kind === 'claude' ? await resumableSession(home, cursor) : undefined;
   const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
-  return { token, attempt, epoch, workspace, home, identity, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(failure ? { failure } : {}) };
+  return { token, attempt, epoch, workspace, home, identity, channel, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(failure ? { failure } : {}) };
 }
 
 /** A member's dependencies, in the team's dependency order (each after what it depends on). */

@@ -230,8 +230,8 @@ export function defaultWorkerId(): string {
 /**
  * Refuses, at a worker's start, a heartbeat TTL whose lease cannot outlast one monitor tick: otherwise every
  * agent is stopped about a second after it starts, attempt after attempt (seen with a 4 s TTL and the default
- * 5 s tick). Only the worker holds leases, so only it checks: an agent's own `reins` commands inherit the TTL
- * without the tick, and must not be refused for it.
+ * 5 s tick). Only the worker holds leases, so only it checks: other commands run with the fleet's settings
+ * (a short TTL, no tick of their own) must not be refused for it.
  */
 export function assertWorkableTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'monitorIntervalMs'>): void {
   if (timingsWork(config.heartbeatTtlMs, config.monitorIntervalMs)) return;

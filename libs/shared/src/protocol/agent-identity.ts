@@ -12,9 +12,10 @@ export const AgentIdentityEnvSchema = z.object({
   /** This attempt's fencing token: writes from a superseded attempt are refused. */
   REINS_EPOCH: z.coerce.number().int().positive(),
   REINS_JOB_ID: z.string().min(1),
-  REINS_REDIS_URL: z.string().min(1),
-  REINS_PREFIX: z.string().min(1),
-  REINS_HEARTBEAT_TTL_MS: z.coerce.number().int().positive(),
+  /** The attempt's socket to its worker (attempt/agent-socket.ts in the worker): the agent's only way to reins. */
+  REINS_SOCKET: z.string().min(1),
+  /** Proves to the worker that the caller is this attempt's agent. */
+  REINS_TOKEN: z.string().min(1),
 });
 export type AgentIdentityEnv = z.infer<typeof AgentIdentityEnvSchema>;
 
@@ -25,9 +26,8 @@ export interface AgentIdentity {
   attempt: number;
   epoch: number;
   jobId: string;
-  redisUrl: string;
-  prefix: string;
-  heartbeatTtlMs: number;
+  socket: string;
+  token: string;
 }
 
 export function identityEnv(id: AgentIdentity): Record<keyof AgentIdentityEnv, string> {
@@ -38,9 +38,8 @@ export function identityEnv(id: AgentIdentity): Record<keyof AgentIdentityEnv, s
     REINS_ATTEMPT: String(id.attempt),
     REINS_EPOCH: String(id.epoch),
     REINS_JOB_ID: id.jobId,
-    REINS_REDIS_URL: id.redisUrl,
-    REINS_PREFIX: id.prefix,
-    REINS_HEARTBEAT_TTL_MS: String(id.heartbeatTtlMs),
+    REINS_SOCKET: id.socket,
+    REINS_TOKEN: id.token,
   };
 }
 
@@ -56,8 +55,7 @@ export function readAgentIdentity(env: NodeJS.ProcessEnv): AgentIdentity | undef
     attempt: e.REINS_ATTEMPT,
     epoch: e.REINS_EPOCH,
     jobId: e.REINS_JOB_ID,
-    redisUrl: e.REINS_REDIS_URL,
-    prefix: e.REINS_PREFIX,
-    heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,
+    socket: e.REINS_SOCKET,
+    token: e.REINS_TOKEN,
   };
 }

@@ -6,3 +6,5 @@ export { AgentJobResultSchema, IntegrationResultSchema, type AgentJobResult, typ
 export { AttemptMetaSchema, type AttemptMeta } from './attempt-meta.js';
 export { AgentIdentityEnvSchema, identityEnv, readAgentIdentity, type AgentIdentity, type AgentIdentityEnv } from './agent-identity.js';
 export { StoredPlanSchema, encodePlan, decodePlan } from './plan.js';
+export { AgentRequestSchema, AgentEnvelopeSchema, AGENT_REQUEST_MAX_BYTES, type AgentRequest, type ParsedAgentRequest, type AgentReply, type AgentRefusal } from './agent-request.js';
+export { askWorker, WorkerUnreachableError } from './agent-client.js';
