@@ -172,6 +172,8 @@ export class RunStore {
     if (isFinalRunStatus(status)) {
       fields.endedAt = String(now);
       tx.srem(this.keys.activeRuns, runId);
+      // No agent of an ended run starts again, so its agent.env values go with its end (RunSecrets).
+      tx.del(this.keys.secrets(runId));
     }
     tx.hset(this.keys.run(runId), fields);
     tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, status }));
@@ -235,8 +237,9 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(runId), 'cancelled')) === '1';
   }
 
+  /** Takes an ended run off the active set; its agent.env values go too. */
   async retire(runId: string): Promise<void> {
-    await this.redis.srem(this.keys.activeRuns, runId);
+    await this.redis.multi().srem(this.keys.activeRuns, runId).del(this.keys.secrets(runId)).exec();
   }
 
   async activeRunIds(): Promise<string[]> {
