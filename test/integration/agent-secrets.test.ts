@@ -3,11 +3,12 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { RunStore, createKeys, type RedisConnection } from '@reins/shared';
+import { RunStore, SECRETS_UNCLAIMED_TTL_MS, createKeys, type RedisConnection } from '@reins/shared';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { waitForRunEnd } from '../helpers/chaos.js';
+import { waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { blockingAgent } from '../helpers/gate.js';
 
 const redis = useRedis();
 
@@ -117,6 +118,29 @@ describe('agent.env secrets', () => {
       const logs = logsOf(fleet);
       expect(logs).toContain(runId);
       for (const secret of secrets) expect(logs).not.toContain(secret);
+    });
+  });
+
+  it('wait a week for their run to be created, are kept while it runs, and are deleted when it is cancelled', async () => {
+    const dir = tempDir('agent-secrets-life');
+    const file = await writeHarness(dir, { name: 'kept', agent: { ...blockingAgent, env: { SECRET: 'kept-value' } }, team: [{ name: 'solo', prompt: 'p' }] });
+    await withFleet({ redisUrl: redis.url, scheduler: false }, async (fleet) => {
+      const keys = createKeys(fleet.prefix);
+      const store = new RunStore(redis.client, keys);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      // No scheduler yet: a submission that never became a run would leave its values for a week at most.
+      const unclaimed = await redis.client.pttl(keys.secrets(runId));
+      expect(unclaimed).toBeGreaterThan(0);
+      expect(unclaimed).toBeLessThanOrEqual(SECRETS_UNCLAIMED_TTL_MS);
+
+      await fleet.startScheduler();
+      await waitFor(async () => (await store.getMember(runId, 'solo'))?.status === 'running', 'the agent to run');
+      expect(await redis.client.pttl(keys.secrets(runId))).toBe(-1); // the run exists: kept, with no expiry
+
+      const cancelled = await fleet.reins(['cancel', runId]);
+      expect(cancelled.exitCode, cancelled.stderr).toBe(0);
+      await waitFor(async () => (await store.activeRunIds()).includes(runId) === false, 'the cancelled run to retire');
+      expect(await redis.client.exists(keys.secrets(runId))).toBe(0);
     });
   });
 

@@ -56,7 +56,7 @@ export { newRunId } from './runs/ids.js';
 export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
 export { RunStore } from './runs/store.js';
 export { RunFiles } from './runs/run-files.js';
-export { REDACTED, RunSecrets, revealEnv, secretNames, secretsForRetry, separateSecrets, type RunSecretValues } from './runs/run-secrets.js';
+export { REDACTED, RunSecrets, SECRETS_UNCLAIMED_TTL_MS, revealEnv, secretNames, secretsForRetry, separateSecrets, type RunSecretValues } from './runs/run-secrets.js';
 export { measureFolder, packFolder, unpackFolder } from './runs/folder-pack.js';
 export {
   toRunView,

@@ -3,6 +3,9 @@ import type { RedisConnection } from '../redis/connection.js';
 import type { Keys } from '../redis/keys.js';
 import type { Agent, Harness } from '../spec/harness.js';
 
+/** How long a submission's values wait for its run to be created: a week, far past any scheduler outage worth riding out. */
+export const SECRETS_UNCLAIMED_TTL_MS = 7 * 24 * 3600 * 1000;
+
 /** What every `agent.env` value reads as outside the run's secrets: in job data, the run record, logs and pages. */
 export const REDACTED = '[redacted]';
 
@@ -104,11 +107,17 @@ export class RunSecrets {
     private readonly keys: Keys,
   ) {}
 
-  /** Stores every scope of a run in one command: all of them or none. */
-  async put(runId: string, secrets: RunSecretValues): Promise<void> {
+  /**
+   * Stores every scope of a run at once: all of them or none. At submit, `unclaimedTtlMs` bounds how long
+   * they wait for the scheduler to create the run (which keeps them from then on, RunStore.createRun), so
+   * a submission that never becomes a run, refused or lost with its CLI, leaves no values behind.
+   */
+  async put(runId: string, secrets: RunSecretValues, { unclaimedTtlMs }: { unclaimedTtlMs?: number } = {}): Promise<void> {
     const fields = Object.entries(secrets).map(([scope, env]) => [scope, JSON.stringify(env)] as const);
     if (fields.length === 0) return;
-    await this.redis.hset(this.keys.secrets(runId), Object.fromEntries(fields));
+    const tx = this.redis.multi().hset(this.keys.secrets(runId), Object.fromEntries(fields));
+    if (unclaimedTtlMs !== undefined) tx.pexpire(this.keys.secrets(runId), unclaimedTtlMs);
+    await tx.exec();
   }
 
   /**

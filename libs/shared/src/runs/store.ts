@@ -57,6 +57,8 @@ export class RunStore {
     }
     tx.zadd(this.keys.runs, run.createdAt, run.runId);
     tx.sadd(this.keys.activeRuns, run.runId);
+    // The run's agent.env values are kept until it ends now that it exists (RunSecrets.put).
+    tx.persist(this.keys.secrets(run.runId));
     const result = await tx.exec();
     return result !== null;
   }
