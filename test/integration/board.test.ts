@@ -4,7 +4,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { RunStore, createKeys } from '@reins/shared';
+import { Worker } from 'bullmq';
+import { QUEUES, RunStore, addJob, createKeys, openQueue } from '@reins/shared';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { repoRoot, waitForLog, withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { scratchEnv, tempDir } from '../helpers/test-root.js';
@@ -13,6 +14,8 @@ import { CHAOS_ENV, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 
 const boardEntry = path.join(repoRoot, 'apps/board/dist/main.js');
 const TOKEN = 'board-test-token-0123456789';
+const OPS_ENV = { REINS_BOARD_USER: 'ops', REINS_BOARD_PASSWORD: 'ops-password-0123' };
+const OPS = { authorization: `Basic ${Buffer.from('ops:ops-password-0123').toString('base64')}` };
 
 /** A command agent that runs a node script; the script sees the REINS_* variables. */
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
@@ -276,38 +279,129 @@ describe('the board', () => {
     await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
       const pauseUrl = (base: string) => `${base}/queues/api/queues/control/pause`;
       const isPaused = async (base: string) => {
-        const api = (await (await fetch(`${base}/queues/api/queues`)).json()) as { queues: { name: string; isPaused: boolean; readOnlyMode: boolean }[] };
+        const api = (await (await fetch(`${base}/queues/api/queues`, { headers: OPS })).json()) as { queues: { name: string; isPaused: boolean; readOnlyMode: boolean }[] };
         return api.queues.find((q) => q.name === 'control')!;
       };
-      await withBoard(fleet, {}, async ({ base }) => {
-        const port = new URL(base).port;
-        const crossOrigin = await fetch(pauseUrl(base), { method: 'PUT', headers: { origin: 'http://evil.example' } });
+      // Changes need auth (see the next story); basic-auth credentials are what a forged request rides on.
+      await withBoard(fleet, OPS_ENV, async ({ base }) => {
+        const crossOrigin = await fetch(pauseUrl(base), { method: 'PUT', headers: { ...OPS, origin: 'http://evil.example' } });
         expect(crossOrigin.status).toBe(403);
         expect(((await crossOrigin.json()) as { error: string }).error).toBe('CSRF check failed');
-        const crossSite = await fetch(pauseUrl(base), { method: 'PUT', headers: { referer: 'http://evil.example/page', 'sec-fetch-site': 'cross-site' } });
+        const crossSite = await fetch(pauseUrl(base), { method: 'PUT', headers: { ...OPS, referer: 'http://evil.example/page', 'sec-fetch-site': 'cross-site' } });
         expect(crossSite.status).toBe(403);
-        expect((await fetch(pauseUrl(base), { method: 'PUT' })).status).toBe(403); // no origin at all
+        expect((await fetch(pauseUrl(base), { method: 'PUT', headers: OPS })).status).toBe(403); // no origin at all
         expect((await isPaused(base)).isPaused).toBe(false);
 
-        const sameOrigin = await fetch(pauseUrl(base), { method: 'PUT', headers: { origin: base } });
+        const sameOrigin = await fetch(pauseUrl(base), { method: 'PUT', headers: { ...OPS, origin: base } });
         expect(sameOrigin.status).toBe(200);
         expect((await isPaused(base)).isPaused).toBe(true);
-        const resumed = await fetch(`${base}/queues/api/queues/control/resume`, { method: 'PUT', headers: { origin: base, referer: `${base}/queues` } });
+        const resumed = await fetch(`${base}/queues/api/queues/control/resume`, { method: 'PUT', headers: { ...OPS, origin: base, referer: `${base}/queues` } });
         expect(resumed.status).toBe(200);
         expect((await isPaused(base)).isPaused).toBe(false);
+      });
 
+      await withBoard(fleet, {}, async ({ base }) => {
+        const port = new URL(base).port;
         // DNS rebinding: a page at evil.example resolving to 127.0.0.1 sends its own name in Host.
         expect(await getWithHost(`${base}/runs`, `evil.example:${port}`)).toBe(421);
         expect(await getWithHost(`${base}/runs`, `localhost:${port}`)).toBe(200);
       });
 
-      await withBoard(fleet, { REINS_BOARD_READ_ONLY: '1' }, async ({ base }) => {
+      await withBoard(fleet, { ...OPS_ENV, REINS_BOARD_READ_ONLY: '1' }, async ({ base }) => {
         expect((await isPaused(base)).readOnlyMode).toBe(true);
-        const pause = await fetch(pauseUrl(base), { method: 'PUT', headers: { origin: base } });
-        expect(pause.status).toBe(405);
+        const pause = await fetch(pauseUrl(base), { method: 'PUT', headers: { ...OPS, origin: base } });
+        expect(pause.status).toBe(403);
+        expect(((await pause.json()) as { error: string }).error).toBe('Read-only board');
         expect((await isPaused(base)).isPaused).toBe(false);
-        expect(await (await fetch(`${base}/runs`)).text()).toContain('read-only');
+        expect(await (await fetch(`${base}/runs`, { headers: OPS })).text()).toContain('read-only');
       });
+    });
+  });
+
+  it('adds no job through Bull Board, with or without auth, and changes nothing without auth, on loopback too', async () => {
+    await withFleet({ redisUrl: redis.url, scheduler: false, workers: 0 }, async (fleet) => {
+      const keys = createKeys(fleet.prefix);
+      const control = openQueue(QUEUES.control, redis.client, keys);
+      const notify = openQueue(QUEUES.notify, redis.client, keys);
+      try {
+        // One failed job to retry and clean: a notification whose delivery threw.
+        const failing = new Worker(
+          QUEUES.notify,
+          async () => {
+            throw new Error('delivery refused');
+          },
+          { connection: redis.client, prefix: keys.bullPrefix },
+        );
+        const added = await addJob(notify, 'notify.deliver', { url: 'http://127.0.0.1:9/hook', notification: { runId: 'r-boardtest1', runName: 'n', event: 'run.failed', text: 'failed', at: Date.now() } });
+        await waitFor(async () => (await notify.getJobState(added.id!)) === 'failed', 'the notification job to fail');
+        await failing.close();
+
+        // What was measured: a run.submit added from the board's own origin ran a command agent past reins submit.
+        const submitBody = JSON.stringify({
+          name: 'run.submit',
+          data: { runId: 'r-boardadd01', spec: { name: 'x', agent: { kind: 'command', argv: ['touch', '/tmp/pwned'] }, team: [{ name: 'a', prompt: 'p' }] } },
+          options: {},
+        });
+        const addPaths = ['/queues/api/queues/control/add', '/queues/api/queues/control/add/', '/queues/API/Queues/control/ADD'];
+        const jobsInControl = () => control.getJobCountByTypes('wait', 'active', 'delayed', 'prioritized', 'completed', 'failed', 'waiting-children');
+
+        await withBoard(fleet, {}, async ({ base }) => {
+          const json = { origin: base, 'content-type': 'application/json' };
+          for (const addPath of addPaths) {
+            const add = await fetch(`${base}${addPath}`, { method: 'POST', headers: json, body: submitBody });
+            expect(add.status, addPath).toBe(403);
+            expect(((await add.json()) as { message: string }).message).toContain('REINS_BOARD_TOKEN');
+          }
+          expect(await jobsInControl()).toBe(0);
+
+          for (const change of [
+            '/queues/api/queues/notify/retry/failed',
+            '/queues/api/queues/notify/clean/failed',
+            `/queues/api/queues/notify/${added.id}/retry`,
+            `/queues/api/queues/notify/${added.id}/clean`,
+            '/queues/api/queues/control/pause',
+          ]) {
+            const refused = await fetch(`${base}${change}`, { method: 'PUT', headers: { origin: base } });
+            expect(refused.status, change).toBe(403);
+            expect(((await refused.json()) as { error: string }).error).toBe('Changes need authentication');
+          }
+          expect(await notify.getJobState(added.id!)).toBe('failed');
+          expect(await control.isPaused()).toBe(false);
+          // The UI hides its buttons: Bull Board reads readOnlyMode from its own API.
+          const api = (await (await fetch(`${base}/queues/api/queues`)).json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+          expect(api.queues.map((q) => q.readOnlyMode)).toEqual(api.queues.map(() => true));
+        });
+
+        await withBoard(fleet, OPS_ENV, async ({ base }) => {
+          const retryUrl = `${base}/queues/api/queues/notify/retry/failed`;
+          expect((await fetch(retryUrl, { method: 'PUT', headers: { origin: base } })).status).toBe(401);
+          expect(await notify.getJobState(added.id!)).toBe('failed');
+
+          const json = { ...OPS, origin: base, 'content-type': 'application/json' };
+          for (const addPath of addPaths) {
+            const add = await fetch(`${base}${addPath}`, { method: 'POST', headers: json, body: submitBody });
+            expect(add.status, addPath).toBe(403);
+            expect(((await add.json()) as { error: string }).error).toBe('Change not allowed');
+          }
+          const rewrite = await fetch(`${base}/queues/api/queues/notify/${added.id}/update-data`, { method: 'PATCH', headers: json, body: JSON.stringify({ data: { url: 'http://evil.example/' } }) });
+          expect(rewrite.status).toBe(403);
+          expect(await jobsInControl()).toBe(0);
+          expect((await notify.getJob(added.id!))!.data).toMatchObject({ url: 'http://127.0.0.1:9/hook' });
+
+          // With auth, the changes Bull Board is for still work.
+          const api = (await (await fetch(`${base}/queues/api/queues`, { headers: OPS })).json()) as { queues: { name: string; readOnlyMode: boolean }[] };
+          expect(api.queues.find((q) => q.name === 'notify')!.readOnlyMode).toBe(false);
+          const retried = await fetch(retryUrl, { method: 'PUT', headers: { ...OPS, origin: base } });
+          expect(retried.status).toBe(200);
+          expect(await notify.getJobState(added.id!)).toBe('waiting');
+          const cleaned = await fetch(`${base}/queues/api/queues/notify/${added.id}/clean`, { method: 'PUT', headers: { ...OPS, origin: base } });
+          expect(cleaned.ok).toBe(true);
+          expect(await notify.getJob(added.id!)).toBeUndefined();
+        });
+      } finally {
+        await control.close();
+        await notify.close();
+      }
     });
   });
 });

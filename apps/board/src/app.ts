@@ -1,8 +1,9 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
 import type { FleetReader, Logger, RunStore } from '@reins/shared';
-import { hasAuth, type BoardAccess } from './access/board-access.js';
+import { changesAllowed, hasAuth, type BoardAccess } from './access/board-access.js';
 import { authenticate } from './access/authenticate.js';
+import { bullBoardChanges } from './access/bull-board-changes.js';
 import { hostnameOf, isLoopbackHost } from './access/loopback.js';
 import { sameOriginOnly } from './access/same-origin.js';
 import { bullBoardRouter, QUEUES_PATH } from './bull-board.js';
@@ -78,8 +79,11 @@ export function createBoardApp(options: BoardAppOptions): Express {
   });
 
   app.use('/runs', pagePolicy);
-  app.use(runsRouter({ reader: new RunReader(store, fleet), readOnly: access.readOnly, logger }));
-  app.use(QUEUES_PATH, bullBoardRouter(queues, { readOnly: access.readOnly, ...(options.poolQueues ? { extraQueues: options.poolQueues } : {}) }));
+  const readOnly = !changesAllowed(access);
+  app.use(runsRouter({ reader: new RunReader(store, fleet), readOnly, logger }));
+  // In front of Bull Board, so what it may change does not rest on its own checks alone.
+  app.use(QUEUES_PATH, bullBoardChanges(access));
+  app.use(QUEUES_PATH, bullBoardRouter(queues, { readOnly, ...(options.poolQueues ? { extraQueues: options.poolQueues } : {}) }));
 
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
     logger.error({ err: error, method: req.method, path: req.path }, 'board request failed');

@@ -9,8 +9,10 @@ export const QUEUES_PATH = '/queues';
 
 /**
  * Bull Board over every reins queue: job data, progress and the lines workers write with job.log.
- * Read-only mode hides retry, clean, delete and the other changes in the UI, and Bull Board's API
- * refuses them too (405), so hiding is not the only guard.
+ * `readOnly` (a board without auth, or REINS_BOARD_READ_ONLY) hides retry, clean, delete and the other
+ * changes in the UI, and Bull Board's API refuses them too (405); access/bull-board-changes.ts refuses
+ * them before Bull Board sees them, and always refuses adding a job. Bull Board has no option that hides
+ * only its "Add job" button, so on a board with auth the button shows and its request is refused (403).
  */
 export function bullBoardRouter(queues: readonly Queue[], { readOnly, extraQueues }: { readOnly: boolean; extraQueues?: () => Promise<Queue[]> }): Router {
   const serverAdapter = new ExpressAdapter();

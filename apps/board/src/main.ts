@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { FleetReader, AgentQueues, QUEUES, RunStore, createKeys, createLogger, createRedis, handleShutdownSignals, isConfigError, loadConfig, openQueue } from '@reins/shared';
 import { createBoardApp } from './app.js';
-import { boardAccess, type BoardAccess } from './access/board-access.js';
+import { boardAccess, changesAllowed, type BoardAccess } from './access/board-access.js';
 import type { ReinsConfig } from '@reins/shared';
 
 let config: ReinsConfig;
@@ -31,7 +31,7 @@ const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: ne
 
 const server: Server = app.listen(config.boardPort, config.boardHost, () => {
   const auth = access.token ? 'token' : access.basic ? 'basic' : 'none (loopback only)';
-  logger.info({ url: `http://${config.boardHost}:${config.boardPort}/`, auth, readOnly: access.readOnly }, 'board listening');
+  logger.info({ url: `http://${config.boardHost}:${config.boardPort}/`, auth, readOnly: access.readOnly, bullBoardChanges: changesAllowed(access) }, 'board listening');
 });
 server.on('error', (error) => {
   logger.fatal({ err: error }, 'board cannot listen');

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, Worker, type Job } from 'bullmq';
-import { QUEUES, Budgets, FleetLimits, RunFiles, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { QUEUES, Budgets, FleetLimits, RunFiles, RunSecrets, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
 import { AgentSockets } from './attempt/agent-socket.js';
 import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
@@ -112,6 +112,7 @@ export class AgentWorker {
       worker: { workerId, host: this.host },
       store: this.store,
       files: new RunFiles(this.main, keys),
+      secrets: new RunSecrets(this.main, keys),
       heartbeats: new Heartbeats(this.fast, keys, config.heartbeatTtlMs),
       sockets: this.sockets,
       limits: new FleetLimits(this.fast, keys, config.heartbeatTtlMs),

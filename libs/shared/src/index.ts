@@ -23,6 +23,7 @@ export { ConfigError, isConfigError } from './errors/config-error.js';
 export { isSpecError } from './errors/spec-error.js';
 export { UsageError, isUsageError } from './errors/usage-error.js';
 export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
+export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { isRedisUnreachableError } from './errors/redis-unreachable-error.js';
 export { isStaleEpochError } from './errors/stale-epoch-error.js';
 export type { InputIssue } from './errors/issue.js';
@@ -55,6 +56,7 @@ export { newRunId } from './runs/ids.js';
 export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
 export { RunStore } from './runs/store.js';
 export { RunFiles } from './runs/run-files.js';
+export { REDACTED, RunSecrets, SECRETS_UNCLAIMED_TTL_MS, revealEnv, secretNames, secretsForRetry, separateSecrets, type RunSecretValues } from './runs/run-secrets.js';
 export { measureFolder, packFolder, unpackFolder } from './runs/folder-pack.js';
 export {
   toRunView,

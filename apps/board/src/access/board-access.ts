@@ -14,9 +14,16 @@ export interface BoardAccess {
 export const hasAuth = (access: BoardAccess): boolean => access.token !== undefined || access.basic !== undefined;
 
 /**
+ * Whether Bull Board's changes (retry, clean, promote, pause, …) are open: only behind auth, on loopback
+ * too, and not in read-only mode. A board without auth is read-only: any process on the host, and any page
+ * served from the board's own origin, can reach a loopback board.
+ */
+export const changesAllowed = (access: BoardAccess): boolean => hasAuth(access) && !access.readOnly;
+
+/**
  * Checks the board's access settings against where it listens. It refuses any address but loopback
- * unless a token or basic-auth credentials are set: the board shows prompts and errors, and (unless
- * read-only) retries and deletes jobs. Messages name the variables, never the secrets.
+ * unless a token or basic-auth credentials are set: the board shows prompts and errors. Without
+ * either, Bull Board's changes are off (changesAllowed). Messages name the variables, never the secrets.
  */
 export function boardAccess(config: Pick<ReinsConfig, 'boardHost' | 'boardToken' | 'boardUser' | 'boardPassword' | 'boardReadOnly'>): BoardAccess {
   const issues: InputIssue[] = [];

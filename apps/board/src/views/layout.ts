@@ -29,7 +29,7 @@ export function layout({ title, section, body, readOnly, now, stream }: PageOpti
 <header class="top">
   <a class="brand" href="/runs">reins</a>
   <nav>${link('/runs', 'Runs', 'runs')}${link('/queues', 'Queues', 'queues')}${link('/metrics', 'Metrics', 'metrics')}</nav>
-  ${readOnly ? html`<span class="flag" title="REINS_BOARD_READ_ONLY: retry, clean and delete are off">read-only</span>` : ''}
+  ${readOnly ? html`<span class="flag" title="Bull Board's retry, clean and delete are off: REINS_BOARD_READ_ONLY is set, or the board has no REINS_BOARD_TOKEN or REINS_BOARD_USER">read-only</span>` : ''}
 </header>
 <main>
 ${body}

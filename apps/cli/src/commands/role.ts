@@ -29,7 +29,7 @@ Turns submitted harnesses into agent jobs, releases them in dependency order and
 
 Serves the runs pages, Bull Board for the reins queues and /metrics (default http://127.0.0.1:8700).
 Off 127.0.0.1 it needs REINS_BOARD_TOKEN, or REINS_BOARD_USER and REINS_BOARD_PASSWORD.
-  --read-only   hide (and refuse) retry, clean and delete (REINS_BOARD_READ_ONLY)`,
+  --read-only   hide (and refuse) retry, clean and delete (REINS_BOARD_READ_ONLY; without auth they are off anyway)`,
   },
 };
 

@@ -1,4 +1,4 @@
-import { PLANNER_MEMBER, RunFiles, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, packSkills, type RunView } from '@reins/shared';
+import { PLANNER_MEMBER, RunFiles, RunSecrets, SECRETS_UNCLAIMED_TTL_MS, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, packSkills, separateSecrets, type RunView } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
@@ -27,13 +27,16 @@ export async function submit(argv: string[]): Promise<ExitCode> {
     const runId = newRunId();
     // The skills are in Redis before the run exists, so no worker can look for them too early.
     await new RunFiles(await ctx.redis(), ctx.keys).putSkills(runId, packedSkills);
+    // agent.env values go apart from the job, which Bull Board shows: the job carries their names only.
+    const { spec, secrets } = separateSecrets(harness.spec);
+    await new RunSecrets(await ctx.redis(), ctx.keys).put(runId, secrets, { unclaimedTtlMs: SECRETS_UNCLAIMED_TTL_MS });
     await addJob(
       await ctx.queue(QUEUES.control),
       'run.submit',
       {
         runId,
         source: harness.source,
-        spec: harness.spec,
+        spec,
         ...(harness.workdir ? { workdir: harness.workdir } : {}),
         skills: Object.fromEntries(Object.values(harness.skills).map((skill) => [skill.name, skill.description])),
         ...(harness.baseCommit ? { baseCommit: harness.baseCommit } : {}),

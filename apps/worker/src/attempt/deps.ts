@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunStore } from '@reins/shared';
+import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunSecrets, type RunStore } from '@reins/shared';
 import type { Heartbeats } from '../heartbeat.js';
 import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
@@ -36,6 +36,8 @@ export interface AttemptDeps {
   store: RunStore;
   /** The run's skills and its scratch members' published work. */
   files: RunFiles;
+  /** The run's agent.env values, read when an agent's env is built. */
+  secrets: RunSecrets;
   heartbeats: Heartbeats;
   /** The agents' sockets to this worker (the in-agent reins commands and the tool hooks). */
   sockets: AgentSockets;

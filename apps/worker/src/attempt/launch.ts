@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
-import { planJsonSchema, resolveClaudeBin, type AgentJobData, type AttemptMeta, type Cursor } from '@reins/shared';
+import { planJsonSchema, resolveClaudeBin, revealEnv, type AgentJobData, type AttemptMeta, type Cursor } from '@reins/shared';
 import { commandInvocation } from '../agent/command.js';
 import type { AgentIdentity } from '../agent/env.js';
 import type { AgentInvocation } from '../agent/invocation.js';
@@ -35,7 +35,7 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   }
   const startedAt = deps.now();
   await deps.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
-  const invocation = agentInvocation(deps, data, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
+  const invocation = agentInvocation(deps, { ...data, agent: await agentWithSecrets(deps, data) }, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
   const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
   const meta: AttemptMeta = {
     jobId: job.id!,
@@ -64,6 +64,20 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   deps.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed, attach: tmux.attachCommand(sessionName) }, 'agent started');
   await job.log(`attempt ${ctx.attempt}${round > 1 ? ` round ${round}` : ''} on ${deps.worker.workerId}${resumed ? ' (resumed session)' : ''}: ${tmux.attachCommand(sessionName)}`);
   return meta;
+}
+
+/**
+ * The job's agent with its env values back from the run's secrets (job data carries only their names).
+ * Read for each round and handed straight to the invocation, so the values live in no record, log line
+ * or job. A value that is not there any more cannot come back on a retry: the attempt fails at once.
+ */
+async function agentWithSecrets(deps: AttemptDeps, data: AgentJobData): Promise<AgentJobData['agent']> {
+  if (data.agent.env === undefined || Object.keys(data.agent.env).length === 0) return data.agent;
+  const { env, missing } = revealEnv(data.agent.env, await deps.secrets.agentEnv(data.runId, data.member));
+  if (missing.length > 0) {
+    throw new UnrecoverableError(`agent.env ${missing.join(', ')}: no value stored for run ${data.runId} (reins submit keeps them in Redis apart from the job, until the run ends); submit the harness again`);
+  }
+  return { ...data.agent, ...(env ? { env } : {}) };
 }
 
 interface InvocationInput {

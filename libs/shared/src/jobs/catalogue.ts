@@ -2,6 +2,7 @@ import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bull
 import { z } from 'zod';
 import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, VerifySchema } from '../spec/harness.js';
 import { formatPath, showValue } from '../errors/format.js';
+import { redactAgent, redactSpec } from '../runs/run-secrets.js';
 
 /** The queues reins uses. Each is created under the `{prefix}` BullMQ prefix. */
 export const QUEUES = {
@@ -26,7 +27,8 @@ export const AgentJobDataSchema = z.strictObject({
   mode: z.enum(['member', 'plan']).default('member'),
   member: z.union([MemberNameSchema, z.literal('_planner')]),
   prompt: z.string().min(1),
-  agent: AgentSchema,
+  /** Its env values are always REDACTED here (the schema makes them so): the worker reads them from RunSecrets. */
+  agent: AgentSchema.transform(redactAgent),
   /** Absolute; undefined means a fresh directory under the worker's data dir. */
   workdir: z.string().optional(),
   /** The git remote the member branches from and pushes to (instead of a workdir). */
@@ -48,7 +50,8 @@ export const AgentJobDataSchema = z.strictObject({
 export const RunSubmitDataSchema = z.strictObject({
   runId: RunIdSchema,
   source: z.string(),
-  spec: HarnessSchema,
+  /** Every agent's env values REDACTED (the schema makes them so): `reins submit` stored them with RunSecrets. */
+  spec: HarnessSchema.transform(redactSpec),
   workdir: z.string().optional(),
   /** Every skill the run may use, name → description; the CLI stored their folders with RunFiles before this job. */
   skills: z.record(z.string(), z.string()),

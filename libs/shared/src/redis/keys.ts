@@ -28,6 +28,8 @@ export interface Keys {
   skills(runId: string): string;
   /** Hash: the work of a run's scratch members (member → gzipped tar of its workspace), for their dependants. */
   artifacts(runId: string): string;
+  /** Hash: a run's `agent.env` values (agent scope → JSON), apart from job data; deleted when the run ends (RunSecrets). */
+  secrets(runId: string): string;
   /** Hash of a run's shared tasks (id → JSON) and the counter that numbers them. */
   tasks(runId: string): string;
   taskSeq(runId: string): string;
@@ -69,6 +71,7 @@ export function createKeys(prefix: string): Keys {
     attempts: (runId, member) => `${p}:attempts:${runId}:${member}`,
     skills: (runId) => `${p}:skills:${runId}`,
     artifacts: (runId) => `${p}:artifacts:${runId}`,
+    secrets: (runId) => `${p}:secrets:${runId}`,
     tasks: (runId) => `${p}:tasks:${runId}`,
     taskSeq: (runId) => `${p}:tasks-seq:${runId}`,
     inbox: (runId, member) => `${p}:inbox:${runId}:${member}`,

@@ -57,6 +57,8 @@ export class RunStore {
     }
     tx.zadd(this.keys.runs, run.createdAt, run.runId);
     tx.sadd(this.keys.activeRuns, run.runId);
+    // The run's agent.env values are kept until it ends now that it exists (RunSecrets.put).
+    tx.persist(this.keys.secrets(run.runId));
     const result = await tx.exec();
     return result !== null;
   }
@@ -172,6 +174,8 @@ export class RunStore {
     if (isFinalRunStatus(status)) {
       fields.endedAt = String(now);
       tx.srem(this.keys.activeRuns, runId);
+      // No agent of an ended run starts again, so its agent.env values go with its end (RunSecrets).
+      tx.del(this.keys.secrets(runId));
     }
     tx.hset(this.keys.run(runId), fields);
     tx.publish(this.keys.runEventsChannel, JSON.stringify({ runId, status }));
@@ -235,8 +239,9 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(runId), 'cancelled')) === '1';
   }
 
+  /** Takes an ended run off the active set; its agent.env values go too. */
   async retire(runId: string): Promise<void> {
-    await this.redis.srem(this.keys.activeRuns, runId);
+    await this.redis.multi().srem(this.keys.activeRuns, runId).del(this.keys.secrets(runId)).exec();
   }
 
   async activeRunIds(): Promise<string[]> {
