@@ -1,4 +1,4 @@
-import { formatAge, formatCostUsd, formatDuration, type AgentEvent, type HeartbeatInfo, type MemberRecord, type MemberView } from '@reins/shared';
+import { escapeControlCharsDeep, formatAge, formatCostUsd, formatDuration, type AgentEvent, type HeartbeatInfo, type MemberRecord, type MemberView } from '@reins/shared';
 import { paint, table } from './render.js';
 import type { RunSnapshot } from './run-lookup.js';
 import { ANSI, colour, type Output } from './terminal.js';
@@ -29,9 +29,11 @@ function stateCell(view: MemberView, member: MemberRecord | undefined, now: numb
 
 /**
  * One frame of `reins status --watch` and `reins submit --wait` on a terminal: the run's line, then a row
- * per member with its state, attempt, heartbeat age, cost and newest event.
+ * per member with its state, attempt, heartbeat age, cost and newest event; what the run and its agents
+ * wrote is escaped (escapeControlChars) before it is coloured.
  */
-export function renderLiveTable(snapshot: RunSnapshot, activity: LiveActivity, stream: Output, now = Date.now()): string[] {
+export function renderLiveTable(runSnapshot: RunSnapshot, liveActivity: LiveActivity, stream: Output, now = Date.now()): string[] {
+  const { snapshot, activity } = escapeControlCharsDeep({ snapshot: runSnapshot, activity: liveActivity });
   const { view, run } = snapshot;
   const byName = new Map(snapshot.members.map((m) => [m.name, m]));
   const done = view.members.filter((m) => m.status === 'succeeded').length;

@@ -1,4 +1,4 @@
-import { isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, isUsageError } from '@reins/shared';
+import { escapeControlChars, isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, isUsageError } from '@reins/shared';
 import { attach } from './commands/attach.js';
 import { cancel } from './commands/cancel.js';
 import { checkpoint } from './commands/checkpoint.js';
@@ -82,21 +82,22 @@ async function main(argv: string[]): Promise<ExitCode> {
   }
   const run = COMMANDS[command];
   if (!run) {
-    console.error(`reins: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    console.error(`reins: unknown command ${escapeControlChars(JSON.stringify(command))}\n\n${USAGE}`);
     return EXIT.invalid;
   }
   try {
     return await run(rest);
   } catch (error) {
+    // Messages quote run data (member lists, a harness's values, Redis's replies): escaped, as all output is.
     if (isSpecError(error) || isUsageError(error) || isConfigError(error) || isNotFoundError(error)) {
-      console.error(error.message);
+      console.error(escapeControlChars(error.message));
       return EXIT.invalid;
     }
     if (isRedisUnreachableError(error)) {
-      console.error(error.message);
+      console.error(escapeControlChars(error.message));
       return EXIT.failed;
     }
-    console.error(`reins ${command}: ${(error as Error).message ?? String(error)}`);
+    console.error(escapeControlChars(`reins ${command}: ${(error as Error).message ?? String(error)}`));
     if (process.env.REINS_DEBUG) console.error(error);
     return EXIT.failed;
   }

@@ -1,4 +1,16 @@
-import { formatCostUsd, formatDuration, isFinalMemberStatus, memberActivity, summaryLines, teamTree, tmuxAttachCommand, type AttemptRecord, type MemberRecord, type RunRecord, type RunView } from '@reins/shared';
+import {
+  escapeControlCharsDeep,
+  formatCostUsd,
+  formatDuration,
+  isFinalMemberStatus,
+  memberActivity,
+  summaryLines,
+  teamTree,
+  tmuxAttachCommand,
+  type AttemptRecord,
+  type MemberRecord,
+  type RunRecord,
+} from '@reins/shared';
 import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 
 const STATUS_COLOURS: Record<string, string> = {
@@ -37,7 +49,8 @@ export function table(rows: string[][]): string {
  *   │  └─ ship  pending  (also after test)
  *   └─ test  queued  ◀ waiting: waiting for one of 1 slots under "account-a"
  */
-export function renderTeamTree(members: readonly MemberRecord[], stream: Output = process.stdout): string {
+export function renderTeamTree(records: readonly MemberRecord[], stream: Output = process.stdout): string {
+  const members = escapeControlCharsDeep(records);
   const byName = new Map(members.map((m) => [m.name, m]));
   return teamTree(members)
     .map((row) => {
@@ -53,9 +66,11 @@ export function renderTeamTree(members: readonly MemberRecord[], stream: Output 
 
 /**
  * `reins status` for people: the run, the team as a tree when some member depends on another, a row per
- * member, then details worth reading.
+ * member, then details worth reading. Everything read from the run is escaped (escapeControlChars) before
+ * it is coloured: summaries and errors are an agent's own words.
  */
-export function renderRun(run: RunRecord, members: readonly MemberRecord[], attempts: ReadonlyMap<string, readonly AttemptRecord[]> = new Map(), stream: Output = process.stdout): string {
+export function renderRun(runRecord: RunRecord, memberRecords: readonly MemberRecord[], attemptRecords: ReadonlyMap<string, readonly AttemptRecord[]> = new Map(), stream: Output = process.stdout): string {
+  const { run, members, attempts } = escapeControlCharsDeep({ run: runRecord, members: memberRecords, attempts: attemptRecords });
   const ended = run.endedAt ?? Date.now();
   const lines = [`run ${run.runId} (${run.name}): ${paint(run.status, stream)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
@@ -106,8 +121,4 @@ export function renderRun(run: RunRecord, members: readonly MemberRecord[], atte
     if (details.length > 0) lines.push('', `${m.name}:`, ...details.map((d) => `  ${d}`));
   }
   return lines.join('\n');
-}
-
-export function renderJson(view: RunView): string {
-  return JSON.stringify(view);
 }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FleetReader, isFinalRunStatus, type AgentEvent } from '@reins/shared';
+import { FleetReader, escapeControlChars, isFinalRunStatus, terminalJson, type AgentEvent } from '@reins/shared';
 import type { CliContext } from './context.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { renderLiveTable, type LiveActivity } from './live-table.js';
@@ -56,14 +56,14 @@ export async function watchRun(ctx: CliContext, runId: string, options: WatchOpt
         if (!ended) live.draw(renderLiveTable(snapshot, await readActivity(reader, snapshot, ctx.config.heartbeatTtlMs), progress));
       } else if (progress) printChanges(snapshot, seen, progress);
       if (options.format === 'json-lines') {
-        const json = JSON.stringify(snapshot.view);
+        const json = terminalJson(snapshot.view);
         if (json !== lastJson) options.result.write(`${json}\n`);
         lastJson = json;
       }
       if (ended) {
         // The final table replaces the live one: it adds what a table row cannot hold (errors, attempts).
         live?.clear();
-        if (options.format === 'json-final') options.result.write(`${JSON.stringify(snapshot.view)}\n`);
+        if (options.format === 'json-final') options.result.write(`${terminalJson(snapshot.view)}\n`);
         else if (options.format === 'table' && snapshot.run) options.result.write(`${renderRun(snapshot.run, snapshot.members, snapshot.attempts, options.result)}\n`);
         return exitFor(snapshot.view.status);
       }
@@ -79,7 +79,7 @@ function printChanges(snapshot: RunSnapshot, seen: Map<string, string>, out: Out
   for (const m of snapshot.view.members) {
     const line = `${m.status}${m.attempts > 1 ? ` (attempt ${m.attempts})` : ''}`;
     if (seen.get(m.name) !== line && !(m.status === 'pending' && !seen.has(m.name))) {
-      out.write(`  ${m.name}: ${line}${m.error && m.status !== 'running' ? ` — ${m.error}` : ''}\n`);
+      out.write(`${escapeControlChars(`  ${m.name}: ${line}${m.error && m.status !== 'running' ? ` — ${m.error}` : ''}`)}\n`);
     }
     seen.set(m.name, line);
   }

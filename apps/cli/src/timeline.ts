@@ -1,4 +1,4 @@
-import type { AgentEvent, AttemptRecord, MemberRecord } from '@reins/shared';
+import { escapeControlChars, type AgentEvent, type AttemptRecord, type MemberRecord } from '@reins/shared';
 import { ANSI, colour, type Output } from './terminal.js';
 
 /**
@@ -61,11 +61,14 @@ const KIND_COLOURS: Record<string, string> = {
   attempt: ANSI.magenta,
 };
 
-/** `HH:MM:SS  [member  ]kind       text`, the kind coloured on a terminal. */
+/**
+ * `HH:MM:SS  [member  ]kind       text`, the kind coloured on a terminal. The text is what the agent
+ * printed: escaped (escapeControlChars), and only then put beside reins's colours.
+ */
 export function formatEntry(entry: TimelineEntry, options: { memberWidth?: number; stream: Output }): string {
   const time = new Date(entry.at).toISOString().slice(11, 19);
-  const who = options.memberWidth ? `${entry.member.padEnd(options.memberWidth)}  ` : '';
+  const who = options.memberWidth ? `${escapeControlChars(entry.member).padEnd(options.memberWidth)}  ` : '';
   const failed = entry.kind === 'attempt' && / ended: /.test(entry.text);
-  const kind = colour(failed ? ANSI.red : KIND_COLOURS[entry.kind], entry.kind.padEnd(10), options.stream);
-  return `${time}  ${who}${kind} ${entry.text}`;
+  const kind = colour(failed ? ANSI.red : KIND_COLOURS[entry.kind], escapeControlChars(entry.kind).padEnd(10), options.stream);
+  return `${time}  ${who}${kind} ${escapeControlChars(entry.text)}`;
 }

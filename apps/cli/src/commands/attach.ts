@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import os from 'node:os';
-import { NotFoundError, findOnPath, isFinalMemberStatus, tmuxAttachArgv, tmuxAttachCommand, type MemberStatus } from '@reins/shared';
+import { NotFoundError, escapeControlChars, findOnPath, isFinalMemberStatus, tmuxAttachArgv, tmuxAttachCommand, type MemberStatus } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -25,7 +25,11 @@ export async function attach(argv: string[]): Promise<ExitCode> {
     if (!run.members.includes(name)) throw new NotFoundError(`run ${runId} has no member ${JSON.stringify(name)} (members: ${run.members.join(', ')})`);
     const member = await store.getMember(runId, name);
     if (member?.status !== 'running' || !member.tmuxSocket || !member.tmuxSession) {
-      console.error(`${name} of run ${runId} ${notRunning(member?.status)}, so there is no session to attach to${member && isFinalMemberStatus(member.status) ? `; reins logs ${runId} ${name} shows what it did` : ''}`);
+      console.error(
+        escapeControlChars(
+          `${name} of run ${runId} ${notRunning(member?.status)}, so there is no session to attach to${member && isFinalMemberStatus(member.status) ? `; reins logs ${runId} ${name} shows what it did` : ''}`,
+        ),
+      );
       return EXIT.failed;
     }
     target = { socket: member.tmuxSocket, session: member.tmuxSession, host: member.host };
@@ -35,10 +39,11 @@ export async function attach(argv: string[]): Promise<ExitCode> {
   }
 
   const command = tmuxAttachArgv(target.socket, target.session);
-  const printable = tmuxAttachCommand(target.socket, target.session);
+  // The socket, session and host are what the worker wrote into the member's record: escaped for printing.
+  const printable = escapeControlChars(tmuxAttachCommand(target.socket, target.session));
   const here = target.host === os.hostname() && (await isSocket(target.socket));
   if (!here) {
-    console.log(`${name} runs on ${target.host ?? 'an unknown host'}; to watch it, run there:\n  ${printable}`);
+    console.log(`${escapeControlChars(`${name} runs on ${target.host ?? 'an unknown host'}`)}; to watch it, run there:\n  ${printable}`);
     return EXIT.ok;
   }
   if (!process.stdin.isTTY) {

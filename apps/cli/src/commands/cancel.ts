@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError, broadcastCancel, cancelIdleMembers, isFinalMemberStatus } from '@reins/shared';
+import { UsageError, broadcastCancel, cancelIdleMembers, escapeControlChars, isFinalMemberStatus } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -23,7 +23,7 @@ export async function cancel(argv: string[]): Promise<ExitCode> {
     const store = await ctx.store();
     const run = await store.requireRun(runId);
     if (!(await store.markCancelled(runId))) {
-      console.error(`run ${runId} already ended: ${run.status}`);
+      console.error(escapeControlChars(`run ${runId} already ended: ${run.status}`));
       return EXIT.failed;
     }
     // The cancel mark is in Redis first; then workers are told, so one that restarts still sees it.
@@ -37,8 +37,7 @@ export async function cancel(argv: string[]): Promise<ExitCode> {
       running = members.filter((m) => !isFinalMemberStatus(m.status)).map((m) => m.name);
       if (running.length > 0) running = await cancelIdleMembers(store, agentQueue, runId, members);
     }
-    if (running.length > 0) console.error(`cancelled ${runId}; still stopping: ${running.join(', ')}`);
-    else console.error(`cancelled ${runId}`);
+    console.error(escapeControlChars(`cancelled ${runId}${running.length > 0 ? `; still stopping: ${running.join(', ')}` : ''}`));
     return EXIT.ok;
   } finally {
     await ctx.close();

@@ -1,6 +1,6 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, describeTopology, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin } from '@reins/shared';
+import { assertRedisReachable, createRedis, describeTopology, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -94,7 +94,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     checks.push({ name: 'data dir', ok: false, detail: `${config.dataDir}: ${(error as Error).message}`, fix: 'set REINS_DATA_DIR to a writable folder' });
   }
 
-  if (values.json) console.log(JSON.stringify({ ok: checks.every((c) => c.ok), checks }));
+  if (values.json) console.log(terminalJson({ ok: checks.every((c) => c.ok), checks }));
   else {
     for (const c of checks) {
       const mark = !c.ok ? 'MISSING' : c.warn ? 'WARN   ' : 'ok     ';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NotFoundError, UsageError, isFinalMemberStatus, isFinalRunStatus, type RunRecord, type RunStore } from '@reins/shared';
+import { NotFoundError, UsageError, escapeControlChars, isFinalMemberStatus, terminalJson, isFinalRunStatus, type RunRecord, type RunStore } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -11,10 +11,12 @@ export const LOGS_HELP = `Usage: reins logs RUN [MEMBER] [-f] [--raw] [--json]
 
 Prints an agent's events, readable: what it said, the tools it called and on what, the API's retries,
 each attempt starting and ending (reins's own retries), and the result. Without MEMBER, every member's
-events in time order.
+events in time order. Control characters an agent printed (ESC, CR, C1, bidi overrides) show as \\x1b,
+\\x0d, \\u202e: an agent's escape sequences never reach the terminal.
   -f, --follow   keep printing as events arrive, until the member ends (without MEMBER: the run);
                  then exit 0 if it succeeded, 1 if not
-  --raw          the agent's stream-json lines as it printed them (the last 2000), one per line; needs MEMBER
+  --raw          the agent's stream-json lines as it printed them (the last 2000), one per line; needs MEMBER.
+                 Byte for byte only into a pipe or a file; on a terminal, control characters show escaped
   --json         one JSON object per line: {member, id, at, kind, text}`;
 
 const POLL_MS = 250;
@@ -91,7 +93,7 @@ async function printTimeline(store: RunStore, runId: string, member: string | un
     batch.sort(byTime);
     const memberWidth = names.length > 1 ? Math.max(...names.map((n) => n.length)) : undefined;
     for (const entry of batch) {
-      process.stdout.write(`${options.json ? JSON.stringify(entry) : formatEntry(entry, { ...(memberWidth ? { memberWidth } : {}), stream: process.stdout })}\n`);
+      process.stdout.write(`${options.json ? terminalJson(entry) : formatEntry(entry, { ...(memberWidth ? { memberWidth } : {}), stream: process.stdout })}\n`);
     }
     printed += batch.length;
 
@@ -106,14 +108,19 @@ async function printTimeline(store: RunStore, runId: string, member: string | un
   }
 }
 
-/** The raw stream-json lines, as the agent printed them (cut at 32 KiB each by the worker). */
+/**
+ * The raw stream-json lines, as the agent printed them (cut at 32 KiB each by the worker). They are exact
+ * only off a terminal, for a program to read: on one, the agent's control characters would act, so they
+ * are escaped as everywhere else (a person reading --raw still sees every line).
+ */
 async function printRaw(store: RunStore, runId: string, member: string, follow: boolean): Promise<ExitCode> {
+  const shown = process.stdout.isTTY ? escapeControlChars : (line: string) => line;
   let from = '-';
   for (;;) {
     const record = await store.getMember(runId, member);
     for (;;) {
       const lines = await store.readRawEvents(runId, member, from, PAGE);
-      for (const { line } of lines) process.stdout.write(`${line}\n`);
+      for (const { line } of lines) process.stdout.write(`${shown(line)}\n`);
       if (lines.length > 0) from = lines.at(-1)!.id;
       if (lines.length < PAGE) break;
     }

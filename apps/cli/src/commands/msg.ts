@@ -1,4 +1,4 @@
-import { Mailbox, NotFoundError, UsageError, type Message } from '@reins/shared';
+import { Mailbox, NotFoundError, UsageError, escapeControlChars, terminalJson, type Message } from '@reins/shared';
 import { RefusedByWorker, askOwnWorker, speaker } from '../agent-identity.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
@@ -30,7 +30,7 @@ export async function msg(argv: string[]): Promise<ExitCode> {
       return EXIT.ok;
     } catch (error) {
       if (!(error instanceof RefusedByWorker)) throw error;
-      console.error(error.message);
+      console.error(escapeControlChars(error.message));
       return EXIT.failed;
     }
   }
@@ -52,11 +52,12 @@ export async function msg(argv: string[]): Promise<ExitCode> {
 }
 
 function printSent(values: { json?: boolean | undefined }, recipients: string[]): void {
-  console.log(values.json ? JSON.stringify({ sent: recipients }) : `sent to ${recipients.join(', ') || 'nobody'}`);
+  console.log(values.json ? terminalJson({ sent: recipients }) : escapeControlChars(`sent to ${recipients.join(', ') || 'nobody'}`));
 }
 
 function printInbox(values: { json?: boolean | undefined }, messages: Message[]): void {
-  if (values.json) console.log(JSON.stringify(messages));
+  if (values.json) console.log(terminalJson(messages));
   else if (messages.length === 0) console.log('no new messages');
-  else for (const m of messages) console.log(`${new Date(m.at).toISOString().slice(11, 19)}  from ${m.from}${m.to === 'all' ? ' (to all)' : ''}: ${m.text}`);
+  // A message is a teammate's (an agent's) own words.
+  else for (const m of messages) console.log(escapeControlChars(`${new Date(m.at).toISOString().slice(11, 19)}  from ${m.from}${m.to === 'all' ? ' (to all)' : ''}: ${m.text}`));
 }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appBin, loadHarnessFile, UsageError } from '@reins/shared';
+import { appBin, escapeControlChars, loadHarnessFile, terminalJson, UsageError } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -21,13 +21,16 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   const skills = Object.values(harness.skills).map(({ name, description }) => ({ name, description }));
   const request = { goal: harness.spec.goal!, ...(harness.workdir ? { workdir: harness.workdir } : {}), agent: harness.spec.agent, skills };
   // The planner runs in the worker app's own entry point: only the worker builds claude command lines.
-  const child = spawn(process.execPath, [appBin('worker', 'reins-plan')], { stdio: ['pipe', 'pipe', 'inherit'], env: process.env });
+  const child = spawn(process.execPath, [appBin('worker', 'reins-plan')], { stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
   child.stdin.end(JSON.stringify(request));
+  // The planner's stderr carries Claude Code's own and the model's words: escaped on the way through.
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => process.stderr.write(escapeControlChars(text)));
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
   if (code !== 0) return EXIT.failed;
   const { team } = JSON.parse(stdout) as { team: unknown };
-  console.log(values.json ? JSON.stringify({ team }) : renderTeam(team).trimEnd());
+  console.log(values.json ? terminalJson({ team }) : renderTeam(team).trimEnd());
   return EXIT.ok;
 }

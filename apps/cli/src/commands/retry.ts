@@ -1,4 +1,4 @@
-import { Budgets, RetryRefusedError, RunSecrets, UsageError, loadHarnessFile, retryRun, secretNames, secretsForRetry } from '@reins/shared';
+import { Budgets, RetryRefusedError, RunSecrets, UsageError, escapeControlChars, loadHarnessFile, retryRun, secretNames, secretsForRetry, terminalJson } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -37,9 +37,9 @@ export async function retry(argv: string[]): Promise<ExitCode> {
       if (restored) await new RunSecrets(await ctx.redis(), ctx.keys).delete(runId);
       throw error;
     });
-    if (values.json) console.log(JSON.stringify(result));
+    if (values.json) console.log(terminalJson(result));
     else {
-      console.log(`retrying ${result.members.join(', ')} of run ${runId} from their cursors; the run is ${result.status} again`);
+      console.log(escapeControlChars(`retrying ${result.members.join(', ')} of run ${runId} from their cursors; the run is ${result.status} again`));
       console.error(`follow it with: reins status ${runId} --watch`);
     }
     return EXIT.ok;

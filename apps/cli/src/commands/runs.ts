@@ -1,4 +1,4 @@
-import { RUN_STATUSES, UsageError, formatAge, formatCostUsd, formatDuration, totalCostUsd, type RunStatus } from '@reins/shared';
+import { RUN_STATUSES, UsageError, escapeControlChars, formatAge, formatCostUsd, formatDuration, terminalJson, totalCostUsd, type RunStatus } from '@reins/shared';
 import { flagOverrides, intFlag, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -36,7 +36,7 @@ export async function runs(argv: string[]): Promise<ExitCode> {
         costUsd: totalCostUsd(members) ?? 0,
         members: members.map((m) => ({ name: m.name, status: m.status, attempts: m.attempts })),
       }));
-      console.log(JSON.stringify({ runs: rows }));
+      console.log(terminalJson({ runs: rows }));
       return EXIT.ok;
     }
     if (listed.length === 0) {
@@ -47,8 +47,8 @@ export async function runs(argv: string[]): Promise<ExitCode> {
       table([
         ['RUN', 'NAME', 'STATUS', 'SUCCEEDED', 'COST', 'CREATED', 'TIME'],
         ...listed.map(({ head, members }) => [
-          head.runId,
-          head.name,
+          escapeControlChars(head.runId),
+          escapeControlChars(head.name),
           paint(head.status),
           `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
           formatCostUsd(totalCostUsd(members)),

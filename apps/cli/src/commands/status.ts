@@ -1,3 +1,4 @@
+import { terminalJson } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -27,7 +28,7 @@ export async function status(argv: string[]): Promise<ExitCode> {
       return await watchRun(ctx, positionals[0]!, values.json ? { progress: 'none', result: process.stdout, format: 'json-lines' } : { progress: process.stdout, result: process.stdout, format: 'table' });
     }
     const snapshot = await lookupRun(ctx, positionals[0]!);
-    if (values.json) console.log(JSON.stringify(snapshot.view));
+    if (values.json) console.log(terminalJson(snapshot.view));
     else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members, snapshot.attempts));
     else console.log(`run ${snapshot.view.runId}: queued (waiting for the scheduler)`);
     return snapshot.view.status === 'failed' || snapshot.view.status === 'cancelled' || snapshot.view.status === 'budget_exhausted' ? EXIT.failed : EXIT.ok;

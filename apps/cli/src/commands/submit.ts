@@ -1,4 +1,19 @@
-import { PLANNER_MEMBER, RunFiles, RunSecrets, SECRETS_UNCLAIMED_TTL_MS, UsageError, addJob, isFinalRunStatus, loadHarnessFile, newRunId, packSkills, separateSecrets, type RunView } from '@reins/shared';
+import {
+  PLANNER_MEMBER,
+  RunFiles,
+  RunSecrets,
+  SECRETS_UNCLAIMED_TTL_MS,
+  UsageError,
+  addJob,
+  escapeControlChars,
+  isFinalRunStatus,
+  loadHarnessFile,
+  newRunId,
+  packSkills,
+  separateSecrets,
+  terminalJson,
+  type RunView,
+} from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
@@ -49,7 +64,7 @@ export async function submit(argv: string[]): Promise<ExitCode> {
     if (!values.wait) {
       if (values.json) {
         const view: RunView = { runId, status: 'queued', members: (harness.spec.team ?? [{ name: PLANNER_MEMBER }]).map((m) => ({ name: m.name, status: 'pending', attempts: 0, workspace: null })) };
-        console.log(JSON.stringify(view));
+        console.log(terminalJson(view));
       } else console.log(runId);
       return EXIT.ok;
     }
@@ -68,11 +83,11 @@ async function printPlan(ctx: CliContext, runId: string, json: boolean): Promise
     if (run && isFinalRunStatus(run.status)) {
       const planner = await store.getMember(runId, PLANNER_MEMBER);
       if (run.status !== 'succeeded' || !planner?.plan) {
-        console.error(`reins submit --plan-only: the planner ${run.status}${planner?.error ? `: ${planner.error}` : ''}`);
+        console.error(escapeControlChars(`reins submit --plan-only: the planner ${run.status}${planner?.error ? `: ${planner.error}` : ''}`));
         return EXIT.failed;
       }
       const team = JSON.parse(planner.plan) as unknown;
-      console.log(json ? JSON.stringify({ runId, team }) : renderTeam(team).trimEnd());
+      console.log(json ? terminalJson({ runId, team }) : renderTeam(team).trimEnd());
       return EXIT.ok;
     }
     await sleep(250);

@@ -1,4 +1,4 @@
-import { TaskError, TaskList, UsageError, type AgentRequest, type Task } from '@reins/shared';
+import { TaskError, TaskList, UsageError, escapeControlChars, terminalJson, type AgentRequest, type Task } from '@reins/shared';
 import { RefusedByWorker, askOwnWorker, speaker } from '../agent-identity.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
@@ -10,7 +10,9 @@ export const TASK_HELP = `Usage: reins task add TITLE | list | claim [ID] | done
 The run's shared task list. Inside an agent it needs no flags; a person gives --run and --as.
 A claim is atomic: two members can never hold one task.`;
 
-const describe = (t: Task): string => `#${t.id} ${t.status.padEnd(7)} ${t.title}${t.claimedBy ? `  (${t.status === 'done' ? 'done by' : 'held by'} ${t.claimedBy})` : ''}${t.note ? `  — ${t.note}` : ''}`;
+/** One task for people; titles and notes are the agents' own words, so the line is escaped. */
+const describe = (t: Task): string =>
+  escapeControlChars(`#${t.id} ${t.status.padEnd(7)} ${t.title}${t.claimedBy ? `  (${t.status === 'done' ? 'done by' : 'held by'} ${t.claimedBy})` : ''}${t.note ? `  — ${t.note}` : ''}`);
 
 export async function task(argv: string[]): Promise<ExitCode> {
   const { values, positionals } = parseCommandArgs(
@@ -30,7 +32,7 @@ export async function task(argv: string[]): Promise<ExitCode> {
   if (!['add', 'list', 'claim', 'done'].includes(verb)) throw new UsageError(`reins task: expected add, list, claim or done, got ${JSON.stringify(verb)}`);
   if (verb === 'add' && !arg?.trim()) throw new UsageError('reins task add: expected a TITLE');
   const who = speaker('task', values);
-  const print = (t: Task | Task[]) => console.log(values.json ? JSON.stringify(t) : Array.isArray(t) ? t.map(describe).join('\n') || 'no tasks' : describe(t));
+  const print = (t: Task | Task[]) => console.log(values.json ? terminalJson(t) : Array.isArray(t) ? t.map(describe).join('\n') || 'no tasks' : describe(t));
   if (who.via === 'worker') {
     const claimId = verb === 'claim' ? id(arg, false) : undefined;
     const request: AgentRequest =
@@ -46,7 +48,7 @@ export async function task(argv: string[]): Promise<ExitCode> {
       return EXIT.ok;
     } catch (error) {
       if (!(error instanceof RefusedByWorker)) throw error;
-      console.error(error.message);
+      console.error(escapeControlChars(error.message));
       return EXIT.failed;
     }
   }
@@ -72,7 +74,7 @@ export async function task(argv: string[]): Promise<ExitCode> {
     return EXIT.ok;
   } catch (error) {
     if (error instanceof TaskError) {
-      console.error(`reins task ${verb}: ${error.message}`);
+      console.error(escapeControlChars(`reins task ${verb}: ${error.message}`));
       return EXIT.failed;
     }
     throw error;

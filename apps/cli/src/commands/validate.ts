@@ -1,4 +1,4 @@
-import { isSpecError, loadConfig, loadHarnessFile, packSkills, redactRepoUrl, type InputIssue } from '@reins/shared';
+import { escapeControlChars, isSpecError, loadConfig, loadHarnessFile, packSkills, redactRepoUrl, terminalJson, type InputIssue } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { help } from './submit.js';
@@ -25,11 +25,11 @@ export async function validate(argv: string[]): Promise<ExitCode> {
     summary = summarise(harness);
   } catch (error) {
     if (!isSpecError(error)) throw error;
-    if (values.json) console.log(JSON.stringify({ ok: false, issues: error.issues.map(jsonIssue) }));
-    else console.error(error.message);
+    if (values.json) console.log(terminalJson({ ok: false, issues: error.issues.map(jsonIssue) }));
+    else console.error(escapeControlChars(error.message));
     return EXIT.invalid;
   }
-  console.log(values.json ? JSON.stringify({ ok: true, issues: [], summary }) : `ok  ${summary}`);
+  console.log(values.json ? terminalJson({ ok: true, issues: [], summary }) : escapeControlChars(`ok  ${summary}`));
   return EXIT.ok;
 }
 

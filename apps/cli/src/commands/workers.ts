@@ -1,4 +1,4 @@
-import { FleetReader, formatDuration, type WorkerRegistration } from '@reins/shared';
+import { FleetReader, escapeControlChars, formatDuration, terminalJson, type WorkerRegistration } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -30,7 +30,7 @@ export async function workers(argv: string[]): Promise<ExitCode> {
   try {
     const live: (WorkerRegistration & { labels?: unknown })[] = await new FleetReader(await ctx.redis(), ctx.keys).liveWorkers();
     if (values.json) {
-      console.log(JSON.stringify({ workers: live }));
+      console.log(terminalJson({ workers: live }));
       return EXIT.ok;
     }
     if (live.length === 0) {
@@ -38,7 +38,9 @@ export async function workers(argv: string[]): Promise<ExitCode> {
       return EXIT.ok;
     }
     const now = Date.now();
-    console.log(table([['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'], ...live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)])]));
+    // A registration is what a worker wrote about itself, labels included: escaped (the table has no colours).
+    const rows = live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)].map(escapeControlChars));
+    console.log(table([['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'], ...rows]));
     const used = live.reduce((sum, w) => sum + w.used, 0);
     const slots = live.reduce((sum, w) => sum + w.slots, 0);
     console.log(`\n${live.length} worker${live.length === 1 ? '' : 's'}, ${used}/${slots} slots in use`);
