@@ -1,6 +1,6 @@
 import { access, constants, mkdir } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, describeTopology, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
+import { assertRedisReachable, createRedis, describeTopology, escapeControlChars, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -98,7 +98,8 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
   else {
     for (const c of checks) {
       const mark = !c.ok ? 'MISSING' : c.warn ? 'WARN   ' : 'ok     ';
-      console.log(`${mark} ${c.name.padEnd(9)} ${c.detail}`);
+      // Details quote other programs (Redis's errors, `claude --version`): escaped like everything printed.
+      console.log(`${mark} ${c.name.padEnd(9)} ${escapeControlChars(c.detail)}`);
       if ((!c.ok || c.warn) && c.fix) console.log(`        ${' '.repeat(9)} fix: ${c.fix}`);
     }
   }

@@ -28,7 +28,8 @@ export async function plan(argv: string[]): Promise<ExitCode> {
   child.stderr.on('data', (text: string) => process.stderr.write(escapeControlChars(text)));
   let stdout = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  // 'close', not 'exit': the planner's last stdout and stderr chunks can arrive after it exited.
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
   if (code !== 0) return EXIT.failed;
   const { team } = JSON.parse(stdout) as { team: unknown };
   console.log(values.json ? terminalJson({ team }) : renderTeam(team).trimEnd());
