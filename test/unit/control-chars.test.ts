@@ -1,6 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { escapeControlChars, escapeControlCharsDeep, terminalJson } from '../../libs/shared/src/control-chars.js';
 import { prettyLogLine } from '../../libs/shared/src/logger.js';
+import { tempDir } from '../helpers/test-root.js';
 
 const OSC_52 = '\u001b]52;c;cm0gLXJmIH4=\u0007';
 const OSC_0 = '\u001b]0;pwned\u001b\\';
@@ -133,6 +138,19 @@ describe('pretty role logs on a terminal', () => {
     expect(plain).not.toMatch(UNSAFE);
     expect(plain).toContain('\\x9b2J');
     expect(plain).toContain('a\\x1b]0;pwned');
+  });
+
+  it("is what a role's logger writes on a real terminal (a pseudo-terminal from script(1))", async () => {
+    const logger = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../libs/shared/dist/logger.js');
+    const hostile = terminalJson(`${OSC_52}${CLEAR}\u009b\u202e`);
+    const program = path.join(tempDir('pretty-log'), 'log.mjs');
+    writeFileSync(program, `import { createLogger } from ${JSON.stringify(logger)};\ncreateLogger({ name: 'reins-worker' }).warn({ output: ${hostile} }, 'agent said ' + ${hostile});\n`);
+    const { stdout, exitCode } = await execa('script', ['-qfec', `${process.execPath} ${program}`, '/dev/null'], { stdin: 'ignore', reject: false, env: { ...process.env, NO_COLOR: '' } });
+    expect(exitCode, stdout).toBe(0);
+    expect(stdout).toContain('agent said \\x1b]52;c;cm0gLXJmIH4=\\x07\\x1b[2J\\x1b[H\\x9b\\u202e');
+    // On a terminal pino-pretty colours; the pty's own CR before each newline aside, nothing else is left.
+    expect(stdout).toMatch(SGR);
+    expect(stdout.replace(SGR, '').replaceAll('\r\n', '\n')).not.toMatch(UNSAFE);
   });
 
   it('escapes a line that is not JSON', () => {
