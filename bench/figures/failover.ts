@@ -9,7 +9,7 @@ import { startSentinelSet } from '../../test/helpers/sentinel.js';
 import { tempDir } from '../../test/helpers/test-root.js';
 import type { Figure } from '../lib/figure.js';
 import { describeTimings, fleetTimings, type BenchOptions } from '../lib/options.js';
-import { startBenchFleet } from '../lib/reins.js';
+import { lastBeats, startBenchFleet } from '../lib/reins.js';
 import { withScope } from '../lib/scope.js';
 
 /** The lease (TTL 10 s) outlasts the failover, so the agents ride it out; the tick is short to see the first beat. */
@@ -46,8 +46,7 @@ export async function failover(options: BenchOptions): Promise<Figure[]> {
       // A beat stamped after the kill can only have been written to the new master.
       const beat = await waitFor(
         async () => {
-          const stamps = await Promise.all(jobIds.map((id) => redis.hget(keys.heartbeat(id), 'beatAt')));
-          const fresh = stamps.map(Number).filter((at) => at > killedAt);
+          const fresh = (await lastBeats(redis, fleet.prefix, jobIds)).filter((at): at is number => at !== undefined && at > killedAt);
           return fresh.length === jobIds.length ? Math.max(...fresh) : undefined;
         },
         'heartbeats on the new master',

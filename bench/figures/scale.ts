@@ -8,8 +8,11 @@ import { summarize, type Figure } from '../lib/figure.js';
 import { describeTimings, fleetTimings, type BenchOptions } from '../lib/options.js';
 import { cpuSeconds, rssMiB } from '../lib/probes.js';
 import { startRawWorker } from '../lib/raw-baseline.js';
-import { startBenchFleet, storeFor, submitAgents, waitForAgentsRunning, type SubmittedAgent } from '../lib/reins.js';
+import { lastBeats, startBenchFleet, storeFor, submitAgents, waitForAgentsRunning, type SubmittedAgent } from '../lib/reins.js';
 import { withScope } from '../lib/scope.js';
+
+/** Two readings of one beat differ by at most a few ms (two clocks' rounding); beats are a tick apart. */
+const BEAT_JITTER_MS = 20;
 
 interface HeartbeatWatch {
   /** Per agent, the distinct beatAt values seen, in order. */
@@ -25,12 +28,11 @@ interface HeartbeatWatch {
 }
 
 /**
- * Reads every agent's heartbeat hash (field beatAt: when its worker last beat) more often than the tick,
- * for the whole window. Consecutive distinct values are consecutive beats, so their gaps are the real
+ * Reads when every agent's heartbeat was last refreshed (lastBeats: from its TTL left) more often than the
+ * tick, for the whole window. Consecutive distinct values are consecutive beats, so their gaps are the real
  * tick intervals of each agent's monitor loop, whatever the polling jitter.
  */
 async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly SubmittedAgent[], windowMs: number, pollMs: number): Promise<HeartbeatWatch> {
-  const keys = createKeys(fleet.prefix);
   const beats: number[][] = agents.map(() => []);
   const missing: number[] = [];
   const sessions: number[] = [];
@@ -41,18 +43,22 @@ async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly
   let samples = 0;
   while (Date.now() - startedAt < windowMs) {
     const tickStart = Date.now();
-    const pipeline = connection.pipeline();
-    for (const agent of agents) pipeline.hget(keys.heartbeat(agent.jobId), 'beatAt');
-    const replies = (await pipeline.exec()) ?? [];
     let gone = 0;
-    replies.forEach(([error, value], i) => {
-      const beatAt = !error && typeof value === 'string' ? Number(value) : undefined;
+    (
+      await lastBeats(
+        connection,
+        fleet.prefix,
+        agents.map((a) => a.jobId),
+      )
+    ).forEach((beatAt, i) => {
       if (beatAt === undefined) {
         gone += 1;
         return;
       }
+      // The same beat read twice differs by the clock's rounding; a new one is a tick later.
       const seen = beats[i]!;
-      if (seen.at(-1) !== beatAt) seen.push(beatAt);
+      const last = seen.at(-1);
+      if (last === undefined || Math.abs(beatAt - last) > BEAT_JITTER_MS) seen.push(beatAt);
     });
     missing.push(gone);
     samples += 1;

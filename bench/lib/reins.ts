@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import type { RedisConnection } from '@reins/shared';
 import { QUEUES, RunStore, addJob, agentJobId, createKeys, isFinalRunStatus, loadHarnessFile, newRunId, openQueue, type MemberRecord } from '@reins/shared';
 import { MAX_TEAM_SIZE } from '../../libs/shared/src/spec/harness.js';
 import { startFleet, writeHarness, repoRoot, type Fleet, type FleetOptions } from '../../test/helpers/fleet.js';
@@ -97,6 +98,22 @@ export async function countHeartbeats(connection: Redis, fleet: Fleet, agents: r
   for (const agent of agents) pipeline.exists(keys.heartbeat(agent.jobId));
   const replies = (await pipeline.exec()) ?? [];
   return replies.filter(([error, value]) => !error && value === 1).length;
+}
+
+/**
+ * When each heartbeat was last refreshed (undefined: no live heartbeat). A tick only pushes the key's TTL
+ * back to its full length (field ttlMs), so the beat is the read time minus the TTL already used.
+ */
+export async function lastBeats(connection: RedisConnection, prefix: string, jobIds: readonly string[]): Promise<(number | undefined)[]> {
+  const keys = createKeys(prefix);
+  const pipeline = connection.pipeline();
+  for (const jobId of jobIds) pipeline.hget(keys.heartbeat(jobId), 'ttlMs').pttl(keys.heartbeat(jobId));
+  const replies = (await pipeline.exec()) ?? [];
+  const now = Date.now();
+  return jobIds.map((_, i) => {
+    const [ttlMs, left] = [Number(replies[2 * i]?.[1]), Number(replies[2 * i + 1]?.[1])];
+    return Number.isFinite(ttlMs) && left > 0 ? now - (ttlMs - left) : undefined;
+  });
 }
 
 /**

@@ -14,10 +14,12 @@ const keys = createKeys('agent-socket');
 let store: RunStore;
 const logger = createLogger({ name: 'test', level: 'silent' });
 const open: AgentSockets[] = [];
+/** The tool hooks the workers were told of, as [job, event]. */
+const hooks: [string, string | undefined][] = [];
 
 /** A worker's sockets: each test's two "workers" serve one attempt each. */
 function worker(): AgentSockets {
-  const sockets = new AgentSockets({ redis: redis.client, keys, store, logger, heartbeatTtlMs: 30_000 });
+  const sockets = new AgentSockets({ redis: redis.client, keys, store, logger, heartbeatTtlMs: 30_000, onHook: (jobId, event) => hooks.push([jobId, event]) });
   open.push(sockets);
   return sockets;
 }
@@ -88,6 +90,11 @@ describe("an agent's socket to its worker", () => {
     expect(await askWorker(second.channel.path, first.channel.token, { op: 'checkpoint', data: { x: 1 } })).toMatchObject({ ok: false, kind: 'refused' });
     expect(await askWorker(second.channel.path, second.channel.token, { op: 'checkpoint', data: { x: 2 } })).toEqual({ ok: true, result: { saved: true } });
     expect(await askWorker(second.channel.path, second.channel.token, { op: 'beat', event: 'PostToolUse' })).toEqual({ ok: true, result: { superseded: false } });
+    // The worker's monitor hears of each tool hook (a tool between them is work, not a hang).
+    expect(hooks.slice(-2)).toEqual([
+      [`${runId}.solo`, 'PreToolUse'],
+      [`${runId}.solo`, 'PostToolUse'],
+    ]);
     expect((await store.readCursor(runId, 'solo'))?.data).toEqual({ x: 2 });
   });
 

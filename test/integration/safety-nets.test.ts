@@ -59,7 +59,9 @@ describe('safety nets with command agents', () => {
         { name: 'solo', dependsOn: [], jobId: 'r-fencetest1.solo' },
       ]);
       // Two workers' sockets: the first still serves the attempt the second superseded.
-      const sockets = [0, 1].map(() => new AgentSockets({ redis: redis.client, keys: createKeys(fleet.prefix), store, logger: createLogger({ name: 'test', level: 'silent' }), heartbeatTtlMs: 30_000 }));
+      const sockets = [0, 1].map(
+        () => new AgentSockets({ redis: redis.client, keys: createKeys(fleet.prefix), store, logger: createLogger({ name: 'test', level: 'silent' }), heartbeatTtlMs: 30_000, onHook: () => undefined }),
+      );
       try {
         const agents: Record<string, string>[] = [];
         for (const s of sockets) {

@@ -83,7 +83,7 @@ describe('the CLI escapes what agents and run data say before it colours it', ()
     const snapshot = { view: toRunView(run, members), run, members, attempts };
     const activity = {
       heartbeatTtlMs: 10_000,
-      heartbeats: new Map([['r-abc.waiting', { workerId: `w${HOSTILE}`, host: `h${HOSTILE}`, beatAt: now - 500, lastEventAt: now, lastHookAt: undefined, inTool: false }]]),
+      heartbeats: new Map([['r-abc.waiting', { workerId: `w${HOSTILE}`, host: `h${HOSTILE}`, beatAt: now - 500, lastHookAt: undefined, inTool: false }]]),
       lastEvents: new Map([['waiting', { id: '1-0', at: now - 200, kind: `output${HOSTILE}`, text: `said ${HOSTILE}` }]]),
     };
     for (const stream of [pipe, terminal]) {

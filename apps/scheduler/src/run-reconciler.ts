@@ -46,6 +46,8 @@ const MAX_IMMEDIATE_PASSES = 4;
  */
 export class RunReconciler {
   private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
+  /** When each run's last pass ended. */
+  private readonly passedAt = new Map<string, number>();
 
   constructor(private readonly deps: RunReconcilerDeps) {}
 
@@ -69,10 +71,18 @@ export class RunReconciler {
         this.deps.logger.warn({ err: error, runId }, 'reconcile failed; the next sweep retries');
       } finally {
         this.inFlight.delete(runId);
+        this.passedAt.set(runId, Date.now());
       }
     })();
     this.inFlight.set(runId, entry);
     return entry.done;
+  }
+
+  /** Of the given (active) runs, those with no pass under way and none since `before`; forgets the others' times. */
+  quietSince(runIds: readonly string[], before: number): string[] {
+    const active = new Set(runIds);
+    for (const runId of this.passedAt.keys()) if (!active.has(runId)) this.passedAt.delete(runId);
+    return runIds.filter((runId) => !this.inFlight.has(runId) && (this.passedAt.get(runId) ?? 0) <= before);
   }
 
   /** Waits for the passes under way. */

@@ -28,8 +28,10 @@ export interface SchedulerOptions {
 
 /**
  * Turns submitted harnesses into runs and drives each run to its end. Progress comes from one idempotent
- * pass per run (run-reconciler.ts, deciding in reconcile.ts). Queue events make it prompt; a sweep over the
- * active runs makes it certain, so a lost event or a scheduler restart never leaves a run waiting forever.
+ * pass per run (run-reconciler.ts, deciding in reconcile.ts). Queue events and run events (every member
+ * transition is published) make it prompt; a sweep over the active runs makes it certain, so a lost event or
+ * a scheduler restart never leaves a run waiting forever. The sweep passes a run only when its last pass is
+ * a third of a heartbeat TTL old: a run of sleeping agents costs Redis little (see quietPassMs).
  */
 export class Scheduler {
   private state: SchedulerState = 'created';
@@ -47,6 +49,7 @@ export class Scheduler {
   private controlWorker: Worker | undefined;
   private agentEvents: QueueEvents | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
+  private runEvents: RedisConnection | undefined;
 
   constructor(private readonly options: SchedulerOptions) {
     const { config, keys, logger, connection } = options;
@@ -98,6 +101,14 @@ export class Scheduler {
     this.controlWorker = new Worker(QUEUES.control, (job) => this.onSubmit(job), { connection: this.connect(), prefix: keys.bullPrefix, concurrency: 4 });
     this.controlWorker.on('error', (error) => logger.error({ err: error }, 'control queue error'));
 
+    // Any run's member changed (a worker started or ended an attempt, a person cancelled or retried): pass it.
+    this.runEvents = this.connect();
+    this.runEvents.on('message', (_channel: string, message: string) => {
+      const runId = runIdOfEvent(message);
+      if (runId) void this.requestReconcile(runId);
+    });
+    await this.runEvents.subscribe(keys.runEventsChannel);
+
     this.notifier.start();
     this.sweepTimer = setInterval(() => void this.sweep(), config.reconcileIntervalMs);
     await this.sweep();
@@ -120,7 +131,8 @@ export class Scheduler {
   private async sweep(): Promise<void> {
     try {
       const runIds = await this.store.activeRunIds();
-      await Promise.all(runIds.map((runId) => this.requestReconcile(runId)));
+      const due = this.reconciler.quietSince(runIds, Date.now() - quietPassMs(this.options.config));
+      await Promise.all(due.map((runId) => this.requestReconcile(runId)));
     } catch (error) {
       this.options.logger.warn({ err: error }, 'sweep failed');
     }
@@ -140,6 +152,7 @@ export class Scheduler {
         ['control worker', () => this.controlWorker?.close()],
         ['notifier', () => this.notifier.close()],
         ['queue events', () => this.agentEvents?.close()],
+        ['run events', () => this.runEvents?.unsubscribe()],
         ['reconciles in flight', () => this.reconciler.drain()],
         ['agent queues', () => this.queues.close()],
         ['integrate and notify queues', () => Promise.all([this.integrateQueue.close(), this.notifyQueue.close()])],
@@ -149,5 +162,22 @@ export class Scheduler {
       this.options.logger,
     );
     this.state = 'closed';
+  }
+}
+
+/**
+ * How old a run's last pass must be before the sweep passes it again. Events pass a run at once; the sweep
+ * is the net under them, and what finds a missing heartbeat, so a third of the TTL is soon enough: a dead
+ * agent is found within 4/3 of a TTL.
+ */
+export const quietPassMs = (config: Pick<ReinsConfig, 'reconcileIntervalMs' | 'heartbeatTtlMs'>): number => Math.max(config.reconcileIntervalMs, Math.floor(config.heartbeatTtlMs / 3));
+
+/** The run a run event names (see RunStore: every write publishes `{runId, …}`). */
+function runIdOfEvent(message: string): string | undefined {
+  try {
+    const runId = (JSON.parse(message) as { runId?: unknown }).runId;
+    return typeof runId === 'string' ? runId : undefined;
+  } catch {
+    return undefined;
   }
 }

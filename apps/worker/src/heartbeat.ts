@@ -7,19 +7,20 @@ export interface HeartbeatValue {
   host: string;
   attempt: number;
   epoch: number;
-  /** The agent's pid (its process group). */
+  /** The agent's pid (its process group), once the launcher wrote it. */
   pid: number | undefined;
-  /** The last stream event the worker read (epoch ms). */
-  lastEventAt: number;
 }
 
 /**
- * `<prefix>:hb:<job>` is a hash with a TTL: the worker refreshes it every tick while the agent lives,
- * and Claude Code's tool hooks refresh it between ticks (field lastHookAt). When it expires, the job is
- * presumed stalled.
+ * `<prefix>:hb:<job>` is a hash with a TTL: the worker refreshes it every tick while the agent lives, and
+ * Claude Code's tool hooks refresh it between ticks (fields lastHookAt, inTool). When it expires, the job is
+ * presumed stalled. A tick is one PEXPIRE: the fields are written only when they change (a new attempt, the
+ * pid once known) or when the key was gone; readers tell the last beat from the TTL left (field ttlMs).
  */
 export class Heartbeats {
   private readonly redis: RedisConnection & ReinsScripts;
+  /** The fields last written, by job: a tick that would write the same ones only pushes the TTL. */
+  private readonly written = new Map<string, string>();
 
   constructor(
     redis: RedisConnection,
@@ -29,21 +30,15 @@ export class Heartbeats {
     this.redis = withScripts(redis);
   }
 
-  /** Refreshes one agent's heartbeat; returns what the hooks said: the last ping, and whether a tool is running. */
-  async beat(jobId: string, value: HeartbeatValue): Promise<{ lastHookAt: number | undefined; inTool: boolean }> {
+  /** Refreshes one agent's heartbeat. */
+  async beat(jobId: string, value: HeartbeatValue): Promise<void> {
     const key = this.keys.heartbeat(jobId);
-    const fields: Record<string, string> = {
-      workerId: value.workerId,
-      host: value.host,
-      attempt: String(value.attempt),
-      epoch: String(value.epoch),
-      lastEventAt: String(value.lastEventAt),
-      beatAt: String(Date.now()),
-    };
+    const fields: Record<string, string> = { workerId: value.workerId, host: value.host, attempt: String(value.attempt), epoch: String(value.epoch), ttlMs: String(this.ttlMs) };
     if (value.pid !== undefined) fields.pid = String(value.pid);
-    const replies = await this.redis.multi().hset(key, fields).pexpire(key, this.ttlMs).hmget(key, 'lastHookAt', 'inTool').exec();
-    const [lastHookAt, inTool] = (replies?.[2]?.[1] ?? []) as (string | null)[];
-    return { lastHookAt: lastHookAt ? Number(lastHookAt) : undefined, inTool: inTool === '1' };
+    const signature = JSON.stringify(fields);
+    if (this.written.get(jobId) === signature && (await this.redis.pexpire(key, this.ttlMs)) === 1) return;
+    await this.redis.multi().hset(key, fields).pexpire(key, this.ttlMs).exec();
+    this.written.set(jobId, signature);
   }
 
   async read(jobId: string): Promise<Record<string, string> | undefined> {
@@ -53,6 +48,7 @@ export class Heartbeats {
 
   /** Removes the heartbeat if it is still this attempt's, so the next attempt need not wait for it to expire. */
   async clear(jobId: string, epoch: number): Promise<void> {
+    this.written.delete(jobId);
     await this.redis.reinsClearHeartbeat(this.keys.heartbeat(jobId), String(epoch));
   }
 }

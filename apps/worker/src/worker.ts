@@ -92,7 +92,7 @@ export class AgentWorker {
     this.fast = this.connect('fast');
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
-    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs });
+    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => this.onHook(jobId, event) });
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -191,6 +191,14 @@ export class AgentWorker {
       logger.error({ silentMs, agents: this.running.size }, "Redis out of reach past the lease: stopping this worker's agents (self-fencing)");
       fenceAgents(this.running, this.tmux, stopGraceMs);
     }
+  }
+
+  /** A tool hook of a watched agent: a tool starts (PreToolUse) or ended. */
+  private onHook(jobId: string, event: string | undefined): void {
+    const activity = this.running.get(jobId)?.activity;
+    if (!activity) return;
+    activity.lastHookAt = Date.now();
+    activity.inTool = event === 'PreToolUse';
   }
 
   private onControlMessage(message: string): void {

@@ -70,6 +70,8 @@ export interface AgentSocketDeps {
   store: RunStore;
   logger: Logger;
   heartbeatTtlMs: number;
+  /** Told of each tool hook: the monitor counts a tool between PreToolUse and PostToolUse as work, not a hang. */
+  onHook: (jobId: string, event: string | undefined) => void;
 }
 
 /**
@@ -184,6 +186,7 @@ export class AgentSockets {
     const { keys, store } = this.deps;
     const { runId, member, epoch } = attempt;
     if (request.op === 'beat') {
+      this.deps.onHook(attempt.jobId, request.event);
       const inTool = request.event === 'PreToolUse' ? '1' : '0';
       const result = await this.redis.reinsHookPing(keys.member(runId, member), keys.heartbeat(attempt.jobId), String(epoch), String(Date.now()), String(this.deps.heartbeatTtlMs), inTool);
       return { superseded: Number(result) === -1 };

@@ -5,12 +5,24 @@ import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
 import type { AttemptFiles, InstalledBin } from '../tmux/launcher.js';
 
+/** What the monitor has seen of one agent so far. */
+export interface AgentActivity {
+  startedAt: number;
+  lastEventAt: number;
+  /** The last ping of Claude Code's tool hooks (0: none yet). */
+  lastHookAt: number;
+  /** A tool is between its PreToolUse and PostToolUse pings. */
+  inTool: boolean;
+}
+
 /** An agent this worker watches: the lifecycle stops it on a cancel, a kill request, a drain or self-fencing. */
 export interface RunningAgent {
   meta: AttemptMeta;
   /** Aborting stops the agent; the reason is a StopReason. */
   stop: AbortController;
   files: AttemptFiles;
+  /** What the monitor has seen; the agent's socket adds what the tool hooks say. */
+  activity: AgentActivity;
 }
 
 /** The safety nets' timings for this worker (config/timings.ts derives them from the TTL and the tick). */

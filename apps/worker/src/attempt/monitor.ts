@@ -5,19 +5,11 @@ import { describeEvent, type AgentJobData, type AttemptMeta, type StreamEvent } 
 import { renewLease } from '../heartbeat.js';
 import { attemptFiles, type AttemptFiles } from '../tmux/launcher.js';
 import { Checkpointer } from './checkpointer.js';
-import { limitFor, sessionIndexDir, type AttemptDeps } from './deps.js';
+import { limitFor, sessionIndexDir, type AgentActivity, type AttemptDeps } from './deps.js';
 import { agentPid, stopAgent } from './stop-agent.js';
 import { watchAttempt, type AttemptEnd, type StopReason } from './watch.js';
 
-/** What the monitor has seen of one agent so far. */
-export interface AgentActivity {
-  startedAt: number;
-  lastEventAt: number;
-  /** The last ping of Claude Code's tool hooks (0: none yet). */
-  lastHookAt: number;
-  /** A tool is between its PreToolUse and PostToolUse pings. */
-  inTool: boolean;
-}
+export type { AgentActivity } from './deps.js';
 
 /**
  * Whether the agent must be stopped now: past its wall clock, or idle (no output and no tool activity)
@@ -41,13 +33,13 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   const { config, logger } = deps;
   const files = attemptFiles(meta.attemptDir);
   const stop = new AbortController();
-  deps.running.set(meta.jobId, { meta, stop, files });
+  const activity: AgentActivity = { startedAt: meta.startedAt, lastEventAt: Math.max(meta.startedAt, deps.now()), lastHookAt: 0, inTool: false };
+  deps.running.set(meta.jobId, { meta, stop, files, activity });
   // Served from launch on; an adopted agent's socket is served again by this process.
   if (meta.channel) await deps.sockets.listen({ ...meta, channel: meta.channel });
   const checkpointer = new Checkpointer(deps.store, { ...meta }, config.transcriptMaxBytes);
   checkpointer.lastAt = meta.startedAt;
   const limits = { timeoutMs: data.limits.timeoutMs, idleTimeoutMs: data.limits.idleTimeoutMs ?? config.idleTimeoutMs };
-  const activity: AgentActivity = { startedAt: meta.startedAt, lastEventAt: Math.max(meta.startedAt, deps.now()), lastHookAt: 0, inTool: false };
   const counts = { numTurns: 0, events: 0 };
   let pid: number | undefined;
   let lastTickWarning = 0;
@@ -72,7 +64,7 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
           counts.numTurns += events.filter((e) => e.type === 'assistant').length;
         }
         pid ??= await agentPid(files);
-        await beat(deps, meta, files, activity, pid);
+        await beat(deps, meta, files, pid);
         if (mode.adopted && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
         // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
         if (limit?.max !== undefined) await deps.limits.acquire(limit.key, meta.jobId, limit.max);
@@ -97,15 +89,13 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   }
 }
 
-/** Refreshes the heartbeat, then the launcher's lease; takes in what the tool hooks said. */
-async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, activity: AgentActivity, pid: number | undefined): Promise<void> {
+/** Refreshes the heartbeat, then the launcher's lease. (What the tool hooks say reaches `activity` through the agent's socket.) */
+async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, pid: number | undefined): Promise<void> {
   // The lease counts from when the beat was sent: Redis starts its TTL no earlier than that.
   const sentAt = deps.now();
-  const hooks = await deps.heartbeats.beat(meta.jobId, { ...deps.worker, attempt: meta.attempt, epoch: meta.epoch, pid, lastEventAt: activity.lastEventAt });
+  await deps.heartbeats.beat(meta.jobId, { ...deps.worker, attempt: meta.attempt, epoch: meta.epoch, pid });
   deps.redisAnswered(sentAt);
   await renewLease(files.lease, sentAt + deps.timings.fenceAfterMs);
-  if (hooks.lastHookAt !== undefined) activity.lastHookAt = hooks.lastHookAt;
-  activity.inTool = hooks.inTool;
 }
 
 /** One round of reporting: readable lines to the member's event stream and the job log, figures to progress. */

@@ -8,10 +8,8 @@ import { WorkerRegistrationSchema, type WorkerRegistration } from '../protocol/w
 export interface HeartbeatInfo {
   workerId: string | undefined;
   host: string | undefined;
-  /** Last refresh by the worker (epoch ms). */
+  /** Last refresh (epoch ms), from the TTL left: a tick only pushes the TTL back to its full length. */
   beatAt: number | undefined;
-  /** Last stream event the worker read (epoch ms). */
-  lastEventAt: number | undefined;
   /** Last ping from a Claude Code tool hook (epoch ms). */
   lastHookAt: number | undefined;
   /** A tool call is running, as the hooks report it. */
@@ -21,8 +19,7 @@ export interface HeartbeatInfo {
 const HeartbeatHashSchema = z.object({
   workerId: z.string().optional(),
   host: z.string().optional(),
-  beatAt: z.coerce.number().finite().optional(),
-  lastEventAt: z.coerce.number().finite().optional(),
+  ttlMs: z.coerce.number().finite().optional(),
   lastHookAt: z.coerce.number().finite().optional(),
   inTool: z.string().optional(),
 });
@@ -67,14 +64,19 @@ export class FleetReader {
     const found = new Map<string, HeartbeatInfo>();
     if (jobIds.length === 0) return found;
     const pipeline = this.redis.pipeline();
-    for (const jobId of jobIds) pipeline.hgetall(this.keys.heartbeat(jobId));
+    for (const jobId of jobIds) pipeline.hgetall(this.keys.heartbeat(jobId)).pttl(this.keys.heartbeat(jobId));
     const replies = (await pipeline.exec()) ?? [];
-    replies.forEach(([error, hash], i) => {
+    const now = Date.now();
+    jobIds.forEach((jobId, i) => {
+      const [[error, hash], [ttlError, pttl]] = [replies[2 * i] ?? [null, {}], replies[2 * i + 1] ?? [null, -2]];
       if (error) throw error;
+      if (ttlError) throw ttlError;
       const parsed = HeartbeatHashSchema.safeParse(hash);
       if (!parsed.success || Object.keys(hash as object).length === 0) return;
       const h = parsed.data;
-      found.set(jobIds[i]!, { workerId: h.workerId, host: h.host, beatAt: h.beatAt, lastEventAt: h.lastEventAt, lastHookAt: h.lastHookAt, inTool: h.inTool === '1' });
+      const left = Number(pttl);
+      const beatAt = h.ttlMs !== undefined && left > 0 ? now - Math.max(0, h.ttlMs - left) : undefined;
+      found.set(jobId, { workerId: h.workerId, host: h.host, beatAt, lastHookAt: h.lastHookAt, inTool: h.inTool === '1' });
     });
     return found;
   }
