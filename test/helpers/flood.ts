@@ -13,16 +13,17 @@ export function floodAgent(bytes: number, files: { startGate?: string; doneFile?
   const script = `const fs = require('node:fs');
     const [bytes, gate, done] = [Number(process.argv[1]), process.argv[2], process.argv[3]];
     const t = setInterval(() => {
-      if (gate && !fs.existsSync(gate)) return;
+      if (gate !== '-' && !fs.existsSync(gate)) return;
       clearInterval(t);
       const line = JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'flooding ' + 'x'.repeat(60) }] } }) + '\\n';
       const block = Buffer.from(line.repeat(Math.ceil(65536 / line.length)));
       for (let written = 0; written < bytes; written += block.length) fs.writeSync(1, block);
       fs.writeSync(1, Buffer.alloc(2 * 1024 * 1024, '{'));
       fs.writeSync(1, '\\n' + ${JSON.stringify(JSON.stringify(FLOOD_RESULT))} + '\\n');
-      if (done) fs.writeFileSync(done, '');
+      if (done !== '-') fs.writeFileSync(done, '');
     }, 25);`;
-  return { kind: 'command', argv: [process.execPath, '-e', script, String(bytes), files.startGate ?? '', files.doneFile ?? ''] };
+  // A harness refuses an empty argument: "-" stands for none.
+  return { kind: 'command', argv: [process.execPath, '-e', script, String(bytes), files.startGate ?? '-', files.doneFile ?? '-'] };
 }
 
 /** A quiet command agent: writes `startedFile`, waits for `gate`, prints one line and exits 0. */
