@@ -1,8 +1,9 @@
-import { openSync, readSync, statSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KEEP_JOB_LOG_LINES, QUEUES, agentJobId, createKeys, openQueue } from '@reins/shared';
-import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { openGate } from '../helpers/gate.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { FLOOD_RESULT, floodAgent, peakRssMiB, quietAgent } from '../helpers/flood.js';
 import { useRedis } from '../helpers/redis.js';
@@ -103,6 +104,48 @@ describe('output is bounded', () => {
     } finally {
       listener.disconnect();
     }
+  });
+
+  it('a worker restarted after cutting a flood adopts the agent and reads on from where the kept part starts, not from the hole', async () => {
+    const dir = tempDir('flood-adopt');
+    const flooded = path.join(dir, 'flooded');
+    const gate = path.join(dir, 'gate');
+    // 20 MB of assistant lines, then it waits; once let go, one plain line and the result.
+    const script = `const fs = require('node:fs');
+      const line = JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: 'flooding' }] } }) + '\\n';
+      const block = Buffer.from(line.repeat(1_000));
+      for (let written = 0; written < 20_000_000; written += block.length) fs.writeSync(1, block);
+      fs.writeFileSync(process.argv[1], '');
+      const t = setInterval(() => {
+        if (!fs.existsSync(process.argv[2])) return;
+        clearInterval(t);
+        fs.writeSync(1, 'after the restart\\n' + ${JSON.stringify(JSON.stringify(FLOOD_RESULT))} + '\\n');
+      }, 25);`;
+    const file = await writeHarness(dir, { name: 'flood-adopt', retry: { attempts: 2 }, team: [{ name: 'flood', prompt: 'flood', agent: { kind: 'command', argv: [process.execPath, '-e', script, flooded, gate] } }] });
+    // A TTL that outlasts the restart, so the job does not move.
+    await withFleet({ redisUrl: redis.url, env: { ...CHAOS_ENV, REINS_HEARTBEAT_TTL_MS: '6000', REINS_OUTPUT_MAX_BYTES: String(MIB) } }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      const attemptDir = path.join(fleet.dataDir, 'runs', runId, 'flood', 'e1');
+      const cutAt = await waitFor(
+        () => existsSync(flooded) && statSync(path.join(attemptDir, 'stdout.jsonl')).blocks * 512 <= MIB && readFileSync(path.join(attemptDir, 'stdout.start'), 'utf8'),
+        'the flood cut to its cap',
+      );
+      await fleet.workers[0]!.kill9();
+      // With a larger cap now, the file is under it: only stdout.start tells the new worker where the hole ends.
+      const restarted = await fleet.startWorker('w1', { REINS_OUTPUT_MAX_BYTES: String(64 * MIB) });
+      expect(restarted.log()).toContain('adopting leftover session');
+      openGate(gate);
+      const view = await waitForRunEnd(store, runId);
+      expect(view.status).toBe('succeeded');
+      expect(view.members[0]!.attempts).toBe(1);
+      const texts = (await store.readEvents(runId, 'flood', '-', 100_000)).map((e) => e.text);
+      const after = texts.indexOf('after the restart');
+      expect(texts.slice(after, after + 2)).toEqual(['after the restart', 'success in 1 turn: flood done']);
+      // Read from 0, the hole would have come back as one long line of zeros, cut and flagged.
+      expect(texts.filter((t) => t.includes('\0') || t.includes('was cut'))).toEqual([]);
+      expect(Number(cutAt)).toBeGreaterThan(18_000_000);
+    });
   });
 
   it("a job's log keeps its newest lines", async () => {
