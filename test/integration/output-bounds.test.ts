@@ -152,7 +152,10 @@ describe('output is bounded', () => {
     const keys = createKeys(`t-joblog-${process.pid}`);
     const queue = openQueue(QUEUES.agent, redis.client, keys);
     try {
-      const job = await queue.add('agent.run', {});
+      const added = await queue.add('agent.run', {});
+      // As a worker gets it: its options read back from Redis.
+      const job = (await queue.getJob(added.id!))!;
+      expect(job.opts.keepLogs).toBe(KEEP_JOB_LOG_LINES);
       for (let i = 0; i < KEEP_JOB_LOG_LINES + 10; i += 1) await job.log(`line ${i}`);
       const { logs, count } = await queue.getJobLogs(job.id!, -1, -1);
       expect(count).toBe(KEEP_JOB_LOG_LINES);
