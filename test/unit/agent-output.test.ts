@@ -3,13 +3,14 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MAX_LINE_BYTES, type StreamEvent } from '@reins/shared';
-import { BATCH_MAX_EVENTS, OutputReader, READ_MAX_BYTES, type OutputBatch } from '../../apps/worker/src/claude/stream-reader.js';
+import { BATCH_MAX_EVENTS, OutputReader, READ_MAX_BYTES, READ_MAX_LINES, type OutputBatch } from '../../apps/worker/src/claude/stream-reader.js';
 import { OutputCap } from '../../apps/worker/src/attempt/output-cap.js';
 import { tempDir } from '../helpers/test-root.js';
 
 const MIB = 1024 * 1024;
 const RESULT = '{"type":"result","subtype":"success","is_error":false,"result":"the end"}';
-const assistantLine = (n: number) => JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: `line ${n}` }] } });
+/** About 400 bytes, as Claude Code's lines are: 4 MiB of them stay under READ_MAX_LINES. */
+const assistantLine = (n: number) => JSON.stringify({ type: 'assistant', message: { content: [{ type: 'text', text: `line ${n} ${'.'.repeat(340)}` }] } });
 
 /** Stream-json lines of about `bytes`, each an assistant message; returns how many. */
 function writeLines(file: string, bytes: number, last = ''): number {
@@ -57,6 +58,23 @@ describe('OutputReader', () => {
     expect(seen).toBe(total);
     // Not final: the result line has no newline yet, and waits.
     expect(last?.type).toBe('assistant');
+  });
+
+  it('stops at about READ_MAX_LINES lines (at the end of the chunk that reaches it), however short they are', async () => {
+    const file = path.join(tempDir('output-reader'), 'stdout.jsonl');
+    // Lines that fail JSON.parse: the dearest kind.
+    writeFileSync(file, '{x}\n'.repeat(100_000));
+    const reader = new OutputReader(file);
+    const counts: number[] = [];
+    for (let more = true; more; ) {
+      const batch = await reader.read();
+      counts.push(batch.count);
+      more = batch.more;
+    }
+    await reader.close();
+    expect(counts.reduce((sum, n) => sum + n, 0)).toBe(100_000);
+    for (const count of counts) expect(count).toBeLessThanOrEqual(READ_MAX_LINES + 64 * 1024);
+    expect(counts.length).toBeGreaterThanOrEqual(4);
   });
 
   it('the final read takes the rest in bounded steps, a last line without a newline included', async () => {

@@ -8,6 +8,12 @@ const CHUNK_BYTES = 64 * 1024;
  * and it died with every agent on it.
  */
 export const READ_MAX_BYTES = 4 * 1024 * 1024;
+/**
+ * The most lines one read goes through (it stops at the end of the 64 KiB chunk that reaches it). A line
+ * that is not JSON costs up to ~6 µs (JSON.parse throws), so 4 MiB of short bad lines would cost seconds
+ * of CPU a tick; honest stream-json lines are hundreds of bytes or more, and 4 MiB of them stay under it.
+ */
+export const READ_MAX_LINES = 25_000;
 /** The newest events a batch keeps to report; the others are counted, seen once, and let go. */
 export const BATCH_MAX_EVENTS = 200;
 
@@ -19,7 +25,7 @@ export interface OutputBatch {
   count: number;
   /** The assistant messages among them: Claude Code's turns. */
   turns: number;
-  /** The read stopped at its byte cap: output is left for the next one. */
+  /** The read stopped at its byte or line cap: output is left for the next one. */
   more: boolean;
 }
 
@@ -39,8 +45,9 @@ function lineEvent(line: SplitLine): StreamEvent | undefined {
 
 /**
  * Reads what was appended to an agent's stdout log since the last call, as whole lines: stream-json events
- * and plain output. Each read takes in at most `maxBytes` (in 64 KiB chunks, each awaited, so the other
- * agents' ticks run in between) and holds at most one partial line of at most MAX_LINE_BYTES.
+ * and plain output. Each read takes in at most `maxBytes` and about `maxLines` (in 64 KiB chunks, each
+ * awaited, so the other agents' ticks run in between) and holds at most one partial line of at most
+ * MAX_LINE_BYTES.
  */
 export class OutputReader {
   private handle: FileHandle | undefined;
@@ -51,13 +58,15 @@ export class OutputReader {
   private resyncing = false;
   private skippedBytes = 0;
   private readonly maxBytes: number;
+  private readonly maxLines: number;
   private readonly maxEvents: number;
 
   constructor(
     private readonly file: string,
-    limits: { maxBytes?: number; maxEvents?: number } = {},
+    limits: { maxBytes?: number; maxLines?: number; maxEvents?: number } = {},
   ) {
     this.maxBytes = limits.maxBytes ?? READ_MAX_BYTES;
+    this.maxLines = limits.maxLines ?? READ_MAX_LINES;
     this.maxEvents = limits.maxEvents ?? BATCH_MAX_EVENTS;
   }
 
@@ -106,7 +115,8 @@ export class OutputReader {
       }
     }
     let readBytes = 0;
-    while (readBytes < this.maxBytes) {
+    let lines = 0;
+    while (readBytes < this.maxBytes && lines < this.maxLines) {
       const { bytesRead } = await this.handle.read(this.buffer, 0, Math.min(CHUNK_BYTES, this.maxBytes - readBytes), this.offset);
       if (bytesRead === 0) break;
       this.offset += bytesRead;
@@ -121,11 +131,12 @@ export class OutputReader {
       }
       if (this.skippedBytes > 0 && !this.resyncing) add(this.takeSkipNote(), true);
       for (const line of this.splitter.push(chunk)) {
+        lines += 1;
         const event = lineEvent(line);
         if (event) add(event, line.cut);
       }
     }
-    batch.more = readBytes >= this.maxBytes;
+    batch.more = readBytes >= this.maxBytes || lines >= this.maxLines;
     if (final && !batch.more) {
       if (this.skippedBytes > 0) add(this.takeSkipNote(), true);
       for (const line of this.splitter.flush()) {

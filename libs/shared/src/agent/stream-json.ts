@@ -96,7 +96,8 @@ function schemaFor(value: Record<string, unknown>): z.ZodType | undefined {
 /** One stdout line to an event; undefined when the line is not a JSON object (a stray print, say). */
 export function parseStreamLine(line: string): StreamEvent | undefined {
   const trimmed = line.trim();
-  if (!trimmed.startsWith('{')) return undefined;
+  // A failed JSON.parse costs microseconds (it throws): 2 million lines of `{` took a reader 11.6 s.
+  if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) return undefined;
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
