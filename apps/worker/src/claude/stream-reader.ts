@@ -87,9 +87,9 @@ export class OutputReader {
   }
 
   /**
-   * The output appended since the last read, up to the byte cap. `onEvent` sees every event, kept in the
-   * batch or not. `final` (the writer is gone): once the end is reached, a last line without a newline
-   * counts too.
+   * The output appended since the last read, up to the byte and line caps. `onEvent` sees every event,
+   * kept in the batch or not. `final` (the writer is gone): once the end is reached, a last line without a
+   * newline counts too.
    */
   async read(onEvent?: (event: StreamEvent) => void, { final = false } = {}): Promise<OutputBatch> {
     const batch: OutputBatch = { events: [], count: 0, turns: 0, more: false };
