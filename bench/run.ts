@@ -22,6 +22,7 @@ import { submitLatency } from './figures/submit-latency.js';
 import { trivialJobs } from './figures/trivial-jobs.js';
 import { workspace } from './figures/workspace.js';
 import { handoff } from './figures/handoff.js';
+import { outputFlood } from './figures/output-flood.js';
 
 interface Suite {
   /** The figures it measures; it runs when BENCH_ONLY names any of them (or is empty). */
@@ -42,6 +43,7 @@ const SUITES: Suite[] = [
   { figures: ['failover'], run: failover },
   { figures: ['workspace', 'workspace-push'], run: workspace },
   { figures: ['handoff'], run: handoff },
+  { figures: ['output-flood'], run: outputFlood },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

@@ -16,6 +16,7 @@ export const FIGURE_NAMES = [
   'workspace',
   'workspace-push',
   'handoff',
+  'output-flood',
 ] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 

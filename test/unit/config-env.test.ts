@@ -37,6 +37,7 @@ describe('loadConfig', () => {
       skillMaxBytes: 1024 * 1024,
       runSkillsMaxBytes: 8 * 1024 * 1024,
       artifactMaxBytes: 64 * 1024 * 1024,
+      outputMaxBytes: 64 * 1024 * 1024,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -70,6 +71,7 @@ describe('loadConfig', () => {
       REINS_SKILL_MAX_BYTES: '2048',
       REINS_RUN_SKILLS_MAX_BYTES: '4096',
       REINS_ARTIFACT_MAX_BYTES: '8192',
+      REINS_OUTPUT_MAX_BYTES: '2097152',
       REINS_BACKOFF_BASE_MS: '10',
       REINS_BACKOFF_FACTOR: '1.5',
       REINS_BACKOFF_MAX_MS: '2000',
@@ -98,6 +100,7 @@ describe('loadConfig', () => {
       skillMaxBytes: 2048,
       runSkillsMaxBytes: 4096,
       artifactMaxBytes: 8192,
+      outputMaxBytes: 2 * 1024 * 1024,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -160,6 +163,7 @@ describe('loadConfig', () => {
       'REINS_SKILL_MAX_BYTES',
       'REINS_RUN_SKILLS_MAX_BYTES',
       'REINS_ARTIFACT_MAX_BYTES',
+      'REINS_OUTPUT_MAX_BYTES',
       'REINS_BACKOFF_BASE_MS',
       'REINS_BACKOFF_FACTOR',
       'REINS_BACKOFF_MAX_MS',
@@ -167,7 +171,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(35);
+    expect(ENV_NAMES).toHaveLength(36);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

@@ -22,7 +22,7 @@ describe('the words of the first hour', () => {
     const file = path.join(tempDir('output-reader'), 'stdout.jsonl');
     writeFileSync(file, 'Hello, world!\n{"type":"result","subtype":"success","is_error":false,"result":"ok"}\n\nBonjour');
     const reader = new OutputReader(file);
-    const events = await reader.readRest();
+    const { events } = await reader.read(undefined, { final: true });
     await reader.close();
     expect(events.map((e) => e.type)).toEqual(['output', 'result', 'output']);
     expect(events.flatMap(describeEvent)).toEqual([

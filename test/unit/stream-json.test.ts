@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { LineSplitter, describeEvent, isInit, isResult, parseStreamLine, type StreamEvent } from '@reins/shared';
+import { LineSplitter, MAX_LINE_BYTES, describeEvent, isInit, isResult, parseStreamLine, type SplitLine, type StreamEvent } from '@reins/shared';
 import { toolTarget } from '../../libs/shared/src/agent/stream-json.js';
 
 const line = (value: unknown) => JSON.stringify(value);
@@ -177,46 +177,102 @@ describe('parseStreamLine', () => {
 });
 
 describe('LineSplitter', () => {
+  const texts = (lines: SplitLine[]) => lines.map((l) => l.text);
+
   it('returns whole lines and keeps a partial line for the next chunk', () => {
     const splitter = new LineSplitter();
-    expect(splitter.push('{"a":1}\n{"b"')).toEqual(['{"a":1}']);
-    expect(splitter.push(':2}\n')).toEqual(['{"b":2}']);
+    expect(splitter.push('{"a":1}\n{"b"')).toEqual([{ text: '{"a":1}', bytes: 7, cut: false }]);
+    expect(splitter.push(':2}\n')).toEqual([{ text: '{"b":2}', bytes: 7, cut: false }]);
     expect(splitter.flush()).toEqual([]);
   });
 
   it('joins a line split over many chunks, including one char at a time', () => {
     const splitter = new LineSplitter();
     const text = `${line(INIT)}\n${line(SUCCESS)}\n`;
-    const lines: string[] = [];
+    const lines: SplitLine[] = [];
     for (const ch of text) lines.push(...splitter.push(ch));
-    expect(lines).toEqual([line(INIT), line(SUCCESS)]);
+    expect(texts(lines)).toEqual([line(INIT), line(SUCCESS)]);
     expect(splitter.flush()).toEqual([]);
   });
 
   it('returns several lines from one chunk and drops empty lines', () => {
     const splitter = new LineSplitter();
-    expect(splitter.push('a\n\nb\nc\n\n')).toEqual(['a', 'b', 'c']);
+    expect(texts(splitter.push('a\n\nb\nc\n\n'))).toEqual(['a', 'b', 'c']);
   });
 
   it('returns nothing for a chunk with no newline', () => {
     const splitter = new LineSplitter();
     expect(splitter.push('abc')).toEqual([]);
     expect(splitter.push('def')).toEqual([]);
-    expect(splitter.push('\n')).toEqual(['abcdef']);
+    expect(texts(splitter.push('\n'))).toEqual(['abcdef']);
   });
 
   it('flush() gives the unterminated last line once', () => {
     const splitter = new LineSplitter();
-    expect(splitter.push('first\nlast without newline')).toEqual(['first']);
-    expect(splitter.flush()).toEqual(['last without newline']);
+    expect(texts(splitter.push('first\nlast without newline'))).toEqual(['first']);
+    expect(texts(splitter.flush())).toEqual(['last without newline']);
     expect(splitter.flush()).toEqual([]);
-    expect(splitter.push('next\n')).toEqual(['next']);
+    expect(texts(splitter.push('next\n'))).toEqual(['next']);
   });
 
-  it('keeps multi-byte characters intact across chunks it is given as strings', () => {
+  it('keeps multi-byte characters intact across chunks, as strings or split inside a character as bytes', () => {
     const splitter = new LineSplitter();
     expect(splitter.push('{"t":"héllo ')).toEqual([]);
-    expect(splitter.push('🌍"}\n')).toEqual(['{"t":"héllo 🌍"}']);
+    expect(texts(splitter.push('🌍"}\n'))).toEqual(['{"t":"héllo 🌍"}']);
+    const bytes = Buffer.from('ü🌍\n');
+    expect(splitter.push(bytes.subarray(0, 1))).toEqual([]);
+    expect(splitter.push(bytes.subarray(1, 4))).toEqual([]);
+    expect(splitter.push(bytes.subarray(4))).toEqual([{ text: 'ü🌍', bytes: 6, cut: false }]);
+  });
+
+  it('holds a partial line apart from the buffer it was given, which the reader reuses', () => {
+    const splitter = new LineSplitter();
+    const buffer = Buffer.from('{"a"');
+    expect(splitter.push(buffer)).toEqual([]);
+    buffer.write('XXXX');
+    expect(texts(splitter.push(':1}\n'))).toEqual(['{"a":1}']);
+  });
+
+  it('cuts a line over its cap to the first bytes and says how long it was, holding no more than the cap', () => {
+    const splitter = new LineSplitter(8);
+    expect(splitter.push('0123')).toEqual([]);
+    expect(splitter.push('456789')).toEqual([]);
+    expect(splitter.push('abcdef')).toEqual([]);
+    expect(splitter.push('gh\nshort\n0123456789\n')).toEqual([
+      { text: '01234567', bytes: 18, cut: true },
+      { text: 'short', bytes: 5, cut: false },
+      { text: '01234567', bytes: 10, cut: true },
+    ]);
+    expect(splitter.push('x'.repeat(20))).toEqual([]);
+    expect(splitter.flush()).toEqual([{ text: 'xxxxxxxx', bytes: 20, cut: true }]);
+  });
+
+  it('reset() drops the partial line and says how many bytes it had', () => {
+    const splitter = new LineSplitter(4);
+    splitter.push('done\npartial');
+    expect(splitter.reset()).toBe(7);
+    expect(texts(splitter.push('next\n'))).toEqual(['next']);
+  });
+
+  it('is linear: a 64 MiB line without a newline in 64 KiB chunks is counted, not rejoined', () => {
+    // Rejoining the partial line with each chunk copies 1024 × 32 MiB on average: minutes, and gigabytes.
+    const splitter = new LineSplitter();
+    const chunk = Buffer.alloc(64 * 1024, '{');
+    const before = process.memoryUsage().arrayBuffers;
+    for (let i = 0; i < 1024; i += 1) expect(splitter.push(chunk)).toEqual([]);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(8 * MAX_LINE_BYTES);
+    const [cut] = splitter.push('}\n');
+    expect(cut).toMatchObject({ bytes: 64 * 1024 * 1024 + 1, cut: true });
+    expect(cut!.text).toHaveLength(MAX_LINE_BYTES);
+  });
+
+  it('16 MiB of short lines in odd chunks (split anywhere, inside lines too) come out whole and all counted', () => {
+    const text = Buffer.from(`${'{"type":"other","n":1}\n'.repeat((16 * 1024 * 1024) / 23)}`);
+    const splitter = new LineSplitter();
+    let count = 0;
+    for (let at = 0; at < text.length; at += 65_521) count += splitter.push(text.subarray(at, at + 65_521)).length;
+    expect(count).toBe(Math.floor((16 * 1024 * 1024) / 23));
+    expect(splitter.flush()).toEqual([]);
   });
 });
 

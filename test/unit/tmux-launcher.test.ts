@@ -35,6 +35,7 @@ describe('attemptFiles', () => {
       meta: '/d/a1/meta.json',
       lease: '/d/a1/lease',
       stdout: '/d/a1/stdout.jsonl',
+      stdoutStart: '/d/a1/stdout.start',
       stderr: '/d/a1/stderr.log',
       exit: '/d/a1/exit',
       pid: '/d/a1/pid',

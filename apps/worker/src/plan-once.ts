@@ -23,8 +23,8 @@ async function runClaude(argv: string[], env: Record<string, string>, cwd: strin
   const splitter = new LineSplitter();
   let result: ResultEvent | undefined;
   for await (const chunk of child.stdout!) {
-    for (const line of splitter.push(String(chunk))) {
-      const event = parseStreamLine(line);
+    for (const line of splitter.push(chunk as Buffer | string)) {
+      const event = parseStreamLine(line.text);
       if (event && isResult(event)) result = event;
     }
   }

@@ -49,7 +49,7 @@ export {
   type IntegrateJobData,
   type Notification,
 } from './jobs/catalogue.js';
-export { openQueue } from './jobs/queues.js';
+export { KEEP_JOB_LOG_LINES, openQueue } from './jobs/queues.js';
 export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';
 export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
 
@@ -76,7 +76,7 @@ export { teamLayers, teamTree, memberActivity, type TeamLayers, type TeamEdge, t
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 
-export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
+export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, MAX_LINE_BYTES, type SplitLine, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';

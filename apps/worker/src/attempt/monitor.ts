@@ -1,7 +1,8 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Job } from 'bullmq';
-import { describeEvent, type AgentJobData, type AttemptMeta, type StreamEvent } from '@reins/shared';
+import { describeEvent, type AgentJobData, type AttemptMeta } from '@reins/shared';
+import type { OutputBatch } from '../claude/stream-reader.js';
 import { renewLease } from '../heartbeat.js';
 import { attemptFiles, type AttemptFiles } from '../tmux/launcher.js';
 import { Checkpointer } from './checkpointer.js';
@@ -52,23 +53,24 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
       monitorIntervalMs: config.monitorIntervalMs,
       signal: stop.signal,
       stopGraceMs: deps.timings.stopGraceMs,
+      outputMaxBytes: config.outputMaxBytes,
       onTickError: (error) => {
         if (deps.now() - lastTickWarning > 5_000) logger.warn({ err: error, jobId: meta.jobId }, 'monitor tick failed');
         lastTickWarning = deps.now();
       },
-      onTick: async (events) => {
+      onTick: async (batch) => {
         const now = deps.now();
-        if (events.length > 0) {
+        if (batch.count > 0) {
           activity.lastEventAt = now;
-          counts.events += events.length;
-          counts.numTurns += events.filter((e) => e.type === 'assistant').length;
+          counts.events += batch.count;
+          counts.numTurns += batch.turns;
         }
         pid ??= await agentPid(files);
         await beat(deps, meta, files, pid);
         if (mode.adopted && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
         // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
         if (limit?.max !== undefined) await deps.limits.acquire(limit.key, meta.jobId, limit.max);
-        if (events.length > 0) await report(deps, job, meta, events, counts.events);
+        if (batch.count > 0) await report(deps, job, meta, batch, counts.events);
         const reason = limitReached(activity, limits, now);
         if (reason) return reason;
         if (now - checkpointer.lastAt >= config.checkpointIntervalMs) await checkpointer.take(counts.numTurns, now);
@@ -98,10 +100,20 @@ async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, p
   await renewLease(files.lease, sentAt + deps.timings.fenceAfterMs);
 }
 
-/** One round of reporting: readable lines to the member's event stream and the job log, figures to progress. */
-async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, events: StreamEvent[], eventCount: number): Promise<void> {
+/** Job log lines a tick writes at most; the job keeps its last KEEP_JOB_LOG_LINES (libs/shared queues.ts). */
+const JOB_LOG_LINES_PER_TICK = 20;
+
+/**
+ * One round of reporting: readable lines to the member's event stream and the job log, figures to progress.
+ * Bounded per tick: the batch holds only its newest events (the rest are counted, and said to be left out),
+ * and the streams keep their newest entries (RunStore.appendEvents).
+ */
+async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, batch: OutputBatch, eventCount: number): Promise<void> {
   const now = deps.now();
-  const lines = events.flatMap(describeEvent);
+  const { events } = batch;
+  const lines = events.flatMap(describeEvent).slice(-events.length);
+  const left = batch.count - events.length;
+  if (left > 0) lines.unshift({ kind: 'output', text: `reins: ${left} of ${batch.count} events read in this tick are left out (only the newest ${events.length} are stored)` });
   const raw = events.map((e) => (e.type === 'output' ? e.text : JSON.stringify(e.type === 'other' ? e.raw : e)));
   await deps.store.appendEvents(
     meta.runId,
@@ -109,7 +121,7 @@ async function report(deps: AttemptDeps, job: Job, meta: AttemptMeta, events: St
     lines.map((l) => ({ at: now, kind: l.kind, text: l.text })),
     raw,
   );
-  for (const line of lines.slice(-20)) await job.log(`${line.kind}: ${line.text}`);
+  for (const line of lines.slice(-JOB_LOG_LINES_PER_TICK)) await job.log(`${line.kind}: ${line.text}`);
   const last = lines.at(-1);
   await job.updateProgress({ attempt: meta.attempt, events: eventCount, lastEventAt: now, ...(last ? { lastEvent: `${last.kind}: ${last.text}` } : {}) });
 }

@@ -1,10 +1,12 @@
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
-import { OutputReader } from '../claude/stream-reader.js';
+import { OutputReader, type OutputBatch } from '../claude/stream-reader.js';
 import type { EndedAttempt } from '../claude/outcome.js';
 import type { AttemptFiles } from '../tmux/launcher.js';
 import type { TmuxDriver } from '../tmux/driver.js';
 import { ExitWatch } from './exit-watch.js';
+import { OutputCap } from './output-cap.js';
 import { stopAgent } from './stop-agent.js';
 
 /**
@@ -27,11 +29,13 @@ export interface AttemptWatch {
   signal: AbortSignal;
   /** How long a stopped agent gets between SIGTERM and SIGKILL. */
   stopGraceMs: number;
+  /** The cap of stdout.jsonl and stderr.log on disk (REINS_OUTPUT_MAX_BYTES). */
+  outputMaxBytes: number;
   /**
-   * Called every tick with the events that arrived since the last one (maybe none). It refreshes the
-   * heartbeat, reports, checkpoints, and may ask for the agent to be stopped.
+   * Called every tick with what was read since the last one (maybe nothing; a bounded batch, see
+   * OutputReader). It refreshes the heartbeat, reports, checkpoints, and may ask for the agent to be stopped.
    */
-  onTick: (events: StreamEvent[]) => Promise<StopReason | undefined>;
+  onTick: (batch: OutputBatch) => Promise<StopReason | undefined>;
   onTickError: (error: unknown) => void;
 }
 
@@ -54,9 +58,19 @@ async function readExitCode(file: string): Promise<number | undefined> {
   }
 }
 
+/** The end of a file, read from there: an agent's stderr may be as large as its cap. */
 async function tail(file: string, maxBytes = 4_096): Promise<string> {
   try {
-    return (await readFile(file, 'utf8')).slice(-maxBytes);
+    const handle = await open(file, 'r');
+    try {
+      const { size } = await handle.stat();
+      const buffer = Buffer.alloc(Math.min(size, maxBytes));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, size - buffer.length);
+      // A hole (OutputCap) reads as zeros; a cut character at the start as U+FFFD.
+      return buffer.subarray(0, bytesRead).toString('utf8').replace(/\0+/g, '');
+    } finally {
+      await handle.close();
+    }
   } catch {
     return '';
   }
@@ -69,6 +83,10 @@ async function tail(file: string, maxBytes = 4_096): Promise<string> {
  */
 export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   const reader = new OutputReader(watch.files.stdout);
+  const stdoutCap = new OutputCap(watch.files.stdout, watch.outputMaxBytes, watch.files.stdoutStart);
+  const stderrCap = new OutputCap(watch.files.stderr, watch.outputMaxBytes);
+  // An adopted agent's output is read from where the last worker's cut left it, not from a hole.
+  reader.skipTo(await stdoutCap.load());
   // The agent's end wakes the loop at once; the tick stays for heartbeats and output.
   const exited = new ExitWatch(watch.files.exit);
   let result: ResultEvent | undefined;
@@ -76,35 +94,43 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   let stoppedBy: StopReason | undefined;
   const outputLines: string[] = [];
 
-  const take = (events: StreamEvent[]) => {
-    for (const event of events) {
-      if (isInit(event)) sessionId = event.session_id;
-      if (isResult(event)) result = event;
-      if (event.type === 'output') {
-        outputLines.push(event.text);
-        if (outputLines.length > OUTPUT_TAIL_LINES) outputLines.shift();
-      }
+  const take = (event: StreamEvent) => {
+    if (isInit(event)) sessionId = event.session_id;
+    if (isResult(event)) result = event;
+    if (event.type === 'output') {
+      outputLines.push(event.text);
+      if (outputLines.length > OUTPUT_TAIL_LINES) outputLines.shift();
     }
   };
+  /** Both files back under their cap; the reader jumps past what was cut before it got there. */
+  const cap = async () => {
+    await stdoutCap.enforce().then((start) => reader.skipTo(start), watch.onTickError);
+    await stderrCap.enforce().catch(watch.onTickError);
+  };
   const finish = async (exitCode: number | null): Promise<AttemptEnd> => {
-    const rest = await reader.readRest();
-    take(rest);
-    if (rest.length > 0) await watch.onTick(rest).catch(watch.onTickError);
+    // The rest in bounded reads, each reported (and beating) like a tick, with the loop free in between.
+    await cap();
+    for (;;) {
+      const batch = await reader.read(take, { final: true });
+      if (batch.count > 0) await watch.onTick(batch).catch(watch.onTickError);
+      if (!batch.more) break;
+      await yieldToLoop();
+    }
     return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId, ...(outputLines.length ? { outputTail: outputLines.join('\n') } : {}) };
   };
 
   try {
     for (;;) {
-      const events = await reader.readNew();
-      take(events);
+      await cap();
+      const batch = await reader.read(take);
       const exitCode = await readExitCode(watch.files.exit);
       if (exitCode !== undefined) {
-        if (events.length > 0) await watch.onTick(events).catch(watch.onTickError);
+        if (batch.count > 0) await watch.onTick(batch).catch(watch.onTickError);
         return await finish(exitCode);
       }
       let reason: StopReason | undefined;
       try {
-        reason = await watch.onTick(events);
+        reason = await watch.onTick(batch);
       } catch (error) {
         watch.onTickError(error);
       }

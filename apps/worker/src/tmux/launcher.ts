@@ -9,6 +9,9 @@ import path from 'node:path';
  *   started (a tool's child processes too). `setsid` also ends `env`'s NAME=VALUE parsing, so a program
  *   path that contains "=" is run, not read as a variable.
  * - stdout goes straight to stdout.jsonl (complete once the agent has exited); the pane tails it, to watch.
+ *   The worker keeps the file under REINS_OUTPUT_MAX_BYTES on disk by punching a hole over its oldest part
+ *   (attempt/output-cap.ts): the `>>` descriptor appends on at the end, undisturbed, and the tail reads zeros
+ *   where it lags behind the cut. Each round has a folder of its own, so no cut outlives its file.
  * - The exit code is written last, through a rename, so a reader that sees `exit` has the whole output.
  * - The lease: while its worker lives and reaches Redis, it keeps pushing a deadline (epoch ms) into
  *   `lease`. Past the deadline the agent is stopped. An agent never outlives its worker's claim on the job,
@@ -129,6 +132,8 @@ export interface AttemptFiles {
   /** Deadline (epoch ms) past which the launcher stops the agent. */
   lease: string;
   stdout: string;
+  /** Where the kept part of stdout.jsonl starts, once the worker cut it to its cap (attempt/output-cap.ts). */
+  stdoutStart: string;
   stderr: string;
   exit: string;
   pid: string;
@@ -142,6 +147,7 @@ export function attemptFiles(dir: string): AttemptFiles {
     meta: path.join(dir, 'meta.json'),
     lease: path.join(dir, 'lease'),
     stdout: path.join(dir, 'stdout.jsonl'),
+    stdoutStart: path.join(dir, 'stdout.start'),
     stderr: path.join(dir, 'stderr.log'),
     exit: path.join(dir, 'exit'),
     pid: path.join(dir, 'pid'),

@@ -85,6 +85,8 @@ const EnvSchema = z.object({
   REINS_SKILL_MAX_BYTES: count(1, 64 * 1024 * 1024, 1024 * 1024),
   REINS_RUN_SKILLS_MAX_BYTES: count(1, 256 * 1024 * 1024, 8 * 1024 * 1024),
   REINS_ARTIFACT_MAX_BYTES: count(1, 256 * 1024 * 1024, 64 * 1024 * 1024),
+  // An agent's stdout.jsonl and stderr.log on disk: past it, the oldest part is cut away (the newest kept).
+  REINS_OUTPUT_MAX_BYTES: count(1024 * 1024, 2 ** 40, 64 * 1024 * 1024),
   REINS_DAILY_BUDGET_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').optional(),
   REINS_BUDGET_RESERVE_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').default(1),
   REINS_WEBHOOKS: z
@@ -146,6 +148,8 @@ export interface ReinsConfig {
   runSkillsMaxBytes: number;
   /** Largest workspace (its files' bytes) a scratch member may hand its dependants; a larger one fails it. */
   artifactMaxBytes: number;
+  /** Largest an agent's stdout.jsonl (and stderr.log) grows on disk; past it the oldest bytes are cut away. */
+  outputMaxBytes: number;
   /** The fleet's spending cap per UTC day, across all runs. */
   dailyBudgetUsd: number | undefined;
   /** What an agent without a cap of its own reserves before it starts. */
@@ -203,6 +207,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     skillMaxBytes: e.REINS_SKILL_MAX_BYTES,
     runSkillsMaxBytes: e.REINS_RUN_SKILLS_MAX_BYTES,
     artifactMaxBytes: e.REINS_ARTIFACT_MAX_BYTES,
+    outputMaxBytes: e.REINS_OUTPUT_MAX_BYTES,
     webhooks: e.REINS_WEBHOOKS,
     dailyBudgetUsd: e.REINS_DAILY_BUDGET_USD,
     budgetReserveUsd: e.REINS_BUDGET_RESERVE_USD,

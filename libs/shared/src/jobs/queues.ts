@@ -9,6 +9,9 @@ import type { QueueName } from './catalogue.js';
  */
 export const KEEP_FINISHED_JOBS = { age: 7 * 24 * 3600, count: 10_000 } as const;
 
+/** A job's log keeps its newest lines: a chatty agent once wrote 581 lines in 15 s, with no end. */
+export const KEEP_JOB_LOG_LINES = 1_000;
+
 /**
  * `readOnly` queues skip BullMQ's meta write on open, so read commands (`reins status`) leave Redis
  * exactly as they found it.
@@ -18,6 +21,6 @@ export function openQueue(name: QueueName | string, connection: RedisConnection,
     connection,
     prefix: keys.bullPrefix,
     skipMetasUpdate: readOnly,
-    defaultJobOptions: { removeOnComplete: KEEP_FINISHED_JOBS, removeOnFail: KEEP_FINISHED_JOBS },
+    defaultJobOptions: { removeOnComplete: KEEP_FINISHED_JOBS, removeOnFail: KEEP_FINISHED_JOBS, keepLogs: KEEP_JOB_LOG_LINES },
   });
 }
