@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { createKeys } from '@reins/shared';
 import { startRedis } from '../../test/helpers/redis.js';
 import type { Fleet } from '../../test/helpers/fleet.js';
 import { tempDir } from '../../test/helpers/test-root.js';

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { Queue, type Job } from 'bullmq';
 import { transform } from 'esbuild';
 import { Redis } from 'ioredis';
+import { lockRenewTimeMs } from '@reins/shared';
 import { repoRoot } from '../../test/helpers/fleet.js';
 import { waitFor } from '../../test/helpers/chaos.js';
 import { withDeadline } from './scope.js';
@@ -59,7 +60,7 @@ export async function startRawWorker(options: { redisUrl: string; concurrency: n
       RAW_PREFIX: prefix,
       RAW_QUEUE: queueName,
       RAW_CONCURRENCY: String(options.concurrency),
-      ...(options.lockDurationMs ? { RAW_LOCK_DURATION_MS: String(options.lockDurationMs) } : {}),
+      ...(options.lockDurationMs ? { RAW_LOCK_DURATION_MS: String(options.lockDurationMs), RAW_LOCK_RENEW_TIME_MS: String(lockRenewTimeMs(options.lockDurationMs)) } : {}),
       ...(options.stalledIntervalMs ? { RAW_STALLED_INTERVAL_MS: String(options.stalledIntervalMs) } : {}),
     },
   });

@@ -12,8 +12,10 @@ const env = z
     RAW_PREFIX: z.string().min(1),
     RAW_QUEUE: z.string().min(1),
     RAW_CONCURRENCY: z.coerce.number().int().min(1).max(1_024),
-    // BullMQ's own defaults unless the bench gives reins' settings (lock = heartbeat TTL, stall check = tick).
+    // BullMQ's own defaults unless the bench gives reins' settings (lock = heartbeat TTL, renewed as reins renews
+    // it, stall check = tick).
     RAW_LOCK_DURATION_MS: z.coerce.number().int().min(1).default(30_000),
+    RAW_LOCK_RENEW_TIME_MS: z.coerce.number().int().min(1).optional(),
     RAW_STALLED_INTERVAL_MS: z.coerce.number().int().min(1).default(30_000),
   })
   .parse(process.env);
@@ -38,6 +40,7 @@ const worker = new Worker(
     prefix: env.RAW_PREFIX,
     concurrency: env.RAW_CONCURRENCY,
     lockDuration: env.RAW_LOCK_DURATION_MS,
+    ...(env.RAW_LOCK_RENEW_TIME_MS ? { lockRenewTime: env.RAW_LOCK_RENEW_TIME_MS } : {}),
     stalledInterval: env.RAW_STALLED_INTERVAL_MS,
   },
 );

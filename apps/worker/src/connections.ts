@@ -1,5 +1,5 @@
 import type { WorkerOptions } from 'bullmq';
-import { createRedis, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { createRedis, lockRenewTimeMs, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { attemptBackoff } from './attempt/retry-error.js';
 
 /**
@@ -33,6 +33,7 @@ export function consumerOptions(config: ReinsConfig, keys: Keys, connection: Red
     concurrency,
     autorun: false,
     lockDuration: config.heartbeatTtlMs,
+    lockRenewTime: lockRenewTimeMs(config.heartbeatTtlMs),
     stalledInterval: config.monitorIntervalMs,
     maxStalledCount: 1_000,
     settings: { backoffStrategy: attemptBackoff(config.backoff) },

@@ -36,3 +36,10 @@ export function smallestWorkingTtlMs(monitorIntervalMs: number): number {
   }
   return low;
 }
+
+/**
+ * How often BullMQ renews a job's lock: its lock manager looks every half of this and renews locks older than
+ * that half. BullMQ's default (half the lock) renews a 30 s lock every 7.5 s, three commands a job each time;
+ * renewing it every 20 s still leaves 10 s before it would expire. Short locks (tests) keep the default.
+ */
+export const lockRenewTimeMs = (lockMs: number): number => Math.max(lockMs / 2, Math.min((lockMs * 2) / 3, lockMs - 10_000));
