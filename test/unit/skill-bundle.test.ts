@@ -1,9 +1,10 @@
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSpecError, unpackFolder } from '@reins/shared';
 import type { SpecError } from '../../libs/shared/src/errors/spec-error.js';
 import { packSkills } from '../../libs/shared/src/spec/skill-bundle.js';
+import { resolveHarness } from '../../libs/shared/src/spec/load.js';
 import type { SkillInfo } from '../../libs/shared/src/spec/skills.js';
 import { tempDir } from '../helpers/test-root.js';
 
@@ -65,5 +66,35 @@ describe('packSkills', () => {
       },
     ]);
     expect(error.message).toContain('Invalid harness h.yaml');
+  });
+
+  it('refuses a link in a skill folder that points to nothing, naming the skill and the link', async () => {
+    const root = tempDir('skills');
+    const broken = await skill(root, 'broken');
+    await symlink('gone.md', path.join(broken.dir, 'notes.md'));
+    const error = await refusal(packSkills('h.yaml', { broken }, caps));
+    expect(error.issues).toEqual([{ path: 'skill broken', message: `the symbolic link notes.md in the skill folder ${broken.dir} points to gone.md, which does not exist` }]);
+  });
+
+  it('packs a skill folder that is itself a link by value: the unpacked skill holds files, never a link to the source', async () => {
+    const root = tempDir('skills');
+    const elsewhere = await skill(tempDir('elsewhere'), 'shared', { 'notes.md': 'shared notes' });
+    await symlink(elsewhere.dir, path.join(root, 'shared'));
+    const packed = await packSkills('h.yaml', { shared: { ...elsewhere, dir: path.join(root, 'shared') } }, caps);
+    const dest = path.join(tempDir('workspace'), '.claude', 'skills', 'shared');
+    await unpackFolder(packed.get('shared')!, dest);
+    expect((await lstat(dest)).isDirectory()).toBe(true);
+    expect((await lstat(path.join(dest, 'notes.md'))).isFile()).toBe(true);
+    expect(await readFile(path.join(dest, 'notes.md'), 'utf8')).toBe('shared notes');
+  });
+});
+
+describe('the skill catalogue', () => {
+  it('names a dangling link in a skills folder as a broken skill, which the harness that lists the folder reports (exit 2)', async () => {
+    const root = tempDir('skills');
+    await skill(root, 'fine', { 'SKILL.md': '---\nname: fine\ndescription: d\n---\n' });
+    await symlink('/nonexistent/skill', path.join(root, 'ghost'));
+    const error = await refusal(resolveHarness({ name: 'h', skillPaths: [root], team: [{ name: 'a', prompt: 'p', skills: ['fine'] }] }, { skillsDirs: [], source: 'h.yaml', baseDir: root }));
+    expect(error.issues).toEqual([{ path: 'skillPaths', message: `malformed skill at ${path.join(root, 'ghost')}: is a symbolic link to /nonexistent/skill, which does not exist` }]);
   });
 });

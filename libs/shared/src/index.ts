@@ -27,12 +27,13 @@ export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { isRedisUnreachableError } from './errors/redis-unreachable-error.js';
 export { isStaleEpochError } from './errors/stale-epoch-error.js';
-export type { InputIssue } from './errors/issue.js';
+export { renderIssues, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
 
 export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
 export { loadHarnessFile } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
 export { packSkills } from './spec/skill-bundle.js';
+export { checkSubmission, requireSubmission, submissionOf } from './spec/submission.js';
 export { PLANNER_MEMBER, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt } from './spec/plan.js';
 
 export {

@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
 import { z } from 'zod';
-import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, VerifySchema } from '../spec/harness.js';
+import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, SkillNameSchema, VerifySchema } from '../spec/harness.js';
 import { formatPath, showValue } from '../errors/format.js';
 import { redactAgent, redactSpec } from '../runs/run-secrets.js';
 
@@ -54,7 +54,7 @@ export const RunSubmitDataSchema = z.strictObject({
   spec: HarnessSchema.transform(redactSpec),
   workdir: z.string().optional(),
   /** Every skill the run may use, name → description; the CLI stored their folders with RunFiles before this job. */
-  skills: z.record(z.string(), z.string()),
+  skills: z.record(SkillNameSchema, z.string().max(1024)),
   submittedAt: z.number().int(),
   /** In a git workdir: its HEAD when the run was submitted. */
   baseCommit: z.string().optional(),

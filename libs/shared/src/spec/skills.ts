@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -40,7 +40,15 @@ export async function readSkillCatalogue(dirs: readonly string[]): Promise<Skill
     }
     for (const entry of entries.sort()) {
       const dir = path.join(root, entry);
-      if (!(await stat(dir)).isDirectory()) continue;
+      // A link to a folder elsewhere is a skill like any other (it is packed by value); a link to nothing is
+      // a broken skill, named, not a crash.
+      const info = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
+      if (info instanceof Error) {
+        const target = await readlink(dir).catch(() => undefined);
+        problems.push({ dir, message: target === undefined ? `cannot be read (${info.code ?? info.message})` : `is a symbolic link to ${target}, which does not exist` });
+        continue;
+      }
+      if (!info.isDirectory()) continue;
       const result = await readSkill(dir);
       if ('message' in result) problems.push(result);
       else skills.set(result.name, result);
