@@ -132,7 +132,7 @@ describe('prompts, argv and env are bounded and hold no control characters', () 
     expect(error.issues.map((i) => [i.path, i.message])).toEqual([
       ['agent.argv[2]', 'expected no control characters (tab, newline and carriage return are allowed), got \\x1b at character 6: "echo \\x1b]52;c;aGk=\\x07"'],
       ['agent.env.TOKEN', 'expected no control characters (tab, newline and carriage return are allowed), got \\x00 at character 2: "a\\x00b"'],
-      ['agent.env.BAD\0NAME', 'expected an environment variable name, got "BAD\\x00NAME"'],
+      ['agent.env.BAD\\x00NAME', 'expected an environment variable name, got "BAD\\x00NAME"'],
     ]);
   });
 

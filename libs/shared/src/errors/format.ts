@@ -35,12 +35,12 @@ function preview(value: unknown, budget: number): string {
   return array ? `[${parts.join(',')}]` : `{${parts.join(',')}}`;
 }
 
-/** `team[1].depends_on[0]` from `['team', 1, 'depends_on', 0]`. */
+/** `team[1].depends_on[0]` from `['team', 1, 'depends_on', 0]`; a key's control characters written `\xNN`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    else out += out ? `.${escapeControlChars(String(part))}` : escapeControlChars(String(part));
   }
   return out || '(root)';
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, SkillNameSchema, VerifySchema } from '../spec/harness.js';
 import { formatPath, showValue } from '../errors/format.js';
 import { redactAgent, redactSpec } from '../runs/run-secrets.js';
+import { RUN_ID_RULE } from '../runs/ids.js';
 
 /** The queues reins uses. Each is created under the `{prefix}` BullMQ prefix. */
 export const QUEUES = {
@@ -17,7 +18,7 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-const RunIdSchema = z.string().regex(/^r-[a-z0-9]{6,32}$/, 'expected a run id like r-mhx1k2f3a9c2');
+const RunIdSchema = z.string().regex(RUN_ID_RULE, 'expected a run id like r-mhx1k2f3a9c2');
 
 export const AgentJobDataSchema = z.strictObject({
   runId: RunIdSchema,
