@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,6 +8,7 @@ import type { SpecError } from '../../libs/shared/src/errors/spec-error.js';
 import { renderIssues } from '../../libs/shared/src/errors/issue.js';
 import { showValue } from '../../libs/shared/src/errors/format.js';
 import { HarnessSchema } from '../../libs/shared/src/spec/harness.js';
+import { checkPlan } from '../../libs/shared/src/spec/plan.js';
 import { MAX_HARNESS_BYTES, inputBoundIssues } from '../../libs/shared/src/spec/input-bounds.js';
 import { loadHarnessFile, resolveHarness } from '../../libs/shared/src/spec/load.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -48,9 +50,13 @@ describe('a harness file is bounded before it is parsed', () => {
     expect((await load(file)).spec.name).toBe('h');
   });
 
-  it('never reads more than the cap: /dev/zero is refused, not read forever', async () => {
-    const error = await refusal(load('/dev/zero'));
-    expect(error.issues).toEqual([{ path: '(file)', message: 'expected a regular file, got a device, FIFO or socket' }]);
+  it('never reads more than the cap, nor waits on a FIFO: /dev/zero and a FIFO are refused, not read forever', async () => {
+    const fifo = path.join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    for (const file of ['/dev/zero', fifo]) {
+      const error = await refusal(load(file));
+      expect(error.issues).toEqual([{ path: '(file)', message: 'expected a regular file, got a directory, a device, a FIFO or a socket' }]);
+    }
   });
 
   it('refuses binary garbage with one issue, not hundreds', async () => {
@@ -149,6 +155,16 @@ describe('prompts, argv and env are bounded and hold no control characters', () 
       issues: [{ path: ['hooks', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], message: 'nested deeper than 32 levels' }],
     });
     expect(inputBoundIssues({ team: Array(10_001).fill({}) })).toEqual({ fatal: true, issues: [{ path: ['team'], message: 'expected at most 10000 items, got 10001' }] });
+  });
+});
+
+describe("a planner's team meets the same bounds", () => {
+  it('refuses a planned prompt with a NUL, naming the member', () => {
+    const member = (name: string, prompt: string) => ({ name, role: 'r', prompt, depends_on: [], skills: [] });
+    expect(checkPlan({ team: [member('a', 'p'), member('b', 'x\0')] }, [])).toEqual({
+      ok: false,
+      issues: [{ path: 'team[1].prompt', message: 'expected no control characters (tab, newline and carriage return are allowed), got \\x00 at character 2: "x\\x00"' }],
+    });
   });
 });
 

@@ -1,11 +1,11 @@
-import { lstat, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSpecError, unpackFolder } from '@reins/shared';
 import type { SpecError } from '../../libs/shared/src/errors/spec-error.js';
 import { packSkills } from '../../libs/shared/src/spec/skill-bundle.js';
 import { resolveHarness } from '../../libs/shared/src/spec/load.js';
-import type { SkillInfo } from '../../libs/shared/src/spec/skills.js';
+import { readSkillCatalogue, type SkillInfo } from '../../libs/shared/src/spec/skills.js';
 import { tempDir } from '../helpers/test-root.js';
 
 async function skill(root: string, name: string, files: Record<string, string> = {}): Promise<SkillInfo> {
@@ -90,6 +90,18 @@ describe('packSkills', () => {
 });
 
 describe('the skill catalogue', () => {
+  it('reads only the head of a huge SKILL.md for its frontmatter; the skill cap then refuses it by size', async () => {
+    const root = tempDir('skills');
+    const dir = path.join(root, 'huge');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'SKILL.md'), '---\nname: huge\ndescription: d\n---\n');
+    await truncate(path.join(dir, 'SKILL.md'), 3 * 1024 ** 3);
+    const catalogue = await readSkillCatalogue([root]);
+    expect(catalogue.problems).toEqual([]);
+    const error = await refusal(packSkills('h.yaml', Object.fromEntries(catalogue.skills), caps));
+    expect(error.issues[0]).toEqual({ path: 'skill huge', message: `is 3 GiB (3221225472 bytes) in ${dir}, over the cap of 1000 B (1000 bytes) a skill (REINS_SKILL_MAX_BYTES)` });
+  });
+
   it('names a dangling link in a skills folder as a broken skill, which the harness that lists the folder reports (exit 2)', async () => {
     const root = tempDir('skills');
     await skill(root, 'fine', { 'SKILL.md': '---\nname: fine\ndescription: d\n---\n' });

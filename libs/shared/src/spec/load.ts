@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { Lexer, parseDocument, type YAMLError } from 'yaml';
@@ -12,6 +12,7 @@ import { showValue } from '../errors/format.js';
 import { formatBytes } from '../format.js';
 import { MAX_HARNESS_BYTES, inputBoundIssues } from './input-bounds.js';
 import { HarnessShapeSchema, SkillNameSchema, harnessRuleIssues, type Harness } from './harness.js';
+import { readHead, type FileHead } from './read-head.js';
 import { RepoSchema, resolveRepo } from './repo.js';
 import { readSkillCatalogue, type SkillInfo } from './skills.js';
 
@@ -72,34 +73,22 @@ const MAX_ALIAS_COUNT = 100;
 async function readHarnessText(file: string, source: string): Promise<string> {
   const refuse = (message: string) => new SpecError(file, [{ path: '(file)', message }]);
   const cap = `the cap of ${formatBytes(MAX_HARNESS_BYTES)} (${MAX_HARNESS_BYTES} bytes) a harness file`;
-  let handle: FileHandle;
+  let head: FileHead;
   try {
-    handle = await open(source, 'r');
+    // One byte past the cap tells a file that grew while it was read from one at the cap.
+    head = await readHead(source, MAX_HARNESS_BYTES + 1);
   } catch (error) {
     throw refuse(`cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
+  if (!head.regular) throw refuse('expected a regular file, got a directory, a device, a FIFO or a socket');
+  if (head.size > MAX_HARNESS_BYTES) throw refuse(`is ${formatBytes(head.size)} (${head.size} bytes), over ${cap}`);
+  if (head.bytes.length > MAX_HARNESS_BYTES) throw refuse(`grew over ${cap} while it was read`);
+  const nul = head.bytes.indexOf(0);
+  if (nul >= 0) throw refuse(`is not text: it holds a NUL byte (\\x00) at byte ${nul + 1}; a harness is YAML or JSON`);
   try {
-    const info = await handle.stat();
-    if (!info.isFile()) throw refuse(`expected a regular file, got ${info.isDirectory() ? 'a directory' : 'a device, FIFO or socket'}`);
-    if (info.size > MAX_HARNESS_BYTES) throw refuse(`is ${formatBytes(info.size)} (${info.size} bytes), over ${cap}`);
-    const buffer = Buffer.alloc(MAX_HARNESS_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > MAX_HARNESS_BYTES) throw refuse(`grew over ${cap} while it was read`);
-    const bytes = buffer.subarray(0, length);
-    const nul = bytes.indexOf(0);
-    if (nul >= 0) throw refuse(`is not text: it holds a NUL byte (\\x00) at byte ${nul + 1}; a harness is YAML or JSON`);
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw refuse('is not text: it is not valid UTF-8; a harness is YAML or JSON');
-    }
-  } finally {
-    await handle.close();
+    return new TextDecoder('utf-8', { fatal: true }).decode(head.bytes);
+  } catch {
+    throw refuse('is not text: it is not valid UTF-8; a harness is YAML or JSON');
   }
 }
 

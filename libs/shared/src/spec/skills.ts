@@ -1,7 +1,8 @@
-import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { readHead } from './read-head.js';
 
 /** Claude Code's own limits on skill frontmatter. */
 const SkillFrontmatterSchema = z.object({
@@ -57,11 +58,16 @@ export async function readSkillCatalogue(dirs: readonly string[]): Promise<Skill
   return { skills, problems };
 }
 
+/** The frontmatter is a name and a description of at most 1024 characters: the first 64 KiB hold it, whatever the file's size. */
+const SKILL_HEAD_BYTES = 64 * 1024;
+
 export async function readSkill(dir: string): Promise<SkillInfo | SkillProblem> {
   const file = path.join(dir, 'SKILL.md');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const head = await readHead(file, SKILL_HEAD_BYTES);
+    if (!head.regular) return { dir, message: `${file} is not a regular file` };
+    text = head.bytes.toString('utf8');
   } catch {
     return { dir, message: `${file} is missing` };
   }
