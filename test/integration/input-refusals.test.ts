@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { QUEUES, RunStore, agentJobId, createKeys, newRunId } from '@reins/shared';
-import { useRedis } from '../helpers/redis.js';
+import { freePort, useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { waitFor } from '../helpers/chaos.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -118,6 +118,16 @@ describe('the scheduler refuses a submission that did not pass the checks of rei
         expect(listed.stdout).toContain(`  ${nulId}  spec.team[0].prompt: ${CONTROL}`);
         const json = JSON.parse((await fleet.reins(['runs', '--status', 'refused', '--json'])).stdout) as { runs: { runId: string; refusal?: string }[] };
         expect(json.runs.map((r) => r.runId).sort()).toEqual([nulId, skillId].sort());
+        // The board lists it with its first issue and shows every issue on its page, escaped as HTML.
+        const base = await fleet.startBoard(await freePort());
+        const list = await (await fetch(`${base}/runs?status=refused`)).text();
+        const row = list.slice(list.indexOf(`data-run="${nulId}"`)).split('</tr>')[0]!;
+        expect(row).toContain('data-status="refused"');
+        expect(row).toContain(`spec.team[0].prompt: ${CONTROL}, got \\x00 at character 3: &quot;hi\\x00there&quot;`);
+        const page = await fetch(`${base}/runs/${skillId}`);
+        expect(page.status).toBe(200);
+        expect(await page.text()).toContain('The scheduler refused this submission; nothing of it ran:</p><pre class="error">skill absent: is not stored with the run');
+
         const status = await fleet.reins(['status', skillId]);
         expect(status.exitCode).toBe(1);
         expect(status.stdout).toContain("refused by the scheduler's checks (source /bull-board):\n  skill absent: is not stored with the run");
