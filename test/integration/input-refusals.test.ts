@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
@@ -15,7 +16,7 @@ const CONTROL = 'expected no control characters (tab, newline and carriage retur
 const touch = (mark: string) => ({ kind: 'command', argv: ['touch', mark] });
 
 describe('reins submit refuses hostile input before anything reaches Redis', () => {
-  it('a NUL in a prompt or argv, a skills folder with a dangling link, and 694 errors of garbage: exit 2, named, no keys', async () => {
+  it('a NUL in a prompt or argv, a dangling link in a skills folder, an alias bomb, 6.6 MB of binary noise and hundreds of errors: exit 2, named, printed in bounds, no keys', async () => {
     const dir = tempDir('refusals');
     const skills = path.join(dir, 'skills');
     await mkdir(skills, { recursive: true });
@@ -50,7 +51,20 @@ describe('reins submit refuses hostile input before anything reaches Redis', () 
       expect(dangling.exitCode, dangling.stderr).toBe(2);
       expect(dangling.stderr).toContain(`skillPaths: malformed skill at ${path.join(skills, 'ghost')}: is a symbolic link to ${path.join(dir, 'gone')}, which does not exist`);
 
-      // Every error of a file, 769 of them, once printed as 769 lines.
+      const levels = ['l0: &l0 [a, a, a, a, a, a, a, a, a]', ...Array.from({ length: 8 }, (_, i) => `l${i + 1}: &l${i + 1} [${Array(9).fill(`*l${i}`).join(', ')}]`)];
+      const bombFile = path.join(dir, 'bomb.yaml');
+      await writeFile(bombFile, `name: bomb\n${levels.join('\n')}\nteam: [{ name: a, prompt: p }]\n`);
+      const bomb = await fleet.reins(['submit', bombFile]);
+      expect(bomb.exitCode, bomb.stderr).toBe(2);
+      expect(bomb.stderr).toContain('(file): its YAML aliases expand too far');
+
+      const binary = path.join(dir, 'binary.yaml');
+      await writeFile(binary, randomBytes(6_600_000));
+      const noise = await fleet.reins(['submit', binary]);
+      expect(noise.exitCode, noise.stderr).toBe(2);
+      expect(noise.stderr).toBe(`Invalid harness ${binary}:\n  - (file): is 6.3 MiB (6600000 bytes), over the cap of 1 MiB (1048576 bytes) a harness file`);
+
+      // Hundreds of YAML errors in one file, once printed a line each: now 20, then how many more.
       const garbage = path.join(dir, 'deep.yaml');
       await writeFile(garbage, `name: x\nteam: ${'['.repeat(200_000)}\n`);
       const many = await fleet.reins(['validate', garbage]);
@@ -86,6 +100,9 @@ describe('the scheduler refuses a submission that did not pass the checks of rei
         await control.add('run.submit', submission(nulId, { name: 'sneaky', agent: touch('/tmp/pwned'), team: [{ name: 'a', prompt: 'hi\0there' }] }), { jobId: nulId });
         // A skill the run names with no archive stored beside it: the worker would fail all its attempts.
         await control.add('run.submit', submission(skillId, { name: 'skilled', agent: touch('/tmp/pwned'), team: [{ name: 'a', prompt: 'p', skills: ['absent'] }] }, { skills: { absent: 'd' } }), { jobId: skillId });
+        // Not a submission at all, and a bad submission that claims an existing run's id (added after it, below).
+        const bogusId = newRunId();
+        await control.add('run.bogus', submission(bogusId, { name: 'bogus' }), { jobId: bogusId });
         await control.add('run.submit', submission(goodId, { name: 'fine', agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'a', prompt: 'p' }] }), { jobId: goodId });
 
         const refused = await waitFor(async () => {
@@ -109,15 +126,20 @@ describe('the scheduler refuses a submission that did not pass the checks of rei
         expect(await job!.getState()).toBe('failed');
         expect(job!.failedReason).toContain('submission refused:\nspec.team[0].prompt');
 
-        // The well-formed one became a run as before.
+        // The well-formed one became a run as before, and a bad job claiming its id changes nothing of it.
         expect((await waitFor(() => store.getRun(goodId), 'the good run')).status).not.toBe('refused');
+        const squatter = await control.add('run.submit', submission(goodId, { name: 'squatter', team: [{ name: 'a', prompt: '\0' }] }), { jobId: `${goodId}-again` });
+        await waitFor(async () => (await squatter.getState()) === 'failed', 'the squatter refused');
+        expect(await store.getRun(goodId)).toMatchObject({ name: 'fine', members: ['a'] });
+        expect((await store.getRun(goodId))?.refusal).toBeUndefined();
+        expect((await waitFor(() => store.getRun(bogusId), 'the bogus job refused')).refusal).toBe('(job): expected a run.submit job, got "run.bogus"');
 
         const listed = await fleet.reins(['runs']);
         expect(listed.exitCode, listed.stderr).toBe(0);
         expect(listed.stdout).toMatch(new RegExp(`${nulId}\\s+sneaky\\s+refused`));
         expect(listed.stdout).toContain(`  ${nulId}  spec.team[0].prompt: ${CONTROL}`);
         const json = JSON.parse((await fleet.reins(['runs', '--status', 'refused', '--json'])).stdout) as { runs: { runId: string; refusal?: string }[] };
-        expect(json.runs.map((r) => r.runId).sort()).toEqual([nulId, skillId].sort());
+        expect(json.runs.map((r) => r.runId).sort()).toEqual([nulId, skillId, bogusId].sort());
         // The board lists it with its first issue and shows every issue on its page, escaped as HTML.
         const base = await fleet.startBoard(await freePort());
         const list = await (await fetch(`${base}/runs?status=refused`)).text();
