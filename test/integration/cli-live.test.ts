@@ -190,7 +190,7 @@ describe('the CLI for people', () => {
       expect(table.stdout).toMatch(new RegExp(`${runId}\\s+live\\s+succeeded\\s+2/2\\s+\\$0\\.0125\\s+[\\d.]+ s ago`));
       const badStatus = await fleet.reins(['runs', '--status', 'done']);
       expect(badStatus.exitCode).toBe(2);
-      expect(badStatus.stderr).toContain('expected --status to be one of queued, running, succeeded, failed, cancelled, budget_exhausted, got "done"');
+      expect(badStatus.stderr).toContain('expected --status to be one of queued, running, succeeded, failed, cancelled, budget_exhausted, refused, got "done"');
       const badLimit = await fleet.reins(['runs', '--limit', '0']);
       expect(badLimit.exitCode).toBe(2);
       expect(badLimit.stderr).toContain('expected --limit to be a whole number from 1 to 1000, got "0"');

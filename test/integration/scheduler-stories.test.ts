@@ -62,16 +62,28 @@ describe('the scheduler in process: release and outcome', () => {
     });
   });
 
-  it('refuses a submission whose payload does not fit its schema, and creates the run of one that does', async () => {
+  it('refuses a submission whose payload does not fit its schema, recording the refusal, and creates the run of one that does', async () => {
     await withScheduler({ redisUrl: redis.url }, async (s) => {
       const control = new Queue(QUEUES.control, { connection: s.connect(), prefix: s.keys.bullPrefix });
       const store = new RunStore(s.connect(), s.keys);
       // Past addJob's check, as an older or foreign client could send it.
       const bad = await control.add('run.submit', { runId: 'r-badbad01', spec: { name: 'no team' } }, { jobId: 'r-badbad01' });
       const failed = await waitFor(async () => ((await bad.getState()) === 'failed' ? await control.getJob(bad.id!) : undefined), 'the bad submission to fail');
-      expect(failed?.failedReason).toMatch(/invalid run\.submit payload/);
+      expect(failed?.failedReason).toMatch(/^submission refused:\n/);
       expect(failed?.attemptsMade).toBe(1);
-      expect(await store.getRun('r-badbad01')).toBeUndefined();
+      expect(await store.getRun('r-badbad01')).toMatchObject({
+        status: 'refused',
+        name: '(unnamed)',
+        members: [],
+        refusal: [
+          'source: expected string, got nothing',
+          'spec.name: expected 1 to 40 letters, digits, "_" or "-", starting with a letter or digit, got "no team"',
+          'spec.team: expected a team of 1 to 8 members, or plan: auto with a goal',
+          'skills: expected record, got nothing',
+          'submittedAt: expected number, got nothing',
+        ].join('\n'),
+      });
+      expect(await store.activeRunIds()).toEqual([]);
 
       const runId = await submit(s, harness([{ name: 'only', prompt: 'hi' }]));
       const member = await waitFor(() => store.getMember(runId, 'only').then((m) => (m?.status === 'queued' ? m : undefined)), 'the member to be released');

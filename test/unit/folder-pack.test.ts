@@ -37,8 +37,8 @@ async function folder(files: Record<string, string>): Promise<string> {
 describe('measureFolder', () => {
   it('counts the bytes of regular files, leaving out excluded paths', async () => {
     const dir = await folder({ 'a.txt': 'hello', 'sub/b.txt': '12345678', '.claude/skills/s/SKILL.md': 'x'.repeat(100), 'inputs/dep/c.txt': 'y'.repeat(50), '.claude/settings.json': '{}' });
-    expect(await measureFolder(dir)).toEqual({ bytes: 165, files: 5, outsideLinks: [] });
-    expect(await measureFolder(dir, { exclude: ['.claude/skills', 'inputs'] })).toEqual({ bytes: 15, files: 3, outsideLinks: [] });
+    expect(await measureFolder(dir)).toEqual({ bytes: 165, files: 5, outsideLinks: [], danglingLinks: [] });
+    expect(await measureFolder(dir, { exclude: ['.claude/skills', 'inputs'] })).toEqual({ bytes: 15, files: 3, outsideLinks: [], danglingLinks: [] });
   });
 
   it('names links that point outside the folder or are absolute, and not those that stay inside', async () => {

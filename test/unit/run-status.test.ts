@@ -43,6 +43,6 @@ describe('final statuses', () => {
   });
 
   it('marks the final run statuses', () => {
-    expect(RUN_STATUSES.filter(isFinalRunStatus)).toEqual(['succeeded', 'failed', 'cancelled', 'budget_exhausted']);
+    expect(RUN_STATUSES.filter(isFinalRunStatus)).toEqual(['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'refused']);
   });
 });

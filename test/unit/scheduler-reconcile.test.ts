@@ -254,6 +254,10 @@ describe("reconcile: the run's status", () => {
     expect(statusOf(makeRun(team, { status: 'running' }), [member('a', 'failed'), member('b', 'running')])).toBeUndefined();
   });
 
+  it('leaves a refused submission as it is: no members, no status from them (a pass on its event made it failed)', () => {
+    expect(reconcile(makeRun([], { status: 'refused', members: [], refusal: 'spec.name: bad' }), [], facts(), policy)).toEqual([]);
+  });
+
   it('is budget_exhausted when a member failed for the budget and all have ended', () => {
     expect(statusOf(makeRun(team, { status: 'running' }), [member('a', 'succeeded'), member('b', 'failed', { errorClass: 'budget', error: 'run budget spent' })])).toBe('budget_exhausted');
   });

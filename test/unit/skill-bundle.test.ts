@@ -1,10 +1,11 @@
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, symlink, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isSpecError, unpackFolder } from '@reins/shared';
 import type { SpecError } from '../../libs/shared/src/errors/spec-error.js';
 import { packSkills } from '../../libs/shared/src/spec/skill-bundle.js';
-import type { SkillInfo } from '../../libs/shared/src/spec/skills.js';
+import { resolveHarness } from '../../libs/shared/src/spec/load.js';
+import { readSkillCatalogue, type SkillInfo } from '../../libs/shared/src/spec/skills.js';
 import { tempDir } from '../helpers/test-root.js';
 
 async function skill(root: string, name: string, files: Record<string, string> = {}): Promise<SkillInfo> {
@@ -65,5 +66,47 @@ describe('packSkills', () => {
       },
     ]);
     expect(error.message).toContain('Invalid harness h.yaml');
+  });
+
+  it('refuses a link in a skill folder that points to nothing, naming the skill and the link', async () => {
+    const root = tempDir('skills');
+    const broken = await skill(root, 'broken');
+    await symlink('gone.md', path.join(broken.dir, 'notes.md'));
+    const error = await refusal(packSkills('h.yaml', { broken }, caps));
+    expect(error.issues).toEqual([{ path: 'skill broken', message: `the symbolic link notes.md in the skill folder ${broken.dir} points to gone.md, which does not exist` }]);
+  });
+
+  it('packs a skill folder that is itself a link by value: the unpacked skill holds files, never a link to the source', async () => {
+    const root = tempDir('skills');
+    const elsewhere = await skill(tempDir('elsewhere'), 'shared', { 'notes.md': 'shared notes' });
+    await symlink(elsewhere.dir, path.join(root, 'shared'));
+    const packed = await packSkills('h.yaml', { shared: { ...elsewhere, dir: path.join(root, 'shared') } }, caps);
+    const dest = path.join(tempDir('workspace'), '.claude', 'skills', 'shared');
+    await unpackFolder(packed.get('shared')!, dest);
+    expect((await lstat(dest)).isDirectory()).toBe(true);
+    expect((await lstat(path.join(dest, 'notes.md'))).isFile()).toBe(true);
+    expect(await readFile(path.join(dest, 'notes.md'), 'utf8')).toBe('shared notes');
+  });
+});
+
+describe('the skill catalogue', () => {
+  it('reads only the head of a huge SKILL.md for its frontmatter; the skill cap then refuses it by size', async () => {
+    const root = tempDir('skills');
+    const dir = path.join(root, 'huge');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'SKILL.md'), '---\nname: huge\ndescription: d\n---\n');
+    await truncate(path.join(dir, 'SKILL.md'), 3 * 1024 ** 3);
+    const catalogue = await readSkillCatalogue([root]);
+    expect(catalogue.problems).toEqual([]);
+    const error = await refusal(packSkills('h.yaml', Object.fromEntries(catalogue.skills), caps));
+    expect(error.issues[0]).toEqual({ path: 'skill huge', message: `is 3 GiB (3221225472 bytes) in ${dir}, over the cap of 1000 B (1000 bytes) a skill (REINS_SKILL_MAX_BYTES)` });
+  });
+
+  it('names a dangling link in a skills folder as a broken skill, which the harness that lists the folder reports (exit 2)', async () => {
+    const root = tempDir('skills');
+    await skill(root, 'fine', { 'SKILL.md': '---\nname: fine\ndescription: d\n---\n' });
+    await symlink('/nonexistent/skill', path.join(root, 'ghost'));
+    const error = await refusal(resolveHarness({ name: 'h', skillPaths: [root], team: [{ name: 'a', prompt: 'p', skills: ['fine'] }] }, { skillsDirs: [], source: 'h.yaml', baseDir: root }));
+    expect(error.issues).toEqual([{ path: 'skillPaths', message: `malformed skill at ${path.join(root, 'ghost')}: is a symbolic link to /nonexistent/skill, which does not exist` }]);
   });
 });

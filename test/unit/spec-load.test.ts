@@ -188,10 +188,8 @@ describe('resolveHarness: schema rejections', () => {
     expect(prompt.length).toBeLessThan(MAX_PROMPT_BYTES);
     const error = await specError(resolveHarness(harness([{ name: 'a', prompt }]), opts()));
     const message = issueAt(error, 'team[0].prompt');
-    expect(message.startsWith(`expected a prompt of at most ${MAX_PROMPT_BYTES} bytes, got "€€€`)).toBe(true);
-    // The value is shown clipped, never whole.
-    expect(message.length).toBeLessThan(200);
-    expect(message.endsWith('…')).toBe(true);
+    // Its size, not its text: the field and the figure say what is wrong.
+    expect(message).toBe(`expected a prompt of at most ${MAX_PROMPT_BYTES} bytes, got 100002 bytes`);
   });
 
   it('accepts a prompt of exactly MAX_PROMPT_BYTES bytes', async () => {

@@ -16,6 +16,7 @@ import { ANSI, colour, visibleLength, type Output } from './terminal.js';
 const STATUS_COLOURS: Record<string, string> = {
   succeeded: ANSI.green,
   failed: ANSI.red,
+  refused: ANSI.red,
   cancelled: ANSI.yellow,
   skipped: ANSI.grey,
   running: ANSI.cyan,
@@ -73,6 +74,7 @@ export function renderRun(runRecord: RunRecord, memberRecords: readonly MemberRe
   const { run, members, attempts } = escapeControlCharsDeep({ run: runRecord, members: memberRecords, attempts: attemptRecords });
   const ended = run.endedAt ?? Date.now();
   const lines = [`run ${run.runId} (${run.name}): ${paint(run.status, stream)}${run.startedAt ? `, ${formatDuration(ended - run.startedAt)}` : ''}`];
+  if (run.refusal !== undefined) return [...lines, `refused by the scheduler's checks (source ${run.source}):`, ...run.refusal.split('\n').map((line) => `  ${line}`)].join('\n');
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   if (cost > 0) lines[0] += `, ${formatCostUsd(cost)}`;
   if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);

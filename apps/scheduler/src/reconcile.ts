@@ -134,6 +134,8 @@ function change(pass: Pass, name: string, event: MemberEvent, action: ReconcileA
  * releases its dependants within the same pass.
  */
 export function reconcile(run: RunRecord, members: readonly MemberRecord[], facts: ReconcileFacts, policy: ReconcilePolicy): ReconcileAction[] {
+  // A refused submission never ran and has no members: nothing moves it, and no status follows from them.
+  if (run.status === 'refused') return [];
   if (run.cancelled) return reconcileCancelled(members, facts);
   const pass: Pass = { run, members, facts, view: new Map(members.map((m) => [m.name, m])), actions: [] };
   const silent = silentMembers(members, facts.liveHeartbeats, facts.now, policy.heartbeatTtlMs);

@@ -1,8 +1,25 @@
-import { QueueEvents, Worker, type Job, type Queue } from 'bullmq';
-import { AgentQueues, FleetReader, QUEUES, RunStore, closeSteps, createRedis, openQueue, parseAgentJobId, parseJob, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { QueueEvents, UnrecoverableError, Worker, type Job, type Queue } from 'bullmq';
+import {
+  AgentQueues,
+  FleetReader,
+  QUEUES,
+  RunFiles,
+  RunStore,
+  checkSubmission,
+  closeSteps,
+  createRedis,
+  isRunId,
+  openQueue,
+  parseAgentJobId,
+  showValue,
+  type Keys,
+  type Logger,
+  type ReinsConfig,
+  type RedisConnection,
+} from '@reins/shared';
 import { Notifier } from './notifier.js';
 import { RunReconciler } from './run-reconciler.js';
-import { runFromSubmission } from './submission.js';
+import { refusalOf, runFromSubmission } from './submission.js';
 import { Watchdog } from './watchdog.js';
 
 /**
@@ -46,6 +63,7 @@ export class Scheduler {
   private readonly notifier: Notifier;
   private readonly reconciler: RunReconciler;
   private readonly store: RunStore;
+  private readonly files: RunFiles;
   private controlWorker: Worker | undefined;
   private agentEvents: QueueEvents | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -61,6 +79,7 @@ export class Scheduler {
     };
     this.redis = connection && typeof connection !== 'function' ? connection : this.connect();
     this.store = new RunStore(this.redis, keys);
+    this.files = new RunFiles(this.redis, keys);
     this.queues = new AgentQueues(this.redis, keys);
     this.integrateQueue = openQueue(QUEUES.integrate, this.redis, keys);
     this.notifyQueue = openQueue(QUEUES.notify, this.redis, keys);
@@ -120,8 +139,26 @@ export class Scheduler {
     return this.reconciler.request(runId);
   }
 
+  /**
+   * Takes a submission only when it passes exactly the checks of `reins submit` (checkSubmission): a job put
+   * on the control queue some other way (Bull Board, a script with Redis access) that fails them is refused,
+   * recorded as a `refused` run that `reins runs` and the board list, and failed without retries.
+   */
   private async onSubmit(job: Job): Promise<void> {
-    const { run, members } = runFromSubmission(parseJob('run.submit', job));
+    const data: unknown = job.data;
+    const claimed = (data as { runId?: unknown } | null)?.runId;
+    const checked =
+      job.name === 'run.submit'
+        ? await checkSubmission(data, isRunId(claimed) ? await this.files.skills(claimed) : new Map(), this.options.config)
+        : { ok: false as const, issues: [{ path: '(job)', message: `expected a run.submit job, got ${showValue(job.name)}` }] };
+    if (!checked.ok) {
+      const refusal = refusalOf(data, checked.issues, job.timestamp || Date.now());
+      // Over a run that exists nothing is written: a second job with its id must not touch it.
+      const recorded = await this.store.recordRefusal(refusal);
+      this.options.logger.warn({ runId: refusal.runId, jobId: job.id, recorded, issues: checked.issues.length }, 'submission refused');
+      throw new UnrecoverableError(`submission refused:\n${refusal.refusal}`);
+    }
+    const { run, members } = runFromSubmission(checked.data);
     if (await this.store.createRun(run, members)) {
       this.options.logger.info({ runId: run.runId, name: run.name, members: members.length, planned: run.spec.plan === 'auto' }, 'run created');
     }

@@ -27,12 +27,14 @@ export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { isRedisUnreachableError } from './errors/redis-unreachable-error.js';
 export { isStaleEpochError } from './errors/stale-epoch-error.js';
-export type { InputIssue } from './errors/issue.js';
+export { renderIssues, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
+export { showValue } from './errors/format.js';
 
 export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
 export { loadHarnessFile } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
 export { packSkills } from './spec/skill-bundle.js';
+export { checkSubmission, requireSubmission, submissionOf } from './spec/submission.js';
 export { PLANNER_MEMBER, checkPlan, planJsonSchema, planningPrompt, planRetryPrompt } from './spec/plan.js';
 
 export {
@@ -53,7 +55,7 @@ export { KEEP_JOB_LOG_LINES, openQueue } from './jobs/queues.js';
 export { AgentQueues, poolQueueName, poolLabels, servesQueue } from './jobs/pools.js';
 export { backoffDelayMs, BACKOFF_TYPE, type BackoffPolicy } from './jobs/backoff.js';
 
-export { newRunId } from './runs/ids.js';
+export { newRunId, isRunId } from './runs/ids.js';
 export { MEMBER_STATUSES, RUN_STATUSES, deriveRunStatus, isFinalMemberStatus, isFinalRunStatus, type MemberStatus, type RunStatus } from './runs/status.js';
 export { RunStore } from './runs/store.js';
 export { RunFiles } from './runs/run-files.js';

@@ -26,7 +26,7 @@ th { background:var(--bg); font-weight:600; font-size:12px; color:var(--muted); 
 tr:last-child td { border-bottom:none; }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 .badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:12px; font-weight:600; color:#fff; background:var(--idle); white-space:nowrap; }
-.s-succeeded { background:var(--ok); } .s-failed { background:var(--bad); } .s-running { background:var(--run); }
+.s-succeeded { background:var(--ok); } .s-failed, .s-refused { background:var(--bad); } .s-running { background:var(--run); }
 .s-retrying { background:var(--retry); } .s-cancelled { background:var(--warn); } .s-queued, .s-pending, .s-skipped { background:var(--idle); }
 .counts span { margin-right:8px; white-space:nowrap; }
 .counts i { display:inline-block; width:8px; height:8px; border-radius:50%; margin-right:4px; background:var(--idle); }

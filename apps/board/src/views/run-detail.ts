@@ -126,6 +126,7 @@ ${member.prompt ? html`<details><summary>Prompt</summary><pre>${member.prompt}</
 <h1>${d.run.name} <span class="mono muted">${d.run.runId}</span> <span id="live" class="live">${d.final ? 'ended' : 'connecting…'}</span></h1>
 ${d.goal && d.goal !== d.run.name ? html`<p>${d.goal}</p>` : ''}
 ${d.source ? html`<p class="muted">from <span class="mono">${d.source}</span></p>` : ''}
+${d.run.refusal !== undefined ? html`<p class="error">The scheduler refused this submission; nothing of it ran:</p><pre class="error">${d.run.refusal}</pre>` : ''}
 <div class="totals" id="${fragmentId.summary}">${runSummary(d)}</div>
 <h2>Team</h2>
 <div class="figure" id="${fragmentId.graph}">${teamGraph(d)}</div>

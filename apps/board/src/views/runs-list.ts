@@ -30,7 +30,7 @@ export function runsTable(runs: RunSummary[], status: RunStatus | undefined): Sa
   <td><a class="mono" href="/runs/${encodeURIComponent(r.run.runId)}">${r.run.runId}</a></td>
   <td>${r.run.name}</td>
   <td>${badge(r.run.status)}</td>
-  <td>${memberCounts(r.counts)}</td>
+  <td>${r.run.refusal !== undefined ? html`<span class="error">${r.run.refusal.split('\n')[0]}</span>` : memberCounts(r.counts)}</td>
   <td class="num">${formatCost(r.costUsd)}</td>
   <td class="num">${formatDuration(r.durationMs)}</td>
   <td class="muted">${formatTime(r.run.createdAt)}</td>

@@ -8,10 +8,17 @@ import { help } from './submit.js';
 
 export const RUNS_HELP = `Usage: reins runs [--status S] [--limit N] [--json]
 
-Lists recent runs, newest first: status, members succeeded, cost, age and duration.
+Lists recent runs, newest first: status, members succeeded, cost, age and duration; under them, each
+refused submission's first issue.
   --status S   only runs with this status: ${RUN_STATUSES.join(', ')}
   --limit N    at most N runs (default 20, at most 1000)
-  --json       one JSON object: {runs: [{runId, name, status, createdAt, startedAt?, endedAt?, costUsd, members: [{name, status, attempts}]}]}`;
+  --json       one JSON object: {runs: [{runId, name, status, createdAt, startedAt?, endedAt?, costUsd, refusal?, members: [{name, status, attempts}]}]}`;
+
+/** A refusal's first issue, and how many lines more it has. */
+function firstLine(refusal: string): string {
+  const lines = refusal.split('\n');
+  return lines.length > 1 ? `${lines[0]} (+${lines.length - 1} more)` : lines[0]!;
+}
 
 export async function runs(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('runs', argv, { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
@@ -34,6 +41,7 @@ export async function runs(argv: string[]): Promise<ExitCode> {
         ...(head.startedAt !== undefined ? { startedAt: head.startedAt } : {}),
         ...(head.endedAt !== undefined ? { endedAt: head.endedAt } : {}),
         costUsd: totalCostUsd(members) ?? 0,
+        ...(head.refusal !== undefined ? { refusal: head.refusal } : {}),
         members: members.map((m) => ({ name: m.name, status: m.status, attempts: m.attempts })),
       }));
       console.log(terminalJson({ runs: rows }));
@@ -50,13 +58,16 @@ export async function runs(argv: string[]): Promise<ExitCode> {
           escapeControlChars(head.runId),
           escapeControlChars(head.name),
           paint(head.status),
-          `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
+          head.refusal !== undefined ? '-' : `${members.filter((m) => m.status === 'succeeded').length}/${members.length}`,
           formatCostUsd(totalCostUsd(members)),
           formatAge(now - head.createdAt),
           head.startedAt ? formatDuration((head.endedAt ?? now) - head.startedAt) : '-',
         ]),
       ]),
     );
+    const refused = listed.filter(({ head }) => head.refusal !== undefined);
+    if (refused.length > 0)
+      console.log(['', 'refused (`reins status RUN` shows every issue):', ...refused.map(({ head }) => `  ${escapeControlChars(head.runId)}  ${escapeControlChars(firstLine(head.refusal!))}`)].join('\n'));
     return EXIT.ok;
   } finally {
     await ctx.close();

@@ -9,7 +9,7 @@ import { help } from './submit.js';
 
 export const STATUS_HELP = `Usage: reins status RUN [--watch] [--json]
 
-Shows a run and its members; exit 1 if the run failed or was cancelled. When members depend on each
+Shows a run and its members; exit 1 if the run failed, was cancelled or was refused. When members depend on each
 other, the team comes first as a tree: each member under its first dependency, "(also after …)" for
 the others, and "◀" with why on the running and waiting ones. Colours only on a terminal, and never
 with NO_COLOR.
@@ -18,6 +18,8 @@ with NO_COLOR.
             the end. Elsewhere: a line per member change, then the final status.
   --json    the run as one JSON object; with --watch, one object per line each time it changes (the
             last line is the final state)`;
+
+const FAILED_STATUSES: ReadonlySet<string> = new Set(['failed', 'cancelled', 'budget_exhausted', 'refused']);
 
 export async function status(argv: string[]): Promise<ExitCode> {
   const { values, positionals } = parseCommandArgs('status', argv, { json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } }, { min: 1, max: 1, names: 'one RUN id' });
@@ -31,7 +33,7 @@ export async function status(argv: string[]): Promise<ExitCode> {
     if (values.json) console.log(terminalJson(snapshot.view));
     else if (snapshot.run) console.log(renderRun(snapshot.run, snapshot.members, snapshot.attempts));
     else console.log(`run ${snapshot.view.runId}: queued (waiting for the scheduler)`);
-    return snapshot.view.status === 'failed' || snapshot.view.status === 'cancelled' || snapshot.view.status === 'budget_exhausted' ? EXIT.failed : EXIT.ok;
+    return FAILED_STATUSES.has(snapshot.view.status) ? EXIT.failed : EXIT.ok;
   } finally {
     await ctx.close();
   }

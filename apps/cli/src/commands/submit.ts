@@ -10,7 +10,8 @@ import {
   loadHarnessFile,
   newRunId,
   packSkills,
-  separateSecrets,
+  requireSubmission,
+  submissionOf,
   terminalJson,
   type RunView,
 } from '@reins/shared';
@@ -40,26 +41,14 @@ export async function submit(argv: string[]): Promise<ExitCode> {
     // Skills travel by value: measured and checked against their caps, then packed, still before Redis.
     const packedSkills = await packSkills(harness.source, harness.skills, ctx.config);
     const runId = newRunId();
+    // agent.env values go apart from the job, which Bull Board shows: the job carries their names only.
+    const { data, secrets } = submissionOf(harness, runId, { planOnly });
+    // The scheduler checks every submission it takes with this same function; here it runs before Redis.
+    const submission = await requireSubmission(harness.source, data, packedSkills, ctx.config);
     // The skills are in Redis before the run exists, so no worker can look for them too early.
     await new RunFiles(await ctx.redis(), ctx.keys).putSkills(runId, packedSkills);
-    // agent.env values go apart from the job, which Bull Board shows: the job carries their names only.
-    const { spec, secrets } = separateSecrets(harness.spec);
     await new RunSecrets(await ctx.redis(), ctx.keys).put(runId, secrets, { unclaimedTtlMs: SECRETS_UNCLAIMED_TTL_MS });
-    await addJob(
-      await ctx.queue(QUEUES.control),
-      'run.submit',
-      {
-        runId,
-        source: harness.source,
-        spec,
-        ...(harness.workdir ? { workdir: harness.workdir } : {}),
-        skills: Object.fromEntries(Object.values(harness.skills).map((skill) => [skill.name, skill.description])),
-        ...(harness.baseCommit ? { baseCommit: harness.baseCommit } : {}),
-        ...(planOnly ? { planOnly } : {}),
-        submittedAt: Date.now(),
-      },
-      { jobId: runId },
-    );
+    await addJob(await ctx.queue(QUEUES.control), 'run.submit', submission, { jobId: runId });
     if (planOnly) return await printPlan(ctx, runId, Boolean(values.json));
     if (!values.wait) {
       if (values.json) {

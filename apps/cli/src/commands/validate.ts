@@ -1,4 +1,4 @@
-import { escapeControlChars, isSpecError, loadConfig, loadHarnessFile, packSkills, redactRepoUrl, terminalJson, type InputIssue } from '@reins/shared';
+import { MAX_REPORTED_ISSUES, escapeControlChars, isSpecError, loadConfig, loadHarnessFile, packSkills, redactRepoUrl, requireSubmission, submissionOf, terminalJson, type InputIssue } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
 import { help } from './submit.js';
@@ -7,8 +7,12 @@ export const VALIDATE_HELP = `Usage: reins validate FILE [--json]
 
 Checks a harness file as reins submit does (its shape, the team's dependencies, skills and their sizes,
 the workdir, and the repo's ref with git ls-remote), without Redis, and reports every problem at once,
-with the nearest name for a misspelt field, member or skill. Exit 0 when it is clean, 2 when it is not.
-  --json   print {ok, issues: [{path, message, suggestion?}]}`;
+with the nearest name for a misspelt field, member or skill (at most 20 printed, then how many more).
+Exit 0 when it is clean, 2 when it is not.
+  --json   print {ok, issues: [{path, message, suggestion?}], more?}: at most ${MAX_REPORTED_ISSUES} issues, and how many more`;
+
+/** Stands for the run id submit would draw; the payload is checked, never sent. */
+const VALIDATE_RUN_ID = 'r-validate';
 
 type Loaded = Awaited<ReturnType<typeof loadHarnessFile>>;
 
@@ -20,12 +24,15 @@ export async function validate(argv: string[]): Promise<ExitCode> {
   let summary: string;
   try {
     const harness = await loadHarnessFile(file, { skillsDirs: [config.skillsDir] });
-    // The caps and links submit checks while packing; the packed bytes themselves are not needed here.
-    await packSkills(harness.source, harness.skills, config);
+    // Every check of submit: the skills packed (their caps and links), then the payload as the scheduler sees it.
+    const packed = await packSkills(harness.source, harness.skills, config);
+    await requireSubmission(harness.source, submissionOf(harness, VALIDATE_RUN_ID).data, packed, config);
     summary = summarise(harness);
   } catch (error) {
     if (!isSpecError(error)) throw error;
-    if (values.json) console.log(terminalJson({ ok: false, issues: error.issues.map(jsonIssue) }));
+    const { issues } = error;
+    const more = issues.length > MAX_REPORTED_ISSUES ? { more: issues.length - MAX_REPORTED_ISSUES } : {};
+    if (values.json) console.log(terminalJson({ ok: false, issues: issues.slice(0, MAX_REPORTED_ISSUES).map(jsonIssue), ...more }));
     else console.error(escapeControlChars(error.message));
     return EXIT.invalid;
   }

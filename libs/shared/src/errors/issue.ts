@@ -25,7 +25,7 @@ export function issuesFromZod(error: z.ZodError, input: unknown, schema?: z.ZodT
     if (issue.code === 'unrecognized_keys') {
       // One issue a field, so each carries its own suggestion.
       const known = schema ? objectKeysAt(schema, issue.path, input) : [];
-      return issue.keys.map((key) => withSuggestion(path, `unknown field "${key}"`, nearestName(key, known)));
+      return issue.keys.map((key) => withSuggestion(path, `unknown field ${showValue(key)}`, nearestName(key, known)));
     }
     const union = issue as { code: string; discriminator?: unknown; options?: unknown };
     if (union.code === 'invalid_union' && typeof union.discriminator === 'string' && Array.isArray(union.options)) {
@@ -114,6 +114,14 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return node;
 }
 
-export function renderIssues(issues: readonly InputIssue[]): string {
-  return issues.map((i) => `  - ${i.path}: ${i.message}`).join('\n');
+/** Issues printed for people: binary garbage given as a harness once printed 694 lines (6.6 MB). */
+export const MAX_PRINTED_ISSUES = 20;
+/** Issues a `--json` report holds; the rest are counted in `more`. */
+export const MAX_REPORTED_ISSUES = 200;
+
+/** One line an issue, the first `max` of them, then how many more there are. */
+export function renderIssues(issues: readonly InputIssue[], max = MAX_PRINTED_ISSUES): string {
+  const lines = issues.slice(0, max).map((i) => `  - ${i.path}: ${i.message}`);
+  if (issues.length > max) lines.push(`  … and ${issues.length - max} more`);
+  return lines.join('\n');
 }

@@ -1,8 +1,9 @@
 import { UnrecoverableError, type Job, type JobsOptions, type Queue } from 'bullmq';
 import { z } from 'zod';
-import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, VerifySchema } from '../spec/harness.js';
+import { AgentSchema, HarnessSchema, HooksSchema, LimitsSchema, MemberNameSchema, SkillNameSchema, VerifySchema } from '../spec/harness.js';
 import { formatPath, showValue } from '../errors/format.js';
 import { redactAgent, redactSpec } from '../runs/run-secrets.js';
+import { RUN_ID_RULE } from '../runs/ids.js';
 
 /** The queues reins uses. Each is created under the `{prefix}` BullMQ prefix. */
 export const QUEUES = {
@@ -17,7 +18,7 @@ export const QUEUES = {
 } as const;
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
-const RunIdSchema = z.string().regex(/^r-[a-z0-9]{6,32}$/, 'expected a run id like r-mhx1k2f3a9c2');
+const RunIdSchema = z.string().regex(RUN_ID_RULE, 'expected a run id like r-mhx1k2f3a9c2');
 
 export const AgentJobDataSchema = z.strictObject({
   runId: RunIdSchema,
@@ -54,7 +55,7 @@ export const RunSubmitDataSchema = z.strictObject({
   spec: HarnessSchema.transform(redactSpec),
   workdir: z.string().optional(),
   /** Every skill the run may use, name → description; the CLI stored their folders with RunFiles before this job. */
-  skills: z.record(z.string(), z.string()),
+  skills: z.record(SkillNameSchema, z.string().max(1024)),
   submittedAt: z.number().int(),
   /** In a git workdir: its HEAD when the run was submitted. */
   baseCommit: z.string().optional(),

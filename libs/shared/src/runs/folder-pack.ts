@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readlink, rm, stat } from 'node:fs/promises';
 import { lstatSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { create as createTar, extract as extractTar, Parser, type ReadEntry } from 'tar';
@@ -17,6 +17,8 @@ export interface FolderMeasure {
   files: number;
   /** Symbolic links (relative to the folder) whose target is absolute or lies outside it. */
   outsideLinks: string[];
+  /** Symbolic links that stay inside but point to nothing there. */
+  danglingLinks: string[];
 }
 
 export interface FolderOptions {
@@ -46,7 +48,7 @@ const excluded = (relative: string, exclude: readonly string[]): boolean => excl
 /** Walks a folder without following links: total file bytes, and the links that point outside it. */
 export async function measureFolder(dir: string, options: FolderOptions = {}): Promise<FolderMeasure> {
   const exclude = options.exclude ?? [];
-  const measure: FolderMeasure = { bytes: 0, files: 0, outsideLinks: [] };
+  const measure: FolderMeasure = { bytes: 0, files: 0, outsideLinks: [], danglingLinks: [] };
   const walk = async (relative: string): Promise<void> => {
     for (const name of (await readdir(path.join(dir, relative))).sort()) {
       const child = relative ? `${relative}/${name}` : name;
@@ -56,12 +58,21 @@ export async function measureFolder(dir: string, options: FolderOptions = {}): P
       else if (info.isFile()) {
         measure.bytes += info.size;
         measure.files += 1;
-      } else if (info.isSymbolicLink() && !linkStaysInside(child, await readlink(path.join(dir, child)))) measure.outsideLinks.push(child);
+      } else if (info.isSymbolicLink()) {
+        if (!linkStaysInside(child, await readlink(path.join(dir, child)))) measure.outsideLinks.push(child);
+        else if (!(await exists(path.join(dir, child)))) measure.danglingLinks.push(child);
+      }
     }
   };
   await walk('');
   return measure;
 }
+
+const exists = (file: string): Promise<boolean> =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * A gzipped tar of the folder: files, folders and the links that stay inside it; excluded paths, links
@@ -106,9 +117,13 @@ function entryProblem(entry: Pick<ReadEntry, 'type' | 'path' | 'linkpath'>, link
   return undefined;
 }
 
-/** Checks every entry of an archive without writing anything; throws UnsafeArchiveError at the first bad one. */
-export async function checkArchive(archive: Buffer): Promise<void> {
+/**
+ * Checks every entry of an archive without writing anything; throws UnsafeArchiveError at the first bad one.
+ * Returns what it holds as measureFolder counts a folder, so a packed folder meets the caps its folder met.
+ */
+export async function checkArchive(archive: Buffer): Promise<Pick<FolderMeasure, 'bytes' | 'files'>> {
   const links = new Set<string>();
+  const measure = { bytes: 0, files: 0 };
   let problem: string | undefined;
   const parser = new Parser({
     strict: true,
@@ -116,6 +131,10 @@ export async function checkArchive(archive: Buffer): Promise<void> {
       const found = problem ? undefined : entryProblem(entry, links);
       if (found) problem = `${entry.path}: ${found}`;
       if (entry.type === 'SymbolicLink') links.add(tarPath(entry.path));
+      if (FILE_TYPES.has(entry.type)) {
+        measure.bytes += entry.size ?? 0;
+        measure.files += 1;
+      }
       entry.resume();
     },
   });
@@ -125,6 +144,7 @@ export async function checkArchive(archive: Buffer): Promise<void> {
     parser.end(archive);
   });
   if (problem) throw new UnsafeArchiveError(`refused archive entry ${problem}`);
+  return measure;
 }
 
 /** Group and others may read and enter, never write; no set-id or sticky bits; the owner can always read and write. */

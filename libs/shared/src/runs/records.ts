@@ -127,6 +127,8 @@ const RunFields = z.object({
   startedAt: optionalNum,
   endedAt: optionalNum,
   cancelled: flag,
+  /** Why the scheduler refused the submission (status `refused`): its issues, a line each, capped. */
+  refusal: text,
 });
 
 /** Keeps the record's shape as it was written: a field that is not set is absent, not undefined. */
@@ -162,13 +164,15 @@ export interface RunRecord {
   startedAt?: number;
   endedAt?: number;
   cancelled: boolean;
+  /** Why the scheduler refused the submission (status `refused`). */
+  refusal?: string;
 }
 
 /** The fields a run head has: what lists and metrics need, without the harness (which can hold 800 KB of prompts). */
-export const RUN_HEAD_FIELDS = ['runId', 'name', 'status', 'members', 'createdAt', 'startedAt', 'endedAt', 'cancelled'] as const;
+export const RUN_HEAD_FIELDS = ['runId', 'name', 'status', 'members', 'createdAt', 'startedAt', 'endedAt', 'cancelled', 'refusal'] as const;
 /** A run record without its harness. */
 export type RunHead = Pick<RunRecord, (typeof RUN_HEAD_FIELDS)[number]>;
-export const RunHeadSchema = RunFields.pick({ runId: true, name: true, status: true, members: true, createdAt: true, startedAt: true, endedAt: true, cancelled: true }).transform(
+export const RunHeadSchema = RunFields.pick({ runId: true, name: true, status: true, members: true, createdAt: true, startedAt: true, endedAt: true, cancelled: true, refusal: true }).transform(
   (fields): RunHead => withoutUndefined(fields),
 );
 
@@ -205,6 +209,8 @@ export interface RunView {
   /** The merge-back's branch and commit (on the remote, with a repo), once merged. */
   resultBranch?: string;
   resultCommit?: string;
+  /** Why the scheduler refused the submission, when the status is `refused`. */
+  refusal?: string;
   members: MemberView[];
 }
 
@@ -239,6 +245,7 @@ export function toRunView(run: RunRecord, members: readonly MemberRecord[]): Run
     ...(repo ? { repo } : {}),
     ...(run.resultBranch ? { resultBranch: run.resultBranch } : {}),
     ...(run.resultCommit ? { resultCommit: run.resultCommit } : {}),
+    ...(run.refusal !== undefined ? { refusal: run.refusal } : {}),
     members: members.map((m) => {
       const view: MemberView = { name: m.name, status: m.status, attempts: m.attempts, workspace: m.workspace ?? null };
       if (m.exitCode !== undefined) view.exitCode = m.exitCode;

@@ -91,6 +91,7 @@ export async function retryRun(redis: RedisConnection, keys: Keys, queues: Agent
 /** Refuses a run that has not ended, or has ended well. */
 async function assertEnded(redis: RedisConnection, keys: Keys, run: RunRecord, members: readonly MemberRecord[]): Promise<void> {
   if (run.status === 'succeeded') throw new RetryRefusedError(`run ${run.runId} already succeeded; there is nothing to retry`);
+  if (run.status === 'refused') throw new RetryRefusedError(`run ${run.runId} was refused by the scheduler's checks and never ran (reins status ${run.runId} says why); fix the harness and submit it again`);
   if (run.status === 'queued' || run.status === 'running') {
     throw new RetryRefusedError(`run ${run.runId} is still ${run.status}; retry it once it has ended (or cancel it first)`);
   }

@@ -23,6 +23,11 @@ export class RunFiles {
     return (await this.redis.hgetBuffer(this.keys.skills(runId), name)) ?? undefined;
   }
 
+  /** Every skill stored for a run, by name. */
+  async skills(runId: string): Promise<Map<string, Buffer>> {
+    return new Map(Object.entries(await this.redis.hgetallBuffer(this.keys.skills(runId))));
+  }
+
   async putArtifact(runId: string, member: string, archive: Buffer): Promise<void> {
     await this.redis.hset(this.keys.artifacts(runId), member, archive);
   }

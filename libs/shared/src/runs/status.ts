@@ -12,12 +12,14 @@ export type MemberStatus = (typeof MEMBER_STATUSES)[number];
 /**
  * A run's lifecycle: queued → running → succeeded | failed | cancelled | budget_exhausted (its budget ran
  * out: partial work and cursors are kept, and `reins retry` continues it). It follows from its members'.
+ * `refused`: a submission the scheduler's checks refused (one put on the control queue by other means than
+ * `reins submit`); the run has no members, only the refusal, and never runs.
  */
-export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'budget_exhausted'] as const;
+export const RUN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'budget_exhausted', 'refused'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 const FINAL_MEMBER: ReadonlySet<MemberStatus> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
-const FINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled', 'budget_exhausted']);
+const FINAL_RUN: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'cancelled', 'budget_exhausted', 'refused']);
 
 export const isFinalMemberStatus = (status: MemberStatus): boolean => FINAL_MEMBER.has(status);
 export const isFinalRunStatus = (status: RunStatus): boolean => FINAL_RUN.has(status);

@@ -63,6 +63,42 @@ export class RunStore {
     return result !== null;
   }
 
+  /**
+   * Records a submission the scheduler refused, as a run with no members and status `refused`, listed with
+   * the others but never active, and drops its stored skills and secrets. Only once, and never over a run
+   * that exists (nor its skills or secrets): false then.
+   */
+  async recordRefusal(refused: Pick<RunRecord, 'runId' | 'name' | 'source' | 'createdAt'> & { refusal: string }, now = Date.now()): Promise<boolean> {
+    const runKey = this.keys.run(refused.runId);
+    await this.redis.watch(runKey);
+    if (await this.redis.exists(runKey)) {
+      await this.redis.unwatch();
+      return false;
+    }
+    const result = await this.redis
+      .multi()
+      .hset(runKey, {
+        runId: refused.runId,
+        name: refused.name,
+        goal: '',
+        status: 'refused',
+        source: refused.source,
+        spec: '{}',
+        members: '[]',
+        skills: '{}',
+        createdAt: String(refused.createdAt),
+        endedAt: String(now),
+        cancelled: '0',
+        refusal: refused.refusal,
+      })
+      .zadd(this.keys.runs, refused.createdAt, refused.runId)
+      // What was stored for it beside the job, its skills and agent.env values, goes: nothing of it will run.
+      .del(this.keys.skills(refused.runId), this.keys.secrets(refused.runId))
+      .publish(this.keys.runEventsChannel, JSON.stringify({ runId: refused.runId, status: 'refused' }))
+      .exec();
+    return result !== null;
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const hash = await this.redis.hgetall(this.keys.run(runId));
     return hash.runId ? decodeRun(hash) : undefined;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { didYouMean, nearestName } from '../errors/suggest.js';
+import { inputBoundIssues } from './input-bounds.js';
 import { RepoSchema } from './repo.js';
 
 /** Prompts travel as one argv element; Linux caps one argument at 128 KiB. */
@@ -14,10 +15,12 @@ export const SkillNameSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'ex
 
 const EnvMapSchema = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name'), z.string());
 
-const PromptSchema = z
-  .string()
-  .refine((s) => s.trim().length > 0, 'expected a non-empty prompt')
-  .refine((s) => Buffer.byteLength(s) <= MAX_PROMPT_BYTES, `expected a prompt of at most ${MAX_PROMPT_BYTES} bytes`);
+const PromptSchema = z.string().superRefine((prompt, ctx) => {
+  // The size first: counting bytes copies nothing, and a 50 MB prompt is refused without trimming it.
+  const bytes = Buffer.byteLength(prompt);
+  if (bytes > MAX_PROMPT_BYTES) ctx.addIssue({ code: 'custom', message: `expected a prompt of at most ${MAX_PROMPT_BYTES} bytes, got ${bytes} bytes`, params: { quotesValue: true } });
+  else if (prompt.trim().length === 0) ctx.addIssue({ code: 'custom', message: 'expected a non-empty prompt' });
+});
 
 export const ClaudeAgentSchema = z.strictObject({
   kind: z.literal('claude'),
@@ -125,6 +128,7 @@ export const HarnessShapeSchema = z.strictObject({
 export const HarnessSchema = HarnessShapeSchema.superRefine((harness, ctx) => {
   // Their messages name the values themselves; the same words come from load.ts when the shape failed.
   for (const { path, message, suggestion } of harnessRuleIssues(harness)) ctx.addIssue({ code: 'custom', path, message, params: { quotesValue: true, ...(suggestion ? { suggestion } : {}) } });
+  for (const { path, message } of inputBoundIssues(harness).issues) ctx.addIssue({ code: 'custom', path, message, params: { quotesValue: true } });
 });
 
 export type ClaudeAgent = z.infer<typeof ClaudeAgentSchema>;

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { Lexer, parseDocument, type YAMLError } from 'yaml';
@@ -7,8 +7,12 @@ import { SpecError } from '../errors/spec-error.js';
 import { issuesFromZod, type InputIssue } from '../errors/issue.js';
 import { formatPath } from '../errors/format.js';
 import { didYouMean, nearestName } from '../errors/suggest.js';
+import { escapeControlChars } from '../control-chars.js';
 import { showValue } from '../errors/format.js';
+import { formatBytes } from '../format.js';
+import { MAX_HARNESS_BYTES, inputBoundIssues } from './input-bounds.js';
 import { HarnessShapeSchema, SkillNameSchema, harnessRuleIssues, type Harness } from './harness.js';
+import { readHead, type FileHead } from './read-head.js';
 import { RepoSchema, resolveRepo } from './repo.js';
 import { readSkillCatalogue, type SkillInfo } from './skills.js';
 
@@ -36,20 +40,65 @@ export interface LoadOptions {
 /** Reads a YAML or JSON harness file and checks everything that can be checked before a run exists. */
 export async function loadHarnessFile(file: string, options: LoadOptions): Promise<ResolvedHarness> {
   const source = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(source, 'utf8');
-  } catch (error) {
-    throw new SpecError(file, [{ path: '(file)', message: `cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
-  }
+  const text = await readHarnessText(file, source);
   // YAML 1.2 is a superset of JSON, so one parser reads both and reports lines for either.
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
-  if (doc.errors.length > 0)
+  if (doc.errors.length > 0) {
+    const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+    const quote = once(() => unterminatedQuote(text));
     throw new SpecError(
       file,
-      doc.errors.map((e) => ({ path: '(file)', message: yamlMessage(e, text) })),
+      doc.errors.map((e) => ({ path: '(file)', message: yamlMessage(e, lines, quote) })),
     );
-  return resolveHarness(doc.toJS(), { ...options, source: file, baseDir: path.dirname(source) });
+  }
+  let value: unknown;
+  try {
+    // The yaml package's own guard against alias bombs (billion laughs): an alias may stand for at most
+    // 100 nodes. It throws a ReferenceError, which must not reach the person as a crash.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError)) throw error;
+    throw new SpecError(file, [{ path: '(file)', message: `its YAML aliases expand too far (${error.message}; at most ${MAX_ALIAS_COUNT} nodes an alias): write the values out, or use fewer aliases` }]);
+  }
+  return resolveHarness(value, { ...options, source: file, baseDir: path.dirname(source) });
+}
+
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The file's text, read only when it is a regular file within MAX_HARNESS_BYTES (a size from stat first, and
+ * never more than the cap read, for a file that grows), and only when it is UTF-8 text: binary garbage is one
+ * issue, not the hundreds the YAML parser finds in it.
+ */
+async function readHarnessText(file: string, source: string): Promise<string> {
+  const refuse = (message: string) => new SpecError(file, [{ path: '(file)', message }]);
+  const cap = `the cap of ${formatBytes(MAX_HARNESS_BYTES)} (${MAX_HARNESS_BYTES} bytes) a harness file`;
+  let head: FileHead;
+  try {
+    // One byte past the cap tells a file that grew while it was read from one at the cap.
+    head = await readHead(source, MAX_HARNESS_BYTES + 1);
+  } catch (error) {
+    throw refuse(`cannot read it: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  if (!head.regular) throw refuse('expected a regular file, got a directory, a device, a FIFO or a socket');
+  if (head.size > MAX_HARNESS_BYTES) throw refuse(`is ${formatBytes(head.size)} (${head.size} bytes), over ${cap}`);
+  if (head.bytes.length > MAX_HARNESS_BYTES) throw refuse(`grew over ${cap} while it was read`);
+  const nul = head.bytes.indexOf(0);
+  if (nul >= 0) throw refuse(`is not text: it holds a NUL byte (\\x00) at byte ${nul + 1}; a harness is YAML or JSON`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(head.bytes);
+  } catch {
+    throw refuse('is not text: it is not valid UTF-8; a harness is YAML or JSON');
+  }
+}
+
+/** The function's value, worked out at the first call only. */
+function once<T>(compute: () => T): () => T {
+  let memo: { value: T } | undefined;
+  return () => {
+    memo ??= { value: compute() };
+    return memo.value;
+  };
 }
 
 /** Checks a harness given as a value; a relative workdir is taken from baseDir. */
@@ -57,8 +106,16 @@ export async function resolveHarness(value: unknown, options: LoadOptions & { so
   // The shape alone, then the rules on whatever parts are well-formed, then the folders and skills: a shape
   // error must not hide a cycle, an unknown dependency or an unknown skill, so one pass lists everything.
   // Together these are HarnessSchema, which the control queue checks again.
+  // First the bounds: a value over a size bound is refused before its shape costs anything.
+  const bounds = inputBoundIssues(value);
+  if (bounds.fatal)
+    throw new SpecError(
+      options.source,
+      bounds.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
+    );
   const parsed = HarnessShapeSchema.safeParse(value, { reportInput: true });
   const issues: InputIssue[] = [
+    ...bounds.issues.map((i) => ({ path: formatPath(i.path), message: i.message })),
     ...(parsed.success ? [] : issuesFromZod(parsed.error, value, HarnessShapeSchema)),
     ...harnessRuleIssues(value).map((i) => ({ path: formatPath(i.path), message: i.message, ...(i.suggestion ? { suggestion: i.suggestion } : {}) })),
   ];
@@ -147,20 +204,19 @@ const LEXER_MARKERS = new Set(['\x02', '\x18', '\x1f']);
 /**
  * A YAML error in reins' words. The parser places an unterminated quote, and some other errors, at the
  * end of the file (a line past the last one, for a file that ends in a newline): say where the quote opened,
- * and call the end the end.
+ * and call the end the end. `lines` and `quote` are worked out once for all the errors of a file.
  */
-function yamlMessage(error: YAMLError, text: string): string {
-  const first = error.message.split('\n')[0] ?? error.message;
-  const lines = text.endsWith('\n') ? text.split('\n').length - 1 : text.split('\n').length;
+function yamlMessage(error: YAMLError, lines: number, quote: () => ReturnType<typeof unterminatedQuote>): string {
+  const first = escapeControlChars(error.message.split('\n')[0] ?? error.message);
   const at = error.linePos?.[0];
   if (error.code === 'TAB_AS_INDENT' && at) return `line ${at.line} is indented with a tab; YAML indents with spaces only`;
   if (error.code === 'MISSING_CHAR' && /quote/.test(first)) {
-    const open = unterminatedQuote(text);
+    const open = quote();
     if (open)
       return `line ${open.line}, column ${open.column}: the quoted string ${open.start} is never closed; add the closing ${open.quote} where it ends (a quoted string may run over lines, so the parser read on to the end of the file)`;
   }
-  if (at && at.line > lines) return first.replace(/ at line \d+, column \d+:?$/, ` at the end of the file (after line ${lines})`);
-  return first.replace(/:$/, '');
+  const message = at && at.line > lines ? first.replace(/ at line \d+, column \d+:?$/, ` at the end of the file (after line ${lines})`) : first.replace(/:$/, '');
+  return message.length > 300 ? `${message.slice(0, 299)}…` : message;
 }
 
 /** Where the quoted scalar that never closes begins. */
@@ -176,7 +232,7 @@ function unterminatedQuote(text: string): { line: number; column: number; quote:
   if (!found) return undefined;
   const before = text.slice(0, found.offset).split('\n');
   const start = found.token.split('\n')[0] ?? found.token;
-  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1, quote: found.token[0]!, start: start.length > 30 ? `${start.slice(0, 29)}…` : start };
+  return { line: before.length, column: (before.at(-1)?.length ?? 0) + 1, quote: found.token[0]!, start: escapeControlChars(start.length > 30 ? `${start.slice(0, 29)}…` : start) };
 }
 
 function closes(token: string): boolean {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { formatPath, showValue } from '../errors/format.js';
 import type { InputIssue } from '../errors/issue.js';
 import { MemberSchema, TeamSchema, teamGraphIssues, type Member } from './harness.js';
+import { inputBoundIssues } from './input-bounds.js';
 
 /** The member name the planner runs under; a leading "_" is outside the names a harness may use. */
 export const PLANNER_MEMBER = '_planner';
@@ -34,12 +35,17 @@ export type PlanCheck = { ok: true; team: Member[] } | { ok: false; issues: Inpu
  * cycles), and that it only names skills that exist.
  */
 export function checkPlan(value: unknown, availableSkills: readonly string[]): PlanCheck {
+  // The bounds of a harness too: a planned prompt with a NUL would fail at the worker after every attempt.
+  const bounds = inputBoundIssues(value);
+  const boundIssues = bounds.issues.map((i) => ({ path: formatPath(i.path), message: i.message }));
+  if (bounds.fatal) return { ok: false, issues: boundIssues };
   const parsed = PlanSchema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
-    return { ok: false, issues: parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: `${i.message}${'input' in i && i.code !== 'unrecognized_keys' ? `, got ${showValue(i.input)}` : ''}` })) };
+    const shape = parsed.error.issues.map((i) => ({ path: formatPath(i.path), message: `${i.message}${'input' in i && i.code !== 'unrecognized_keys' ? `, got ${showValue(i.input)}` : ''}` }));
+    return { ok: false, issues: [...boundIssues, ...shape] };
   }
   const team = parsed.data.team as Member[];
-  const issues: InputIssue[] = teamGraphIssues(team).map((i) => ({ path: formatPath(i.path), message: i.message }));
+  const issues: InputIssue[] = [...boundIssues, ...teamGraphIssues(team).map((i) => ({ path: formatPath(i.path), message: i.message }))];
   if (!TeamSchema.safeParse(team).success) issues.push({ path: 'team', message: 'is not a valid team' });
   const known = new Set(availableSkills);
   team.forEach((member, i) =>

@@ -1,7 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { readHead } from './read-head.js';
 
 /** Claude Code's own limits on skill frontmatter. */
 const SkillFrontmatterSchema = z.object({
@@ -40,7 +41,15 @@ export async function readSkillCatalogue(dirs: readonly string[]): Promise<Skill
     }
     for (const entry of entries.sort()) {
       const dir = path.join(root, entry);
-      if (!(await stat(dir)).isDirectory()) continue;
+      // A link to a folder elsewhere is a skill like any other (it is packed by value); a link to nothing is
+      // a broken skill, named, not a crash.
+      const info = await stat(dir).catch((error: NodeJS.ErrnoException) => error);
+      if (info instanceof Error) {
+        const target = await readlink(dir).catch(() => undefined);
+        problems.push({ dir, message: target === undefined ? `cannot be read (${info.code ?? info.message})` : `is a symbolic link to ${target}, which does not exist` });
+        continue;
+      }
+      if (!info.isDirectory()) continue;
       const result = await readSkill(dir);
       if ('message' in result) problems.push(result);
       else skills.set(result.name, result);
@@ -49,11 +58,16 @@ export async function readSkillCatalogue(dirs: readonly string[]): Promise<Skill
   return { skills, problems };
 }
 
+/** The frontmatter is a name and a description of at most 1024 characters: the first 64 KiB hold it, whatever the file's size. */
+const SKILL_HEAD_BYTES = 64 * 1024;
+
 export async function readSkill(dir: string): Promise<SkillInfo | SkillProblem> {
   const file = path.join(dir, 'SKILL.md');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const head = await readHead(file, SKILL_HEAD_BYTES);
+    if (!head.regular) return { dir, message: `${file} is not a regular file` };
+    text = head.bytes.toString('utf8');
   } catch {
     return { dir, message: `${file} is missing` };
   }
