@@ -5,6 +5,7 @@ import {
   addJob,
   agentJobId,
   integrateJobId,
+  isFinalMemberStatus,
   type AgentQueues,
   type FleetReader,
   type Keys,
@@ -19,7 +20,7 @@ import {
 import { buildAgentJob } from './job-payload.js';
 import type { Notifier } from './notifier.js';
 import { integrateJobWanted, jobFactsWanted, reconcile, silentMembers, workerLabelsWanted, type JobFact, type ReconcileAction, type ReconcileFacts } from './reconcile.js';
-import type { Watchdog } from './watchdog.js';
+import { heartbeatSuspects, type Watchdog } from './watchdog.js';
 
 export interface RunReconcilerDeps {
   redis: RedisConnection;
@@ -37,6 +38,24 @@ export interface RunReconcilerDeps {
   isRunning: () => boolean;
 }
 
+/** How often the sweep looks at a run: see RunReconciler.sweep(). */
+export interface SweepCadence {
+  /** A run with members waiting (for dependencies, a slot, a labelled worker): a full pass this often. */
+  quietMs: number;
+  /** A run whose unfinished members all run: their heartbeats looked at this often. */
+  beatsMs: number;
+  /** Every run: a full pass at least this often. */
+  fullMs: number;
+}
+
+interface PassMemory {
+  /** The last pass, or the last look at the heartbeats. */
+  at: number;
+  fullAt: number;
+  /** When every unfinished member was running and nothing was left to do: those members. */
+  running: MemberRecord[] | undefined;
+}
+
 /** Passes run again at once after a plan joined or a stale read; past this many, the next sweep picks it up. */
 const MAX_IMMEDIATE_PASSES = 4;
 
@@ -46,8 +65,8 @@ const MAX_IMMEDIATE_PASSES = 4;
  */
 export class RunReconciler {
   private readonly inFlight = new Map<string, { again: boolean; done: Promise<void> }>();
-  /** When each run's last pass ended. */
-  private readonly passedAt = new Map<string, number>();
+  /** What each run's last pass saw, for the sweep (see sweep()). */
+  private readonly passes = new Map<string, PassMemory>();
 
   constructor(private readonly deps: RunReconcilerDeps) {}
 
@@ -71,18 +90,34 @@ export class RunReconciler {
         this.deps.logger.warn({ err: error, runId }, 'reconcile failed; the next sweep retries');
       } finally {
         this.inFlight.delete(runId);
-        this.passedAt.set(runId, Date.now());
       }
     })();
     this.inFlight.set(runId, entry);
     return entry.done;
   }
 
-  /** Of the given (active) runs, those with no pass under way and none since `before`; forgets the others' times. */
-  quietSince(runIds: readonly string[], before: number): string[] {
+  /**
+   * The net under the events: passes the active runs that are due (their last pass older than the sweep's
+   * cadence for them), and forgets the runs that are no longer active. A run whose unfinished members all
+   * run gets only its heartbeats looked at (one EXISTS each) between full passes: sleeping agents cost Redis
+   * little. Any other run, or a missing heartbeat, gets a full pass.
+   */
+  async sweep(runIds: readonly string[], cadence: SweepCadence, now = Date.now()): Promise<void> {
     const active = new Set(runIds);
-    for (const runId of this.passedAt.keys()) if (!active.has(runId)) this.passedAt.delete(runId);
-    return runIds.filter((runId) => !this.inFlight.has(runId) && (this.passedAt.get(runId) ?? 0) <= before);
+    for (const runId of this.passes.keys()) if (!active.has(runId)) this.passes.delete(runId);
+    const due: string[] = [];
+    for (const runId of runIds) {
+      if (this.inFlight.has(runId)) continue;
+      const last = this.passes.get(runId);
+      if (!last || now - last.fullAt >= cadence.fullMs || (last.running === undefined && now - last.at >= cadence.quietMs)) due.push(runId);
+      else if (last.running !== undefined && now - last.at >= cadence.beatsMs) {
+        const suspects = heartbeatSuspects(last.running, now, this.deps.config.heartbeatTtlMs);
+        const live = await this.deps.watchdog.liveHeartbeats(suspects, now);
+        if (suspects.some((m) => !live.has(m.name))) due.push(runId);
+        else last.at = now;
+      }
+    }
+    await Promise.all(due.map((runId) => this.request(runId)));
   }
 
   /** Waits for the passes under way. */
@@ -100,7 +135,12 @@ export class RunReconciler {
     const members = await this.deps.store.getMembers(run);
     const facts = await this.readFacts(run, members);
     const actions = reconcile(run, members, facts, { heartbeatTtlMs: this.deps.config.heartbeatTtlMs });
-    return this.carryOut(run, members, actions, facts.now);
+    const again = await this.carryOut(run, members, actions, facts.now);
+    // Nothing left to do but watch: only the run's status and the webhooks' news were brought up to date.
+    const settled = actions.every((a) => a.type === 'announce' || a.type === 'set_status');
+    const allRunning = !run.cancelled && settled && members.length > 0 && members.every((m) => m.status === 'running' || isFinalMemberStatus(m.status));
+    this.passes.set(runId, { at: facts.now, fullAt: facts.now, running: allRunning ? members.filter((m) => m.status === 'running') : undefined });
+    return again;
   }
 
   private async readFacts(run: RunRecord, members: readonly MemberRecord[]): Promise<ReconcileFacts> {

@@ -18,7 +18,7 @@ import {
   type RedisConnection,
 } from '@reins/shared';
 import { Notifier } from './notifier.js';
-import { RunReconciler } from './run-reconciler.js';
+import { RunReconciler, type SweepCadence } from './run-reconciler.js';
 import { refusalOf, runFromSubmission } from './submission.js';
 import { Watchdog } from './watchdog.js';
 
@@ -47,8 +47,8 @@ export interface SchedulerOptions {
  * Turns submitted harnesses into runs and drives each run to its end. Progress comes from one idempotent
  * pass per run (run-reconciler.ts, deciding in reconcile.ts). Queue events and run events (every member
  * transition is published) make it prompt; a sweep over the active runs makes it certain, so a lost event or
- * a scheduler restart never leaves a run waiting forever. The sweep passes a run only when its last pass is
- * a third of a heartbeat TTL old: a run of sleeping agents costs Redis little (see quietPassMs).
+ * a scheduler restart never leaves a run waiting forever. The sweep looks at a run only every so often
+ * (sweepCadence), and at a run of running agents only at their heartbeats: sleeping agents cost Redis little.
  */
 export class Scheduler {
   private state: SchedulerState = 'created';
@@ -168,8 +168,7 @@ export class Scheduler {
   private async sweep(): Promise<void> {
     try {
       const runIds = await this.store.activeRunIds();
-      const due = this.reconciler.quietSince(runIds, Date.now() - quietPassMs(this.options.config));
-      await Promise.all(due.map((runId) => this.requestReconcile(runId)));
+      await this.reconciler.sweep(runIds, sweepCadence(this.options.config));
     } catch (error) {
       this.options.logger.warn({ err: error }, 'sweep failed');
     }
@@ -203,11 +202,14 @@ export class Scheduler {
 }
 
 /**
- * How old a run's last pass must be before the sweep passes it again. Events pass a run at once; the sweep
- * is the net under them, and what finds a missing heartbeat, so a third of the TTL is soon enough: a dead
- * agent is found within 4/3 of a TTL.
+ * How often the sweep looks at a run. Events pass a run at once; the sweep is the net under them, and what
+ * finds a missing heartbeat: looked at every half TTL, a dead agent is found within 1.5 TTL. A run with
+ * members waiting is passed every third of a TTL, and every run at least once a TTL.
  */
-export const quietPassMs = (config: Pick<ReinsConfig, 'reconcileIntervalMs' | 'heartbeatTtlMs'>): number => Math.max(config.reconcileIntervalMs, Math.floor(config.heartbeatTtlMs / 3));
+export function sweepCadence(config: Pick<ReinsConfig, 'reconcileIntervalMs' | 'heartbeatTtlMs'>): SweepCadence {
+  const atLeastTick = (ms: number) => Math.max(config.reconcileIntervalMs, Math.floor(ms));
+  return { quietMs: atLeastTick(config.heartbeatTtlMs / 3), beatsMs: atLeastTick(config.heartbeatTtlMs / 2), fullMs: atLeastTick(config.heartbeatTtlMs) };
+}
 
 /** The run a run event names (see RunStore: every write publishes `{runId, …}`). */
 function runIdOfEvent(message: string): string | undefined {
