@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,7 +19,7 @@ import { sweepWorktrees } from './git/worktree-sweep.js';
 import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { installBin } from './tmux/launcher.js';
-import { workerRegistration } from './registration.js';
+import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration } from './registration.js';
 
 /**
  * A worker's lifecycle:
@@ -39,6 +40,12 @@ export interface AgentWorkerOptions {
   redis?: RedisFactory;
   /** The environment agents inherit their baseline from (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Called once when another worker took this worker's id while its registration had expired (a Redis
+   * outage longer than the TTL): the worker has stopped its agents and is closing. By default it just closes;
+   * the process (main.ts) then exits 2.
+   */
+  onIdLost?: (error: WorkerIdTakenError) => void;
 }
 
 /**
@@ -75,6 +82,12 @@ export class AgentWorker {
   private readonly host = os.hostname();
   private lastRedisOkAt = Date.now();
   private readonly startedAt = Date.now();
+  private readonly idClaim: WorkerIdClaim;
+  /** Whether this instance holds its id in Redis: nothing is adopted, consumed or deregistered without it. */
+  private holdsId = false;
+  /** The pool queues in use, as the last tick read them. */
+  private pools: string[] = [];
+  private tickInFlight: Promise<void> | undefined;
   readonly tmux: TmuxDriver;
   private readonly store: RunStore;
   private readonly sockets: AgentSockets;
@@ -93,6 +106,7 @@ export class AgentWorker {
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
     this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => this.onHook(jobId, event) });
+    this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -104,6 +118,14 @@ export class AgentWorker {
     if (this.state !== 'created') throw new Error(`cannot start a worker that is ${this.state}`);
     this.state = 'running';
     const { config, keys, logger, workerId } = this.options;
+    // The id first, before anything touches the tmux socket or the data dir: a second worker with a live
+    // id must not adopt (or stop) the first one's sessions.
+    try {
+      await this.takeId();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
     const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
     this.deps = {
@@ -129,7 +151,6 @@ export class AgentWorker {
     await this.subscriber.subscribe(keys.controlChannel);
 
     this.consumerFor(QUEUES.agent);
-    await this.tick();
     this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
     await this.sockets.sweep(config.dataDir);
     await adoptLeftovers(this.deps, (queue) => this.consumerFor(queue));
@@ -157,10 +178,32 @@ export class AgentWorker {
     return consumer;
   }
 
+  /**
+   * Takes the worker id with SET NX and the TTL. A registration left by a crashed predecessor on this host
+   * is taken over; any other holder is a live worker, and this one refuses to run (WorkerIdTakenError).
+   */
+  private async takeId(): Promise<void> {
+    const { config, logger, workerId } = this.options;
+    let claim = await this.idClaim.claim(this.registration());
+    if (claim.kind === 'held' && isCrashedPredecessor(claim.holder, { host: this.host, pid: process.pid })) {
+      logger.warn({ workerId, predecessor: { pid: claim.holder?.pid, startedAt: claim.holder?.startedAt } }, "this worker id's registration is a crashed predecessor's on this host (its pid is gone): taking the id over");
+      claim = await this.idClaim.claim(this.registration(), claim.raw);
+    }
+    if (claim.kind === 'held') throw new WorkerIdTakenError(workerId, claim.holder, config.heartbeatTtlMs);
+    this.holdsId = true;
+    this.pools = claim.pools;
+    this.lastRedisOkAt = Date.now();
+  }
+
+  private registration() {
+    const { config, workerId } = this.options;
+    return workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
+  }
+
   /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
   private async consumePools(): Promise<void> {
     if (this.state !== 'running' || !this.consuming) return;
-    for (const pool of await this.fast.smembers(this.options.keys.pools)) {
+    for (const pool of this.pools) {
       if (!servesQueue(this.options.config.workerLabels, pool)) continue;
       const consumer = this.consumerFor(pool);
       if (consumer.isRunning()) continue;
@@ -175,12 +218,21 @@ export class AgentWorker {
   }
 
   /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */
-  private async tick(): Promise<void> {
-    const { config, keys, workerId, logger } = this.options;
+  private tick(): Promise<void> {
+    // A slow Redis can stretch a tick past the next: one at a time (close() waits for the last).
+    this.tickInFlight ??= this.tickOnce().finally(() => (this.tickInFlight = undefined));
+    return this.tickInFlight;
+  }
+
+  private async tickOnce(): Promise<void> {
+    const { config, workerId, logger } = this.options;
+    if (!this.holdsId) return;
     try {
-      const registration = workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
-      await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
+      const claim = await this.idClaim.claim(this.registration());
       this.lastRedisOkAt = Date.now();
+      if (claim.kind === 'held') return this.loseId(new WorkerIdTakenError(workerId, claim.holder, config.heartbeatTtlMs));
+      if (claim.kind === 'taken') logger.warn({ workerId }, "this worker's registration had expired (Redis out of reach past the heartbeat TTL) and no other worker had taken the id: it is this worker's again");
+      this.pools = claim.pools;
       await this.consumePools();
     } catch (error) {
       logger.debug({ err: error }, 'registration refresh failed');
@@ -199,6 +251,25 @@ export class AgentWorker {
     if (!activity) return;
     activity.lastHookAt = Date.now();
     activity.inTool = event === 'PreToolUse';
+  }
+
+  /**
+   * Another worker took this worker's id while its registration had expired (Redis was out of reach past
+   * the TTL). Writing over that one would give one id two workers, each adopting and stopping the other's
+   * sessions, so this one yields: it stops its agents (handed back, no attempt used) and closes.
+   */
+  private loseId(error: WorkerIdTakenError): void {
+    if (!this.holdsId) return;
+    this.holdsId = false;
+    const { logger, workerId } = this.options;
+    const holder = error.holder;
+    logger.error(
+      { workerId, holder: holder ? { host: holder.host, pid: holder.pid, startedAt: holder.startedAt } : undefined, agents: this.running.size },
+      `worker id ${workerId} was taken by another worker${holder ? ` on ${holder.host} (pid ${holder.pid})` : ''} while this one's registration had expired: this worker stops its agents and shuts down, and does not write over that registration`,
+    );
+    for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
+    if (this.options.onIdLost) this.options.onIdLost(error);
+    else void this.close();
   }
 
   private onControlMessage(message: string): void {
@@ -237,7 +308,7 @@ export class AgentWorker {
   }
 
   private async drainAndClose(): Promise<void> {
-    const { logger, config, keys, workerId } = this.options;
+    const { logger, config } = this.options;
     this.state = 'draining';
     const consumers = () => [...this.consumers.values()];
     await closeSteps(
@@ -259,9 +330,15 @@ export class AgentWorker {
           },
         ],
         ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
-        ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
+        [
+          'stop ticking',
+          async () => {
+            this.timers.forEach((timer) => clearInterval(timer));
+            await this.tickInFlight;
+          },
+        ],
         ['close agent sockets', () => this.sockets.closeAll()],
-        ['deregister', () => this.fast.del(keys.worker(workerId))],
+        ['deregister', () => (this.holdsId ? this.idClaim.release() : undefined)],
         ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
       ],
       logger,

@@ -1,0 +1,109 @@
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createKeys, WorkerRegistrationSchema } from '@reins/shared';
+import { useRedis } from '../helpers/redis.js';
+import { withFleet, writeHarness } from '../helpers/fleet.js';
+import { tempDir } from '../helpers/test-root.js';
+import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
+import { gatedNodeAgent, openGate } from '../helpers/gate.js';
+import { withWorker } from '../helpers/with-worker.js';
+import { WorkerIdClaim, workerRegistration } from '../../apps/worker/src/registration.js';
+
+const redis = useRedis();
+
+describe('workers know who they are', () => {
+  it('a second `reins worker --id w1` while w1 runs agents exits 2 naming the id and the host, and adopts nothing: each member succeeds once', async () => {
+    const dir = tempDir('same-id');
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, {
+      name: 'same-id',
+      agent: gatedNodeAgent(gate),
+      team: [
+        { name: 'a', prompt: 'wait for the gate' },
+        { name: 'b', prompt: 'wait for the gate' },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url, workers: 1, env: CHAOS_ENV }, async (fleet) => {
+      const keys = createKeys(fleet.prefix);
+      const store = storeOf(redis.client, fleet);
+      const first = fleet.workers[0]!;
+      const registration = async () => WorkerRegistrationSchema.parse(JSON.parse((await redis.client.get(keys.worker('w1'))) ?? 'null'));
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      const sessions = await waitFor(async () => {
+        const live = await fleet.tmuxSessions();
+        return live.length === 2 ? live : undefined;
+      }, "both agents running on w1's tmux socket");
+      const before = await registration();
+      expect(before).toMatchObject({ workerId: 'w1', pid: first.pid, host: os.hostname() });
+
+      const second = await fleet.reins(['worker', '--id', 'w1'], { timeoutMs: 30_000 });
+      expect(second.exitCode, second.stdout + second.stderr).toBe(2);
+      expect(second.stderr).toContain('worker id "w1" is held by the worker on host');
+      expect(second.stderr).toContain(`host ${os.hostname()} (pid ${first.pid}`);
+      // It refused before touching anything of w1's: no adoption, no session stopped, no registration written.
+      expect(second.stdout).not.toContain('leftover session');
+      expect(await fleet.tmuxSessions()).toEqual(sessions);
+      const after = await registration();
+      expect(after).toMatchObject({ pid: first.pid, instance: before.instance });
+
+      openGate(gate);
+      const view = await waitForRunEnd(store, runId);
+      expect(view.status).toBe('succeeded');
+      for (const member of ['a', 'b']) {
+        const outcomes = (await store.readAttempts(runId, member)).map((a) => a.outcome);
+        expect(outcomes, member).toEqual(['succeeded']);
+      }
+      expect(first.log()).not.toContain('Missing lock');
+      expect(first.child.exitCode, 'the first w1 keeps running').toBeNull();
+    });
+  });
+
+  it('the claim: SET NX, refreshed only by its own instance; after an expiry another may take it, and then the first must not write over it', async () => {
+    const keys = createKeys(`t-claim-${process.pid}`);
+    const ttlMs = 300;
+    const a = new WorkerIdClaim(redis.client, keys, 'w1', 'instance-a', ttlMs);
+    const b = new WorkerIdClaim(redis.client, keys, 'w1', 'instance-b', ttlMs);
+    const reg = () => workerRegistration({ workerId: 'w1', host: 'h', startedAt: 1, slots: 1, used: 0, state: 'running' });
+    const holder = async () => JSON.parse((await redis.client.get(keys.worker('w1'))) ?? 'null') as { instance?: string } | null;
+    await redis.client.sadd(keys.pools, 'agent@gpu');
+
+    expect(await a.claim(reg())).toEqual({ kind: 'taken', pools: ['agent@gpu'] });
+    expect(await a.claim(reg())).toEqual({ kind: 'refreshed', pools: ['agent@gpu'] });
+    const refused = await b.claim(reg());
+    expect(refused).toMatchObject({ kind: 'held', holder: { workerId: 'w1', instance: 'instance-a' } });
+    expect(await b.release()).toBe(false);
+    expect((await holder())?.instance).toBe('instance-a');
+
+    // A's registration expires (as in a Redis outage longer than the TTL), and B takes the id meanwhile.
+    await waitFor(async () => (await redis.client.exists(keys.worker('w1'))) === 0, "A's registration to expire");
+    expect((await b.claim(reg())).kind).toBe('taken');
+    expect(await a.claim(reg())).toMatchObject({ kind: 'held', holder: { instance: 'instance-b' } });
+    expect(await a.release()).toBe(false);
+    expect((await holder())?.instance).toBe('instance-b');
+
+    // A predecessor's registration is replaced only while it is exactly what was read.
+    const seen = refused.kind === 'held' ? refused.raw : '';
+    expect((await a.claim(reg(), seen)).kind).toBe('held');
+    const current = (await redis.client.get(keys.worker('w1')))!;
+    expect((await a.claim(reg(), current)).kind).toBe('taken');
+    expect((await holder())?.instance).toBe('instance-a');
+    expect(await a.release()).toBe(true);
+    expect(await redis.client.exists(keys.worker('w1'))).toBe(0);
+  });
+
+  it("a worker whose registration expired and whose id another took meanwhile yields: it stops and leaves the other's registration alone", async () => {
+    const prefix = `t-lost-${process.pid}`;
+    const keys = createKeys(prefix);
+    const dataDir = tempDir('lost-id');
+    await withWorker({ redisUrl: redis.url, prefix, dataDir, workerId: 'w1', env: CHAOS_ENV }, async ({ worker, log }) => {
+      await waitFor(async () => (await redis.client.exists(keys.worker('w1'))) === 1, 'w1 to register');
+      // As if the registration had expired in an outage and another process had claimed the id.
+      const other = JSON.stringify({ ...workerRegistration({ workerId: 'w1', host: 'elsewhere', startedAt: Date.now(), slots: 1, used: 0, state: 'running' }), pid: 1, instance: 'the-other' });
+      await redis.client.set(keys.worker('w1'), other, 'PX', 60_000);
+      await waitFor(() => worker.status === 'closed', 'w1 to yield its id and close');
+      expect(log()).toContain('worker id w1 was taken by another worker on elsewhere (pid 1)');
+      expect(await redis.client.get(keys.worker('w1'))).toBe(other);
+    });
+  });
+});
