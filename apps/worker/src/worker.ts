@@ -5,9 +5,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelayedError, Worker, type Job } from 'bullmq';
-import { QUEUES, Budgets, FleetLimits, RunFiles, RunSecrets, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import {
+  QUEUES,
+  Budgets,
+  FleetLimits,
+  RunFiles,
+  RunSecrets,
+  RunStore,
+  appBin,
+  closeSteps,
+  parseJob,
+  servesQueue,
+  type AgentJobResult,
+  type Keys,
+  type Logger,
+  type ReinsConfig,
+  type RedisConnection,
+} from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
+import { recordWait } from './attempt/admission.js';
 import { AgentSockets } from './attempt/agent-socket.js';
 import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
 import { fenceAgents, stopRequests } from './control.js';
@@ -16,6 +33,7 @@ import { runAgentJob } from './attempt/run.js';
 import type { StopReason } from './attempt/watch.js';
 import { mergeBackJob } from './git/merge-back.js';
 import { sweepWorktrees } from './git/worktree-sweep.js';
+import { DiskWatch } from './disk-space.js';
 import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { installBin } from './tmux/launcher.js';
@@ -25,10 +43,12 @@ import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistra
  * A worker's lifecycle:
  * - created:  constructed, not pulling
  * - running:  pulling agent jobs
+ * - degraded: running, but its data dir has less free space than REINS_MIN_FREE_BYTES: its agents go on, it
+ *             takes no new jobs (its consumers are paused) and is running again once there is room
  * - draining: no new jobs; waiting for running agents, then checkpointing and handing their jobs back
  * - closed
  */
-export type WorkerState = 'created' | 'running' | 'draining' | 'closed';
+export type WorkerState = 'created' | 'running' | 'degraded' | 'draining' | 'closed';
 
 export interface AgentWorkerOptions {
   config: ReinsConfig;
@@ -88,6 +108,11 @@ export class AgentWorker {
   /** The pool queues in use, as the last tick read them. */
   private pools: string[] = [];
   private tickInFlight: Promise<void> | undefined;
+  private readonly disk: DiskWatch;
+  private diskCheck: Promise<void> | undefined;
+  /** The data dir's free bytes as last measured, and why they leave the worker degraded. */
+  private diskFreeBytes: number | undefined;
+  private degradedReason: string | undefined;
   readonly tmux: TmuxDriver;
   private readonly store: RunStore;
   private readonly sockets: AgentSockets;
@@ -107,6 +132,7 @@ export class AgentWorker {
     this.store = new RunStore(this.main, keys);
     this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => this.onHook(jobId, event) });
     this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
+    this.disk = new DiskWatch(config.dataDir, config.minFreeBytes);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -119,8 +145,11 @@ export class AgentWorker {
     this.state = 'running';
     const { config, keys, logger, workerId } = this.options;
     // The id first, before anything touches the tmux socket or the data dir: a second worker with a live
-    // id must not adopt (or stop) the first one's sessions.
+    // id must not adopt (or stop) the first one's sessions. The free space just before it, so the first
+    // registration says whether the worker has room.
     try {
+      await mkdir(config.dataDir, { recursive: true });
+      await this.watchDisk(true);
       await this.takeId();
     } catch (error) {
       await this.close();
@@ -146,6 +175,7 @@ export class AgentWorker {
       now: Date.now,
       running: this.running,
       redisAnswered: (at) => (this.lastRedisOkAt = at),
+      diskFull: () => void this.watchDisk(true),
     };
     this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
     await this.subscriber.subscribe(keys.controlChannel);
@@ -157,9 +187,13 @@ export class AgentWorker {
     await this.sweepWorktrees();
     // Hourly, or as often as the retention asks, but not more than once a minute.
     this.timers.push(setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
-    void this.consumerFor(QUEUES.agent).run();
-    void this.consumerFor(QUEUES.integrate).run();
+    const agents = this.consumerFor(QUEUES.agent);
+    const mergeBacks = this.consumerFor(QUEUES.integrate);
     this.consuming = true;
+    // Degraded already: paused before they run, they wait for resume() (takeJobs) to start.
+    if ((this.state as WorkerState) === 'degraded') await this.takeJobs(false);
+    void agents.run();
+    void mergeBacks.run();
     await this.consumePools();
     logger.info({ workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
   }
@@ -197,7 +231,63 @@ export class AgentWorker {
 
   private registration() {
     const { config, workerId } = this.options;
-    return workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
+    return workerRegistration({
+      workerId,
+      host: this.host,
+      startedAt: this.startedAt,
+      slots: this.options.concurrency,
+      used: this.running.size,
+      state: this.state,
+      ...(this.state === 'degraded' && this.degradedReason ? { reason: this.degradedReason } : {}),
+      ...(this.diskFreeBytes !== undefined ? { diskFreeBytes: this.diskFreeBytes } : {}),
+      labels: config.workerLabels,
+    });
+  }
+
+  /**
+   * Measures the data dir (at most once a second; at once when a step found no room) and moves between
+   * running and degraded: under the floor the consumers pause, so the worker takes no new job while its
+   * agents go on; with room again they resume. Other states are left alone.
+   */
+  private watchDisk(force = false): Promise<void> {
+    this.diskCheck ??= this.measureDisk(force).finally(() => (this.diskCheck = undefined));
+    return this.diskCheck;
+  }
+
+  private async measureDisk(force: boolean): Promise<void> {
+    const { config, logger } = this.options;
+    let found: Awaited<ReturnType<DiskWatch['check']>>;
+    try {
+      found = await this.disk.check(force);
+    } catch (error) {
+      logger.warn({ err: error, dataDir: config.dataDir }, 'could not measure the free space of the data dir');
+      return;
+    }
+    this.diskFreeBytes = found.space.freeBytes;
+    const figures = { freeBytes: found.space.freeBytes, minFreeBytes: config.minFreeBytes, dataDir: config.dataDir };
+    if (found.lowReason && (this.state === 'running' || this.state === 'degraded')) {
+      const wasRunning = this.state === 'running';
+      this.state = 'degraded';
+      this.degradedReason = found.lowReason;
+      if (!wasRunning) return;
+      logger.warn(figures, `degraded: ${found.lowReason}; taking no jobs until there is room again`);
+      await this.takeJobs(false);
+    } else if (!found.lowReason && this.state === 'degraded') {
+      this.state = 'running';
+      this.degradedReason = undefined;
+      logger.info(figures, 'there is room in the data dir again: taking jobs');
+      await this.takeJobs(true);
+    }
+  }
+
+  /** Pauses every consumer (a degraded worker), or resumes them and the pools (running again). Before start-up has them running, start() does it. */
+  private async takeJobs(taking: boolean): Promise<void> {
+    if (!this.consuming) return;
+    for (const consumer of this.consumers.values()) {
+      if (!taking) await consumer.pause(true);
+      else if (consumer.isPaused()) await consumer.resume();
+    }
+    if (taking) await this.consumePools();
   }
 
   /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
@@ -227,6 +317,7 @@ export class AgentWorker {
   private async tickOnce(): Promise<void> {
     const { config, workerId, logger } = this.options;
     if (!this.holdsId) return;
+    await this.watchDisk();
     try {
       const claim = await this.idClaim.claim(this.registration());
       this.lastRedisOkAt = Date.now();
@@ -282,6 +373,7 @@ export class AgentWorker {
   private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
     if (!token) throw new Error('BullMQ gave no lock token');
     const { concurrency, config } = this.options;
+    if (this.state === 'degraded' && this.deps) return this.handBackDegraded(this.deps, job, token);
     // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
     // Each consumer has the worker's full concurrency, so with pools the slots are counted here, across them.
     if (this.state !== 'running' || !this.deps || this.inProcess >= concurrency) {
@@ -295,6 +387,19 @@ export class AgentWorker {
     } finally {
       this.inProcess -= 1;
     }
+  }
+
+  /**
+   * A fetch already under way when the worker went degraded still hands it a job (BullMQ's pause does not
+   * abort a blocking fetch: seen in the full-disk test): it goes straight back to the wait list, using no
+   * attempt, for any worker with room, and the member says why this one did not take it.
+   */
+  private async handBackDegraded(deps: AttemptDeps, job: Job, token: string): Promise<never> {
+    const { workerId, logger } = this.options;
+    const reason = `worker ${workerId} (${this.host}) takes no jobs: ${this.degradedReason ?? 'its data dir is low on space'}`;
+    await recordWait(deps, parseJob('agent.run', job), reason).catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, 'could not say why the member waits'));
+    await job.moveToWait(token);
+    throw new WaitingError();
   }
 
   /**
