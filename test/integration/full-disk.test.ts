@@ -1,10 +1,13 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createKeys, WorkerRegistrationSchema, type WorkerRegistration } from '@reins/shared';
 import { freePort, useRedis } from '../helpers/redis.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, readAgentJob, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
-import { killTmuxServer, tmuxSocketOf } from '../helpers/netns.js';
+import { killTmuxServer, tmuxSessionsOn, tmuxSocketOf } from '../helpers/netns.js';
+import { gatedNodeAgent, openGate } from '../helpers/gate.js';
+import { fenceAfterMs } from '@reins/shared';
 import { probeTmpfs, withTmpfs, type SmallDisk } from '../helpers/tmpfs.js';
 
 /**
@@ -142,6 +145,38 @@ describe.skipIf(!support.ok)(title, () => {
         const records = await store.readAttempts(runId, 'solo');
         expect(records.at(-1)).toMatchObject({ attempt: 1, outcome: 'succeeded' });
         expect(new Set(records.slice(0, -1).map((a) => `${a.attempt} ${a.outcome}`))).toEqual(new Set(['1 disk_full']));
+      });
+    });
+  });
+
+  it('an agent already running when the disk fills goes on past its lease, and finishes on attempt 1 once there is room', async () => {
+    const dir = tempDir('running-on-full');
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, { name: 'full-under-me', agent: gatedNodeAgent(gate), team: [{ name: 'solo', prompt: 'wait for the gate' }] });
+    await withTmpfs(8 * MiB, async (disk) => {
+      await withDiskWorker(disk, { REINS_MIN_FREE_BYTES: String(2 * MiB) }, async (fleet, registration) => {
+        const store = storeOf(redis.client, fleet);
+        const runId = (await fleet.reins(['submit', file])).stdout.trim();
+        const started = await waitFor(async () => {
+          const m = await store.getMember(runId, 'solo');
+          return m?.status === 'running' && m.tmuxSession ? m : undefined;
+        }, 'the agent to start');
+        const socket = tmuxSocketOf(disk.dir, 'w1');
+        await waitFor(async () => (await tmuxSessionsOn(socket)).includes(started.tmuxSession!), 'its tmux session');
+        disk.fill(0);
+        await waitFor(async () => (await registration())?.state === 'degraded', 'w1 to go degraded');
+        // The lease (a file in the attempt folder) cannot be written the usual way on a full disk; were it not
+        // renewed, the launcher would stop the agent once it ran out. Twice its length in ticks go by.
+        const leaseMs = fenceAfterMs(Number(CHAOS_ENV.REINS_HEARTBEAT_TTL_MS), Number(CHAOS_ENV.REINS_MONITOR_INTERVAL_MS));
+        await ticksPass(fleet, Math.ceil((2 * leaseMs) / Number(CHAOS_ENV.REINS_MONITOR_INTERVAL_MS)));
+        expect(await tmuxSessionsOn(socket)).toContain(started.tmuxSession!);
+        expect(await store.getMember(runId, 'solo')).toMatchObject({ status: 'running', attempts: 1, epoch: started.epoch });
+
+        disk.free();
+        openGate(gate);
+        const view = await waitForRunEnd(store, runId);
+        expect(view.status).toBe('succeeded');
+        expect((await store.readAttempts(runId, 'solo')).map((a) => [a.attempt, a.outcome])).toEqual([[1, 'succeeded']]);
       });
     });
   });
