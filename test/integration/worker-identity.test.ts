@@ -1,9 +1,11 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createKeys, WorkerRegistrationSchema } from '@reins/shared';
-import { useRedis } from '../helpers/redis.js';
-import { withFleet, writeHarness } from '../helpers/fleet.js';
+import { freePort, useRedis } from '../helpers/redis.js';
+import { repoRoot, spawnRoleProcess, waitForLog, withFleet, writeHarness } from '../helpers/fleet.js';
+import { scratchEnv } from '../helpers/test-root.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { gatedNodeAgent, openGate } from '../helpers/gate.js';
@@ -105,5 +107,22 @@ describe('workers know who they are', () => {
       expect(log()).toContain('worker id w1 was taken by another worker on elsewhere (pid 1)');
       expect(await redis.client.get(keys.worker('w1'))).toBe(other);
     });
+  });
+
+  it('a worker started before its Redis waits for it to claim its id, then starts', async () => {
+    const port = await freePort();
+    const dataDir = tempDir('redis-later');
+    const env = { ...scratchEnv(path.join(dataDir, 'home')), REINS_REDIS_URL: `redis://127.0.0.1:${port}`, REINS_PREFIX: `t-later-${process.pid}`, REINS_DATA_DIR: dataDir, REINS_WORKER_ID: 'w-early', ...CHAOS_ENV };
+    const worker = spawnRoleProcess('worker', 'w-early', { file: process.execPath, args: [path.join(repoRoot, 'apps/worker/dist/main.js')] }, env, path.join(dataDir, 'worker.log'));
+    let redisServer: ChildProcess | undefined;
+    try {
+      await waitForLog(worker.logFile, 'Redis out of reach at start: waiting for it to claim the worker id', 30_000, worker.child);
+      redisServer = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dataDir], { stdio: 'ignore' });
+      await waitForLog(worker.logFile, 'worker started', 30_000, worker.child);
+      expect(worker.log()).toContain('"workerId":"w-early"');
+    } finally {
+      await worker.stop(5_000);
+      redisServer?.kill('SIGKILL');
+    }
   });
 });

@@ -37,7 +37,7 @@ import { DiskWatch } from './disk-space.js';
 import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { installBin } from './tmux/launcher.js';
-import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration } from './registration.js';
+import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration, type IdClaim } from './registration.js';
 
 /**
  * A worker's lifecycle:
@@ -218,15 +218,28 @@ export class AgentWorker {
    */
   private async takeId(): Promise<void> {
     const { config, logger, workerId } = this.options;
-    let claim = await this.idClaim.claim(this.registration());
+    let claim = await this.claimAtStart();
     if (claim.kind === 'held' && isCrashedPredecessor(claim.holder, { host: this.host, pid: process.pid })) {
       logger.warn({ workerId, predecessor: { pid: claim.holder?.pid, startedAt: claim.holder?.startedAt } }, "this worker id's registration is a crashed predecessor's on this host (its pid is gone): taking the id over");
-      claim = await this.idClaim.claim(this.registration(), claim.raw);
+      claim = await this.claimAtStart(claim.raw);
     }
     if (claim.kind === 'held') throw new WorkerIdTakenError(workerId, claim.holder, config.heartbeatTtlMs);
     this.holdsId = true;
     this.pools = claim.pools;
     this.lastRedisOkAt = Date.now();
+  }
+
+  /** One claim, asked again each tick while Redis is out of reach (a worker may start before its Redis), until closed. */
+  private async claimAtStart(predecessor?: string): Promise<IdClaim> {
+    for (let tries = 0; ; tries += 1) {
+      try {
+        return await this.idClaim.claim(this.registration(), predecessor);
+      } catch (error) {
+        if (this.closing) throw error;
+        if (tries === 0) this.options.logger.warn({ err: error }, 'Redis out of reach at start: waiting for it to claim the worker id');
+        await sleep(this.options.config.monitorIntervalMs);
+      }
+    }
   }
 
   private registration() {
