@@ -34,27 +34,45 @@ export function readClaimReply(reply: readonly (number | string)[]): IdClaim {
   return { kind: 'held', raw, holder };
 }
 
-/** Whether a process with this pid exists on this host (EPERM: it does, under another user). */
-export function pidAlive(pid: number): boolean {
+/** USER_HZ, the unit of a process's start time in /proc/<pid>/stat: 100 on the Linux kernels reins runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+/** /proc/stat's boot time is in whole seconds, so a start time read from /proc may be up to a second early. */
+const PID_START_SLACK_MS = 1_000;
+
+/** What this host knows of a pid: whether a process has it (EPERM: yes, another user's), and when that one started. */
+export function readProcess(pid: number): { alive: boolean; startedAt?: number } {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return { alive: false };
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 22 (starttime, in clock ticks since boot); the command name in field 2 may hold spaces and ")".
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return { alive: true };
+    return { alive: true, startedAt: bootSeconds * 1000 + (startTicks * 1000) / CLOCK_TICKS_PER_SECOND };
+  } catch {
+    return { alive: true };
   }
 }
 
 /**
  * Whether the registration holding this worker's id is a crashed predecessor's, which a restarted worker
  * may take over at once instead of waiting out its TTL (a worker restarted after kill -9 adopts its
- * sessions within the lease): it was written on this host, by a pid that is gone, or by this very pid
- * (a container restarted: its worker is pid 1 again). Another host's registration, or one of a live pid
- * here, is a live worker. Two containers with one host name and their own pid namespaces would fool
- * this: give each worker its own id.
+ * sessions within the lease): it was written on this host by a pid that is gone, or that another process
+ * has taken since (it started after that worker did), or by this very pid (a container restarted: its
+ * worker is pid 1 again). Another host's registration, or one of that live process here, is a live
+ * worker. Two containers with one host name and their own pid namespaces would fool this: give each
+ * worker its own id.
  */
-export function isCrashedPredecessor(holder: WorkerRegistration | undefined, self: { host: string; pid: number }, isAlive: (pid: number) => boolean = pidAlive): boolean {
+export function isCrashedPredecessor(holder: WorkerRegistration | undefined, self: { host: string; pid: number }, processOf: (pid: number) => { alive: boolean; startedAt?: number } = readProcess): boolean {
   if (!holder || holder.host !== self.host) return false;
-  return holder.pid === self.pid || !isAlive(holder.pid);
+  if (holder.pid === self.pid) return true;
+  const holderProcess = processOf(holder.pid);
+  if (!holderProcess.alive) return true;
+  return holderProcess.startedAt !== undefined && holderProcess.startedAt > holder.startedAt + PID_START_SLACK_MS;
 }
 
 /** A worker id that another live worker holds: this process must not run under it (exit 2). */
