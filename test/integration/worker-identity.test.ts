@@ -9,7 +9,6 @@ import { scratchEnv } from '../helpers/test-root.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 import { gatedNodeAgent, openGate } from '../helpers/gate.js';
-import { withWorker } from '../helpers/with-worker.js';
 import { WorkerIdClaim, workerRegistration } from '../../apps/worker/src/registration.js';
 
 const redis = useRedis();
@@ -94,18 +93,33 @@ describe('workers know who they are', () => {
     expect(await redis.client.exists(keys.worker('w1'))).toBe(0);
   });
 
-  it("a worker whose registration expired and whose id another took meanwhile yields: it stops and leaves the other's registration alone", async () => {
-    const prefix = `t-lost-${process.pid}`;
-    const keys = createKeys(prefix);
-    const dataDir = tempDir('lost-id');
-    await withWorker({ redisUrl: redis.url, prefix, dataDir, workerId: 'w1', env: CHAOS_ENV }, async ({ worker, log }) => {
-      await waitFor(async () => (await redis.client.exists(keys.worker('w1'))) === 1, 'w1 to register');
-      // As if the registration had expired in an outage and another process had claimed the id.
+  it("a worker whose registration expired and whose id another took meanwhile yields: it hands its agent back, exits 2 and leaves the other's registration alone", async () => {
+    const dir = tempDir('lost-id');
+    const gate = path.join(dir, 'gate');
+    const file = await writeHarness(dir, { name: 'lost-id', agent: gatedNodeAgent(gate), team: [{ name: 'solo', prompt: 'wait for the gate' }] });
+    await withFleet({ redisUrl: redis.url, workers: 1, env: CHAOS_ENV }, async (fleet) => {
+      const keys = createKeys(fleet.prefix);
+      const store = storeOf(redis.client, fleet);
+      const first = fleet.workers[0]!;
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      await waitFor(async () => (await fleet.tmuxSessions()).length === 1, 'the agent running on w1');
+      // As if w1's registration had expired in an outage and another process had claimed the id meanwhile.
       const other = JSON.stringify({ ...workerRegistration({ workerId: 'w1', host: 'elsewhere', startedAt: Date.now(), slots: 1, used: 0, state: 'running' }), pid: 1, instance: 'the-other' });
       await redis.client.set(keys.worker('w1'), other, 'PX', 60_000);
-      await waitFor(() => worker.status === 'closed', 'w1 to yield its id and close');
-      expect(log()).toContain('worker id w1 was taken by another worker on elsewhere (pid 1)');
+      expect(await first.exited).toBe(2);
+      expect(first.log()).toContain('worker id w1 was taken by another worker on elsewhere (pid 1)');
       expect(await redis.client.get(keys.worker('w1'))).toBe(other);
+      expect(await fleet.tmuxSessions()).toEqual([]);
+      expect(await store.getMember(runId, 'solo')).toMatchObject({ status: 'queued', attempts: 0 });
+
+      await fleet.startWorker('w2');
+      openGate(gate);
+      const view = await waitForRunEnd(store, runId);
+      expect(view.status).toBe('succeeded');
+      expect((await store.readAttempts(runId, 'solo')).map((a) => [a.attempt, a.outcome])).toEqual([
+        [1, 'shutdown'],
+        [1, 'succeeded'],
+      ]);
     });
   });
 
