@@ -191,6 +191,7 @@ describe('the board', () => {
         expect(metricValue(metrics, 'reins_jobs{queue="control",state="completed"}')).toBe(2);
         expect(metrics).toMatch(/^reins_worker_slots\{worker="w1",host="[^"]+"\} 4$/m);
         expect(metrics).toMatch(/^reins_worker_agents\{worker="w1",host="[^"]+"\} 0$/m);
+        expect(metrics).toMatch(/^reins_worker_state\{worker="w1",host="[^"]+",state="running"\} 1$/m);
       });
     });
   });

@@ -83,6 +83,10 @@ describe('one machine', () => {
         expect(ok.stdout).toMatch(/ok\s+tmux\s+tmux 3/);
         expect(ok.stdout).toMatch(/ok\s+claude\s+.*2\.1\.328/);
         expect(ok.exitCode, ok.stdout).toBe(0);
+        expect(ok.stdout).toMatch(/ok\s+data dir\s+\S+, [\d.]+ (B|KiB|MiB|GiB) free$/m);
+        const cramped = await fleet.reins(['doctor'], { env: { ANTHROPIC_API_KEY: 'k', REINS_MIN_FREE_BYTES: String(2 ** 52) } });
+        expect(cramped.exitCode, 'too little room is a warning, not a failure').toBe(0);
+        expect(cramped.stdout).toMatch(/WARN\s+data dir .* free, under REINS_MIN_FREE_BYTES \(4194304 GiB\): a worker here would take no jobs\n\s+fix: free some space/);
         const bad = await fleet.reins(['doctor'], {
           env: { ANTHROPIC_API_KEY: '', ANTHROPIC_AUTH_TOKEN: '', ANTHROPIC_BASE_URL: '', REINS_REDIS_URL: 'redis://:secret@127.0.0.1:1', REINS_CLAUDE_BIN: '/nonexistent/claude' },
         });

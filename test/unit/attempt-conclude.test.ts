@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodePlan, type ResultEvent } from '@reins/shared';
-import { classifyEnd, conclude, concludeBroken, concludeStall, type AttemptContext, type Verdict } from '../../apps/worker/src/attempt/conclude.js';
+import { classifyEnd, conclude, concludeBroken, concludeDiskFull, concludeStall, type AttemptContext, type Verdict } from '../../apps/worker/src/attempt/conclude.js';
 import type { AgentOutcome } from '../../apps/worker/src/claude/outcome.js';
 import type { AttemptEnd } from '../../apps/worker/src/attempt/watch.js';
 import { attemptBackoff, RetryError } from '../../apps/worker/src/attempt/retry-error.js';
@@ -142,6 +142,17 @@ describe('concludeStall and concludeBroken', () => {
       event: { final: false, record: { outcome: 'crash', message: 'the attempt could not run: tmux refused', startedAt: 4_000 } },
     });
     expect(concludeBroken(ctx(), 'no claude binary', true)).toMatchObject({ disposition: { kind: 'fail' }, event: { final: true } });
+  });
+
+  it('an attempt that found no room in the data dir is handed back, using no attempt, even the last one', () => {
+    expect(concludeDiskFull(ctx({ attempt: 3 }), 'disk full on worker w1 (h1): ENOSPC', 9_000)).toEqual({
+      disposition: { kind: 'wait', untilMs: 9_000, why: 'disk_full' },
+      event: {
+        type: 'handed_back',
+        record: { attempt: 3, epoch: 7, outcome: 'disk_full', message: 'disk full on worker w1 (h1): ENOSPC', startedAt: 4_000, endedAt: 4_000, workerId: 'w1', host: 'h1' },
+        figures: { exitCode: 0, sessionId: 's-1', costUsd: 0.25, numTurns: 3, durationMs: 0 },
+      },
+    });
   });
 });
 

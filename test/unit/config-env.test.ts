@@ -38,6 +38,7 @@ describe('loadConfig', () => {
       runSkillsMaxBytes: 8 * 1024 * 1024,
       artifactMaxBytes: 64 * 1024 * 1024,
       outputMaxBytes: 64 * 1024 * 1024,
+      minFreeBytes: 1024 * 1024 * 1024,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -72,6 +73,7 @@ describe('loadConfig', () => {
       REINS_RUN_SKILLS_MAX_BYTES: '4096',
       REINS_ARTIFACT_MAX_BYTES: '8192',
       REINS_OUTPUT_MAX_BYTES: '2097152',
+      REINS_MIN_FREE_BYTES: '0',
       REINS_BACKOFF_BASE_MS: '10',
       REINS_BACKOFF_FACTOR: '1.5',
       REINS_BACKOFF_MAX_MS: '2000',
@@ -101,6 +103,7 @@ describe('loadConfig', () => {
       runSkillsMaxBytes: 4096,
       artifactMaxBytes: 8192,
       outputMaxBytes: 2 * 1024 * 1024,
+      minFreeBytes: 0,
       webhooks: [],
       workerLabels: [],
       concurrencyLimits: {},
@@ -127,6 +130,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REINS_CONCURRENCY: 'account-a' })).toThrow('REINS_CONCURRENCY');
     expect(() => loadConfig({ REINS_WORKER_LABELS: 'has space' })).toThrow('REINS_WORKER_LABELS');
     expect(() => loadConfig({ REINS_DAILY_BUDGET_USD: '-1' })).toThrow('REINS_DAILY_BUDGET_USD');
+    expect(() => loadConfig({ REINS_MIN_FREE_BYTES: '1G' })).toThrow('REINS_MIN_FREE_BYTES');
   });
 
   it('lets flags (overrides) win over the environment', () => {
@@ -164,6 +168,7 @@ describe('loadConfig', () => {
       'REINS_RUN_SKILLS_MAX_BYTES',
       'REINS_ARTIFACT_MAX_BYTES',
       'REINS_OUTPUT_MAX_BYTES',
+      'REINS_MIN_FREE_BYTES',
       'REINS_BACKOFF_BASE_MS',
       'REINS_BACKOFF_FACTOR',
       'REINS_BACKOFF_MAX_MS',
@@ -171,7 +176,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(36);
+    expect(ENV_NAMES).toHaveLength(37);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

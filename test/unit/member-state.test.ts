@@ -56,8 +56,11 @@ describe('the member state machine', () => {
     const limited = run([...base, { type: 'rate_limited', record: record(1, 'rate_limit'), retryAt: 1_800_000_000_000, figures: {} }], [undefined, undefined, 1]);
     expect(limited).toMatchObject({ status: 'retrying', attempts: 0, retryAt: 1_800_000_000_000, errorClass: 'rate_limit' });
     expect(limited.error).toContain('waiting until 2027-01-15T08:00:00.000Z');
-    const handed = run([...base, { type: 'handed_back', record: record(1, 'shutdown'), figures: {} }], [undefined, undefined, 1]);
+    const handed = run([...base, { type: 'handed_back', record: { ...record(1, 'shutdown'), message: 'the worker shut down' }, figures: {} }], [undefined, undefined, 1]);
     expect(handed).toMatchObject({ status: 'queued', attempts: 0, error: 'the worker shut down; handed back' });
+    // A full disk is the worker's too: the record says why.
+    const noRoom = run([...base, { type: 'handed_back', record: { ...record(1, 'disk_full'), message: 'disk full on worker w1 (h): ENOSPC' }, figures: {} }], [undefined, undefined, 1]);
+    expect(noRoom).toMatchObject({ status: 'queued', attempts: 0, error: 'disk full on worker w1 (h): ENOSPC; handed back' });
   });
 
   it('retry takes an ended member back to pending, keeping its epoch and clearing its outcome', () => {

@@ -74,6 +74,28 @@ export function createMetrics({ queues, store, fleet }: MetricsOptions): Registr
       for (const w of workers) this.set({ worker: w.workerId, host: w.host }, w.slots);
     },
   });
+  new Gauge({
+    name: 'reins_worker_state',
+    help: "1 for each live worker's state (running, degraded: too little free space in its data dir to take jobs, draining), from its registration.",
+    labelNames: ['worker', 'host', 'state'],
+    registers: [registry],
+    async collect() {
+      const workers = await liveWorkers();
+      this.reset();
+      for (const w of workers) this.set({ worker: w.workerId, host: w.host, state: w.state }, 1);
+    },
+  });
+  new Gauge({
+    name: 'reins_worker_disk_free_bytes',
+    help: "Free bytes in each live worker's data dir, as it last measured them.",
+    labelNames: ['worker', 'host'],
+    registers: [registry],
+    async collect() {
+      const workers = await liveWorkers();
+      this.reset();
+      for (const w of workers) if (w.diskFreeBytes !== undefined) this.set({ worker: w.workerId, host: w.host }, w.diskFreeBytes);
+    },
+  });
 
   new Gauge({
     name: 'reins_runs',

@@ -1,5 +1,6 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { withScripts, type Keys, type ReinsScripts, type RedisConnection } from '@reins/shared';
+import { isDiskFull } from './disk-space.js';
 
 /** What a heartbeat says about a live agent. */
 export interface HeartbeatValue {
@@ -55,10 +56,37 @@ export class Heartbeats {
 
 /**
  * Pushes the launcher's lease deadline forward (see tmux/launcher.ts). Written to a temporary file and
- * renamed, so the launcher never reads a half-written (empty) deadline and stops a healthy agent.
+ * renamed, so the launcher never reads a half-written (empty) deadline and stops a healthy agent. On a
+ * full disk the temporary file gets no room, and an agent whose lease is not renewed is stopped (it would
+ * use an attempt): the deadline is then written over the old one in place, in the block the file already
+ * has, without truncating it (the text is as long: 13 digits until the year 2286; the launcher reads an
+ * unreadable deadline again, never as expired).
  */
 export async function renewLease(leaseFile: string, deadline: number): Promise<void> {
   const tmp = `${leaseFile}.${process.pid}.tmp`;
-  await writeFile(tmp, `${deadline}\n`);
+  const text = `${deadline}\n`;
+  try {
+    await writeFile(tmp, text);
+  } catch (error) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    if (!isDiskFull(error) || !(await overwriteInPlace(leaseFile, text))) throw error;
+    return;
+  }
   await rename(tmp, leaseFile);
+}
+
+/** Writes `text` over a file of the same length, from its start, without truncating it; false when it cannot. */
+async function overwriteInPlace(file: string, text: string): Promise<boolean> {
+  try {
+    const handle = await open(file, 'r+');
+    try {
+      if ((await handle.stat()).size !== Buffer.byteLength(text)) return false;
+      await handle.write(text, 0);
+      return true;
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,10 @@
 import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
 import { assertSocketsFit } from './attempt/agent-socket.js';
+import { isWorkerIdTakenError, type WorkerIdTakenError } from './registration.js';
 import { AgentWorker } from './worker.js';
+
+/** Exit status of a worker whose id another live worker holds: as for any input that cannot run (`reins worker` passes it on). */
+const EXIT_ID_TAKEN = 2;
 
 const config = loadConfig();
 assertWorkableTimings(config);
@@ -8,13 +12,26 @@ assertSocketsFit(config.dataDir);
 // A Sentinel URL naming a master the sentinels do not know would otherwise retry in silence.
 await checkRedisTarget(config.redisUrl);
 const logger = createLogger({ name: 'reins-worker', level: config.logLevel });
+const refuse = (error: WorkerIdTakenError): void => {
+  logger.error({ workerId: error.workerId, holder: error.holder && { host: error.holder.host, pid: error.holder.pid } }, 'worker id taken');
+  console.error(`reins worker: ${error.message}`);
+};
 const worker = new AgentWorker({
   config,
   keys: createKeys(config.prefix),
   logger,
   workerId: config.workerId ?? defaultWorkerId(),
   concurrency: config.workerConcurrency,
+  // The worker has stopped its agents; it closes (handing their jobs back), then the process ends.
+  onIdLost: () => void worker.close().finally(() => process.exit(EXIT_ID_TAKEN)),
 });
 // The drain waits up to drainTimeoutMs for agents; the deadline leaves room to hand the rest back.
 handleShutdownSignals({ logger, deadlineMs: config.drainTimeoutMs + 30_000, onShutdown: () => worker.close() });
-await worker.start();
+try {
+  await worker.start();
+} catch (error) {
+  if (!isWorkerIdTakenError(error)) throw error;
+  // start() has closed the worker: nothing of it is left to stop.
+  refuse(error);
+  process.exit(EXIT_ID_TAKEN);
+}

@@ -1,12 +1,30 @@
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelayedError, Worker, type Job } from 'bullmq';
-import { QUEUES, Budgets, FleetLimits, RunFiles, RunSecrets, RunStore, appBin, closeSteps, servesQueue, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
+import {
+  QUEUES,
+  Budgets,
+  FleetLimits,
+  RunFiles,
+  RunSecrets,
+  RunStore,
+  appBin,
+  closeSteps,
+  parseJob,
+  servesQueue,
+  type AgentJobResult,
+  type Keys,
+  type Logger,
+  type ReinsConfig,
+  type RedisConnection,
+} from '@reins/shared';
 import { adoptLeftovers } from './attempt/adoption.js';
+import { recordWait } from './attempt/admission.js';
 import { AgentSockets } from './attempt/agent-socket.js';
 import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
 import { fenceAgents, stopRequests } from './control.js';
@@ -15,19 +33,22 @@ import { runAgentJob } from './attempt/run.js';
 import type { StopReason } from './attempt/watch.js';
 import { mergeBackJob } from './git/merge-back.js';
 import { sweepWorktrees } from './git/worktree-sweep.js';
+import { DiskWatch } from './disk-space.js';
 import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { installBin } from './tmux/launcher.js';
-import { workerRegistration } from './registration.js';
+import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration, type IdClaim } from './registration.js';
 
 /**
  * A worker's lifecycle:
  * - created:  constructed, not pulling
  * - running:  pulling agent jobs
+ * - degraded: running, but its data dir has less free space than REINS_MIN_FREE_BYTES: its agents go on, it
+ *             takes no new jobs (its consumers are paused) and is running again once there is room
  * - draining: no new jobs; waiting for running agents, then checkpointing and handing their jobs back
  * - closed
  */
-export type WorkerState = 'created' | 'running' | 'draining' | 'closed';
+export type WorkerState = 'created' | 'running' | 'degraded' | 'draining' | 'closed';
 
 export interface AgentWorkerOptions {
   config: ReinsConfig;
@@ -39,6 +60,12 @@ export interface AgentWorkerOptions {
   redis?: RedisFactory;
   /** The environment agents inherit their baseline from (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Called once when another worker took this worker's id while its registration had expired (a Redis
+   * outage longer than the TTL): the worker has stopped its agents and is closing. By default it just closes;
+   * the process (main.ts) then exits 2.
+   */
+  onIdLost?: (error: WorkerIdTakenError) => void;
 }
 
 /**
@@ -75,6 +102,17 @@ export class AgentWorker {
   private readonly host = os.hostname();
   private lastRedisOkAt = Date.now();
   private readonly startedAt = Date.now();
+  private readonly idClaim: WorkerIdClaim;
+  /** Whether this instance holds its id in Redis: nothing is adopted, consumed or deregistered without it. */
+  private holdsId = false;
+  /** The pool queues in use, as the last tick read them. */
+  private pools: string[] = [];
+  private tickInFlight: Promise<void> | undefined;
+  private readonly disk: DiskWatch;
+  private diskCheck: Promise<void> | undefined;
+  /** The data dir's free bytes as last measured, and why they leave the worker degraded. */
+  private diskFreeBytes: number | undefined;
+  private degradedReason: string | undefined;
   readonly tmux: TmuxDriver;
   private readonly store: RunStore;
   private readonly sockets: AgentSockets;
@@ -93,6 +131,8 @@ export class AgentWorker {
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
     this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => this.onHook(jobId, event) });
+    this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
+    this.disk = new DiskWatch(config.dataDir, config.minFreeBytes);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
   }
 
@@ -104,6 +144,17 @@ export class AgentWorker {
     if (this.state !== 'created') throw new Error(`cannot start a worker that is ${this.state}`);
     this.state = 'running';
     const { config, keys, logger, workerId } = this.options;
+    // The id first, before anything touches the tmux socket or the data dir: a second worker with a live
+    // id must not adopt (or stop) the first one's sessions. The free space just before it, so the first
+    // registration says whether the worker has room.
+    try {
+      await mkdir(config.dataDir, { recursive: true });
+      await this.watchDisk(true);
+      await this.takeId();
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
     const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
     this.deps = {
@@ -124,21 +175,25 @@ export class AgentWorker {
       now: Date.now,
       running: this.running,
       redisAnswered: (at) => (this.lastRedisOkAt = at),
+      diskFull: () => void this.watchDisk(true),
     };
     this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
     await this.subscriber.subscribe(keys.controlChannel);
 
     this.consumerFor(QUEUES.agent);
-    await this.tick();
     this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
     await this.sockets.sweep(config.dataDir);
     await adoptLeftovers(this.deps, (queue) => this.consumerFor(queue));
     await this.sweepWorktrees();
     // Hourly, or as often as the retention asks, but not more than once a minute.
     this.timers.push(setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
-    void this.consumerFor(QUEUES.agent).run();
-    void this.consumerFor(QUEUES.integrate).run();
+    const agents = this.consumerFor(QUEUES.agent);
+    const mergeBacks = this.consumerFor(QUEUES.integrate);
     this.consuming = true;
+    // Degraded already: paused before they run, they wait for resume() (takeJobs) to start.
+    if ((this.state as WorkerState) === 'degraded') await this.takeJobs(false);
+    void agents.run();
+    void mergeBacks.run();
     await this.consumePools();
     logger.info({ workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
   }
@@ -157,10 +212,101 @@ export class AgentWorker {
     return consumer;
   }
 
+  /**
+   * Takes the worker id with SET NX and the TTL. A registration left by a crashed predecessor on this host
+   * is taken over; any other holder is a live worker, and this one refuses to run (WorkerIdTakenError).
+   */
+  private async takeId(): Promise<void> {
+    const { config, logger, workerId } = this.options;
+    let claim = await this.claimAtStart();
+    if (claim.kind === 'held' && isCrashedPredecessor(claim.holder, { host: this.host, pid: process.pid })) {
+      logger.warn({ workerId, predecessor: { pid: claim.holder?.pid, startedAt: claim.holder?.startedAt } }, "this worker id's registration is a crashed predecessor's on this host (its pid is gone): taking the id over");
+      claim = await this.claimAtStart(claim.raw);
+    }
+    if (claim.kind === 'held') throw new WorkerIdTakenError(workerId, claim.holder, config.heartbeatTtlMs);
+    this.holdsId = true;
+    this.pools = claim.pools;
+    this.lastRedisOkAt = Date.now();
+  }
+
+  /** One claim, asked again each tick while Redis is out of reach (a worker may start before its Redis), until closed. */
+  private async claimAtStart(predecessor?: string): Promise<IdClaim> {
+    for (let tries = 0; ; tries += 1) {
+      try {
+        return await this.idClaim.claim(this.registration(), predecessor);
+      } catch (error) {
+        if (this.closing) throw error;
+        if (tries === 0) this.options.logger.warn({ err: error }, 'Redis out of reach at start: waiting for it to claim the worker id');
+        await sleep(this.options.config.monitorIntervalMs);
+      }
+    }
+  }
+
+  private registration() {
+    const { config, workerId } = this.options;
+    return workerRegistration({
+      workerId,
+      host: this.host,
+      startedAt: this.startedAt,
+      slots: this.options.concurrency,
+      used: this.running.size,
+      state: this.state,
+      ...(this.state === 'degraded' && this.degradedReason ? { reason: this.degradedReason } : {}),
+      ...(this.diskFreeBytes !== undefined ? { diskFreeBytes: this.diskFreeBytes } : {}),
+      labels: config.workerLabels,
+    });
+  }
+
+  /**
+   * Measures the data dir (at most once a second; at once when a step found no room) and moves between
+   * running and degraded: under the floor the consumers pause, so the worker takes no new job while its
+   * agents go on; with room again they resume. Other states are left alone.
+   */
+  private watchDisk(force = false): Promise<void> {
+    this.diskCheck ??= this.measureDisk(force).finally(() => (this.diskCheck = undefined));
+    return this.diskCheck;
+  }
+
+  private async measureDisk(force: boolean): Promise<void> {
+    const { config, logger } = this.options;
+    let found: Awaited<ReturnType<DiskWatch['check']>>;
+    try {
+      found = await this.disk.check(force);
+    } catch (error) {
+      logger.warn({ err: error, dataDir: config.dataDir }, 'could not measure the free space of the data dir');
+      return;
+    }
+    this.diskFreeBytes = found.space.freeBytes;
+    const figures = { freeBytes: found.space.freeBytes, minFreeBytes: config.minFreeBytes, dataDir: config.dataDir };
+    if (found.lowReason && (this.state === 'running' || this.state === 'degraded')) {
+      const wasRunning = this.state === 'running';
+      this.state = 'degraded';
+      this.degradedReason = found.lowReason;
+      if (!wasRunning) return;
+      logger.warn(figures, `degraded: ${found.lowReason}; taking no jobs until there is room again`);
+      await this.takeJobs(false);
+    } else if (!found.lowReason && this.state === 'degraded') {
+      this.state = 'running';
+      this.degradedReason = undefined;
+      logger.info(figures, 'there is room in the data dir again: taking jobs');
+      await this.takeJobs(true);
+    }
+  }
+
+  /** Pauses every consumer (a degraded worker), or resumes them and the pools (running again). Before start-up has them running, start() does it. */
+  private async takeJobs(taking: boolean): Promise<void> {
+    if (!this.consuming) return;
+    for (const consumer of this.consumers.values()) {
+      if (!taking) await consumer.pause(true);
+      else if (consumer.isPaused()) await consumer.resume();
+    }
+    if (taking) await this.consumePools();
+  }
+
   /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
   private async consumePools(): Promise<void> {
     if (this.state !== 'running' || !this.consuming) return;
-    for (const pool of await this.fast.smembers(this.options.keys.pools)) {
+    for (const pool of this.pools) {
       if (!servesQueue(this.options.config.workerLabels, pool)) continue;
       const consumer = this.consumerFor(pool);
       if (consumer.isRunning()) continue;
@@ -175,12 +321,22 @@ export class AgentWorker {
   }
 
   /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */
-  private async tick(): Promise<void> {
-    const { config, keys, workerId, logger } = this.options;
+  private tick(): Promise<void> {
+    // A slow Redis can stretch a tick past the next: one at a time (close() waits for the last).
+    this.tickInFlight ??= this.tickOnce().finally(() => (this.tickInFlight = undefined));
+    return this.tickInFlight;
+  }
+
+  private async tickOnce(): Promise<void> {
+    const { config, workerId, logger } = this.options;
+    if (!this.holdsId) return;
+    await this.watchDisk();
     try {
-      const registration = workerRegistration({ workerId, host: this.host, startedAt: this.startedAt, slots: this.options.concurrency, used: this.running.size, state: this.state, labels: config.workerLabels });
-      await this.fast.set(keys.worker(workerId), JSON.stringify(registration), 'PX', config.heartbeatTtlMs);
+      const claim = await this.idClaim.claim(this.registration());
       this.lastRedisOkAt = Date.now();
+      if (claim.kind === 'held') return this.loseId(new WorkerIdTakenError(workerId, claim.holder, config.heartbeatTtlMs));
+      if (claim.kind === 'taken') logger.warn({ workerId }, "this worker's registration had expired (Redis out of reach past the heartbeat TTL) and no other worker had taken the id: it is this worker's again");
+      this.pools = claim.pools;
       await this.consumePools();
     } catch (error) {
       logger.debug({ err: error }, 'registration refresh failed');
@@ -201,6 +357,25 @@ export class AgentWorker {
     activity.inTool = event === 'PreToolUse';
   }
 
+  /**
+   * Another worker took this worker's id while its registration had expired (Redis was out of reach past
+   * the TTL). Writing over that one would give one id two workers, each adopting and stopping the other's
+   * sessions, so this one yields: it stops its agents (handed back, no attempt used) and closes.
+   */
+  private loseId(error: WorkerIdTakenError): void {
+    if (!this.holdsId) return;
+    this.holdsId = false;
+    const { logger, workerId } = this.options;
+    const holder = error.holder;
+    logger.error(
+      { workerId, holder: holder ? { host: holder.host, pid: holder.pid, startedAt: holder.startedAt } : undefined, agents: this.running.size },
+      `worker id ${workerId} was taken by another worker${holder ? ` on ${holder.host} (pid ${holder.pid})` : ''} while this one's registration had expired: this worker stops its agents and shuts down, and does not write over that registration`,
+    );
+    for (const agent of this.running.values()) agent.stop.abort('shutdown' satisfies StopReason);
+    if (this.options.onIdLost) this.options.onIdLost(error);
+    else void this.close();
+  }
+
   private onControlMessage(message: string): void {
     for (const [jobId, reason] of stopRequests(this.running, message)) {
       this.options.logger.info({ jobId, request: reason }, 'stopping agent on request');
@@ -211,6 +386,7 @@ export class AgentWorker {
   private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
     if (!token) throw new Error('BullMQ gave no lock token');
     const { concurrency, config } = this.options;
+    if (this.state === 'degraded' && this.deps) return this.handBackDegraded(this.deps, job, token);
     // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
     // Each consumer has the worker's full concurrency, so with pools the slots are counted here, across them.
     if (this.state !== 'running' || !this.deps || this.inProcess >= concurrency) {
@@ -227,6 +403,19 @@ export class AgentWorker {
   }
 
   /**
+   * A fetch already under way when the worker went degraded still hands it a job (BullMQ's pause does not
+   * abort a blocking fetch: seen in the full-disk test): it goes straight back to the wait list, using no
+   * attempt, for any worker with room, and the member says why this one did not take it.
+   */
+  private async handBackDegraded(deps: AttemptDeps, job: Job, token: string): Promise<never> {
+    const { workerId, logger } = this.options;
+    const reason = `worker ${workerId} (${this.host}) takes no jobs: ${this.degradedReason ?? 'its data dir is low on space'}`;
+    await recordWait(deps, parseJob('agent.run', job), reason).catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, 'could not say why the member waits'));
+    await job.moveToWait(token);
+    throw new WaitingError();
+  }
+
+  /**
    * Drains, then closes: stops taking jobs, waits up to drainTimeoutMs for running agents to finish, then
    * checkpoints and stops the rest and hands their jobs back without using an attempt. Safe to call twice;
    * every step runs even when one throws.
@@ -237,7 +426,7 @@ export class AgentWorker {
   }
 
   private async drainAndClose(): Promise<void> {
-    const { logger, config, keys, workerId } = this.options;
+    const { logger, config } = this.options;
     this.state = 'draining';
     const consumers = () => [...this.consumers.values()];
     await closeSteps(
@@ -259,9 +448,15 @@ export class AgentWorker {
           },
         ],
         ['close queue consumers', () => Promise.all(consumers().map((c) => c.close()))],
-        ['stop ticking', () => this.timers.forEach((timer) => clearInterval(timer))],
+        [
+          'stop ticking',
+          async () => {
+            this.timers.forEach((timer) => clearInterval(timer));
+            await this.tickInFlight;
+          },
+        ],
         ['close agent sockets', () => this.sockets.closeAll()],
-        ['deregister', () => this.fast.del(keys.worker(workerId))],
+        ['deregister', () => (this.holdsId ? this.idClaim.release() : undefined)],
         ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
       ],
       logger,

@@ -90,6 +90,7 @@ export { tmuxAttachArgv, tmuxAttachCommand } from './tmux/attach-command.js';
 export {
   encodeControlMessage,
   decodeControlMessage,
+  WorkerRegistrationSchema,
   type WorkerRegistration,
   AgentJobResultSchema,
   type AgentJobResult,

@@ -1,6 +1,6 @@
-import { access, constants, mkdir } from 'node:fs/promises';
+import { access, constants, mkdir, statfs } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, describeTopology, escapeControlChars, findOnPath, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
+import { assertRedisReachable, createRedis, describeTopology, escapeControlChars, findOnPath, formatBytes, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -20,8 +20,9 @@ interface Check {
 
 export const DOCTOR_HELP = `Usage: reins doctor
 
-Checks Redis, tmux, git, the claude binary and its version, the API key or base URL, and the data dir,
-and says how to fix what is missing. Exit 1 if anything essential is missing.`;
+Checks Redis, tmux, git, the claude binary and its version, the API key or base URL, and the data dir
+(writable, with more free space than REINS_MIN_FREE_BYTES, else a worker there takes no jobs), and says how
+to fix what is missing. Exit 1 if anything essential is missing.`;
 
 export async function doctor(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
@@ -89,7 +90,16 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
   try {
     await mkdir(config.dataDir, { recursive: true });
     await access(config.dataDir, constants.W_OK);
-    checks.push({ name: 'data dir', ok: true, detail: config.dataDir });
+    const stats = await statfs(config.dataDir);
+    const freeBytes = stats.bavail * stats.bsize;
+    // A worker under the floor is degraded: it takes no jobs (the worker's disk-space.ts, with the same rule).
+    const low = config.minFreeBytes > 0 && freeBytes < config.minFreeBytes;
+    checks.push({
+      name: 'data dir',
+      ok: true,
+      detail: `${config.dataDir}, ${formatBytes(freeBytes)} free${low ? `, under REINS_MIN_FREE_BYTES (${formatBytes(config.minFreeBytes)}): a worker here would take no jobs` : ''}`,
+      ...(low ? { warn: true, fix: 'free some space there, point REINS_DATA_DIR at a larger disk, or lower REINS_MIN_FREE_BYTES' } : {}),
+    });
   } catch (error) {
     checks.push({ name: 'data dir', ok: false, detail: `${config.dataDir}: ${(error as Error).message}`, fix: 'set REINS_DATA_DIR to a writable folder' });
   }

@@ -9,7 +9,9 @@ export const WORKERS_HELP = `Usage: reins workers [--json]
 
 Lists live workers: id, host, state, agent slots in use out of the total, labels, and how long each has
 been up. A worker is live while its registration, refreshed every tick, has not expired (one heartbeat TTL).
-  --json   one JSON object: {workers: [{workerId, host, pid, startedAt, slots, used, state, labels?}]}`;
+States: running; degraded (its data dir has less free space than REINS_MIN_FREE_BYTES: it takes no jobs,
+its agents go on; the line below the table says why); draining (shutting down).
+  --json   one JSON object: {workers: [{workerId, host, pid, startedAt, slots, used, state, reason?, diskFreeBytes?, labels?}]}`;
 
 /** Labels as a worker may give them: a list of tags, or key=value pairs. */
 function formatLabels(labels: unknown): string {
@@ -41,6 +43,7 @@ export async function workers(argv: string[]): Promise<ExitCode> {
     // A registration is what a worker wrote about itself, labels included: escaped (the table has no colours).
     const rows = live.map((w) => [w.workerId, w.host, w.state, `${w.used}/${w.slots}`, formatLabels(w.labels), formatDuration(now - w.startedAt)].map(escapeControlChars));
     console.log(table([['WORKER', 'HOST', 'STATE', 'SLOTS', 'LABELS', 'UP'], ...rows]));
+    for (const w of live) if (w.reason) console.log(escapeControlChars(`${w.workerId} is ${w.state}: ${w.reason}`));
     const used = live.reduce((sum, w) => sum + w.used, 0);
     const slots = live.reduce((sum, w) => sum + w.slots, 0);
     console.log(`\n${live.length} worker${live.length === 1 ? '' : 's'}, ${used}/${slots} slots in use`);

@@ -98,11 +98,11 @@ export async function admitUnderLimit(deps: AttemptDeps, jobId: string, data: Ag
   const pausedUntil = await deps.limits.pausedUntil(limit.key);
   if (pausedUntil !== undefined && pausedUntil > now) {
     const reason = `paused: a rate limit on "${limit.key}" holds every agent under it until ${new Date(pausedUntil).toISOString()}`;
-    await wait(deps, data, reason, pausedUntil);
+    await recordWait(deps, data, reason, pausedUntil);
     return pausedUntil + jitter;
   }
   if (limit.max !== undefined && !(await deps.limits.acquire(limit.key, jobId, limit.max, now))) {
-    await wait(deps, data, `waiting for one of ${limit.max} slots under "${limit.key}"`);
+    await recordWait(deps, data, `waiting for one of ${limit.max} slots under "${limit.key}"`);
     return now + deps.timings.monitorIntervalMs + jitter;
   }
   return undefined;
@@ -112,7 +112,7 @@ export async function admitUnderLimit(deps: AttemptDeps, jobId: string, data: Ag
  * Says on the member why it waits, and, when the reason is new, leaves a `wait` event: the member record
  * keeps only the wait under way, the event tail keeps when each began (the board's timeline reads it).
  */
-async function wait(deps: AttemptDeps, data: AgentJobData, reason: string, retryAt?: number): Promise<void> {
+export async function recordWait(deps: AttemptDeps, data: AgentJobData, reason: string, retryAt?: number): Promise<void> {
   const before = await deps.store.getMember(data.runId, data.member);
   await deps.store.apply(data.runId, data.member, { type: 'waiting', reason, ...(retryAt !== undefined ? { retryAt } : {}) });
   if (before?.status !== 'queued' || before.error !== reason) await deps.store.appendEvents(data.runId, data.member, [{ at: deps.now(), kind: 'wait', text: reason }]);

@@ -12,13 +12,13 @@ export type Verdict = { kind: 'done'; plan?: Member[]; commit?: string } | { kin
  * What becomes of the BullMQ job once its attempt ended:
  * - complete: the job completes with this result
  * - retry:    the attempt is used; the next one starts after delayMs (0 when the worker, not the agent, was lost)
- * - wait:     no attempt used; the job comes back at untilMs (a rate limit, a hand-back on shutdown)
+ * - wait:     no attempt used; the job comes back at untilMs (a rate limit, a hand-back on shutdown or a full disk)
  * - fail:     the job fails for good
  */
 export type Disposition =
   | { kind: 'complete'; result: AgentJobResult }
   | { kind: 'retry'; delayMs: number; message: string }
-  | { kind: 'wait'; untilMs: number; why: 'rate_limit' | 'shutdown' }
+  | { kind: 'wait'; untilMs: number; why: 'rate_limit' | 'shutdown' | 'disk_full' }
   | { kind: 'fail'; message: string };
 
 /** A decision: what the job does next, and the member event that records it (none when nothing is to be written). */
@@ -141,6 +141,16 @@ export function conclude(classified: AgentOutcome, verdict: Verdict, ctx: Attemp
 export function concludeBroken(ctx: AttemptContext, errorText: string, unrecoverable: boolean, failureClass?: FailureClass): Conclusion {
   if (failureClass) return failedAttempt({ ...ctx, startedAt: ctx.endedAt }, failureClass, errorText, false);
   return failedAttempt({ ...ctx, startedAt: ctx.endedAt }, 'crash', `the attempt could not run: ${errorText}`, !unrecoverable);
+}
+
+/**
+ * An attempt that took its epoch but found no room in the worker's data dir (ENOSPC writing its attempt
+ * files, say): handed back without using an attempt, to come back at `untilMs`, on this worker once it has
+ * room again or on another. A full disk is the worker's, not the agent's.
+ */
+export function concludeDiskFull(ctx: AttemptContext, errorText: string, untilMs: number): Conclusion {
+  const record = attemptRecord({ ...ctx, startedAt: ctx.endedAt }, 'disk_full', errorText);
+  return { event: { type: 'handed_back', record, figures: { ...ctx.figures, durationMs: 0 } }, disposition: { kind: 'wait', untilMs, why: 'disk_full' } };
 }
 
 /** What the worker that picks up a stalled job knows of the attempt that stalled (from the member record). */

@@ -66,6 +66,8 @@ export interface AttemptDeps {
   running: Map<string, RunningAgent>;
   /** Told whenever Redis answered a heartbeat: self-fencing counts the silence from there. */
   redisAnswered: (at: number) => void;
+  /** Told when a step found no room in the data dir (ENOSPC): the lifecycle measures the disk at once. */
+  diskFull: () => void;
 }
 
 export function attemptTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'monitorIntervalMs'>): AttemptTimings {

@@ -1,8 +1,9 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { backoffDelayMs, isStaleEpochError, parseJob, type AgentJobData, type AgentJobResult, type MemberRecord } from '@reins/shared';
-import { admitJob, admitUnderLimit, reserveBudget } from './admission.js';
-import { classifyEnd, concludeBroken, type Disposition, type Verdict } from './conclude.js';
-import type { AttemptDeps } from './deps.js';
+import { isDiskFull } from '../disk-space.js';
+import { admitJob, admitUnderLimit, recordWait, reserveBudget } from './admission.js';
+import { classifyEnd, concludeBroken, concludeDiskFull, type AttemptContext, type Disposition, type Verdict } from './conclude.js';
+import { limitFor, type AttemptDeps } from './deps.js';
 import { launchRound } from './launch.js';
 import { monitorAgent } from './monitor.js';
 import { prepareAttempt, type PreparedAttempt } from './prepare.js';
@@ -33,7 +34,8 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
     if (prepared.failure) throw prepared.failure;
     disposition = await runRounds(deps, job, data, prepared, spent);
   } catch (error) {
-    // An attempt that began but could not run (tmux refused, the disk is full) is still an attempt: keep it.
+    if (isDiskFull(error)) await handBackDiskFull(deps, job, token, data, prepared, error);
+    // An attempt that began but could not run (tmux refused) is still an attempt: keep it.
     if (prepared && !(error instanceof DelayedError) && !isStaleEpochError(error)) await recordBroken(deps, job, data, prepared, error);
     throw error;
   } finally {
@@ -59,22 +61,49 @@ async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepar
   return settleAttempt(deps, job, meta, data, end, verdict);
 }
 
-async function recordBroken(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, error: unknown): Promise<void> {
+/** What the decision knows of an attempt that began (it took its epoch) but did not get to run. */
+function unranContext(deps: AttemptDeps, job: Job, prepared: PreparedAttempt): AttemptContext {
   const now = deps.now();
-  const errorText = (error as Error).message?.split('\n')[0] ?? String(error);
+  return {
+    attempt: prepared.attempt,
+    maxAttempts: job.opts.attempts ?? 1,
+    epoch: prepared.epoch,
+    startedAt: now,
+    endedAt: now,
+    ...deps.worker,
+    workspace: prepared.workspace.path,
+    figures: { exitCode: null, sessionId: null, costUsd: null, numTurns: null },
+    backoffMs: backoffDelayMs(deps.config.backoff, prepared.attempt),
+    rateLimitWaitMs: 0,
+  };
+}
+
+const firstLine = (error: unknown): string => (error as Error).message?.split('\n')[0] ?? String(error);
+
+/**
+ * A step found no room in the data dir (ENOSPC preparing the workspace, writing the attempt files): the
+ * job goes back delayed without using an attempt, the member says why it waits, and the worker measures
+ * its disk at once (under its floor it takes no more jobs). Measured before this: a full disk burned every
+ * attempt of each job the worker took, in seconds. Throws DelayedError, as admission does.
+ */
+async function handBackDiskFull(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, prepared: PreparedAttempt | undefined, error: unknown): Promise<never> {
+  deps.diskFull();
+  const untilMs = deps.now() + deps.config.backoff.baseMs + Math.floor(Math.random() * deps.timings.monitorIntervalMs);
+  const reason = `disk full on worker ${deps.worker.workerId} (${deps.worker.host}): ${firstLine(error)}`;
+  deps.logger.warn({ jobId: job.id, err: firstLine(error), attempt: prepared?.attempt }, 'no room in the data dir: the job goes back without using an attempt');
+  const limit = limitFor(deps.config, data);
+  if (limit?.max !== undefined) await deps.limits.release(limit.key, job.id!).catch(() => undefined);
+  // Once the attempt took its epoch the member is running: it is handed back, fenced by that epoch.
+  if (prepared) await recordConclusion(deps, data.runId, data.member, prepared.epoch, concludeDiskFull(unranContext(deps, job, prepared), reason, untilMs));
+  else await recordWait(deps, data, `${reason}; it waits for room, no attempt used`, untilMs);
+  await job.moveToDelayed(untilMs, token);
+  throw new DelayedError();
+}
+
+async function recordBroken(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, error: unknown): Promise<void> {
+  const errorText = firstLine(error);
   const conclusion = concludeBroken(
-    {
-      attempt: prepared.attempt,
-      maxAttempts: job.opts.attempts ?? 1,
-      epoch: prepared.epoch,
-      startedAt: now,
-      endedAt: now,
-      ...deps.worker,
-      workspace: prepared.workspace.path,
-      figures: { exitCode: null, sessionId: null, costUsd: null, numTurns: null },
-      backoffMs: backoffDelayMs(deps.config.backoff, prepared.attempt),
-      rateLimitWaitMs: 0,
-    },
+    unranContext(deps, job, prepared),
     error instanceof ClassifiedFailure ? (error as Error).message : errorText,
     error instanceof UnrecoverableError,
     error instanceof ClassifiedFailure ? error.failureClass : undefined,

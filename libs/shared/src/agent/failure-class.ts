@@ -27,6 +27,8 @@ export const FAILURE_CLASSES = [
   'push_rejected',
   /** A member without a repository left more work in its workspace than REINS_ARTIFACT_MAX_BYTES lets it hand on. */
   'artifact_too_large',
+  /** The worker's data dir had no room (ENOSPC) while the attempt was set up: handed back, no attempt used. */
+  'disk_full',
 ] as const;
 export type FailureClass = (typeof FAILURE_CLASSES)[number];
 

@@ -87,6 +87,13 @@ const EnvSchema = z.object({
   REINS_ARTIFACT_MAX_BYTES: count(1, 256 * 1024 * 1024, 64 * 1024 * 1024),
   // An agent's stdout.jsonl and stderr.log on disk: past it, the oldest part is cut away (the newest kept).
   REINS_OUTPUT_MAX_BYTES: count(1024 * 1024, 2 ** 40, 64 * 1024 * 1024),
+  // Below this much free space in its data dir a worker takes no jobs (degraded); 0 turns the check off.
+  REINS_MIN_FREE_BYTES: z.coerce
+    .number({ error: 'expected a whole number of bytes, 0 or more' })
+    .int('expected a whole number of bytes, 0 or more')
+    .min(0, 'expected a whole number of bytes, 0 or more')
+    .max(Number.MAX_SAFE_INTEGER, 'expected a whole number of bytes, 0 or more')
+    .default(1024 * 1024 * 1024),
   REINS_DAILY_BUDGET_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').optional(),
   REINS_BUDGET_RESERVE_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').default(1),
   REINS_WEBHOOKS: z
@@ -150,6 +157,8 @@ export interface ReinsConfig {
   artifactMaxBytes: number;
   /** Largest an agent's stdout.jsonl (and stderr.log) grows on disk; past it the oldest bytes are cut away. */
   outputMaxBytes: number;
+  /** Free space a worker's data dir must keep for it to take jobs; under it the worker is degraded. 0: no check. */
+  minFreeBytes: number;
   /** The fleet's spending cap per UTC day, across all runs. */
   dailyBudgetUsd: number | undefined;
   /** What an agent without a cap of its own reserves before it starts. */
@@ -208,6 +217,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     runSkillsMaxBytes: e.REINS_RUN_SKILLS_MAX_BYTES,
     artifactMaxBytes: e.REINS_ARTIFACT_MAX_BYTES,
     outputMaxBytes: e.REINS_OUTPUT_MAX_BYTES,
+    minFreeBytes: e.REINS_MIN_FREE_BYTES,
     webhooks: e.REINS_WEBHOOKS,
     dailyBudgetUsd: e.REINS_DAILY_BUDGET_USD,
     budgetReserveUsd: e.REINS_BUDGET_RESERVE_USD,

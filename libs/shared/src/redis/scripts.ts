@@ -39,6 +39,8 @@ export interface ReinsScripts {
   reinsBudgetSettle(run: string, day: string, jobId: string, cost: string): Promise<number>;
   reinsTaskClaim(tasks: string, id: string, member: string, now: string): Promise<string>;
   reinsTaskDone(tasks: string, id: string, member: string, now: string, note: string): Promise<string>;
+  reinsWorkerTick(registration: string, pools: string, json: string, instance: string, ttlMs: string, predecessor: string): Promise<(number | string)[]>;
+  reinsWorkerRelease(registration: string, instance: string): Promise<number>;
 }
 
 const FILE_NAME = /^([a-z][a-z0-9-]*)-(\d+)\.lua$/;

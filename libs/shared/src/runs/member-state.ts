@@ -151,7 +151,8 @@ export function memberTransition(event: MemberEvent): MemberTransition {
     }
     case 'handed_back': {
       const f = figureFields(event.figures);
-      return t(RUNNING, { ...f.set, status: 'queued', attempts: event.record.attempt - 1, error: 'the worker shut down; handed back' }, f.remove, { record: event.record });
+      // The record says why: "the worker shut down", or its disk was full.
+      return t(RUNNING, { ...f.set, status: 'queued', attempts: event.record.attempt - 1, error: `${event.record.message}; handed back` }, f.remove, { record: event.record });
     }
     case 'cancelled': {
       const f = figureFields(event.figures ?? {});
