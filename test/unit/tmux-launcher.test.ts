@@ -34,6 +34,7 @@ describe('attemptFiles', () => {
       dir: '/d/a1',
       meta: '/d/a1/meta.json',
       lease: '/d/a1/lease',
+      leaseStopped: '/d/a1/lease-stopped',
       stdout: '/d/a1/stdout.jsonl',
       stdoutStart: '/d/a1/stdout.start',
       stderr: '/d/a1/stderr.log',
@@ -312,6 +313,8 @@ describe('LAUNCHER_SCRIPT', () => {
     await launched;
     expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).toContain('the worker lease expired');
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('143\n');
+    // The mark the worker reads to call this end fenced, not a crash, however it saw the end.
+    expect(existsSync(path.join(dir, 'lease-stopped'))).toBe(true);
     expect(liveProcess(pid)).toBe(false);
   });
 
@@ -353,6 +356,7 @@ describe('LAUNCHER_SCRIPT', () => {
     }
     expect(await readFile(path.join(dir, 'exit'), 'utf8')).toBe('0\n');
     expect(await readFile(path.join(dir, 'stderr.log'), 'utf8')).not.toContain('lease expired');
+    expect(existsSync(path.join(dir, 'lease-stopped'))).toBe(false);
   });
 
   it('records when the agent started and stopped', async () => {

@@ -1,4 +1,4 @@
-import { open, readFile } from 'node:fs/promises';
+import { access, open, readFile } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
 import { OutputReader, type OutputBatch } from '../claude/stream-reader.js';
@@ -108,6 +108,10 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
     await stderrCap.enforce().catch(watch.onTickError);
   };
   const finish = async (exitCode: number | null): Promise<AttemptEnd> => {
+    // An agent the launcher stopped for its lapsed lease, or that self-fencing stopped, is fenced, not
+    // crashed, however its end was seen (the exit watch at once, the session gone, a tick later).
+    if (stoppedBy === undefined && watch.signal.aborted) stoppedBy = watch.signal.reason as StopReason;
+    if (stoppedBy === undefined && exitCode !== 0 && (await leaseLapsed(watch.files))) stoppedBy = 'fenced';
     // The rest in bounded reads, each reported (and beating) like a tick, with the loop free in between.
     await cap();
     for (;;) {
@@ -150,4 +154,17 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
     exited.close();
     await reader.close();
   }
+}
+
+/** Whether the launcher stopped the agent for its lapsed lease (or the deadline has passed): its worker lost Redis. */
+async function leaseLapsed(files: Pick<AttemptFiles, 'lease' | 'leaseStopped'>): Promise<boolean> {
+  if (
+    await access(files.leaseStopped).then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
+  const deadline = Number((await readFile(files.lease, 'utf8').catch(() => '')).trim());
+  return Number.isFinite(deadline) && deadline > 0 && Date.now() > deadline;
 }

@@ -73,6 +73,7 @@ if [ -f "$dir/lease" ]; then
       # An unreadable or non-numeric deadline is read again next time, never taken as expired.
       if [[ $deadline =~ ^[0-9]+$ ]] && (( now > deadline )); then
         printf 'reins: the worker lease expired at %s; stopping the agent\\n' "$deadline" >> "$dir/stderr.log"
+        : > "$dir/lease-stopped"
         stop_agent
         stamp stop
         break
@@ -131,6 +132,8 @@ export interface AttemptFiles {
   meta: string;
   /** Deadline (epoch ms) past which the launcher stops the agent. */
   lease: string;
+  /** Made by the launcher when it stopped the agent for a lapsed lease. */
+  leaseStopped: string;
   stdout: string;
   /** Where the kept part of stdout.jsonl starts, once the worker cut it to its cap (attempt/output-cap.ts). */
   stdoutStart: string;
@@ -146,6 +149,7 @@ export function attemptFiles(dir: string): AttemptFiles {
     dir,
     meta: path.join(dir, 'meta.json'),
     lease: path.join(dir, 'lease'),
+    leaseStopped: path.join(dir, 'lease-stopped'),
     stdout: path.join(dir, 'stdout.jsonl'),
     stdoutStart: path.join(dir, 'stdout.start'),
     stderr: path.join(dir, 'stderr.log'),
