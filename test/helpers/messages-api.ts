@@ -104,12 +104,15 @@ export interface OtherRequest {
 
 export interface TextReply {
   text: string;
+  /** Response headers: a subscription's usage windows, say (`unifiedLimitHeaders`). */
+  headers?: Record<string, string>;
 }
 
 export interface ToolUseReply {
   toolUse: { name: string; input: object }[];
   /** Optional text sent before the tool calls, as a model often does. */
   text?: string;
+  headers?: Record<string, string>;
 }
 
 export interface ErrorReply {
@@ -120,6 +123,7 @@ export interface ErrorReply {
     message?: string;
     /** Sent as a `retry-after` header, to steer the CLI's backoff in retry tests. */
     retryAfterSeconds?: number;
+    headers?: Record<string, string>;
   };
 }
 
@@ -221,8 +225,8 @@ export async function startMessagesApi(options: MessagesApiOptions): Promise<Mes
       return;
     }
     const message = buildMessage(recorded, reply);
-    if (body.stream === true) sendStream(res, message);
-    else sendJson(res, 200, message);
+    if (body.stream === true) sendStream(res, message, reply.headers);
+    else sendJson(res, 200, message, reply.headers);
   }
 
   server.on('connection', (socket) => {
@@ -393,11 +397,12 @@ function buildMessage(req: RecordedRequest, reply: TextReply | ToolUseReply): Re
 }
 
 /** Streams `message` as the SSE event sequence the real API sends. */
-function sendStream(res: ServerResponse, message: ResponseMessage): void {
+function sendStream(res: ServerResponse, message: ResponseMessage, headers: Record<string, string> = {}): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
     'cache-control': 'no-cache',
     'request-id': `req_${message.id}`,
+    ...headers,
   });
   const event = (type: string, data: object): void => {
     res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
@@ -453,6 +458,7 @@ function sendError(res: ServerResponse, error: ErrorReply['error']): void {
   const type = error.type ?? defaultErrorType(error.status);
   const headers: Record<string, string> = {};
   if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+  Object.assign(headers, error.headers);
   sendJson(res, error.status, { type: 'error', error: { type, message: error.message ?? type } }, headers);
 }
 
@@ -465,6 +471,29 @@ function sendJson(res: ServerResponse, status: number, body: object, headers: Re
   });
   res.end(text);
 }
+
+/**
+ * The headers a subscription's answer carries about its five-hour window, which Claude Code reports as a
+ * `rate_limit_event` (../shared/CLAUDE-CODE.md, "Usage limits"; it reads them only with OAuth credentials).
+ */
+export function unifiedLimitHeaders(window: { status: 'allowed' | 'allowed_warning' | 'rejected'; utilization: number; resetsAt: number }): Record<string, string> {
+  const reset = String(Math.floor(window.resetsAt / 1000));
+  return {
+    'anthropic-ratelimit-unified-status': window.status,
+    'anthropic-ratelimit-unified-reset': reset,
+    'anthropic-ratelimit-unified-5h-status': window.status,
+    'anthropic-ratelimit-unified-5h-utilization': String(window.utilization),
+    'anthropic-ratelimit-unified-5h-reset': reset,
+    ...(window.utilization >= 0.9 ? { 'anthropic-ratelimit-unified-5h-surpassed-threshold': '0.9' } : {}),
+    'anthropic-ratelimit-unified-representative-claim': 'five_hour',
+  };
+}
+
+/** The credential a request carried: an OAuth or auth token (Bearer), or an API key. */
+export const credentialOf = (req: { headers: IncomingHttpHeaders }): string => {
+  const bearer = /^Bearer (.+)$/.exec(String(req.headers.authorization ?? ''))?.[1];
+  return bearer ?? String(req.headers['x-api-key'] ?? '');
+};
 
 // ---------------------------------------------------------------------------
 // Handler builders and request helpers

@@ -59,6 +59,7 @@ function input(overrides: Partial<ClaudeInvocationInput> = {}, agent: Partial<Cl
     tmpDir: '/data/tmp/r-abc123/a',
     identity: IDENTITY,
     workerEnv: WORKER_ENV,
+    accountEnv: {},
     isRoot: false,
     ...overrides,
   };
@@ -186,8 +187,8 @@ describe('claudeInvocation argv', () => {
 });
 
 describe('claudeInvocation env', () => {
-  it('is exactly baseline + passthrough + identity + isolation, nothing else', () => {
-    expect(claudeInvocation(input()).env).toEqual({
+  it("is exactly baseline + passthrough + the account's credential + identity + isolation, nothing else", () => {
+    expect(claudeInvocation(input({ accountEnv: { ANTHROPIC_API_KEY: 'sk-ant-test' } })).env).toEqual({
       PATH: '/data/bin:/custom/bin:/usr/bin',
       LANG: 'C.UTF-8',
       TZ: 'Europe/Paris',

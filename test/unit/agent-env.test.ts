@@ -29,7 +29,7 @@ describe('baselineEnv', () => {
 });
 
 describe('claudePassthroughEnv', () => {
-  it('passes ANTHROPIC_*, CLAUDE_CODE_* and API_TIMEOUT_MS only', () => {
+  it("passes ANTHROPIC_*, CLAUDE_CODE_* and API_TIMEOUT_MS only, without the credentials (they are the chosen account's)", () => {
     expect(
       claudePassthroughEnv({
         ANTHROPIC_API_KEY: 'k',
@@ -46,8 +46,6 @@ describe('claudePassthroughEnv', () => {
         ANTHROPIC_UNSET: undefined,
       }),
     ).toEqual({
-      ANTHROPIC_API_KEY: 'k',
-      ANTHROPIC_AUTH_TOKEN: 't',
       ANTHROPIC_BASE_URL: 'http://x',
       CLAUDE_CODE_USE_BEDROCK: '1',
       API_TIMEOUT_MS: '5',

@@ -41,6 +41,8 @@ describe('loadConfig', () => {
       minFreeBytes: 1024 * 1024 * 1024,
       webhooks: [],
       workerLabels: [],
+      accountsFile: undefined,
+      accountWarnUtilization: 0.9,
       concurrencyLimits: {},
       dailyBudgetUsd: undefined,
       budgetReserveUsd: 1,
@@ -106,6 +108,8 @@ describe('loadConfig', () => {
       minFreeBytes: 0,
       webhooks: [],
       workerLabels: [],
+      accountsFile: undefined,
+      accountWarnUtilization: 0.9,
       concurrencyLimits: {},
       dailyBudgetUsd: undefined,
       budgetReserveUsd: 1,
@@ -176,7 +180,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(37);
+    expect(ENV_NAMES).toHaveLength(39);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

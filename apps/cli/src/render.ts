@@ -117,7 +117,7 @@ export function renderRun(runRecord: RunRecord, memberRecords: readonly MemberRe
       details.push('attempts:');
       for (const a of history) {
         const when = new Date(a.endedAt).toISOString().replace('T', ' ').slice(0, 19);
-        details.push(`  #${a.attempt} ${when} ${a.outcome.padEnd(17)} on ${a.workerId}: ${a.message.split('\n')[0]!.slice(0, 160)}`);
+        details.push(`  #${a.attempt} ${when} ${a.outcome.padEnd(17)} on ${a.workerId}${a.account ? ` (account ${a.account})` : ''}: ${a.message.split('\n')[0]!.slice(0, 160)}`);
       }
     }
     if (details.length > 0) lines.push('', `${m.name}:`, ...details.map((d) => `  ${d}`));

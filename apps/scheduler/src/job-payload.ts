@@ -28,6 +28,8 @@ export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' 
   const verify = entry?.verify ?? spec.verify;
   // Claude agents share an API account unless the harness names a key of its own.
   const concurrencyKey = spec.concurrency?.key ?? (agent.kind === 'claude' ? 'claude' : undefined);
+  const accountsOf = (m: { account?: string | undefined; accounts?: string[] | undefined } | undefined) => (m?.account ? [m.account] : m?.accounts);
+  const accounts = accountsOf(entry) ?? accountsOf(spec);
   const availableSkills: SkillChoice[] = Object.entries(run.skills)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, description]) => ({ name, description }));
@@ -41,6 +43,7 @@ export function buildAgentJob(run: RunRecord, member: Pick<MemberRecord, 'name' 
     ...(run.baseCommit ? { baseCommit: run.baseCommit } : {}),
     team: team.map((m) => ({ name: m.name, dependsOn: m.depends_on ?? [] })),
     limits: spec.limits ?? {},
+    ...(accounts && agent.kind === 'claude' ? { accounts } : {}),
     ...(spec.hooks ? { hooks: spec.hooks } : {}),
     ...(planner
       ? { mode: 'plan' as const, member: PLANNER_MEMBER, prompt: planningPrompt(run.goal, availableSkills), skills: [], availableSkills }

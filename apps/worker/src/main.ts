@@ -1,4 +1,5 @@
-import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, loadConfig } from '@reins/shared';
+import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, isConfigError, loadConfig, type ReinsConfig } from '@reins/shared';
+import { loadAccounts, type HeldAccount } from './accounts.js';
 import { assertSocketsFit } from './attempt/agent-socket.js';
 import { isWorkerIdTakenError, type WorkerIdTakenError } from './registration.js';
 import { AgentWorker } from './worker.js';
@@ -6,9 +7,19 @@ import { AgentWorker } from './worker.js';
 /** Exit status of a worker whose id another live worker holds: as for any input that cannot run (`reins worker` passes it on). */
 const EXIT_ID_TAKEN = 2;
 
-const config = loadConfig();
-assertWorkableTimings(config);
-assertSocketsFit(config.dataDir);
+let config: ReinsConfig;
+let accounts: HeldAccount[];
+try {
+  config = loadConfig();
+  assertWorkableTimings(config);
+  assertSocketsFit(config.dataDir);
+  accounts = await loadAccounts(config.accountsFile, process.env);
+} catch (error) {
+  if (!isConfigError(error)) throw error;
+  // Exit 2, as for any invalid input: nothing was started (and no secret is in the message).
+  process.stderr.write(`reins worker: ${error.message}\n`);
+  process.exit(2);
+}
 // A Sentinel URL naming a master the sentinels do not know would otherwise retry in silence.
 await checkRedisTarget(config.redisUrl);
 const logger = createLogger({ name: 'reins-worker', level: config.logLevel });
@@ -22,6 +33,7 @@ const worker = new AgentWorker({
   logger,
   workerId: config.workerId ?? defaultWorkerId(),
   concurrency: config.workerConcurrency,
+  accounts,
   // The worker has stopped its agents; it closes (handing their jobs back), then the process ends.
   onIdLost: () => void worker.close().finally(() => process.exit(EXIT_ID_TAKEN)),
 });

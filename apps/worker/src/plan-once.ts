@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { ClaudeAgentSchema, LineSplitter, checkPlan, isResult, parseStreamLine, planJsonSchema, planRetryPrompt, planningPrompt, resolveClaudeBin, loadConfig, type ResultEvent } from '@reins/shared';
+import { loadAccounts } from './accounts.js';
 import { claudeInvocation } from './claude/invocation.js';
 import { findTranscript } from './claude/transcript.js';
 
@@ -43,6 +44,8 @@ async function main(): Promise<number> {
   const cwd = request.workdir ?? home;
   const sessionId = randomUUID();
   const available = request.skills.map((s) => s.name);
+  // A local plan runs under the first account the caller's environment or accounts file holds.
+  const [account] = await loadAccounts(config.accountsFile, process.env);
   try {
     let prompt = planningPrompt(request.goal, request.skills);
     for (let round = 1; round <= 2; round += 1) {
@@ -58,6 +61,7 @@ async function main(): Promise<number> {
         systemPrompt: 'You are the planner of a reins team. You run unattended: nobody will answer questions.',
         home,
         tmpDir: home,
+        accountEnv: { ...account?.env },
         identity: {
           runId: 'plan',
           member: 'planner',

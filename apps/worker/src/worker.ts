@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
 import {
   QUEUES,
+  Accounts,
   Budgets,
   FleetLimits,
   RunFiles,
@@ -23,6 +24,7 @@ import {
   type ReinsConfig,
   type RedisConnection,
 } from '@reins/shared';
+import { CREDENTIAL_VARS, loadAccounts, type HeldAccount } from './accounts.js';
 import { adoptLeftovers } from './attempt/adoption.js';
 import { recordWait } from './attempt/admission.js';
 import { AgentSockets } from './attempt/agent-socket.js';
@@ -60,6 +62,8 @@ export interface AgentWorkerOptions {
   redis?: RedisFactory;
   /** The environment agents inherit their baseline from (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** The Claude accounts it holds (main.ts loads them, refusing a bad file); by default loaded at start. */
+  accounts?: HeldAccount[];
   /**
    * Called once when another worker took this worker's id while its registration had expired (a Redis
    * outage longer than the TTL): the worker has stopped its agents and is closing. By default it just closes;
@@ -67,6 +71,9 @@ export interface AgentWorkerOptions {
    */
   onIdLost?: (error: WorkerIdTakenError) => void;
 }
+
+/** Accounts a worker can start agents under: an account of its environment with no credential holds none. */
+const withCredentials = (held: HeldAccount[]): HeldAccount[] => held.filter((a) => CREDENTIAL_VARS.some((name) => a.env[name] !== undefined));
 
 /**
  * The heartbeat hook Claude Code starts on every tool call: the compiled hook.js beside this module, so no
@@ -117,6 +124,8 @@ export class AgentWorker {
   private readonly store: RunStore;
   private readonly sockets: AgentSockets;
   private deps: AttemptDeps | undefined;
+  /** The accounts it registers as holding: those with a credential. */
+  private heldAccounts: string[] = [];
 
   constructor(private readonly options: AgentWorkerOptions) {
     const { config, keys, logger } = options;
@@ -156,6 +165,10 @@ export class AgentWorker {
       throw error;
     }
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
+    const held = this.options.accounts ?? (await loadAccounts(config.accountsFile, this.options.env ?? process.env));
+    const accounts = new Accounts(this.fast, keys, config.heartbeatTtlMs);
+    await accounts.announce(withCredentials(held));
+    this.heldAccounts = withCredentials(held).map((a) => a.name);
     const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
     this.deps = {
       config,
@@ -168,6 +181,7 @@ export class AgentWorker {
       sockets: this.sockets,
       limits: new FleetLimits(this.fast, keys, config.heartbeatTtlMs),
       budgets: new Budgets(this.main, keys),
+      accounts: { held, state: accounts },
       tmux: this.tmux,
       bin,
       timings: attemptTimings(config),
@@ -254,6 +268,7 @@ export class AgentWorker {
       ...(this.state === 'degraded' && this.degradedReason ? { reason: this.degradedReason } : {}),
       ...(this.diskFreeBytes !== undefined ? { diskFreeBytes: this.diskFreeBytes } : {}),
       labels: config.workerLabels,
+      accounts: this.heldAccounts,
     });
   }
 

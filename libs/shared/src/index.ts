@@ -27,7 +27,7 @@ export { NotFoundError, isNotFoundError } from './errors/not-found-error.js';
 export { RetryRefusedError, isRetryRefusedError } from './errors/retry-refused-error.js';
 export { isRedisUnreachableError } from './errors/redis-unreachable-error.js';
 export { isStaleEpochError } from './errors/stale-epoch-error.js';
-export { renderIssues, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
+export { renderIssues, issuesFromZod, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
 export { showValue } from './errors/format.js';
 
 export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
@@ -78,13 +78,30 @@ export { teamLayers, teamTree, memberActivity, type TeamLayers, type TeamEdge, t
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 
-export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, MAX_LINE_BYTES, type SplitLine, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
+export {
+  parseStreamLine,
+  describeEvent,
+  isResult,
+  isInit,
+  isRateLimit,
+  LineSplitter,
+  MAX_LINE_BYTES,
+  type SplitLine,
+  type StreamEvent,
+  type ApiRetryEvent,
+  type ResultEvent,
+  type OutputEvent,
+  type RateLimitInfo,
+} from './agent/stream-json.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
 export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export { FleetLimits } from './fleet/limits.js';
 export { Budgets } from './fleet/budgets.js';
+export { AccountNameSchema, DEFAULT_ACCOUNT } from './accounts/account-name.js';
+export { Accounts, usageDay, type AccountState, type AccountUsage, type AccountWindow } from './accounts/account-state.js';
+export { chooseAccount, pausedUntil, utilizationOf, type Candidate, type Choice } from './accounts/choose.js';
 export { tmuxAttachArgv, tmuxAttachCommand } from './tmux/attach-command.js';
 
 export {

@@ -14,11 +14,17 @@ export function baselineEnv(workerEnv: NodeJS.ProcessEnv): Record<string, string
   return env;
 }
 
-/** API settings a claude agent inherits from its worker: ANTHROPIC_*, CLAUDE_CODE_* and API_TIMEOUT_MS. */
+/** The variables that are an account's (accounts.ts): they come from the chosen account, never from the worker. */
+const ACCOUNT_VARS = new Set(['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN']);
+
+/**
+ * API settings a claude agent inherits from its worker: ANTHROPIC_*, CLAUDE_CODE_* and API_TIMEOUT_MS, except
+ * the credentials, which are the chosen account's.
+ */
 export function claudePassthroughEnv(workerEnv: NodeJS.ProcessEnv): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(workerEnv)) {
-    if (value === undefined) continue;
+    if (value === undefined || ACCOUNT_VARS.has(name)) continue;
     if (name.startsWith('ANTHROPIC_') || name.startsWith('CLAUDE_CODE_') || name === 'API_TIMEOUT_MS') env[name] = value;
   }
   return env;

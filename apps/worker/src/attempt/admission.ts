@@ -86,21 +86,15 @@ async function waitForPreviousAgent(deps: AttemptDeps, jobId: string, before: Me
 }
 
 /**
- * Fleet-wide admission: an agent under a paused key waits out the pause, and one whose key is at its cap
- * waits for a slot. Waiting hands the job back (no attempt used) and says why on the member. Returns when
- * to try again, or undefined to go ahead (holding a slot).
+ * Fleet-wide admission: an agent whose concurrency key is at its cap waits for a slot. Waiting hands the job
+ * back (no attempt used) and says why on the member. Returns when to try again, or undefined to go ahead
+ * (holding a slot). A usage limit pauses the account, not the key (attempt/account.ts).
  */
 export async function admitUnderLimit(deps: AttemptDeps, jobId: string, data: AgentJobData, random: () => number = Math.random): Promise<number | undefined> {
   const limit = limitFor(deps.config, data);
   if (!limit) return undefined;
   const now = deps.now();
   const jitter = Math.floor(random() * deps.timings.monitorIntervalMs);
-  const pausedUntil = await deps.limits.pausedUntil(limit.key);
-  if (pausedUntil !== undefined && pausedUntil > now) {
-    const reason = `paused: a rate limit on "${limit.key}" holds every agent under it until ${new Date(pausedUntil).toISOString()}`;
-    await recordWait(deps, data, reason, pausedUntil);
-    return pausedUntil + jitter;
-  }
   if (limit.max !== undefined && !(await deps.limits.acquire(limit.key, jobId, limit.max, now))) {
     await recordWait(deps, data, `waiting for one of ${limit.max} slots under "${limit.key}"`);
     return now + deps.timings.monitorIntervalMs + jitter;

@@ -51,5 +51,7 @@ async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Pr
     await carryOutAdopted(job, meta.token, await settleAttempt(deps, job, meta, data, end));
   } catch (error) {
     deps.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');
+  } finally {
+    if (meta.account) await deps.accounts.state.release(meta.account, meta.jobId).catch(() => undefined);
   }
 }

@@ -18,7 +18,7 @@ export type Verdict = { kind: 'done'; plan?: Member[]; commit?: string } | { kin
 export type Disposition =
   | { kind: 'complete'; result: AgentJobResult }
   | { kind: 'retry'; delayMs: number; message: string }
-  | { kind: 'wait'; untilMs: number; why: 'rate_limit' | 'shutdown' | 'disk_full' }
+  | { kind: 'wait'; untilMs: number; why: 'rate_limit' | 'account' | 'shutdown' | 'disk_full' }
   | { kind: 'fail'; message: string };
 
 /** A decision: what the job does next, and the member event that records it (none when nothing is to be written). */
@@ -45,6 +45,11 @@ export interface AttemptContext {
   rateLimitWaitMs: number;
   /** The member's work since the run's base (`git diff --shortstat`), for a git worktree. */
   diffStat?: string | undefined;
+  /**
+   * The Claude account it ran under: when another account the member may use takes agents again (nextAt,
+   * epoch ms; undefined: none will), and what to tell the user when its credentials were refused.
+   */
+  account?: { name: string; nextAt: number | undefined; advice: string } | undefined;
 }
 
 /** Stops by the worker decide the class, whatever the agent printed before it was stopped. */
@@ -55,6 +60,7 @@ const STOP_CLASSES: Record<StopReason, [FailureClass, string]> = {
   hang: ['hang', 'no output and no tool activity for the idle timeout; the session was killed'],
   fenced: ['stalled', 'the worker lost Redis for longer than its lease and stopped the agent'],
   killed: ['stalled', 'the heartbeat was missing; the scheduler had the session killed'],
+  auth: ['auth', 'the API refused the credentials (authentication_failed); the agent was stopped rather than left to retry them'],
 };
 
 /** How an attempt's round ended, classified: a stop by the worker first, then what the agent printed. */
@@ -62,7 +68,7 @@ export function classifyEnd(agentKind: 'claude' | 'command', end: AttemptEnd): A
   const printed = agentKind === 'claude' ? classifyClaude(end) : classifyCommand(end);
   if (end.stoppedBy === undefined) return printed;
   const [failureClass, message] = STOP_CLASSES[end.stoppedBy];
-  return { ok: false, failureClass, message, retryable: failureClass !== 'cancelled', result: printed.result, exitCode: printed.exitCode };
+  return { ok: false, failureClass, message, retryable: failureClass !== 'cancelled' && failureClass !== 'auth', result: printed.result, exitCode: printed.exitCode };
 }
 
 const attemptRecord = (ctx: AttemptContext, outcome: string, message: string): AttemptRecord => ({
@@ -74,6 +80,7 @@ const attemptRecord = (ctx: AttemptContext, outcome: string, message: string): A
   endedAt: ctx.endedAt,
   workerId: ctx.workerId,
   host: ctx.host,
+  ...(ctx.account ? { account: ctx.account.name } : {}),
 });
 
 /**
@@ -128,9 +135,18 @@ export function conclude(classified: AgentOutcome, verdict: Verdict, ctx: Attemp
       // Handed back without using an attempt: the next worker resumes from the cursor.
       return { event: { type: 'handed_back', record, figures }, disposition: { kind: 'wait', untilMs: ctx.endedAt + 1, why: 'shutdown' } };
     case 'rate_limit': {
-      // Rate limits are the API's, not the agent's: wait them out without using an attempt.
-      const retryAt = outcome.resetAt ?? ctx.endedAt + ctx.rateLimitWaitMs;
+      // Rate limits are the account's, not the agent's: go on under another account, or wait for the reset,
+      // without using an attempt.
+      const retryAt = ctx.account?.nextAt ?? outcome.resetAt ?? ctx.endedAt + ctx.rateLimitWaitMs;
       return { event: { type: 'rate_limited', record, retryAt, figures }, disposition: { kind: 'wait', untilMs: retryAt, why: 'rate_limit' } };
+    }
+    case 'auth': {
+      // Refused credentials are the account's too: another account takes the member over, using no attempt.
+      if (ctx.account?.nextAt !== undefined) {
+        return { event: { type: 'rate_limited', record, retryAt: ctx.account.nextAt, figures }, disposition: { kind: 'wait', untilMs: ctx.account.nextAt, why: 'account' } };
+      }
+      const named = ctx.account ? `account ${ctx.account.name}: ${outcome.message}; ${ctx.account.advice}` : outcome.message;
+      return failedAttempt(ctx, 'auth', named, false, { figures });
     }
     default:
       return failedAttempt(ctx, outcome.failureClass, outcome.message, outcome.retryable, { figures });

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { fenceAfterMs, stopGraceMs, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunSecrets, type RunStore } from '@reins/shared';
+import { fenceAfterMs, stopGraceMs, type Accounts, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunSecrets, type RunStore } from '@reins/shared';
+import type { HeldAccount } from '../accounts.js';
 import type { Heartbeats } from '../heartbeat.js';
 import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
@@ -55,6 +56,8 @@ export interface AttemptDeps {
   sockets: AgentSockets;
   limits: FleetLimits;
   budgets: Budgets;
+  /** The Claude accounts this worker holds (their secrets) and the fleet's state of every account. */
+  accounts: { held: HeldAccount[]; state: Accounts };
   tmux: TmuxDriver;
   /** The launcher, `reins` and the hook, installed in the data dir at start-up. */
   bin: InstalledBin;

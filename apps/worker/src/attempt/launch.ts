@@ -35,7 +35,7 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   }
   const startedAt = deps.now();
   await deps.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
-  const invocation = agentInvocation(deps, { ...data, agent: await agentWithSecrets(deps, data) }, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session });
+  const invocation = agentInvocation(deps, { ...data, agent: await agentWithSecrets(deps, data) }, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session, account: ctx.account });
   const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
   const meta: AttemptMeta = {
     jobId: job.id!,
@@ -50,6 +50,7 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
     home: ctx.home,
     workspace: ctx.workspace,
     sessionId,
+    ...(ctx.account ? { account: ctx.account } : {}),
     channel: ctx.channel,
     startedAt,
   };
@@ -86,6 +87,7 @@ interface InvocationInput {
   identity: AgentIdentity;
   cursor: Cursor | undefined;
   session: ClaudeSession | undefined;
+  account: string | undefined;
 }
 
 /** The agent's argv and environment: a command agent as the harness gave it, or the claude CLI. */
@@ -111,6 +113,7 @@ function agentInvocation(deps: AttemptDeps, data: AgentJobData, at: InvocationIn
     tmpDir: path.join(at.home, 'tmp'),
     identity: at.identity,
     workerEnv: deps.workerEnv,
+    accountEnv: { ...deps.accounts.held.find((a) => a.name === at.account)?.env },
     isRoot: process.getuid?.() === 0,
   });
 }

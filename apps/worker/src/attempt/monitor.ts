@@ -1,10 +1,11 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Job } from 'bullmq';
-import { describeEvent, type AgentJobData, type AttemptMeta } from '@reins/shared';
+import { describeEvent, type AgentJobData, type ApiRetryEvent, type AttemptMeta, type StreamEvent } from '@reins/shared';
 import type { OutputBatch } from '../claude/stream-reader.js';
 import { renewLease } from '../heartbeat.js';
 import { attemptFiles, type AttemptFiles } from '../tmux/launcher.js';
+import { AccountWatch } from './account.js';
 import { Checkpointer } from './checkpointer.js';
 import { limitFor, sessionIndexDir, type AgentActivity, type AttemptDeps } from './deps.js';
 import { agentPid, stopAgent } from './stop-agent.js';
@@ -45,6 +46,11 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   let pid: number | undefined;
   let lastTickWarning = 0;
   const limit = limitFor(config, data);
+  const account = new AccountWatch(
+    deps,
+    meta.jobId,
+    deps.accounts.held.find((a) => a.name === meta.account),
+  );
   try {
     const end = await watchAttempt({
       tmux: deps.tmux,
@@ -71,6 +77,9 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
         // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
         if (limit?.max !== undefined) await deps.limits.acquire(limit.key, meta.jobId, limit.max);
         if (batch.count > 0) await report(deps, job, meta, batch, counts.events);
+        await account.tick(batch.events);
+        // Claude Code retries refused credentials for minutes: the account is broken now, and the member moves on.
+        if (batch.events.some(refusedCredentials)) return 'auth';
         const reason = limitReached(activity, limits, now);
         if (reason) return reason;
         if (now - checkpointer.lastAt >= config.checkpointIntervalMs) await checkpointer.take(counts.numTurns, now);
@@ -90,6 +99,10 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
     await rm(path.join(sessionIndexDir(deps), meta.sessionName), { force: true });
   }
 }
+
+/** An API retry for refused credentials (401 or 403): retrying them does not help. */
+const refusedCredentials = (event: StreamEvent): boolean =>
+  event.type === 'system' && 'subtype' in event && event.subtype === 'api_retry' && ((event as ApiRetryEvent).error === 'authentication_failed' || [401, 403].includes((event as ApiRetryEvent).error_status ?? 0));
 
 /** Refreshes the heartbeat, then the launcher's lease. (What the tool hooks say reaches `activity` through the agent's socket.) */
 async function beat(deps: AttemptDeps, meta: AttemptMeta, files: AttemptFiles, pid: number | undefined): Promise<void> {

@@ -31,6 +31,8 @@ export interface PreparedAttempt {
   channel: AgentChannel;
   cursor: Cursor | undefined;
   first: RoundStart;
+  /** The Claude account the agent runs under (attempt/account.ts), for every round of the attempt. */
+  account?: string;
   /** Why the attempt cannot run after all (its workspace could not be made): the caller throws it. */
   failure?: ClassifiedFailure;
 }
@@ -40,7 +42,7 @@ export interface PreparedAttempt {
  * restores the cursor, and takes the attempt's epoch
  * (attempt_started). The first round's prompt says where the last attempt got to, when there was one.
  */
-export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, attempt: number): Promise<PreparedAttempt> {
+export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, attempt: number, account?: string): Promise<PreparedAttempt> {
   const { config } = deps;
   const { runId, member } = data;
   // The planner reads the workdir as it is; members get their own worktree.
@@ -83,6 +85,7 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
     tmuxSocket: deps.tmux.socketPath,
     workspace: workspace.path,
     ...(workspace.branch ? { branch: workspace.branch } : {}),
+    ...(account ? { account } : {}),
   });
   if (!started.applied) throw new UnrecoverableError(started.reason);
   const { epoch } = started;
@@ -100,7 +103,7 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   };
   const resumed = data.agent.kind === 'claude' ? await resumableSession(home, cursor) : undefined;
   const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
-  return { token, attempt, epoch, workspace, home, identity, channel, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(failure ? { failure } : {}) };
+  return { token, attempt, epoch, workspace, home, identity, channel, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(account ? { account } : {}), ...(failure ? { failure } : {}) };
 }
 
 /** A member's dependencies, in the team's dependency order (each after what it depends on). */

@@ -1,6 +1,7 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { backoffDelayMs, isStaleEpochError, parseJob, type AgentJobData, type AgentJobResult, type MemberRecord } from '@reins/shared';
 import { isDiskFull } from '../disk-space.js';
+import { admitAccount, type AccountAdmission } from './account.js';
 import { admitJob, admitUnderLimit, recordWait, reserveBudget } from './admission.js';
 import { classifyEnd, concludeBroken, concludeDiskFull, type AttemptContext, type Disposition, type Verdict } from './conclude.js';
 import { limitFor, type AttemptDeps } from './deps.js';
@@ -25,12 +26,18 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
     await job.moveToDelayed(waitUntil, token);
     throw new DelayedError();
   }
-  const reserved = await reserveBudget(deps, job.id!, data);
+  const account = await admitAccount(deps, job.id!, data);
+  if (account.kind !== 'go') await notAdmitted(deps, job, token, data, account);
+  const held = account.kind === 'go' ? account.account : undefined;
+  const reserved = await reserveBudget(deps, job.id!, data).catch(async (error: unknown) => {
+    if (held) await deps.accounts.state.release(held.name, job.id!);
+    throw error;
+  });
   const spent = { usd: 0 };
   let disposition: Disposition;
   let prepared: PreparedAttempt | undefined;
   try {
-    prepared = await prepareAttempt(deps, job, token, data, admitted.attempt);
+    prepared = await prepareAttempt(deps, job, token, data, admitted.attempt, held?.name);
     if (prepared.failure) throw prepared.failure;
     disposition = await runRounds(deps, job, data, prepared, spent);
   } catch (error) {
@@ -41,8 +48,24 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
   } finally {
     // The real cost settles the reservation, whatever became of the attempt.
     if (reserved) await deps.budgets.settle(data.runId, job.id!, spent.usd).catch((error: unknown) => deps.logger.error({ err: error }, 'budget settlement failed'));
+    if (held) await deps.accounts.state.release(held.name, job.id!).catch(() => undefined);
   }
   return carryOut(job, token, disposition);
+}
+
+/**
+ * No account to start under: the job waits (moved to delayed, no attempt used), or, every account it may
+ * use here being broken, the member fails at once, class auth, saying what to fix. Throws what moves the job.
+ */
+async function notAdmitted(deps: AttemptDeps, job: Job, token: string, data: AgentJobData, account: Exclude<AccountAdmission, { kind: 'go' }>): Promise<never> {
+  const limit = limitFor(deps.config, data);
+  if (limit?.max !== undefined) await deps.limits.release(limit.key, job.id!);
+  if (account.kind === 'wait') {
+    await job.moveToDelayed(account.untilMs, token);
+    throw new DelayedError();
+  }
+  await deps.store.apply(data.runId, data.member, { type: 'account_refused', message: account.message, at: deps.now() });
+  throw new UnrecoverableError(`auth: ${account.message}`);
 }
 
 /** The attempt's rounds: after a round that succeeded, the verdict may ask for another (a fix round, a plan retry). */

@@ -2,8 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { backoffDelayMs, isStaleEpochError, type AgentJobData, type AgentJobResult, type AttemptMeta } from '@reins/shared';
 import { diffStat } from '../git/worktree.js';
-import { classifyEnd, conclude, type Conclusion, type Disposition, type Verdict } from './conclude.js';
-import { limitFor, type AttemptDeps } from './deps.js';
+import { credentialAdvice } from '../accounts.js';
+import type { AgentOutcome } from '../claude/outcome.js';
+import { nextAccountAt } from './account.js';
+import { classifyEnd, conclude, type AttemptContext, type Conclusion, type Disposition, type Verdict } from './conclude.js';
+import type { AttemptDeps } from './deps.js';
 import { publishWork } from './publish.js';
 import type { MonitoredEnd } from './monitor.js';
 import { RetryError } from './retry-error.js';
@@ -36,6 +39,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       backoffMs: backoffDelayMs(deps.config.backoff, attempt),
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
       diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
+      account: await accountAfter(deps, meta, data, end, classified),
     },
     end.result?.result || end.outputTail,
   );
@@ -43,11 +47,6 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
   try {
     const record = conclusion.event && 'record' in conclusion.event ? conclusion.event.record : undefined;
     if (record && record.outcome !== 'succeeded') await job.log(`attempt ${attempt} ended (${record.outcome}): ${record.message}`);
-    const limit = limitFor(deps.config, data);
-    // The limit is the account's, not this agent's: every agent under the same key waits too.
-    if (conclusion.disposition.kind === 'wait' && conclusion.disposition.why === 'rate_limit' && limit) {
-      await deps.limits.pause(limit.key, conclusion.disposition.untilMs).catch(() => undefined);
-    }
     await recordConclusion(deps, runId, member, epoch, conclusion);
     const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns };
     // "agent succeeded" is counted by the soak test: one line per completion.
@@ -63,6 +62,31 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
   } finally {
     await deps.heartbeats.clear(meta.jobId, epoch).catch(() => undefined);
   }
+}
+
+/**
+ * What the attempt's end says about its account, written fleet-wide before the decision: its usage today; a
+ * usage limit pauses it until the reset (the rejected window's, else the one printed, else the backoff); refused
+ * credentials mark it broken. Then: when another account the member may use takes agents (conclude.ts moves
+ * the member there, or waits for it, using no attempt).
+ */
+async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJobData, end: MonitoredEnd, classified: AgentOutcome): Promise<AttemptContext['account']> {
+  const held = deps.accounts.held.find((a) => a.name === meta.account);
+  if (!held) return undefined;
+  const state = deps.accounts.state;
+  const now = deps.now();
+  const usage = end.result?.usage as Record<string, number | undefined> | undefined;
+  const tokens = ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'].reduce((sum, k) => sum + (Number(usage?.[k]) || 0), 0);
+  await state.addUsage(held.name, { tokens, costUsd: end.result?.total_cost_usd ?? 0 }, now).catch(() => undefined);
+  if (classified.ok || (classified.failureClass !== 'rate_limit' && classified.failureClass !== 'auth')) return { name: held.name, nextAt: undefined, advice: '' };
+  if (classified.failureClass === 'rate_limit') {
+    const rejected = end.rateLimit?.status === 'rejected' && end.rateLimit.resetsAt ? end.rateLimit.resetsAt * 1000 : undefined;
+    const until = rejected ?? classified.resetAt ?? now + backoffDelayMs(deps.config.backoff, meta.attempt);
+    await state.pause(held.name, until, classified.message, now);
+  } else {
+    await state.markBroken(held.name, classified.message, held.fingerprint, now);
+  }
+  return { name: held.name, nextAt: await nextAccountAt(deps, data, classified.failureClass === 'auth' ? held.name : undefined), advice: credentialAdvice(held) };
 }
 
 const withPublished = (checked: Verdict, published: Verdict): Verdict => (published.kind === 'done' ? { ...checked, ...published } : published);
@@ -95,7 +119,7 @@ export function describeDisposition(disposition: Disposition): string {
     case 'retry':
       return `${disposition.message} (retry in ${disposition.delayMs} ms)`;
     case 'wait':
-      return `${disposition.why === 'rate_limit' ? 'rate limited' : 'handed back'}: waits until ${new Date(disposition.untilMs).toISOString()}, no attempt used`;
+      return `${disposition.why === 'rate_limit' ? 'rate limited' : disposition.why === 'account' ? 'its account was refused: another takes it over' : 'handed back'}: waits until ${new Date(disposition.untilMs).toISOString()}, no attempt used`;
     case 'fail':
       return `failed: ${disposition.message}`;
   }

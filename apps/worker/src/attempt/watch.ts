@@ -1,6 +1,6 @@
 import { access, open, readFile } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { isInit, isResult, type ResultEvent, type StreamEvent } from '@reins/shared';
+import { isInit, isRateLimit, isResult, type RateLimitInfo, type ResultEvent, type StreamEvent } from '@reins/shared';
 import { OutputReader, type OutputBatch } from '../claude/stream-reader.js';
 import type { EndedAttempt } from '../claude/outcome.js';
 import type { AttemptFiles } from '../tmux/launcher.js';
@@ -17,8 +17,9 @@ import { stopAgent } from './stop-agent.js';
  * - hang:      no output and no tool activity for the idle timeout
  * - fenced:    the worker lost Redis for longer than its lease; it may no longer own the job
  * - killed:    the scheduler found the job's heartbeat missing and asked for the session to be killed
+ * - auth:      the API refused the account's credentials; Claude Code would retry them for minutes
  */
-export type StopReason = 'cancelled' | 'shutdown' | 'timeout' | 'hang' | 'fenced' | 'killed';
+export type StopReason = 'cancelled' | 'shutdown' | 'timeout' | 'hang' | 'fenced' | 'killed' | 'auth';
 
 export interface AttemptWatch {
   tmux: TmuxDriver;
@@ -42,6 +43,8 @@ export interface AttemptWatch {
 export interface AttemptEnd extends EndedAttempt {
   stoppedBy: StopReason | undefined;
   sessionId: string | undefined;
+  /** The last usage report of a subscription account (a rate_limit_event): a rejected window's reset time. */
+  rateLimit?: RateLimitInfo;
   /** The last plain (not stream-json) lines the agent printed: the summary of an agent without a result line. */
   outputTail?: string;
 }
@@ -90,6 +93,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   // The agent's end wakes the loop at once; the tick stays for heartbeats and output.
   const exited = new ExitWatch(watch.files.exit);
   let result: ResultEvent | undefined;
+  let rateLimit: RateLimitInfo | undefined;
   let sessionId: string | undefined;
   let stoppedBy: StopReason | undefined;
   const outputLines: string[] = [];
@@ -97,6 +101,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   const take = (event: StreamEvent) => {
     if (isInit(event)) sessionId = event.session_id;
     if (isResult(event)) result = event;
+    if (isRateLimit(event)) rateLimit = event.rate_limit_info;
     if (event.type === 'output') {
       outputLines.push(event.text);
       if (outputLines.length > OUTPUT_TAIL_LINES) outputLines.shift();
@@ -120,7 +125,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
       if (!batch.more) break;
       await yieldToLoop();
     }
-    return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId, ...(outputLines.length ? { outputTail: outputLines.join('\n') } : {}) };
+    return { result, exitCode, stderrTail: await tail(watch.files.stderr), stoppedBy, sessionId, ...(rateLimit ? { rateLimit } : {}), ...(outputLines.length ? { outputTail: outputLines.join('\n') } : {}) };
   };
 
   try {

@@ -27,6 +27,8 @@ export interface ClaudeInvocationInput {
   tmpDir: string;
   identity: AgentIdentity;
   workerEnv: NodeJS.ProcessEnv;
+  /** The chosen account's variables (its credential, maybe its base URL): the worker's own credentials never pass. */
+  accountEnv: Record<string, string>;
   isRoot: boolean;
 }
 
@@ -56,6 +58,7 @@ export function claudeInvocation(input: ClaudeInvocationInput): AgentInvocation 
     {
       ...baselineEnv(input.workerEnv),
       ...claudePassthroughEnv(input.workerEnv),
+      ...input.accountEnv,
       ...agent.env,
       ...identityEnv(input.identity),
       HOME: input.home,

@@ -25,7 +25,10 @@ function failure(failureClass: FailureClass, message: string, ended: EndedAttemp
   return { ok: false, failureClass, message, retryable: !UNRECOVERABLE_CLASSES.has(failureClass), result: ended.result, exitCode: ended.exitCode, ...extra };
 }
 
-const LIMIT_TEXT = /hit your limit[^\n]*?resets\s+([^\n]+)/i;
+/** "You've hit your limit · resets 3pm", "You've hit your 5-hour limit · resets 9:30pm (UTC)". */
+const LIMIT_TEXT = /hit your (?:[\w-]+ )?limit[^\n]*?resets\s+([^\n]+)/i;
+/** What Claude Code prints when it has no credentials, or the API refused them. */
+const AUTH_TEXT = /not logged in|please run \/login|invalid api key|invalid x-api-key|oauth token (?:has )?(?:expired|revoked)|authentication_error/i;
 
 /** "resets 3pm", "resets 15:00 (UTC)", "resets 2026-11-24T15:00:00Z": the next such moment, or undefined. */
 export function parseResetTime(text: string, now = new Date()): number | undefined {
@@ -74,6 +77,11 @@ export function classifyClaude(ended: EndedAttempt): AgentOutcome {
   if (LIMIT_TEXT.test(limitText)) {
     const resetAt = parseResetTime(limitText);
     return failure('rate_limit', `usage limit reached${resetAt ? `, resets at ${new Date(resetAt).toISOString()}` : ''}`, ended, resetAt ? { resetAt } : {});
+  }
+  // With an API status, the status says it (below); without one, "Not logged in" is still an auth failure, not a crash.
+  if (AUTH_TEXT.test(limitText) && !result?.api_error_status) {
+    const said = (result?.result ?? ended.stderrTail).trim().split('\n').slice(-2).join(' | ');
+    return failure('auth', `the credentials were refused: ${said}`, ended);
   }
   if (!result) {
     const tail = ended.stderrTail.trim().split('\n').slice(-3).join(' | ');

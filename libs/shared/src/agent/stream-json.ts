@@ -63,16 +63,34 @@ export const ResultSchema = z.looseObject({
   errors: z.array(z.unknown()).optional(),
 });
 
+const WindowInfoSchema = z.looseObject({ status: z.string().optional(), resetsAt: z.number().optional(), utilization: z.number().optional() });
+
+/** A subscription's usage windows, from the API's `anthropic-ratelimit-unified-*` headers (../shared/CLAUDE-CODE.md). */
+const RateLimitEventSchema = z.looseObject({
+  type: z.literal('rate_limit_event'),
+  rate_limit_info: z.looseObject({
+    status: z.string(),
+    /** Epoch seconds. */
+    resetsAt: z.number().optional(),
+    rateLimitType: z.string().optional(),
+    utilization: z.number().optional(),
+    unifiedWindows: z.record(z.string(), WindowInfoSchema.nullable()).optional(),
+  }),
+  session_id: z.string().optional(),
+});
+
 export type InitEvent = z.infer<typeof InitSchema>;
 export type ApiRetryEvent = z.infer<typeof ApiRetrySchema>;
 export type AssistantEvent = z.infer<typeof AssistantSchema>;
 export type UserEvent = z.infer<typeof UserSchema>;
 export type ResultEvent = z.infer<typeof ResultSchema>;
+export type RateLimitEvent = z.infer<typeof RateLimitEventSchema>;
+export type RateLimitInfo = RateLimitEvent['rate_limit_info'];
 export type OtherEvent = { type: 'other'; raw: Record<string, unknown> };
 /** A stdout line that is not JSON: what a command agent prints (`cat together.txt`), or a stray print. */
 export type OutputEvent = { type: 'output'; text: string };
 
-export type StreamEvent = InitEvent | ApiRetryEvent | AssistantEvent | UserEvent | ResultEvent | OtherEvent | OutputEvent;
+export type StreamEvent = InitEvent | ApiRetryEvent | AssistantEvent | UserEvent | ResultEvent | RateLimitEvent | OtherEvent | OutputEvent;
 
 /**
  * The schema a line's `type` (and a system line's `subtype`) can match: one check per line, not five (a flood
@@ -88,6 +106,8 @@ function schemaFor(value: Record<string, unknown>): z.ZodType | undefined {
       return UserSchema;
     case 'result':
       return ResultSchema;
+    case 'rate_limit_event':
+      return RateLimitEventSchema;
     default:
       return undefined;
   }
@@ -111,6 +131,7 @@ export function parseStreamLine(line: string): StreamEvent | undefined {
 }
 
 export const isResult = (e: StreamEvent): e is ResultEvent => e.type === 'result';
+export const isRateLimit = (e: StreamEvent): e is RateLimitEvent => e.type === 'rate_limit_event';
 export const isInit = (e: StreamEvent): e is InitEvent => e.type === 'system' && 'subtype' in e && e.subtype === 'init';
 
 /**
@@ -216,7 +237,7 @@ export function toolTarget(input: unknown): string {
 }
 
 export interface EventLine {
-  kind: 'init' | 'text' | 'tool' | 'tool_error' | 'retry' | 'result' | 'error' | 'output';
+  kind: 'init' | 'text' | 'tool' | 'tool_error' | 'retry' | 'limit' | 'result' | 'error' | 'output';
   text: string;
 }
 
@@ -252,6 +273,12 @@ export function describeEvent(event: StreamEvent): EventLine[] {
       const turns = event.num_turns !== undefined ? ` in ${event.num_turns} turn${event.num_turns === 1 ? '' : 's'}` : '';
       const status = event.is_error ? `error${event.api_error_status ? ` ${event.api_error_status}` : ''} (${event.subtype})` : event.subtype;
       return [{ kind: event.is_error ? 'error' : 'result', text: `${status}${turns}${cost}${event.result ? `: ${clip(event.result, 300)}` : ''}` }];
+    }
+    case 'rate_limit_event': {
+      const info = event.rate_limit_info;
+      const used = info.utilization !== undefined ? `, ${Math.round(info.utilization * 100)}% used` : '';
+      const resets = info.resetsAt !== undefined ? `, resets ${new Date(info.resetsAt * 1000).toISOString()}` : '';
+      return [{ kind: 'limit', text: `usage ${info.rateLimitType ?? 'window'}: ${info.status}${used}${resets}` }];
     }
     case 'output':
       return event.text.trim() ? [{ kind: 'output', text: clip(event.text, 300) }] : [];

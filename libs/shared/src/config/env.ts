@@ -49,6 +49,9 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"')
     .optional(),
   REINS_WORKER_CONCURRENCY: count(1, 512, 4),
+  // A YAML file of the Claude accounts this worker holds (their secrets stay on this host): see docs/accounts.md.
+  REINS_ACCOUNTS_FILE: z.string().min(1).optional(),
+  REINS_ACCOUNT_WARN_UTILIZATION: z.coerce.number({ error: 'expected a fraction from 0 to 1' }).min(0, 'expected a fraction from 0 to 1').max(1, 'expected a fraction from 0 to 1').default(0.9),
   REINS_WORKER_LABELS: z
     .string()
     .default('')
@@ -136,6 +139,10 @@ export interface ReinsConfig {
   workerConcurrency: number;
   /** What this worker offers; members that require labels run only on workers that have them all. */
   workerLabels: string[];
+  /** The worker's accounts file; without one it holds one account, `default`, from its environment. */
+  accountsFile: string | undefined;
+  /** Above this utilization of a window an account takes no new agents while another has room. */
+  accountWarnUtilization: number;
   /** Fleet-wide caps on concurrent agents per concurrency key. */
   concurrencyLimits: Record<string, number>;
   monitorIntervalMs: number;
@@ -204,6 +211,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerId: e.REINS_WORKER_ID,
     workerConcurrency: e.REINS_WORKER_CONCURRENCY,
     workerLabels: e.REINS_WORKER_LABELS,
+    accountsFile: e.REINS_ACCOUNTS_FILE === undefined ? undefined : path.resolve(e.REINS_ACCOUNTS_FILE),
+    accountWarnUtilization: e.REINS_ACCOUNT_WARN_UTILIZATION,
     concurrencyLimits: e.REINS_CONCURRENCY,
     monitorIntervalMs: e.REINS_MONITOR_INTERVAL_MS,
     heartbeatTtlMs: e.REINS_HEARTBEAT_TTL_MS,

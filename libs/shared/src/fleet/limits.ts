@@ -3,9 +3,8 @@ import type { Keys } from '../redis/keys.js';
 import { withScripts, type ReinsScripts } from '../redis/scripts.js';
 
 /**
- * Fleet-wide limits on agents, in Redis: a semaphore per concurrency key (for example an API account or a
- * model), whose slots are leases renewed with the heartbeat; and a pause per key, set when an agent under it
- * hits a rate limit, that holds back every agent under the same key until the reset time.
+ * Fleet-wide limits on agents, in Redis: a semaphore per concurrency key (a model, a shared service), whose
+ * slots are leases renewed with the heartbeat. (A usage limit pauses the account: accounts/account-state.ts.)
  */
 export class FleetLimits {
   private readonly redis: RedisConnection & ReinsScripts;
@@ -30,18 +29,5 @@ export class FleetLimits {
   /** Job ids holding a slot now. */
   async holders(concurrencyKey: string, now = Date.now()): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.semaphore(concurrencyKey), now, '+inf');
-  }
-
-  /** Pauses every agent under the key until `until` (epoch ms); a later pause wins over an earlier one. */
-  async pause(concurrencyKey: string, until: number, now = Date.now()): Promise<void> {
-    const key = this.keys.pause(concurrencyKey);
-    const current = Number((await this.redis.get(key)) ?? 0);
-    if (until > current && until > now) await this.redis.set(key, String(until), 'PX', until - now);
-  }
-
-  /** When the pause on a key ends (epoch ms), or undefined when it is not paused. */
-  async pausedUntil(concurrencyKey: string): Promise<number | undefined> {
-    const value = await this.redis.get(this.keys.pause(concurrencyKey));
-    return value ? Number(value) : undefined;
   }
 }

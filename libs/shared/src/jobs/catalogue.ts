@@ -40,6 +40,8 @@ export const AgentJobDataSchema = z.strictObject({
   skills: z.array(z.string()),
   team: z.array(z.strictObject({ name: MemberNameSchema, dependsOn: z.array(MemberNameSchema) })),
   limits: LimitsSchema,
+  /** The Claude accounts the agent may use (a worker picks among those it holds); absent: any. */
+  accounts: z.array(z.string()).optional(),
   verify: VerifySchema.optional(),
   hooks: HooksSchema.optional(),
   /** The fleet-wide concurrency key and the harness's cap on it. */

@@ -25,6 +25,8 @@ export const AttemptMetaSchema = z.object({
     mirror: z.object({ dir: z.string(), url: z.string() }).optional(),
   }),
   sessionId: z.string().optional(),
+  /** The Claude account the agent runs under (its name: the secrets stay in the worker's accounts). */
+  account: z.string().optional(),
   /** The agent's socket to this worker and its token (attempt/agent-socket.ts): served again after a restart. */
   channel: z.object({ path: z.string(), token: z.string() }).optional(),
   startedAt: z.number(),

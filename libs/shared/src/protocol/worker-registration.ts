@@ -26,5 +26,7 @@ export const WorkerRegistrationSchema = z.object({
   version: z.string().optional(),
   /** What the host offers, for routing: gpu, repo-x, region-eu. */
   labels: z.array(z.string()).optional(),
+  /** The Claude accounts it holds credentials for (names only). */
+  accounts: z.array(z.string()).optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistrationSchema>;

@@ -40,14 +40,20 @@ export interface Keys {
   notified(runId: string): string;
   /** Sorted set of the job ids holding a slot under a concurrency key, scored by lease expiry. */
   semaphore(concurrencyKey: string): string;
-  /** String with a TTL: agents under this concurrency key wait until it expires (a fleet-wide rate-limit pause). */
-  pause(concurrencyKey: string): string;
   /** Hash: a run's budget (spent, reserved, cap, and a field per open reservation). */
   runBudget(runId: string): string;
   /** Hash: the fleet's budget for one UTC day (YYYY-MM-DD), expiring after two days. */
   dayBudget(day: string): string;
   /** Set of the pool queues in use (agent@labels), so workers know which to consume. */
   readonly pools: string;
+  /** Set of the Claude accounts workers have announced (names only: secrets stay on the hosts). */
+  readonly accounts: string;
+  /** Hash: one account's state (its windows, a pause, a broken mark): accounts/account-state.ts. */
+  account(name: string): string;
+  /** Sorted set of the job ids running under an account, scored by lease expiry. */
+  accountAgents(name: string): string;
+  /** Hash: an account's tokens, cost and attempts on one UTC day, expiring after two days. */
+  accountUsage(name: string, day: string): string;
   /** String with a TTL: a live worker's registration. */
   worker(workerId: string): string;
   /** Pub/sub channel for commands to workers (cancel, kill). */
@@ -81,7 +87,10 @@ export function createKeys(prefix: string): Keys {
     semaphore: (key) => `${p}:sem:${key}`,
     runBudget: (runId) => `${p}:budget:run:${runId}`,
     dayBudget: (day) => `${p}:budget:day:${day}`,
-    pause: (key) => `${p}:pause:${key}`,
+    accounts: `${p}:accounts`,
+    account: (name) => `${p}:account:${name}`,
+    accountAgents: (name) => `${p}:account-agents:${name}`,
+    accountUsage: (name, day) => `${p}:account-usage:${name}:${day}`,
     worker: (workerId) => `${p}:worker:${workerId}`,
     controlChannel: `${p}:control`,
     runEventsChannel: `${p}:run-events`,

@@ -25,19 +25,21 @@ export type MemberEvent =
   /** A note on a member that waits (say, for a worker with its labels), or the note taken back (null). */
   | { type: 'noted'; note: string | null }
   /** A worker took the job: the member takes the next epoch. */
-  | { type: 'attempt_started'; attempt: number; at: number; workerId: string; host: string; tmuxSocket: string; workspace: string; branch?: string }
+  | { type: 'attempt_started'; attempt: number; at: number; workerId: string; host: string; tmuxSocket: string; workspace: string; branch?: string; account?: string }
   /** One round of the attempt (the first, a verify fix round, a plan retry) started in its tmux session. */
   | { type: 'round_started'; tmuxSession: string; sessionId?: string }
   | { type: 'succeeded'; record: AttemptRecord; summary: string; figures: AttemptFigures; plan?: string; diffStat?: string; commit?: string }
   /** The attempt failed: retried later, or (final) the member failed. A stall of a dead worker's attempt is one. */
   | { type: 'attempt_failed'; record: AttemptRecord; final: boolean; figures?: AttemptFigures; stallsSeen?: number }
-  /** The API's limit, not the agent's fault: it waits until `retryAt` without using an attempt. */
+  /** The API's limit (or its account's refusal), not the agent's fault: it waits until `retryAt` without using an attempt. */
   | { type: 'rate_limited'; record: AttemptRecord; retryAt: number; figures: AttemptFigures }
   /** The worker shut down and gave the job back without using an attempt. */
   | { type: 'handed_back'; record: AttemptRecord; figures: AttemptFigures }
   | { type: 'cancelled'; at: number; record?: AttemptRecord; figures?: AttemptFigures }
   /** The run's or the fleet's budget cannot pay for another attempt. */
   | { type: 'budget_refused'; at: number; message: string }
+  /** Every Claude account the member may use on its worker had its credentials refused (class auth). */
+  | { type: 'account_refused'; at: number; message: string }
   /** The scheduler found the member's job ended in BullMQ with no worker's record of it (the worker died in between). */
   | { type: 'job_settled'; outcome: 'succeeded' | 'failed'; at: number; summary?: string; workspace?: string; error?: string }
   /** `reins retry`: back to pending, keeping the cursor, the attempt history and the epoch. */
@@ -111,8 +113,9 @@ export function memberTransition(event: MemberEvent): MemberTransition {
           tmuxSocket: event.tmuxSocket,
           workspace: event.workspace,
           ...(event.branch ? { branch: event.branch } : {}),
+          ...(event.account ? { account: event.account } : {}),
         },
-        [...ATTEMPT_OUTCOME_FIELDS],
+        [...ATTEMPT_OUTCOME_FIELDS, ...(event.account ? [] : (['account'] as const))],
         { takesEpoch: true },
       );
     case 'round_started':
@@ -147,7 +150,8 @@ export function memberTransition(event: MemberEvent): MemberTransition {
     case 'rate_limited': {
       const f = figureFields(event.figures);
       const error = `${event.record.message}; waiting until ${new Date(event.retryAt).toISOString()}`;
-      return t(RUNNING, { ...f.set, status: 'retrying', attempts: event.record.attempt - 1, retryAt: event.retryAt, error, errorClass: 'rate_limit' }, f.remove, { record: event.record });
+      // A usage limit, or an account whose credentials were refused while another can take the member over.
+      return t(RUNNING, { ...f.set, status: 'retrying', attempts: event.record.attempt - 1, retryAt: event.retryAt, error, errorClass: event.record.outcome }, f.remove, { record: event.record });
     }
     case 'handed_back': {
       const f = figureFields(event.figures);
@@ -160,6 +164,8 @@ export function memberTransition(event: MemberEvent): MemberTransition {
     }
     case 'budget_refused':
       return t(HAS_JOB, { status: 'failed', errorClass: 'budget', error: event.message, endedAt: event.at });
+    case 'account_refused':
+      return t(HAS_JOB, { status: 'failed', errorClass: 'auth', error: event.message, endedAt: event.at });
     case 'job_settled':
       return event.outcome === 'succeeded'
         ? t(HAS_JOB, { status: 'succeeded', endedAt: event.at, ...(event.summary ? { summary: event.summary } : {}), ...(event.workspace ? { workspace: event.workspace } : {}) })

@@ -43,6 +43,8 @@ export const MemberRecordSchema = z.object({
   host: z.string().optional(),
   tmuxSocket: z.string().optional(),
   tmuxSession: z.string().optional(),
+  /** The Claude account its current (or last) attempt runs under. */
+  account: z.string().optional(),
   /** The current attempt's fencing token; every attempt takes the next one. */
   epoch: num.optional(),
   /** The epoch whose attempt record was written last: each attempt is recorded once. */
@@ -74,6 +76,8 @@ export const AttemptRecordSchema = z.object({
   endedAt: z.number(),
   workerId: z.string(),
   host: z.string(),
+  /** The Claude account it ran under. */
+  account: z.string().optional(),
 });
 export type AttemptRecord = z.output<typeof AttemptRecordSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AccountNameSchema } from '../accounts/account-name.js';
 import { didYouMean, nearestName } from '../errors/suggest.js';
 import { inputBoundIssues } from './input-bounds.js';
 import { RepoSchema } from './repo.js';
@@ -73,6 +74,9 @@ export const MemberSchema = z.strictObject({
   agent: AgentSchema.optional(),
   /** Replaces the harness-level checks for this member. */
   verify: VerifySchema.optional(),
+  /** The Claude account its agent must use, or the accounts it may use (chosen by headroom); default: any its worker holds. */
+  account: AccountNameSchema.optional(),
+  accounts: z.array(AccountNameSchema).min(1).max(32).optional(),
   /** Labels a worker must have to run this member (gpu, repo-x, region-eu). */
   requires: z.array(z.string().regex(/^[A-Za-z0-9_.=-]{1,64}$/, 'expected a label of letters, digits, "_", ".", "=" or "-"')).optional(),
 });
@@ -123,6 +127,9 @@ export const HarnessShapeSchema = z.strictObject({
   notify: z.strictObject({ webhooks: z.array(z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' })).min(1) }).optional(),
   limits: LimitsSchema.optional(),
   retry: RetrySchema.optional(),
+  /** The Claude accounts of members that name none (and of the planner). */
+  account: AccountNameSchema.optional(),
+  accounts: z.array(AccountNameSchema).min(1).max(32).optional(),
 });
 
 export const HarnessSchema = HarnessShapeSchema.superRefine((harness, ctx) => {
@@ -173,6 +180,11 @@ export function harnessRuleIssues(value: unknown): GraphIssue[] {
   const harness = asRecord(value);
   if (!harness) return [];
   const issues: GraphIssue[] = [];
+  if (harness.account !== undefined && harness.accounts !== undefined) issues.push({ path: ['account'], message: 'expected account or accounts, not both' });
+  for (const [i, member] of (Array.isArray(harness.team) ? harness.team : []).entries()) {
+    const fields = asRecord(member);
+    if (fields?.account !== undefined && fields.accounts !== undefined) issues.push({ path: ['team', i, 'account'], message: 'expected account or accounts, not both' });
+  }
   if (harness.repo !== undefined && harness.workdir !== undefined) issues.push({ path: ['repo'], message: 'expected repo or workdir, not both: repo for hosts that share only a git remote, workdir for one host' });
   if (harness.plan === 'auto') {
     if (!harness.goal) issues.push({ path: ['goal'], message: 'expected a goal: plan: auto builds the team from it' });
