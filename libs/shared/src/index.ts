@@ -100,7 +100,7 @@ export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export { FleetLimits } from './fleet/limits.js';
 export { Budgets } from './fleet/budgets.js';
 export { AccountNameSchema, DEFAULT_ACCOUNT } from './accounts/account-name.js';
-export { Accounts, usageDay, type AccountState, type AccountUsage, type AccountWindow } from './accounts/account-state.js';
+export { Accounts, accountOverview, usageDay, type AccountOverview, type AccountState, type AccountUsage, type AccountWindow } from './accounts/account-state.js';
 export { chooseAccount, pausedUntil, utilizationOf, type Candidate, type Choice } from './accounts/choose.js';
 export { tmuxAttachArgv, tmuxAttachCommand } from './tmux/attach-command.js';
 

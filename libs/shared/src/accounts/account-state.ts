@@ -166,3 +166,25 @@ export class Accounts {
     return { tokens: Number(hash.tokens ?? 0), costUsd: Number(hash.costUsd ?? 0), attempts: Number(hash.attempts ?? 0) };
   }
 }
+
+/** One account as `reins accounts`, `reins doctor`, the board and /metrics show it. */
+export interface AccountOverview extends AccountState {
+  /** Agents running under it now, fleet-wide. */
+  agents: number;
+  /** Today's (UTC) tokens, cost and attempts under it. */
+  today: AccountUsage;
+  /** The live workers that hold credentials for it. */
+  workers: string[];
+}
+
+/** Every account the fleet knows (announced, or held by a live worker), with what it is doing now. */
+export async function accountOverview(accounts: Accounts, liveWorkers: readonly { workerId: string; accounts?: string[] | undefined }[], now = Date.now()): Promise<AccountOverview[]> {
+  const names = [...new Set([...(await accounts.names()), ...liveWorkers.flatMap((w) => w.accounts ?? [])])].sort();
+  const [states, agents, usage] = await Promise.all([accounts.states(names), accounts.running(names, now), Promise.all(names.map((n) => accounts.usage(n, now)))]);
+  return states.map((state, i) => ({
+    ...state,
+    agents: agents[i]!,
+    today: usage[i]!,
+    workers: liveWorkers.filter((w) => w.accounts?.includes(state.name)).map((w) => w.workerId),
+  }));
+}
