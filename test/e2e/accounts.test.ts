@@ -80,4 +80,119 @@ describe('accounts, with the real CLI', () => {
       expect(status.stdout).toMatch(/rate_limit.*\(account A\)/);
     });
   });
+
+  it('both accounts rejected: the member waits for the earlier reset, using no attempt, then finishes by itself', async () => {
+    const second = (inS: number) => (Math.floor(Date.now() / 1000) + inS) * 1000;
+    // Far enough apart that B is asked (and refused) well before A resets: the member must wait for A.
+    const resets: Record<string, number> = { A: second(8), B: second(20) };
+    fixture.script((req) => {
+      const name = account(req);
+      const resetsAt = resets[name]!;
+      if (Date.now() < resetsAt) return { error: { status: 429, message: 'rate limited', headers: unifiedLimitHeaders({ status: 'rejected', utilization: 1, resetsAt }) } };
+      return { text: `finished under ${name}`, headers: unifiedLimitHeaders({ status: 'allowed', utilization: 0.2, resetsAt: hour() }) };
+    });
+    const harness = await writeHarness(tempDir('both'), { name: 'both', team: [{ name: 'solo', prompt: 'Do the task.' }] });
+    await withFleet({ redisUrl: fixture.redis.url, env: fleetEnv(subscriptions()) }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const runId = (await fleet.reins(['submit', harness])).stdout.trim();
+      // While both are paused, the member says until when it waits.
+      const view = await waitForRunEnd(store, runId);
+      expect(view.status).toBe('succeeded');
+      const attempts = await store.readAttempts(runId, 'solo');
+      expect(attempts.map((a) => [a.outcome, a.account, a.attempt])).toEqual([
+        ['rate_limit', 'A', 1],
+        ['rate_limit', 'B', 1],
+        ['succeeded', 'A', 1],
+      ]);
+      expect(attempts[2]!.startedAt).toBeGreaterThanOrEqual(resets.A!);
+    });
+  });
+
+  it('an account at allowed_warning (0.95) takes no new agents while another has room', async () => {
+    fixture.script((req) => ({ text: `done under ${account(req)}` }));
+    const harness = await writeHarness(tempDir('warned'), {
+      name: 'warned',
+      team: [
+        { name: 'one', prompt: 'One.' },
+        { name: 'two', prompt: 'Two.' },
+      ],
+    });
+    await withFleet({ redisUrl: fixture.redis.url, env: fleetEnv(subscriptions()) }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const state = new Accounts(fixture.redis.client, createKeys(fleet.prefix), 1000);
+      await state.observe('A', { status: 'allowed_warning', rateLimitType: 'five_hour', utilization: 0.95, resetsAt: Math.floor(hour() / 1000) });
+      await state.observe('B', { status: 'allowed', rateLimitType: 'five_hour', utilization: 0.5, resetsAt: Math.floor(hour() / 1000) });
+      const runId = (await fleet.reins(['submit', harness])).stdout.trim();
+      expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
+      for (const member of ['one', 'two']) expect((await store.readAttempts(runId, member)).map((a) => a.account)).toEqual(['B']);
+      // reins accounts shows both, with their windows and today's usage.
+      const listed = JSON.parse((await fleet.reins(['accounts', '--json'])).stdout) as { accounts: { name: string; windows: Record<string, { utilization: number }>; today: { attempts: number }; workers: string[] }[] };
+      expect(listed.accounts.map((a) => [a.name, a.windows.five_hour?.utilization, a.today.attempts, a.workers])).toEqual([
+        ['A', 0.95, 0, ['w1']],
+        ['B', 0.5, 2, ['w1']],
+      ]);
+      expect((await fleet.reins(['accounts'])).stdout).toMatch(/A\s+ok\s+five_hour 95% allowed_warning/);
+    });
+  });
+});
+
+describe('auth failures, with the real CLI', () => {
+  it('a worker with no credentials at all: class auth on attempt 1, naming what to set, no retries; reins submit warned', async () => {
+    fixture.script(() => ({ text: 'never asked' }));
+    const asked = fixture.api.requests.length;
+    const harness = await writeHarness(tempDir('nocreds'), { name: 'nocreds', retry: { attempts: 3 }, team: [{ name: 'solo', prompt: 'Do the task.' }] });
+    await withFleet({ redisUrl: fixture.redis.url, env: fleetEnv(undefined) }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const submitted = await fleet.reins(['submit', harness]);
+      expect(submitted.stderr).toContain('warning: no live worker holds a Claude account with credentials, so solo cannot run');
+      const view = await waitForRunEnd(store, submitted.stdout.trim());
+      expect(view.status).toBe('failed');
+      const attempts = await store.readAttempts(submitted.stdout.trim(), 'solo');
+      expect(attempts.map((a) => [a.outcome, a.attempt, a.account])).toEqual([['auth', 1, 'default']]);
+      expect(attempts[0]!.message).toContain('Not logged in');
+      expect(attempts[0]!.message).toContain("set ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in the worker's environment");
+      // Claude Code gave up before asking the API anything.
+      expect(fixture.api.requests.length).toBe(asked);
+    });
+  });
+
+  it('a refused key (Claude Code would retry it for minutes): class auth on attempt 1, naming the account and the variable', async () => {
+    fixture.script(() => ({ error: { status: 401, message: 'invalid x-api-key' } }));
+    const file = accountsFile([{ name: 'bad', env: { ANTHROPIC_API_KEY: 'bad-key' } }]);
+    const harness = await writeHarness(tempDir('refused'), { name: 'refused', retry: { attempts: 3 }, team: [{ name: 'solo', prompt: 'Do the task.' }] });
+    // Claude Code's own retries left on: the worker stops it at its first retry of the refused key.
+    const env = fleetEnv(file);
+    delete (env as Record<string, string>).CLAUDE_CODE_MAX_RETRIES;
+    await withFleet({ redisUrl: fixture.redis.url, env }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const runId = (await fleet.reins(['submit', harness])).stdout.trim();
+      expect((await waitForRunEnd(store, runId)).status).toBe('failed');
+      const attempts = await store.readAttempts(runId, 'solo');
+      expect(attempts.map((a) => [a.outcome, a.attempt, a.account])).toEqual([['auth', 1, 'bad']]);
+      expect(attempts[0]!.message).toContain(`fix ANTHROPIC_API_KEY of REINS_ACCOUNTS_FILE (${file}), account "bad"`);
+      const [bad] = await new Accounts(fixture.redis.client, createKeys(fleet.prefix), 1000).states(['bad']);
+      expect(bad!.broken?.message).toBeDefined();
+    });
+  });
+
+  it('with a second working account, the member moves there instead, using no attempt', async () => {
+    fixture.script((req) => (credentialOf(req) === 'good-key' ? { text: 'done with the good key' } : { error: { status: 401, message: 'invalid x-api-key' } }));
+    const file = accountsFile([
+      { name: 'bad', env: { ANTHROPIC_API_KEY: 'bad-key' } },
+      { name: 'good', env: { ANTHROPIC_API_KEY: 'good-key' } },
+    ]);
+    const harness = await writeHarness(tempDir('moves'), { name: 'moves', team: [{ name: 'solo', prompt: 'Do the task.' }] });
+    await withFleet({ redisUrl: fixture.redis.url, env: fleetEnv(file) }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      // bad first: good reports more use.
+      await new Accounts(fixture.redis.client, createKeys(fleet.prefix), 1000).observe('good', { status: 'allowed', rateLimitType: 'five_hour', utilization: 0.4 });
+      const runId = (await fleet.reins(['submit', harness])).stdout.trim();
+      expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
+      const attempts = await store.readAttempts(runId, 'solo');
+      expect(attempts.map((a) => [a.outcome, a.attempt, a.account])).toEqual([
+        ['auth', 1, 'bad'],
+        ['succeeded', 1, 'good'],
+      ]);
+    });
+  });
 });

@@ -16,6 +16,7 @@ import { task } from './commands/task.js';
 import { up } from './commands/up.js';
 import { validate } from './commands/validate.js';
 import { workers } from './commands/workers.js';
+import { accounts } from './commands/accounts.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 const USAGE = `reins: run teams of Claude Code agents, unattended, across machines.
@@ -46,10 +47,11 @@ Fleet:
   worker [--concurrency N] [--id ID]
   board [--port P]
   workers                         live workers: host, slots in use, labels
+  accounts                        Claude accounts: usage windows, paused or broken, agents, tokens today
   doctor                          check Redis, tmux, claude and the API settings
 
 Every command takes --redis-url, --prefix and --data-dir (over REINS_REDIS_URL, REINS_PREFIX, REINS_DATA_DIR).
-Read commands (status, logs, runs, workers, doctor) take --json. Colours only on a terminal; NO_COLOR turns them off.
+Read commands (status, logs, runs, workers, accounts, doctor) take --json. Colours only on a terminal; NO_COLOR turns them off.
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
@@ -69,6 +71,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
   up,
   doctor,
   workers,
+  accounts,
   scheduler: (argv) => role('scheduler', argv),
   worker: (argv) => role('worker', argv),
   board: (argv) => role('board', argv),

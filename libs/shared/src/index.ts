@@ -30,7 +30,7 @@ export { isStaleEpochError } from './errors/stale-epoch-error.js';
 export { renderIssues, issuesFromZod, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
 export { showValue } from './errors/format.js';
 
-export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
+export { ClaudeAgentSchema, dependencyOrder, type Harness, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
 export { loadHarnessFile } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
 export { packSkills } from './spec/skill-bundle.js';

@@ -1,4 +1,5 @@
 import {
+  FleetReader,
   PLANNER_MEMBER,
   RunFiles,
   RunSecrets,
@@ -16,6 +17,7 @@ import {
   type RunView,
 } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { accountWarnings } from '../account-check.js';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext, QUEUES } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -49,6 +51,8 @@ export async function submit(argv: string[]): Promise<ExitCode> {
     await new RunFiles(await ctx.redis(), ctx.keys).putSkills(runId, packedSkills);
     await new RunSecrets(await ctx.redis(), ctx.keys).put(runId, secrets, { unclaimedTtlMs: SECRETS_UNCLAIMED_TTL_MS });
     await addJob(await ctx.queue(QUEUES.control), 'run.submit', submission, { jobId: runId });
+    // Submitted all the same: a worker holding the account may start later.
+    for (const warning of accountWarnings(harness.spec, await new FleetReader(await ctx.redis(), ctx.keys).liveWorkers())) console.error(escapeControlChars(`reins submit: warning: ${warning}`));
     if (planOnly) return await printPlan(ctx, runId, Boolean(values.json));
     if (!values.wait) {
       if (values.json) {

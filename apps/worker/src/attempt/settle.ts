@@ -80,8 +80,7 @@ async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJob
   await state.addUsage(held.name, { tokens, costUsd: end.result?.total_cost_usd ?? 0 }, now).catch(() => undefined);
   if (classified.ok || (classified.failureClass !== 'rate_limit' && classified.failureClass !== 'auth')) return { name: held.name, nextAt: undefined, advice: '' };
   if (classified.failureClass === 'rate_limit') {
-    const rejected = end.rateLimit?.status === 'rejected' && end.rateLimit.resetsAt ? end.rateLimit.resetsAt * 1000 : undefined;
-    const until = rejected ?? classified.resetAt ?? now + backoffDelayMs(deps.config.backoff, meta.attempt);
+    const until = classified.resetAt ?? now + backoffDelayMs(deps.config.backoff, meta.attempt);
     await state.pause(held.name, until, classified.message, now);
   } else {
     await state.markBroken(held.name, classified.message, held.fingerprint, now);

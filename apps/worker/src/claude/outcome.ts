@@ -1,4 +1,4 @@
-import { UNRECOVERABLE_CLASSES, type FailureClass, type ResultEvent } from '@reins/shared';
+import { UNRECOVERABLE_CLASSES, type FailureClass, type RateLimitInfo, type ResultEvent } from '@reins/shared';
 
 /** How an attempt ended, as the worker reports it. */
 export type AgentOutcome =
@@ -16,6 +16,8 @@ export type AgentOutcome =
 
 export interface EndedAttempt {
   result: ResultEvent | undefined;
+  /** A subscription's last usage report: a rejected window says when it resets. */
+  rateLimit?: RateLimitInfo | undefined;
   /** null when the process vanished without writing its exit code. */
   exitCode: number | null;
   stderrTail: string;
@@ -74,6 +76,11 @@ export function classifyClaude(ended: EndedAttempt): AgentOutcome {
   // Success first: a successful answer may well quote the usage-limit message.
   if (result && !result.is_error && denials.length === 0) return { ok: true, result, exitCode: ended.exitCode };
   const limitText = `${result?.result ?? ''}\n${ended.stderrTail}`;
+  // The window's own reset time beats the one printed ("resets 9:30pm" says no day, and is rounded).
+  const rejectedAt = ended.rateLimit?.status === 'rejected' && ended.rateLimit.resetsAt ? ended.rateLimit.resetsAt * 1000 : undefined;
+  if (rejectedAt !== undefined && (LIMIT_TEXT.test(limitText) || result?.api_error_status === 429)) {
+    return failure('rate_limit', `usage limit reached: the ${ended.rateLimit?.rateLimitType ?? 'usage'} window was rejected, resets at ${new Date(rejectedAt).toISOString()}`, ended, { resetAt: rejectedAt });
+  }
   if (LIMIT_TEXT.test(limitText)) {
     const resetAt = parseResetTime(limitText);
     return failure('rate_limit', `usage limit reached${resetAt ? `, resets at ${new Date(resetAt).toISOString()}` : ''}`, ended, resetAt ? { resetAt } : {});
