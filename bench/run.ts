@@ -23,6 +23,7 @@ import { trivialJobs } from './figures/trivial-jobs.js';
 import { workspace } from './figures/workspace.js';
 import { handoff } from './figures/handoff.js';
 import { outputFlood } from './figures/output-flood.js';
+import { accountMove } from './figures/account-move.js';
 
 interface Suite {
   /** The figures it measures; it runs when BENCH_ONLY names any of them (or is empty). */
@@ -44,6 +45,7 @@ const SUITES: Suite[] = [
   { figures: ['workspace', 'workspace-push'], run: workspace },
   { figures: ['handoff'], run: handoff },
   { figures: ['output-flood'], run: outputFlood },
+  { figures: ['account-move'], run: accountMove },
 ];
 
 const log = (line: string) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);

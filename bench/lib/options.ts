@@ -17,6 +17,7 @@ export const FIGURE_NAMES = [
   'workspace-push',
   'handoff',
   'output-flood',
+  'account-move',
 ] as const;
 export type FigureName = (typeof FIGURE_NAMES)[number];
 
