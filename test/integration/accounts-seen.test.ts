@@ -49,9 +49,13 @@ async function withAccountsFleet(story: (fleet: Fleet, at: { now: number; resets
 
 const utc = (epochMs: number) => `${new Date(epochMs).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 const rowOf = (page: string, account: string) => page.slice(page.indexOf(`data-account="${account}"`)).split('</tr>')[0]!;
+const metricValue = (text: string, series: string): number | undefined => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
 
 describe('accounts, as the fleet shows them', () => {
-  it('the board lists each account with its windows, pause, broken mark, agents, usage today and holders', async () => {
+  it('the board lists each account with its windows, pause, broken mark, agents, usage today and holders, and /metrics has gauges for them', async () => {
     await withAccountsFleet(async (fleet, { resetsAt }) => {
       const base = await fleet.startBoard(await freePort());
       const response = await fetch(`${base}/accounts`);
@@ -90,6 +94,20 @@ describe('accounts, as the fleet shows them', () => {
       expect(table.startsWith('<table>')).toBe(true);
       expect(table).toContain('data-account="C"');
       expect((await fetch(`${base}/accounts?fragment=bogus`)).status).toBe(400);
+
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metricValue(metrics, 'reins_account_utilization{account="A",window="five_hour"}')).toBeCloseTo(0.93);
+      expect(metricValue(metrics, 'reins_account_utilization{account="A",window="seven_day"}')).toBeCloseTo(0.4);
+      expect(metricValue(metrics, 'reins_account_utilization{account="B",window="five_hour"}')).toBe(1);
+      expect(metricValue(metrics, 'reins_account_paused{account="A"}')).toBe(0);
+      expect(metricValue(metrics, 'reins_account_paused{account="B"}')).toBe(1);
+      expect(metricValue(metrics, 'reins_account_broken{account="B"}')).toBe(0);
+      expect(metricValue(metrics, 'reins_account_broken{account="C"}')).toBe(1);
+      expect(metricValue(metrics, 'reins_account_agents{account="A"}')).toBe(1);
+      expect(metricValue(metrics, 'reins_account_agents{account="D"}')).toBe(0);
+      expect(metricValue(metrics, 'reins_account_tokens_today{account="A"}')).toBe(13_000);
+      expect(metricValue(metrics, 'reins_account_cost_usd_today{account="A"}')).toBeCloseTo(0.75);
+      expect(metricValue(metrics, 'reins_account_cost_usd_today{account="C"}')).toBe(0);
     });
   });
 });

@@ -74,7 +74,7 @@ export function createBoardApp(options: BoardAppOptions): Express {
     res.type('text/javascript').set('Cache-Control', 'no-cache').send(BOARD_JS);
   });
 
-  const metrics = createMetrics({ queues, store, fleet });
+  const metrics = createMetrics({ queues, store, fleet, accounts });
   app.get('/metrics', async (_req, res) => {
     res
       .type(metrics.contentType)
