@@ -110,4 +110,28 @@ describe('accounts, as the fleet shows them', () => {
       expect(metricValue(metrics, 'reins_account_cost_usd_today{account="C"}')).toBe(0);
     });
   });
+
+  it('reins doctor gives a line per account with its last known state and holders, warns of a broken one and of a worker that holds none, and escapes what Redis holds', async () => {
+    await withAccountsFleet(async (fleet, { resetsAt }) => {
+      const doctor = await fleet.reins(['doctor'], { env: { ANTHROPIC_API_KEY: 'k' } });
+      expect(doctor.exitCode, 'a broken account is a warning, not a failure').toBe(0);
+      const lines = doctor.stdout.split('\n');
+      const line = (start: RegExp) => lines.find((l) => start.test(l));
+      expect(line(/^ok\s+account\s+A: /)).toMatch(/A: ok; held by wa$/);
+      expect(line(/^ok\s+account\s+B: /)).toMatch(new RegExp(`B: paused until ${utc(resetsAt)} \\(the five_hour window was rejected\\); held by wb$`));
+      expect(line(/^ok\s+account\s+D: /)).toMatch(/D: ok; no live worker holds it$/);
+      const c = lines.findIndex((l) => /^WARN\s+account\s+C: broken: /.test(l));
+      expect(c, doctor.stdout).toBeGreaterThanOrEqual(0);
+      expect(lines[c]).toContain('C: broken: \\x1b]0;pwned\\x07Not logged in <script>alert(1)</script> · Please run /login (since ');
+      expect(lines[c]).toMatch(/; held by wa$/);
+      expect(lines[c + 1]).toMatch(/^\s+fix: give the workers that hold C working credentials/);
+      expect(line(/^WARN\s+account\s+worker wn/)).toMatch(/worker wn holds none/);
+      expect(doctor.stdout).not.toContain('\x1b');
+      expect(doctor.stdout).not.toContain('\x07');
+
+      const json = JSON.parse((await fleet.reins(['doctor', '--json'], { env: { ANTHROPIC_API_KEY: 'k' } })).stdout) as { checks: { name: string; warn?: boolean; detail: string }[] };
+      const broken = json.checks.find((check) => check.name === 'account' && check.detail.startsWith('C: '));
+      expect(broken).toMatchObject({ warn: true });
+    });
+  });
 });
