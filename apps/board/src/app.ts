@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Queue } from 'bullmq';
-import type { FleetReader, Logger, RunStore } from '@reins/shared';
+import type { Accounts, FleetReader, Logger, RunStore } from '@reins/shared';
+import { accountsRouter } from './accounts/routes.js';
 import { changesAllowed, hasAuth, type BoardAccess } from './access/board-access.js';
 import { authenticate } from './access/authenticate.js';
 import { bullBoardChanges } from './access/bull-board-changes.js';
@@ -16,6 +17,8 @@ export interface BoardAppOptions {
   queues: readonly Queue[];
   store: RunStore;
   fleet: FleetReader;
+  /** The fleet's Claude accounts (names and state; the board only reads them). */
+  accounts: Accounts;
   access: BoardAccess;
   logger: Logger;
   /** The pool queues in use now (they appear while the fleet runs); Bull Board adds each as it appears. */
@@ -46,11 +49,12 @@ const loopbackHostOnly: RequestHandler = (req, res, next) => {
 };
 
 /**
- * The board's HTTP app: the runs pages at /runs, Bull Board over every reins queue at /queues,
- * Prometheus metrics at /metrics and a health check, behind the configured auth and a CSRF check.
+ * The board's HTTP app: the runs pages at /runs, the accounts page at /accounts, Bull Board over every
+ * reins queue at /queues, Prometheus metrics at /metrics and a health check, behind the configured auth
+ * and a CSRF check.
  */
 export function createBoardApp(options: BoardAppOptions): Express {
-  const { queues, store, fleet, access, logger } = options;
+  const { queues, store, fleet, accounts, access, logger } = options;
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
@@ -70,7 +74,7 @@ export function createBoardApp(options: BoardAppOptions): Express {
     res.type('text/javascript').set('Cache-Control', 'no-cache').send(BOARD_JS);
   });
 
-  const metrics = createMetrics({ queues, store, fleet });
+  const metrics = createMetrics({ queues, store, fleet, accounts });
   app.get('/metrics', async (_req, res) => {
     res
       .type(metrics.contentType)
@@ -78,9 +82,10 @@ export function createBoardApp(options: BoardAppOptions): Express {
       .send(await metrics.metrics());
   });
 
-  app.use('/runs', pagePolicy);
+  app.use(['/runs', '/accounts'], pagePolicy);
   const readOnly = !changesAllowed(access);
   app.use(runsRouter({ reader: new RunReader(store, fleet), readOnly, logger }));
+  app.use(accountsRouter({ accounts, fleet, readOnly }));
   // In front of Bull Board, so what it may change does not rest on its own checks alone.
   app.use(QUEUES_PATH, bullBoardChanges(access));
   app.use(QUEUES_PATH, bullBoardRouter(queues, { readOnly, ...(options.poolQueues ? { extraQueues: options.poolQueues } : {}) }));

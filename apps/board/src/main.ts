@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { FleetReader, AgentQueues, QUEUES, RunStore, createKeys, createLogger, createRedis, handleShutdownSignals, isConfigError, loadConfig, openQueue } from '@reins/shared';
+import { Accounts, FleetReader, AgentQueues, QUEUES, RunStore, createKeys, createLogger, createRedis, handleShutdownSignals, isConfigError, loadConfig, openQueue } from '@reins/shared';
 import { createBoardApp } from './app.js';
 import { boardAccess, changesAllowed, type BoardAccess } from './access/board-access.js';
 import type { ReinsConfig } from '@reins/shared';
@@ -27,7 +27,7 @@ redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error
 const queues = Object.values(QUEUES).map((name) => openQueue(name, redis, keys, { readOnly: true }));
 const pools = new AgentQueues(redis, keys, { readOnly: true });
 const poolQueues = async () => (await redis.smembers(keys.pools)).map((name) => pools.get(name));
-const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: new FleetReader(redis, keys), access, logger, poolQueues });
+const app = createBoardApp({ queues, store: new RunStore(redis, keys), fleet: new FleetReader(redis, keys), accounts: new Accounts(redis, keys, config.heartbeatTtlMs), access, logger, poolQueues });
 
 const server: Server = app.listen(config.boardPort, config.boardHost, () => {
   const auth = access.token ? 'token' : access.basic ? 'basic' : 'none (loopback only)';

@@ -1,7 +1,7 @@
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Queue } from 'bullmq';
 import { runDurationMs } from './runs/run-reader.js';
-import { isFinalMemberStatus, MEMBER_STATUSES, RUN_STATUSES, type FleetReader, type RunStore } from '@reins/shared';
+import { accountOverview, isFinalMemberStatus, MEMBER_STATUSES, RUN_STATUSES, type AccountOverview, type Accounts, type FleetReader, type RunStore } from '@reins/shared';
 
 /** Scrapes look at the newest runs only, so a scrape's cost does not grow with history. */
 export const METRICS_RUN_WINDOW = 500;
@@ -23,6 +23,7 @@ export interface MetricsOptions {
   queues: readonly Queue[];
   store: RunStore;
   fleet: FleetReader;
+  accounts: Accounts;
 }
 
 /**
@@ -30,10 +31,27 @@ export interface MetricsOptions {
  * Redis, so the board keeps no state and any number of boards agree. Figures over runs cover the
  * newest METRICS_RUN_WINDOW runs and are gauges, not counters: they fall as old runs leave the window.
  */
-export function createMetrics({ queues, store, fleet }: MetricsOptions): Registry {
+export function createMetrics({ queues, store, fleet, accounts }: MetricsOptions): Registry {
   const registry = new Registry();
   const runWindow = sharedWithinScrape(() => readRunWindow(store, fleet));
   const liveWorkers = sharedWithinScrape(() => fleet.liveWorkers());
+  const accountsNow = sharedWithinScrape(async () => {
+    const now = Date.now();
+    return { now, overview: await accountOverview(accounts, await liveWorkers(), now) };
+  });
+  /** One series per account the fleet knows, so an account that stops being paused or broken reads 0, not nothing. */
+  const perAccount = (name: string, help: string, value: (account: AccountOverview, now: number) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['account'],
+      registers: [registry],
+      async collect() {
+        const { now, overview } = await accountsNow();
+        this.reset();
+        for (const account of overview) this.set({ account: account.name }, value(account, now));
+      },
+    });
   const setAll = (gauge: Gauge<string>, label: string, values: Map<string, number>, known: readonly string[] = []) => {
     gauge.reset();
     for (const key of known) gauge.set({ [label]: key }, 0);
@@ -96,6 +114,23 @@ export function createMetrics({ queues, store, fleet }: MetricsOptions): Registr
       for (const w of workers) if (w.diskFreeBytes !== undefined) this.set({ worker: w.workerId, host: w.host }, w.diskFreeBytes);
     },
   });
+
+  new Gauge({
+    name: 'reins_account_utilization',
+    help: "Each Claude account's utilization of each usage window (five_hour, seven_day, …), a fraction, as Claude Code last reported it.",
+    labelNames: ['account', 'window'],
+    registers: [registry],
+    async collect() {
+      const { overview } = await accountsNow();
+      this.reset();
+      for (const account of overview) for (const [window, w] of Object.entries(account.windows)) if (w.utilization !== undefined) this.set({ account: account.name, window }, w.utilization);
+    },
+  });
+  perAccount('reins_account_paused', '1 while a Claude account is paused fleet-wide (a rejected window, until it resets), else 0.', (a, now) => (a.pausedUntil !== undefined && a.pausedUntil > now ? 1 : 0));
+  perAccount('reins_account_broken', "1 when a Claude account's credentials were refused (no agent starts under it until a worker brings other ones), else 0.", (a) => (a.broken ? 1 : 0));
+  perAccount('reins_account_agents', 'Agents running under each Claude account now, fleet-wide.', (a) => a.agents);
+  perAccount('reins_account_tokens_today', 'Tokens (input, output, cache) used under each Claude account today (UTC).', (a) => a.today.tokens);
+  perAccount('reins_account_cost_usd_today', 'What the agents under each Claude account cost today (UTC), in US dollars, as they reported it (0 on subscriptions).', (a) => a.today.costUsd);
 
   new Gauge({
     name: 'reins_runs',

@@ -83,6 +83,7 @@ pre.summary { margin:0; white-space:pre-wrap; overflow-wrap:anywhere; }
 .tl-legend i.tl-queued { background:#d0d7de; } .tl-legend i.tl-waiting { background:#d4a72c; } .tl-legend i.tl-running { background:var(--run); }
 .tl-legend i.tl-succeeded { background:var(--ok); } .tl-legend i.tl-failed { background:var(--bad); } .tl-legend i.tl-backoff { background:#c297ff; }
 .tl-legend i.tl-verify { width:3px; background:#bc4c00; } .tl-legend i.tl-skipped { width:8px; background:var(--idle); }
+.windows { list-style:none; margin:0; padding:0; } .windows li { white-space:nowrap; }
 .empty { padding:24px; text-align:center; color:var(--muted); background:var(--card); border:1px dashed var(--line); border-radius:8px; }
 `;
 

@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from './html.js';
 
-export type Section = 'runs' | 'queues' | 'metrics';
+export type Section = 'runs' | 'accounts' | 'queues' | 'metrics';
 
 export interface PageOptions {
   title: string;
@@ -28,7 +28,7 @@ export function layout({ title, section, body, readOnly, now, stream }: PageOpti
 <body data-server-now="${now}" data-stream="${stream}">
 <header class="top">
   <a class="brand" href="/runs">reins</a>
-  <nav>${link('/runs', 'Runs', 'runs')}${link('/queues', 'Queues', 'queues')}${link('/metrics', 'Metrics', 'metrics')}</nav>
+  <nav>${link('/runs', 'Runs', 'runs')}${link('/accounts', 'Accounts', 'accounts')}${link('/queues', 'Queues', 'queues')}${link('/metrics', 'Metrics', 'metrics')}</nav>
   ${readOnly ? html`<span class="flag" title="Bull Board's retry, clean and delete are off: REINS_BOARD_READ_ONLY is set, or the board has no REINS_BOARD_TOKEN or REINS_BOARD_USER">read-only</span>` : ''}
 </header>
 <main>

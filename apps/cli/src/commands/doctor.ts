@@ -1,6 +1,22 @@
 import { access, constants, mkdir, statfs } from 'node:fs/promises';
 import { execa } from 'execa';
-import { assertRedisReachable, createRedis, describeTopology, escapeControlChars, findOnPath, formatBytes, keyspaceNodes, redactRedisUrl, resolveClaudeBin, terminalJson } from '@reins/shared';
+import {
+  Accounts,
+  FleetReader,
+  accountOverview,
+  assertRedisReachable,
+  createRedis,
+  describeTopology,
+  escapeControlChars,
+  findOnPath,
+  formatBytes,
+  keyspaceNodes,
+  redactRedisUrl,
+  resolveClaudeBin,
+  terminalJson,
+  type Keys,
+  type RedisConnection,
+} from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
 import { EXIT, type ExitCode } from '../exit-codes.js';
@@ -22,7 +38,9 @@ export const DOCTOR_HELP = `Usage: reins doctor
 
 Checks Redis, tmux, git, the claude binary and its version, the API key or base URL, and the data dir
 (writable, with more free space than REINS_MIN_FREE_BYTES, else a worker there takes no jobs), and says how
-to fix what is missing. Exit 1 if anything essential is missing.`;
+to fix what is missing. Exit 1 if anything essential is missing. With Redis reachable, a line per Claude
+account the fleet knows: its last known state (ok, paused until a reset, broken: the refusal's message) and
+the live workers that hold it; a broken account, or a live worker that holds none, is a warning.`;
 
 export async function doctor(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
@@ -30,6 +48,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
   const ctx = CliContext.fromEnv(flagOverrides(values));
   const { config } = ctx;
   const checks: Check[] = [];
+  let accountLines: Check[] = [];
 
   const redis = createRedis(config.redisUrl, 'command', { lazyConnect: true });
   redis.on('error', () => undefined);
@@ -48,6 +67,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
       detail: `${redactRedisUrl(config.redisUrl)}, version ${version}, ${await describeTopology(config.redisUrl, ctx.keys.bullPrefix)}${evicts ? `, maxmemory-policy ${evicting}` : ''}`,
       ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
     });
+    accountLines = await accountChecks(redis, ctx.keys, config.heartbeatTtlMs).catch((error: unknown) => [{ name: 'account', ok: true, warn: true, detail: `cannot read the accounts: ${(error as Error).message}` }]);
   } catch (error) {
     checks.push({ name: 'redis', ok: false, detail: (error as Error).message, fix: 'run `npx reins up`, or set REINS_REDIS_URL' });
   } finally {
@@ -86,6 +106,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     detail: `${hasKey ? 'API key set' : 'no ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN'}${baseUrl ? `, base URL ${baseUrl}` : ''}`,
     ...(hasKey || baseUrl ? {} : { fix: "export ANTHROPIC_API_KEY=… in the workers' environment (or ANTHROPIC_BASE_URL for a gateway)" }),
   });
+  checks.push(...accountLines);
 
   try {
     await mkdir(config.dataDir, { recursive: true });
@@ -110,8 +131,48 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
       const mark = !c.ok ? 'MISSING' : c.warn ? 'WARN   ' : 'ok     ';
       // Details quote other programs (Redis's errors, `claude --version`): escaped like everything printed.
       console.log(`${mark} ${c.name.padEnd(9)} ${escapeControlChars(c.detail)}`);
-      if ((!c.ok || c.warn) && c.fix) console.log(`        ${' '.repeat(9)} fix: ${c.fix}`);
+      if ((!c.ok || c.warn) && c.fix) console.log(`        ${' '.repeat(9)} fix: ${escapeControlChars(c.fix)}`);
     }
   }
   return checks.every((c) => c.ok) ? EXIT.ok : EXIT.failed;
+}
+
+// A worker announcing the account with credentials other than those that failed takes the mark back (Accounts.announce).
+const fixBroken = (name: string) => `give the workers that hold ${name} working credentials (REINS_ACCOUNTS_FILE, or their environment for "default") and restart them`;
+const utc = (epochMs: number) => `${new Date(epochMs).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
+
+/**
+ * A line per account the fleet knows, with its last known state and who holds it, and a line per live worker
+ * that holds none. A broken account is a warning, as a degraded worker's data dir is: the fleet goes on, moving
+ * members to other accounts, but every Claude agent that may use only that one fails. A pause is the fleet
+ * working as meant (it ends by itself at the reset), so it is ok.
+ */
+async function accountChecks(redis: RedisConnection, keys: Keys, leaseMs: number, now = Date.now()): Promise<Check[]> {
+  const live = await new FleetReader(redis, keys).liveWorkers();
+  const overview = await accountOverview(new Accounts(redis, keys, leaseMs), live, now);
+  const checks: Check[] = overview.map((a) => {
+    const states = [
+      ...(a.broken ? [`broken: ${a.broken.message} (since ${utc(a.broken.at)})`] : []),
+      ...(a.pausedUntil !== undefined && a.pausedUntil > now ? [`paused until ${utc(a.pausedUntil)}${a.pausedWhy ? ` (${a.pausedWhy})` : ''}`] : []),
+    ];
+    const holders = a.workers.length > 0 ? `held by ${a.workers.join(', ')}` : 'no live worker holds it';
+    return {
+      name: 'account',
+      ok: true,
+      ...(a.broken ? { warn: true, fix: fixBroken(a.name) } : {}),
+      detail: `${a.name}: ${[...(states.length > 0 ? states : ['ok']), holders].join('; ')}`,
+    };
+  });
+  for (const w of live) {
+    if (w.accounts === undefined || w.accounts.length > 0) continue; // undefined: a worker from before accounts
+    checks.push({
+      name: 'account',
+      ok: true,
+      warn: true,
+      detail: `worker ${w.workerId} holds none (no Claude credentials): a Claude agent there fails with auth`,
+      fix: 'set REINS_ACCOUNTS_FILE, or ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN, in its environment',
+    });
+  }
+  if (checks.length === 0) checks.push({ name: 'account', ok: true, detail: 'none known yet: each worker announces the accounts it holds when it starts' });
+  return checks;
 }
