@@ -95,7 +95,13 @@ describe('accounts, with the real CLI', () => {
     await withFleet({ redisUrl: fixture.redis.url, env: fleetEnv(subscriptions()) }, async (fleet) => {
       const store = storeOf(fixture.redis.client, fleet);
       const runId = (await fleet.reins(['submit', harness])).stdout.trim();
-      // While both are paused, the member says until when it waits.
+      // While both are paused, the member says until when it waits: A's reset, the earlier.
+      const waiting = await waitFor(async () => {
+        const m = await store.getMember(runId, 'solo');
+        return m?.status === 'retrying' && m.retryAt === resets.A ? m : undefined;
+      }, 'the member to wait for the earlier reset');
+      expect(waiting.error).toContain(`waiting until ${new Date(resets.A!).toISOString()}`);
+      expect((await fleet.reins(['status', runId])).stdout).toContain(`waiting until ${new Date(resets.A!).toISOString()}`);
       const view = await waitForRunEnd(store, runId);
       expect(view.status).toBe('succeeded');
       const attempts = await store.readAttempts(runId, 'solo');
