@@ -5,6 +5,7 @@ import { Accounts, createKeys } from '@reins/shared';
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { credentialOf, unifiedLimitHeaders } from '../helpers/messages-api.js';
+import { freePort } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
 import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
 
@@ -75,9 +76,12 @@ describe('accounts, with the real CLI', () => {
       expect(onB.turn).toBeGreaterThan(0);
       const [a] = await new Accounts(fixture.redis.client, createKeys(fleet.prefix), 1000).states(['A']);
       expect(a!.pausedUntil).toBeGreaterThan(Date.now());
-      // reins status names the account of each attempt.
+      // reins status and the board's run page name the account of each attempt.
       const status = await fleet.reins(['status', runId]);
       expect(status.stdout).toMatch(/rate_limit.*\(account A\)/);
+      const page = await (await fetch(`${await fleet.startBoard(await freePort())}/runs/${runId}`)).text();
+      expect(page).toMatch(/data-outcome="rate_limit">rate_limit<\/span><\/td>\s*<td>.*?<\/td>\s*<td>A<\/td>/);
+      expect(page).toMatch(/data-outcome="succeeded">succeeded<\/span><\/td>\s*<td>.*?<\/td>\s*<td>B<\/td>/);
     });
   });
 

@@ -55,13 +55,14 @@ function attemptsTable(d: MemberDetail): SafeHtml {
   <td class="num">${a.attempt}</td>
   <td><span class="badge ${a.outcome === 'succeeded' ? 's-succeeded' : 's-failed'}" data-outcome="${a.outcome}">${a.outcome}</span></td>
   <td>${a.host}${a.workerId !== a.host ? html` <span class="muted">(${a.workerId})</span>` : ''}</td>
+  <td>${a.account ?? html`<span class="muted">—</span>`}</td>
   <td class="muted">${formatTime(a.endedAt)}</td>
   <td class="num">${formatDuration(a.endedAt - a.startedAt)}</td>
   <td title="${a.message}">${oneLine(a.message, 200)}</td>
 </tr>`,
   );
   return html`<table class="attempts">
-<thead><tr><th class="num">#</th><th>Outcome</th><th>Worker</th><th>Ended</th><th class="num">Took</th><th>Message</th></tr></thead>
+<thead><tr><th class="num">#</th><th>Outcome</th><th>Worker</th><th>Account</th><th>Ended</th><th class="num">Took</th><th>Message</th></tr></thead>
 <tbody>${rows}</tbody>
 </table>`;
 }
@@ -72,6 +73,7 @@ function memberState(d: MemberDetail, now: number): SafeHtml {
   return html`<h3>${m.name}${d.role ? html` <span class="role">${d.role}</span>` : ''} ${badge(m.status)} <span class="muted">attempt ${m.attempts}</span></h3>
 <dl class="facts">
 ${fact('Worker', m.host ? html`${m.host}${m.workerId && m.workerId !== m.host ? html` <span class="muted">(${m.workerId})</span>` : ''}` : html`<span class="muted">—</span>`)}
+${m.account ? fact('Account', m.account) : ''}
 ${fact('Heartbeat', heartbeat(d, now))}
 ${fact('Attach', attachCommand(d))}
 ${fact('Cost', formatCost(m.costUsd))}
