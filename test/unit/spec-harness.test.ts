@@ -66,6 +66,22 @@ describe('dependencyOrder', () => {
 });
 
 describe('HarnessSchema', () => {
+  it('takes account or accounts on a member and on the harness, not both, with names as accounts files give them', () => {
+    const ok = HarnessSchema.safeParse({
+      name: 'h',
+      accounts: ['team-a', 'api.b'],
+      team: [
+        { name: 'a', prompt: 'p', account: 'team-a' },
+        { name: 'b', prompt: 'p', accounts: ['api.b'] },
+      ],
+    });
+    expect(ok.success).toBe(true);
+    const both = HarnessSchema.safeParse({ name: 'h', account: 'x', accounts: ['y'], team: [{ name: 'a', prompt: 'p', account: 'x', accounts: ['y'] }] });
+    expect(both.success ? [] : both.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['account: expected account or accounts, not both', 'team.0.account: expected account or accounts, not both']);
+    const badName = HarnessSchema.safeParse({ name: 'h', team: [{ name: 'a', prompt: 'p', account: 'has space' }] });
+    expect(badName.success ? [] : badName.error.issues.map((i) => i.path.join('.'))).toEqual(['team.0.account']);
+  });
+
   it('defaults the agent to claude', () => {
     const parsed = HarnessSchema.parse({ name: 'h', team: [{ name: 'a', prompt: 'p' }] });
     expect(parsed.agent).toEqual({ kind: 'claude' });
