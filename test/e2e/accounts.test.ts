@@ -163,6 +163,12 @@ describe('auth failures, with the real CLI', () => {
       expect(attempts[0]!.message).toContain("set ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or CLAUDE_CODE_OAUTH_TOKEN in the worker's environment");
       // Claude Code gave up before asking the API anything.
       expect(fixture.api.requests.length).toBe(asked);
+      // The account is broken for the fleet now: the next run's member fails before an agent starts.
+      const next = (await fleet.reins(['submit', harness])).stdout.trim();
+      expect((await waitForRunEnd(store, next)).status).toBe('failed');
+      const refused = await store.getMember(next, 'solo');
+      expect([refused?.errorClass, refused?.attempts]).toEqual(['auth', 0]);
+      expect(refused?.error).toContain('account default was refused (the credentials were refused: Not logged in');
     });
   });
 
