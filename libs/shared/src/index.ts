@@ -79,6 +79,7 @@ export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
 export { retryRun } from './runs/retry.js';
 
 export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, MAX_LINE_BYTES, type SplitLine, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
+export { tokensOf, UsageSchema, type Usage } from './agent/usage.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
