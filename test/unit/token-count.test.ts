@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseStreamLine, tokensOf, type StreamEvent } from '@reins/shared';
+import { describeTokenBudget, parseStreamLine, tokenBudgetReached, tokensOf, type StreamEvent } from '@reins/shared';
 import { TokenTally } from '../../apps/worker/src/claude/token-tally.js';
 
 // Lines as Claude Code 2.1.328 wrote them against the test Messages API: one API message with a text and a
@@ -51,17 +51,20 @@ describe('TokenTally', () => {
     expect(tally.total).toBe(2658);
     tally.add(second!);
     expect(tally.total).toBe(2658 + 2726);
-    expect(tally.fromResult).toBe(false);
     tally.add(end!);
     expect(tally.total).toBe(5427);
-    expect(tally.fromResult).toBe(true);
+  });
+
+  it('keeps what the messages summed to when a result counts less (a subagent it left out)', () => {
+    const tally = new TokenTally();
+    for (const event of events(assistant('msg_1', usage(4_000, 1)), assistant('msg_sub', usage(900, 1)), result(usage(4_000, 20)))) tally.add(event);
+    expect(tally.total).toBe(4_902);
   });
 
   it('counts messages without an id each time, and what a command agent prints without usage as 0', () => {
     const tally = new TokenTally();
     for (const event of events(assistant(undefined, usage(10, 1)), assistant(undefined, usage(10, 1)), assistant('m', undefined), result(undefined))) tally.add(event);
     expect(tally.total).toBe(22);
-    expect(tally.fromResult).toBe(false);
     const quiet = new TokenTally();
     quiet.add({ type: 'output', text: 'hello' });
     expect(quiet.total).toBe(0);
@@ -73,5 +76,29 @@ describe('TokenTally', () => {
       for (const event of events(assistant(`msg_${i}`, usage(100, 1)), assistant(`msg_${i}`, usage(100, 1)))) tally.add(event);
     }
     expect(tally.total).toBe(1_000 * 101);
+  });
+});
+
+describe('tokenBudgetReached', () => {
+  const spent = { member: 900, run: 3_000, day: 40_000 };
+
+  it('refuses a start at a cap, and stops a running agent only once it is over one', () => {
+    expect(tokenBudgetReached(spent, { run: 3_000 }, 'start')).toEqual({ budget: 'run', spent: 3_000, cap: 3_000 });
+    expect(tokenBudgetReached(spent, { run: 3_000 }, 'running')).toBeUndefined();
+    expect(tokenBudgetReached({ ...spent, run: 3_001 }, { run: 3_000 }, 'running')).toEqual({ budget: 'run', spent: 3_001, cap: 3_000 });
+    expect(tokenBudgetReached(spent, { run: 3_001, member: 901, day: 40_001 }, 'start')).toBeUndefined();
+    expect(tokenBudgetReached(spent, {}, 'start')).toBeUndefined();
+  });
+
+  it("names the narrowest budget reached: the member's, then the run's, then the day's", () => {
+    expect(tokenBudgetReached(spent, { member: 500, run: 1_000, day: 1_000 }, 'running')?.budget).toBe('member');
+    expect(tokenBudgetReached(spent, { member: 5_000, run: 1_000, day: 1_000 }, 'running')?.budget).toBe('run');
+    expect(tokenBudgetReached(spent, { member: 5_000, run: 5_000, day: 40_000 }, 'start')?.budget).toBe('day');
+  });
+
+  it('says which budget, where it is set, what was spent and the cap', () => {
+    expect(describeTokenBudget({ budget: 'run', spent: 3_000, cap: 3_000 }, 'start')).toBe("the run's token budget (limits.runMaxTokens) is spent: 3000 of 3000 tokens used");
+    expect(describeTokenBudget({ budget: 'member', spent: 12_500, cap: 12_000 }, 'running')).toBe("the member's token budget (limits.maxTokens, over all its attempts) ran out: 12500 of 12000 tokens used");
+    expect(describeTokenBudget({ budget: 'day', spent: 10, cap: 10 }, 'start')).toBe("the fleet's daily token budget (REINS_DAILY_TOKENS, this UTC day) is spent: 10 of 10 tokens used");
   });
 });

@@ -85,7 +85,8 @@ export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
 export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export { FleetLimits } from './fleet/limits.js';
-export { Budgets } from './fleet/budgets.js';
+export { Budgets, type TokensSpent } from './fleet/budgets.js';
+export { describeTokenBudget, hasTokenCaps, tokenBudgetReached, type TokenBudget, type TokenBudgetReached, type TokenCaps } from './fleet/token-budget.js';
 export { tmuxAttachArgv, tmuxAttachCommand } from './tmux/attach-command.js';
 
 export {

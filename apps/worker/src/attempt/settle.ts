@@ -32,7 +32,13 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       endedAt,
       ...deps.worker,
       workspace: meta.workspace.path,
-      figures: { exitCode: end.exitCode, sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null, costUsd: end.result?.total_cost_usd ?? null, numTurns: end.result?.num_turns ?? null },
+      figures: {
+        exitCode: end.exitCode,
+        sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null,
+        costUsd: end.result?.total_cost_usd ?? null,
+        numTurns: end.result?.num_turns ?? null,
+        ...(end.memberTokens !== undefined ? { tokens: end.memberTokens } : {}),
+      },
       backoffMs: backoffDelayMs(deps.config.backoff, attempt),
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
       diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
@@ -49,7 +55,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       await deps.limits.pause(limit.key, conclusion.disposition.untilMs).catch(() => undefined);
     }
     await recordConclusion(deps, runId, member, epoch, conclusion);
-    const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns };
+    const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns, tokens: end.tokens };
     // "agent succeeded" is counted by the soak test: one line per completion.
     if (conclusion.disposition.kind === 'complete') log.info(figures, 'agent succeeded');
     else log.warn({ ...figures, disposition: conclusion.disposition.kind }, describeDisposition(conclusion.disposition));

@@ -8,7 +8,9 @@ const OPEN_MESSAGES = 64;
  * each API message counts once, from its `assistant` lines (Claude Code writes a line per content block, all
  * with the message's id and the usage of its start, so a message is counted by its id, not by its lines);
  * those undercount a little (output_tokens is provisional there). Its `result` line's usage, when it comes,
- * is the authoritative total and replaces the estimate. A command agent that prints no usage counts 0.
+ * is the authoritative total and replaces the estimate, unless it counts less than the messages already seen
+ * (a subagent's messages stream too, and a result that left them out must not take them back). A command
+ * agent that prints no usage counts 0.
  */
 export class TokenTally {
   /** Message id → its tokens, for the newest messages; the others are in `settled`. */
@@ -36,16 +38,10 @@ export class TokenTally {
     }
   }
 
-  /** The round's tokens so far: the result's when it came, else the sum of its messages. */
+  /** The round's tokens so far: the result's when it came (at least what its messages summed to), else that sum. */
   get total(): number {
-    if (this.resultTokens !== undefined) return this.resultTokens;
     let sum = this.settled;
     for (const tokens of this.open.values()) sum += tokens;
-    return sum;
-  }
-
-  /** Whether the total is the result line's: final, and it may be below what the messages summed to. */
-  get fromResult(): boolean {
-    return this.resultTokens !== undefined;
+    return Math.max(sum, this.resultTokens ?? 0);
   }
 }
