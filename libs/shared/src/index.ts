@@ -30,8 +30,8 @@ export { isStaleEpochError } from './errors/stale-epoch-error.js';
 export { renderIssues, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
 export { showValue } from './errors/format.js';
 
-export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
-export { loadHarnessFile } from './spec/load.js';
+export { ClaudeAgentSchema, dependencyOrder, type Member, type ClaudeAgent, type CommandAgent, type Hooks, type Limits } from './spec/harness.js';
+export { loadHarnessFile, type ResolvedHarness } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
 export { packSkills } from './spec/skill-bundle.js';
 export { checkSubmission, requireSubmission, submissionOf } from './spec/submission.js';
@@ -76,7 +76,7 @@ export {
 export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/member-state.js';
 export { teamLayers, teamTree, memberActivity, type TeamLayers, type TeamEdge, type TeamTreeRow, type MemberActivity } from './runs/team-graph.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
-export { retryRun } from './runs/retry.js';
+export { limitChanges, retryRun, type RetryOptions, type RetryResult } from './runs/retry.js';
 
 export { parseStreamLine, describeEvent, isResult, isInit, LineSplitter, MAX_LINE_BYTES, type SplitLine, type StreamEvent, type ResultEvent, type OutputEvent } from './agent/stream-json.js';
 export { tokensOf, UsageSchema, type Usage } from './agent/usage.js';

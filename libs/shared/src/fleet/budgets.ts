@@ -75,8 +75,9 @@ export class Budgets {
     return { run: Number(run ?? 0), member: Number(memberTokens ?? 0), day: Number(day ?? 0) };
   }
 
-  /** Raises (or sets) a run's cap, so `reins retry` can continue a run that ran out. */
-  async setRunCap(runId: string, capUsd: number): Promise<void> {
-    await this.redis.hset(this.keys.runBudget(runId), 'cap', String(capUsd));
+  /** Raises (or sets, or with undefined removes) a run's cap, so `reins retry` can continue a run that ran out. */
+  async setRunCap(runId: string, capUsd: number | undefined): Promise<void> {
+    if (capUsd === undefined) await this.redis.hdel(this.keys.runBudget(runId), 'cap');
+    else await this.redis.hset(this.keys.runBudget(runId), 'cap', String(capUsd));
   }
 }

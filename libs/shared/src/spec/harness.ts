@@ -148,6 +148,7 @@ export type Member = z.infer<typeof MemberSchema>;
 export type Harness = z.infer<typeof HarnessSchema>;
 export type Verify = z.infer<typeof VerifySchema>;
 export type Hooks = z.infer<typeof HooksSchema>;
+export type Limits = z.infer<typeof LimitsSchema>;
 
 interface GraphIssue {
   path: (string | number)[];
