@@ -17,7 +17,7 @@ export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology, 
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
-export { formatCostUsd, formatDuration, formatAge, formatBytes, totalCostUsd, summaryLines } from './format.js';
+export { formatCostUsd, formatDuration, formatAge, formatBytes, formatTokens, totalCostUsd, totalTokens, summaryLines } from './format.js';
 export { escapeControlChars, escapeControlCharsDeep, terminalJson } from './control-chars.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
