@@ -104,12 +104,15 @@ export interface OtherRequest {
 
 export interface TextReply {
   text: string;
+  /** The message's usage, over the estimate (see `buildMessage`): what token budgets are tested with. */
+  usage?: Partial<Usage>;
 }
 
 export interface ToolUseReply {
   toolUse: { name: string; input: object }[];
   /** Optional text sent before the tool calls, as a model often does. */
   text?: string;
+  usage?: Partial<Usage>;
 }
 
 export interface ErrorReply {
@@ -354,7 +357,7 @@ interface ResponseMessage {
   usage: Usage;
 }
 
-interface Usage {
+export interface Usage {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
@@ -363,6 +366,9 @@ interface Usage {
 
 // Rough token counts (4 characters a token) so the CLI reports plausible,
 // non-zero usage and total_cost_usd; nothing checks them against a tokenizer.
+// A reply's own `usage` replaces them field by field. The stream's message_start
+// carries output_tokens 1 (provisional), as the real API's does: Claude Code's
+// assistant lines show that, and its result line the final count.
 function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
@@ -388,6 +394,7 @@ function buildMessage(req: RecordedRequest, reply: TextReply | ToolUseReply): Re
       output_tokens: estimateTokens(JSON.stringify(content)),
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
+      ...reply.usage,
     },
   };
 }
