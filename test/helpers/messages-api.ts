@@ -106,6 +106,8 @@ export interface TextReply {
   text: string;
   /** Response headers: a subscription's usage windows, say (`unifiedLimitHeaders`). */
   headers?: Record<string, string>;
+  /** The message's usage, over the estimate (see `buildMessage`): what token budgets are tested with. */
+  usage?: Partial<Usage>;
 }
 
 export interface ToolUseReply {
@@ -113,6 +115,7 @@ export interface ToolUseReply {
   /** Optional text sent before the tool calls, as a model often does. */
   text?: string;
   headers?: Record<string, string>;
+  usage?: Partial<Usage>;
 }
 
 export interface ErrorReply {
@@ -358,7 +361,7 @@ interface ResponseMessage {
   usage: Usage;
 }
 
-interface Usage {
+export interface Usage {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens: number;
@@ -367,6 +370,9 @@ interface Usage {
 
 // Rough token counts (4 characters a token) so the CLI reports plausible,
 // non-zero usage and total_cost_usd; nothing checks them against a tokenizer.
+// A reply's own `usage` replaces them field by field. The stream's message_start
+// carries output_tokens 1 (provisional), as the real API's does: Claude Code's
+// assistant lines show that, and its result line the final count.
 function estimateTokens(text: string): number {
   return Math.max(1, Math.ceil(text.length / 4));
 }
@@ -392,6 +398,7 @@ function buildMessage(req: RecordedRequest, reply: TextReply | ToolUseReply): Re
       output_tokens: estimateTokens(JSON.stringify(content)),
       cache_creation_input_tokens: 0,
       cache_read_input_tokens: 0,
+      ...reply.usage,
     },
   };
 }

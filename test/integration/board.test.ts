@@ -21,7 +21,15 @@ const OPS = { authorization: `Basic ${Buffer.from('ops:ops-password-0123').toStr
 const nodeAgent = (script: string) => ({ kind: 'command', argv: [process.execPath, '-e', script] });
 /** Prints stream-json lines, as Claude Code would. */
 const printLines = (lines: unknown[]) => `for (const l of ${JSON.stringify(lines.map((l) => JSON.stringify(l)))}) console.log(l);`;
-const result = (costUsd: number, turns: number) => ({ type: 'result', subtype: 'success', is_error: false, result: 'done', num_turns: turns, total_cost_usd: costUsd });
+const result = (costUsd: number, turns: number, tokens = 0) => ({
+  type: 'result',
+  subtype: 'success',
+  is_error: false,
+  result: 'done',
+  num_turns: turns,
+  total_cost_usd: costUsd,
+  usage: { input_tokens: tokens, output_tokens: 0 },
+});
 
 interface BoardProcess {
   base: string;
@@ -102,7 +110,7 @@ describe('the board', () => {
       `const fs=require('fs');if(!fs.existsSync('tried')){fs.writeFileSync('tried','1');` +
       `require('child_process').execFileSync('reins',['checkpoint','--data','{"step":1}'],{stdio:'ignore'});` +
       `console.error('<script>alert("pwned")</script>');process.exit(3)}` +
-      printLines([{ type: 'system', subtype: 'init', session_id: 's-1', model: 'fake' }, { type: 'assistant', message: { content: [{ type: 'text', text: '<b>hi</b> & bye' }] } }, result(0.25, 2)]);
+      printLines([{ type: 'system', subtype: 'init', session_id: 's-1', model: 'fake' }, { type: 'assistant', message: { content: [{ type: 'text', text: '<b>hi</b> & bye' }] } }, result(0.25, 2, 2_234)]);
     const good = await writeHarness(
       dir,
       {
@@ -110,7 +118,7 @@ describe('the board', () => {
         goal: 'Show <img src=x onerror=alert(1)> safely',
         workdir: '.',
         retry: { attempts: 2 },
-        agent: nodeAgent(printLines([result(0.5, 1)])),
+        agent: nodeAgent(printLines([result(0.5, 1, 1_234)])),
         team: [
           { name: 'flaky', prompt: 'fail once, then <i>succeed</i>', agent: nodeAgent(flaky) },
           { name: 'steady', prompt: 'succeed' },
@@ -163,11 +171,13 @@ describe('the board', () => {
         expect(detail).toContain(flakyRecord.host!);
         expect(detail).toContain('<dt>Cost</dt><dd>$0.2500</dd>');
         expect(detail).toContain('<dt>Turns</dt><dd>2</dd>');
+        expect(detail).toContain('<dt>Tokens</dt><dd>2,234</dd>');
         const cursor = await store.readCursor(goodId, 'flaky');
         expect(cursor).toBeDefined();
         expect(detail).toContain(`<dt>Last checkpoint</dt><dd>${new Date(cursor!.at).toISOString().replace('T', ' ').slice(0, 19)} UTC</dd>`);
         expect(detail).toContain('session s-1 started (fake)');
         expect(detail).toContain('<span>$0.7500</span>'); // the run's total
+        expect(detail).toContain('<span>3,468</span>');
 
         // An ended run's stream sends the page once, says it is final, and closes.
         const stream = await fetch(`${base}/runs/${goodId}/stream`);

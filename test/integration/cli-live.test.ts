@@ -96,8 +96,8 @@ describe('the CLI for people', () => {
         plainWatch.stdout!.on('data', (chunk: Buffer) => (plainSoFar += chunk.toString('utf8')));
         const followed = fleet.reins(['logs', runId, 'builder', '-f']);
 
-        const header = /MEMBER\s+STATE\s+ATTEMPT\s+HEARTBEAT\s+COST\s+LAST EVENT/;
-        const running = /builder\s+running\s+\d+\s+\d+ s ago\s+-\s+[\d.]+ s ago\s+tool: Bash make all/;
+        const header = /MEMBER\s+STATE\s+ATTEMPT\s+HEARTBEAT\s+COST\s+TOKENS\s+LAST EVENT/;
+        const running = /builder\s+running\s+\d+\s+\d+ s ago\s+-\s+-\s+[\d.]+ s ago\s+tool: Bash make all/;
         await terminal.waitForScreen('watch', running, 'the live table with the builder running');
         const during = await terminal.screen('watch');
         expect(during).toMatch(header);

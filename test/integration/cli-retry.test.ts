@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { QUEUES, RunStore, createKeys, openQueue, retryRun, AgentQueues } from '@reins/shared';
 import { isRetryRefusedError } from '../../libs/shared/src/errors/retry-refused-error.js';
-import { CHAOS_ENV, storeOf } from '../helpers/chaos.js';
+import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
 import { withFleet, writeHarness } from '../helpers/fleet.js';
 import { useRedis } from '../helpers/redis.js';
 import { tempDir } from '../helpers/test-root.js';
@@ -114,6 +114,57 @@ describe('reins retry', () => {
       expect(done.exitCode).toBe(1);
       expect(done.stderr).toContain(`run ${runId} already succeeded; there is nothing to retry`);
       expect(existsSync(seenCursor)).toBe(true);
+    });
+  });
+
+  it('takes the limits its harness file sets now: a raised token cap continues a run that ran out; a bad one is refused, exit 2', async () => {
+    const dir = tempDir('retry-limits');
+    // Each member prints a result line with usage, as Claude Code does: 400 tokens.
+    const spender = nodeAgent(`console.log(JSON.stringify({ type: 'result', subtype: 'success', is_error: false, result: 'spent', usage: { input_tokens: 400 } }))`);
+    const harness = (limits: Record<string, unknown>) => ({
+      name: 'retry-limits',
+      agent: spender,
+      limits,
+      team: [
+        { name: 'a', prompt: 'a' },
+        { name: 'b', prompt: 'b', depends_on: ['a'] },
+        { name: 'c', prompt: 'c', depends_on: ['b'] },
+      ],
+    });
+    const file = await writeHarness(dir, harness({ runMaxTokens: 400, timeoutMs: 60_000 }));
+    await withFleet({ redisUrl: redis.url, env: CHAOS_ENV }, async (fleet) => {
+      const store = storeOf(redis.client, fleet);
+      const ranOut = JSON.parse((await fleet.reins(['submit', file, '--wait', '--json'])).stdout) as View;
+      expect(ranOut.status).toBe('budget_exhausted');
+      expect(ranOut.members.map((m) => m.status)).toEqual(['succeeded', 'failed', 'skipped']);
+      const runId = ranOut.runId;
+
+      // A mistyped cap is refused as \`reins submit\` would refuse it, and nothing is retried.
+      await writeHarness(dir, harness({ runMaxTokens: '1k' }));
+      const mistyped = await fleet.reins(['retry', runId]);
+      expect(mistyped.exitCode).toBe(2);
+      expect(mistyped.stderr).toContain('limits.runMaxTokens: expected a whole number of tokens, 1 or more, got "1k"');
+      expect((await store.getRun(runId))!.status).toBe('budget_exhausted');
+      const badFlag = await fleet.reins(['retry', runId, '--run-max-tokens', '0']);
+      expect(badFlag.exitCode).toBe(2);
+      expect(badFlag.stderr).toContain('expected --run-max-tokens to be a whole number of tokens, 1 or more, got "0"');
+
+      // Room for one more member: b runs, c is refused, and the run's limits say what the file says now.
+      await writeHarness(dir, harness({ runMaxTokens: 800 }));
+      const raised = await fleet.reins(['retry', runId]);
+      expect(raised.exitCode, raised.stderr).toBe(0);
+      expect(raised.stdout).toContain('limits from now on: timeoutMs 60000 → none, runMaxTokens 400 → 800');
+      const second = await waitForRunEnd(store, runId);
+      expect(second.members.map((m) => m.status)).toEqual(['succeeded', 'succeeded', 'failed']);
+      expect(second.members[2]!.error).toBe("the run's token budget (limits.runMaxTokens) is spent: 800 of 800 tokens used");
+      expect((await store.getRun(runId))!.spec.limits).toEqual({ runMaxTokens: 800 });
+
+      // The flag wins over the file.
+      const flagged = await fleet.reins(['retry', runId, '--run-max-tokens', '1200', '--json']);
+      expect(flagged.exitCode, flagged.stderr).toBe(0);
+      expect(JSON.parse(flagged.stdout)).toEqual({ runId, members: ['c'], status: 'running', limits: { runMaxTokens: 1_200 } });
+      const third = await waitForRunEnd(store, runId);
+      expect(third.status).toBe('succeeded');
     });
   });
 

@@ -38,6 +38,11 @@ const CATALOGUE: { name: string; text: string; lines: string[] }[] = [
     text: 'name: h\ngoal: "convert numerals\nteam:\n  - { name: a, prompt: p }\n',
     lines: ['(file): line 2, column 7: the quoted string "convert numerals is never closed; add the closing " where it ends (a quoted string may run over lines, so the parser read on to the end of the file)'],
   },
+  {
+    name: 'tokens.yaml',
+    text: 'name: h\nlimits: { maxTokens: 0, runMaxTokens: 1.5 }\nteam: [{ name: a, prompt: p }]\n',
+    lines: ['limits.maxTokens: expected a whole number of tokens, 1 or more, got 0', 'limits.runMaxTokens: expected a whole number of tokens, 1 or more, got 1.5'],
+  },
   { name: 'tab.yaml', text: 'name: h\nteam:\n\t- name: a\n', lines: ['(file): line 3 is indented with a tab; YAML indents with spaces only'] },
   { name: 'flow.yaml', text: 'name: h\nteam: [a, b\n', lines: ['(file): Flow sequence in block collection must be sufficiently indented and end with a ] at the end of the file (after line 2)'] },
 ];

@@ -172,10 +172,20 @@ describe('classifyEnd', () => {
       ['hang', 'hang', true],
       ['fenced', 'stalled', true],
       ['killed', 'stalled', true],
+      ['budget', 'budget', false],
     ] as const;
     for (const [stoppedBy, failureClass, retryable] of cases) {
       expect(classifyEnd('claude', end({ stoppedBy })), stoppedBy).toMatchObject({ ok: false, failureClass, retryable, exitCode: 0 });
     }
+  });
+
+  it('fails a member stopped over a token budget for good, saying which budget and what was spent', () => {
+    const stopMessage = "stopped: the run's token budget (limits.runMaxTokens) ran out: 3100 of 3000 tokens used";
+    const classified = classifyEnd('claude', end({ stoppedBy: 'budget', stopMessage, result: undefined, exitCode: null }));
+    expect(classified).toMatchObject({ ok: false, failureClass: 'budget', message: stopMessage, retryable: false });
+    const { event, disposition } = conclude(classified, { kind: 'done' }, ctx({ attempt: 1, maxAttempts: 5 }), undefined);
+    expect(disposition).toEqual({ kind: 'fail', message: `budget: ${stopMessage}` });
+    expect(event).toMatchObject({ type: 'attempt_failed', final: true, record: { outcome: 'budget', message: stopMessage } });
   });
 });
 

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       concurrencyLimits: {},
       dailyBudgetUsd: undefined,
       budgetReserveUsd: 1,
+      dailyTokens: undefined,
       backoff: { baseMs: 5_000, factor: 2, maxMs: 300_000, jitter: 0.2 },
       defaultAttempts: 5,
       boardHost: '127.0.0.1',
@@ -113,6 +114,7 @@ describe('loadConfig', () => {
       concurrencyLimits: {},
       dailyBudgetUsd: undefined,
       budgetReserveUsd: 1,
+      dailyTokens: undefined,
       backoff: { baseMs: 10, factor: 1.5, maxMs: 2_000, jitter: 0 },
       defaultAttempts: 9,
       boardHost: '0.0.0.0',
@@ -135,6 +137,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REINS_WORKER_LABELS: 'has space' })).toThrow('REINS_WORKER_LABELS');
     expect(() => loadConfig({ REINS_DAILY_BUDGET_USD: '-1' })).toThrow('REINS_DAILY_BUDGET_USD');
     expect(() => loadConfig({ REINS_MIN_FREE_BYTES: '1G' })).toThrow('REINS_MIN_FREE_BYTES');
+  });
+
+  it('reads REINS_DAILY_TOKENS as a whole number of tokens, naming a bad value', () => {
+    expect(loadConfig({ REINS_DAILY_TOKENS: '2000000' }).dailyTokens).toBe(2_000_000);
+    for (const bad of ['0', '-5', '1.5', '2M']) {
+      expect(configError(() => loadConfig({ REINS_DAILY_TOKENS: bad })).message).toBe(`Invalid configuration:\n  - REINS_DAILY_TOKENS: expected a whole number of tokens, 1 or more, got "${bad}"`);
+    }
   });
 
   it('lets flags (overrides) win over the environment', () => {
@@ -180,7 +189,7 @@ describe('loadConfig', () => {
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(39);
+    expect(ENV_NAMES).toHaveLength(40);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

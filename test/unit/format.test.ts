@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAge, formatCostUsd, formatDuration } from '../../libs/shared/src/format.js';
+import { formatAge, formatCostUsd, formatDuration, formatTokens, totalTokens } from '../../libs/shared/src/format.js';
 import { BOARD_JS } from '../../apps/board/src/views/assets.js';
 
 describe('formatCostUsd', () => {
@@ -15,6 +15,21 @@ describe('formatCostUsd', () => {
     expect(formatCostUsd(undefined)).toBe('-');
     expect(formatCostUsd(undefined, '—')).toBe('—');
     expect(formatCostUsd(Number.NaN)).toBe('-');
+  });
+});
+
+describe('formatTokens and totalTokens', () => {
+  it('writes tokens exactly, grouped by thousands, and a missing count as missing', () => {
+    expect(formatTokens(950)).toBe('950');
+    expect(formatTokens(15_100)).toBe('15,100');
+    expect(formatTokens(12_345_678)).toBe('12,345,678');
+    expect(formatTokens(undefined)).toBe('-');
+    expect(formatTokens(Number.NaN, '—')).toBe('—');
+  });
+
+  it('adds what members report, and is missing when none reports any (command agents)', () => {
+    expect(totalTokens([{ tokens: 3_000 }, {}, { tokens: 100 }])).toBe(3_100);
+    expect(totalTokens([{}, { tokens: undefined }])).toBeUndefined();
   });
 });
 

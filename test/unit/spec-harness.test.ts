@@ -125,4 +125,16 @@ describe('HarnessSchema', () => {
     expect(HarnessSchema.safeParse({ ...base, limits: { timeoutMs: 1.5 } }).success).toBe(false);
     expect(HarnessSchema.safeParse({ ...base, limits: { maxTurns: 0 } }).success).toBe(false);
   });
+
+  it('takes token caps as whole numbers of tokens, 1 or more', () => {
+    const base = { name: 'h', team: [{ name: 'a', prompt: 'p' }] };
+    expect(HarnessSchema.parse({ ...base, limits: { maxTokens: 1, runMaxTokens: 5_000_000 } }).limits).toEqual({ maxTokens: 1, runMaxTokens: 5_000_000 });
+    for (const bad of [0, -1, 1.5, '100', Number.MAX_SAFE_INTEGER + 2]) {
+      for (const field of ['maxTokens', 'runMaxTokens']) {
+        const parsed = HarnessSchema.safeParse({ ...base, limits: { [field]: bad } });
+        expect(parsed.success, `${field}: ${bad}`).toBe(false);
+        expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([[`limits.${field}`, 'expected a whole number of tokens, 1 or more']]);
+      }
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { escapeControlCharsDeep, formatAge, formatCostUsd, formatDuration, type AgentEvent, type HeartbeatInfo, type MemberRecord, type MemberView } from '@reins/shared';
+import { escapeControlCharsDeep, formatAge, formatCostUsd, formatDuration, formatTokens, totalTokens, type AgentEvent, type HeartbeatInfo, type MemberRecord, type MemberView } from '@reins/shared';
 import { paint, table } from './render.js';
 import type { RunSnapshot } from './run-lookup.js';
 import { ANSI, colour, type Output } from './terminal.js';
@@ -39,9 +39,10 @@ export function renderLiveTable(runSnapshot: RunSnapshot, liveActivity: LiveActi
   const done = view.members.filter((m) => m.status === 'succeeded').length;
   const cost = view.members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   const elapsed = run?.startedAt ? `, ${formatDuration((run.endedAt ?? now) - run.startedAt)}` : '';
-  const head = `run ${view.runId}${run ? ` (${run.name})` : ''}: ${paint(view.status, stream)}${elapsed}, ${done}/${view.members.length} succeeded${cost > 0 ? `, ${formatCostUsd(cost)}` : ''}`;
+  const tokens = totalTokens(view.members);
+  const head = `run ${view.runId}${run ? ` (${run.name})` : ''}: ${paint(view.status, stream)}${elapsed}, ${done}/${view.members.length} succeeded${cost > 0 ? `, ${formatCostUsd(cost)}` : ''}${tokens !== undefined ? `, ${formatTokens(tokens)} tokens` : ''}`;
   const rows = [
-    ['MEMBER', 'STATE', 'ATTEMPT', 'HEARTBEAT', 'COST', 'LAST EVENT'],
+    ['MEMBER', 'STATE', 'ATTEMPT', 'HEARTBEAT', 'COST', 'TOKENS', 'LAST EVENT'],
     ...view.members.map((m) => {
       const member = byName.get(m.name);
       const event = activity.lastEvents.get(m.name);
@@ -51,6 +52,7 @@ export function renderLiveTable(runSnapshot: RunSnapshot, liveActivity: LiveActi
         m.attempts > 0 ? String(m.attempts) : '-',
         heartbeatCell(member, member ? activity.heartbeats.get(member.jobId) : undefined, activity.heartbeatTtlMs, now, stream),
         formatCostUsd(m.costUsd),
+        formatTokens(m.tokens),
         event ? `${formatAge(now - event.at)}  ${event.kind}: ${event.text.replace(/\s+/g, ' ')}` : '-',
       ];
     }),

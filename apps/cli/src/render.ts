@@ -2,11 +2,13 @@ import {
   escapeControlCharsDeep,
   formatCostUsd,
   formatDuration,
+  formatTokens,
   isFinalMemberStatus,
   memberActivity,
   summaryLines,
   teamTree,
   tmuxAttachCommand,
+  totalTokens,
   type AttemptRecord,
   type MemberRecord,
   type RunRecord,
@@ -77,6 +79,8 @@ export function renderRun(runRecord: RunRecord, memberRecords: readonly MemberRe
   if (run.refusal !== undefined) return [...lines, `refused by the scheduler's checks (source ${run.source}):`, ...run.refusal.split('\n').map((line) => `  ${line}`)].join('\n');
   const cost = members.reduce((sum, m) => sum + (m.costUsd ?? 0), 0);
   if (cost > 0) lines[0] += `, ${formatCostUsd(cost)}`;
+  const tokens = totalTokens(members);
+  if (tokens !== undefined) lines[0] += `, ${formatTokens(tokens)} tokens`;
   if (run.resultBranch && run.resultCommit) lines.push(`result: ${run.resultBranch} at ${run.resultCommit.slice(0, 12)}`);
   else if (run.integration === 'pending') lines.push("result: merging the members' branches…");
   for (const c of run.conflicts ?? []) lines.push(`conflict: ${c.member} could not be merged (${c.files.join(', ')})`);
@@ -84,13 +88,14 @@ export function renderRun(runRecord: RunRecord, memberRecords: readonly MemberRe
   lines.push('');
   lines.push(
     table([
-      ['MEMBER', 'STATUS', 'ATTEMPTS', 'TURNS', 'COST', 'TIME', 'AFTER'],
+      ['MEMBER', 'STATUS', 'ATTEMPTS', 'TURNS', 'COST', 'TOKENS', 'TIME', 'AFTER'],
       ...members.map((m) => [
         m.name,
         paint(m.status, stream),
         String(m.attempts),
         m.numTurns === undefined ? '-' : String(m.numTurns),
         formatCostUsd(m.costUsd),
+        formatTokens(m.tokens),
         formatDuration(m.durationMs),
         m.dependsOn.join(',') || '-',
       ]),

@@ -18,6 +18,18 @@ export function totalCostUsd(members: readonly { costUsd?: number | undefined }[
   return costs.length > 0 ? costs.reduce((sum, c) => sum + c, 0) : undefined;
 }
 
+/** Tokens, exact, grouped by thousands: "15,100". */
+export function formatTokens(tokens: number | undefined, missing = '-'): string {
+  if (tokens === undefined || !Number.isFinite(tokens)) return missing;
+  return Math.round(tokens).toLocaleString('en-US');
+}
+
+/** The tokens a run's members used together (each member's over all its attempts); undefined when none reports any. */
+export function totalTokens(members: readonly { tokens?: number | undefined }[]): number | undefined {
+  const counts = members.flatMap((m) => (m.tokens !== undefined && Number.isFinite(m.tokens) ? [m.tokens] : []));
+  return counts.length > 0 ? counts.reduce((sum, n) => sum + n, 0) : undefined;
+}
+
 /**
  * A member's summary as a few lines to read: the last `maxLines` non-empty lines (a command agent's
  * summary is the tail of its output; an agent's result ends with its conclusion), each cut at `maxChars`.

@@ -17,7 +17,7 @@ export { createRedis, assertRedisReachable, checkRedisTarget, describeTopology, 
 export { withScripts, type ReinsScripts } from './redis/scripts.js';
 export { createLogger, type Logger } from './logger.js';
 export { handleShutdownSignals, closeSteps, type CloseStep } from './shutdown.js';
-export { formatCostUsd, formatDuration, formatAge, formatBytes, totalCostUsd, summaryLines } from './format.js';
+export { formatCostUsd, formatDuration, formatAge, formatBytes, formatTokens, totalCostUsd, totalTokens, summaryLines } from './format.js';
 export { escapeControlChars, escapeControlCharsDeep, terminalJson } from './control-chars.js';
 
 export { ConfigError, isConfigError } from './errors/config-error.js';
@@ -30,8 +30,8 @@ export { isStaleEpochError } from './errors/stale-epoch-error.js';
 export { renderIssues, issuesFromZod, MAX_REPORTED_ISSUES, type InputIssue } from './errors/issue.js';
 export { showValue } from './errors/format.js';
 
-export { ClaudeAgentSchema, dependencyOrder, type Harness, type Member, type ClaudeAgent, type CommandAgent, type Hooks } from './spec/harness.js';
-export { loadHarnessFile } from './spec/load.js';
+export { ClaudeAgentSchema, dependencyOrder, type Harness, type Member, type ClaudeAgent, type CommandAgent, type Hooks, type Limits } from './spec/harness.js';
+export { loadHarnessFile, type ResolvedHarness } from './spec/load.js';
 export { redactRepoUrl } from './spec/repo.js';
 export { packSkills } from './spec/skill-bundle.js';
 export { checkSubmission, requireSubmission, submissionOf } from './spec/submission.js';
@@ -76,7 +76,7 @@ export {
 export { applyMemberEvent, type MemberEvent, type AttemptFigures } from './runs/member-state.js';
 export { teamLayers, teamTree, memberActivity, type TeamLayers, type TeamEdge, type TeamTreeRow, type MemberActivity } from './runs/team-graph.js';
 export { cancelIdleMembers, broadcastCancel } from './runs/cancel.js';
-export { retryRun } from './runs/retry.js';
+export { limitChanges, retryRun, type RetryOptions, type RetryResult } from './runs/retry.js';
 
 export {
   parseStreamLine,
@@ -93,12 +93,14 @@ export {
   type OutputEvent,
   type RateLimitInfo,
 } from './agent/stream-json.js';
+export { tokensOf, UsageSchema, type Usage } from './agent/usage.js';
 export { UNRECOVERABLE_CLASSES, type FailureClass } from './agent/failure-class.js';
 export { TaskList, TaskError, type Task } from './coordination/tasks.js';
 export { Mailbox, type Message } from './coordination/messages.js';
 export { FleetReader, type HeartbeatInfo } from './fleet/fleet-reader.js';
 export { FleetLimits } from './fleet/limits.js';
-export { Budgets } from './fleet/budgets.js';
+export { Budgets, type TokensSpent } from './fleet/budgets.js';
+export { describeTokenBudget, hasTokenCaps, tokenBudgetReached, type TokenBudget, type TokenBudgetReached, type TokenCaps } from './fleet/token-budget.js';
 export { AccountNameSchema, DEFAULT_ACCOUNT } from './accounts/account-name.js';
 export { Accounts, accountOverview, usageDay, type AccountOverview, type AccountState, type AccountUsage, type AccountWindow } from './accounts/account-state.js';
 export { chooseAccount, pausedUntil, utilizationOf, type Candidate, type Choice } from './accounts/choose.js';

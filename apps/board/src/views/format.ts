@@ -1,12 +1,14 @@
 /** How numbers and times read on the board: short, and the same on every page. */
 
-import { formatAge as sharedAge, formatCostUsd, formatDuration as sharedDuration } from '@reins/shared';
+import { formatAge as sharedAge, formatCostUsd, formatDuration as sharedDuration, formatTokens } from '@reins/shared';
 
 /** What the board shows for a figure that is not there. */
 const MISSING = '—';
 
 // The CLI's formatters (libs/shared/src/format.ts), with the board's dash for a missing figure.
 export const formatCost = (usd: number | undefined): string => formatCostUsd(usd, MISSING);
+/** A member's tokens over all its attempts (input, output, cache), or a run's. */
+export const formatTokenCount = (tokens: number | undefined): string => formatTokens(tokens, MISSING);
 export const formatDuration = (ms: number | undefined): string => sharedDuration(ms, MISSING);
 /** The live ticker in the page writes the same words (see assets.ts): "4 s ago". */
 export const formatAge = (ms: number): string => sharedAge(ms, MISSING);

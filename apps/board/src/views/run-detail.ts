@@ -1,6 +1,6 @@
-import { isFinalMemberStatus, summaryLines, tmuxAttachCommand } from '@reins/shared';
+import { isFinalMemberStatus, summaryLines, tmuxAttachCommand, totalTokens } from '@reins/shared';
 import type { MemberDetail, RunDetail } from '../runs/run-reader.js';
-import { formatAge, formatClock, formatCost, formatDuration, formatTime, oneLine } from './format.js';
+import { formatAge, formatClock, formatCost, formatDuration, formatTime, formatTokenCount, oneLine } from './format.js';
 import { html, type SafeHtml } from './html.js';
 import { layout } from './layout.js';
 import { badge, memberCounts } from './status.js';
@@ -22,6 +22,7 @@ function runSummary(d: RunDetail): SafeHtml {
   return html`${cell('Status', badge(d.run.status))}
 ${cell('Members', memberCounts(d.counts))}
 ${cell('Cost', formatCost(d.costUsd))}
+${cell('Tokens', formatTokenCount(totalTokens(d.members)))}
 ${cell('Duration', formatDuration(d.durationMs))}
 ${cell('Created', formatTime(d.run.createdAt))}
 ${cell('Started', formatTime(d.run.startedAt))}
@@ -77,6 +78,7 @@ ${m.account ? fact('Account', m.account) : ''}
 ${fact('Heartbeat', heartbeat(d, now))}
 ${fact('Attach', attachCommand(d))}
 ${fact('Cost', formatCost(m.costUsd))}
+${fact('Tokens', formatTokenCount(m.tokens))}
 ${fact('Turns', m.numTurns === undefined ? '—' : String(m.numTurns))}
 ${fact('Last checkpoint', formatTime(d.checkpointAt))}
 ${m.dependsOn.length > 0 ? fact('Depends on', m.dependsOn.join(', ')) : ''}

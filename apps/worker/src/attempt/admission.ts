@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { AgentJobData, MemberRecord } from '@reins/shared';
+import { describeTokenBudget, hasTokenCaps, tokenBudgetReached, type AgentJobData, type MemberRecord } from '@reins/shared';
 import { TmuxDriver } from '../tmux/driver.js';
 import { concludeStall } from './conclude.js';
-import { limitFor, type AttemptDeps } from './deps.js';
+import { limitFor, tokenCaps, type AttemptDeps } from './deps.js';
 import { RetryError } from './retry-error.js';
 
 /** What admission found about the member before its attempt: the record, or the job is already done. */
@@ -124,10 +124,31 @@ export async function reserveBudget(deps: AttemptDeps, jobId: string, data: Agen
   const amount = data.limits.maxBudgetUsd ?? config.budgetReserveUsd;
   const reservation = await deps.budgets.reserve(data.runId, jobId, amount, caps);
   if (reservation.ok) return true;
-  const limit = limitFor(config, data);
-  if (limit?.max !== undefined) await deps.limits.release(limit.key, jobId);
   const usd = (n: number) => `$${n.toFixed(4)}`;
-  const message = `the ${reservation.budget === 'run' ? "run's" : "fleet's daily"} budget would be exceeded: ${usd(reservation.spentUsd)} spent and ${usd(reservation.reservedUsd)} reserved of ${usd(reservation.capUsd)}, and this member reserves ${usd(amount)}`;
+  return refuseForBudget(
+    deps,
+    jobId,
+    data,
+    `the ${reservation.budget === 'run' ? "run's" : "fleet's daily"} budget would be exceeded: ${usd(reservation.spentUsd)} spent and ${usd(reservation.reservedUsd)} reserved of ${usd(reservation.capUsd)}, and this member reserves ${usd(amount)}`,
+  );
+}
+
+/**
+ * Refuses to start an agent whose member, run or day has spent its tokens (a cap reached, not only passed:
+ * no agent can start on nothing). Tokens are not reserved, as dollars are: no one knows how many an agent
+ * will use, so the monitor stops one that takes a total over its cap (monitor.ts, TokenMeter).
+ */
+export async function refuseSpentTokens(deps: AttemptDeps, jobId: string, data: AgentJobData): Promise<void> {
+  const caps = tokenCaps(deps.config, data);
+  if (!hasTokenCaps(caps)) return;
+  const reached = tokenBudgetReached(await deps.budgets.tokensSpent(data.runId, data.member, deps.now()), caps, 'start');
+  if (reached) await refuseForBudget(deps, jobId, data, describeTokenBudget(reached, 'start'));
+}
+
+/** The member fails with class "budget" before its agent starts; the run then ends budget_exhausted. */
+async function refuseForBudget(deps: AttemptDeps, jobId: string, data: AgentJobData, message: string): Promise<never> {
+  const limit = limitFor(deps.config, data);
+  if (limit?.max !== undefined) await deps.limits.release(limit.key, jobId);
   await deps.store.apply(data.runId, data.member, { type: 'budget_refused', message, at: deps.now() });
   throw new UnrecoverableError(`budget: ${message}`);
 }

@@ -1,4 +1,4 @@
-import { encodePlan, type AgentJobResult, type AttemptFigures, type AttemptRecord, type FailureClass, type Member, type MemberEvent } from '@reins/shared';
+import { encodePlan, UNRECOVERABLE_CLASSES, type AgentJobResult, type AttemptFigures, type AttemptRecord, type FailureClass, type Member, type MemberEvent } from '@reins/shared';
 import { classifyClaude, classifyCommand, type AgentOutcome } from '../claude/outcome.js';
 import type { AttemptEnd, StopReason } from './watch.js';
 
@@ -38,7 +38,7 @@ export interface AttemptContext {
   host: string;
   /** The workspace folder, for the job result. */
   workspace: string;
-  figures: Required<Pick<AttemptFigures, 'exitCode' | 'sessionId' | 'costUsd' | 'numTurns'>>;
+  figures: Required<Pick<AttemptFigures, 'exitCode' | 'sessionId' | 'costUsd' | 'numTurns'>> & Pick<AttemptFigures, 'tokens'>;
   /** The agent's backoff before another attempt (jittered by the shell, so this stays pure). */
   backoffMs: number;
   /** How long to wait out a rate limit whose reset time the agent did not print. */
@@ -61,6 +61,7 @@ const STOP_CLASSES: Record<StopReason, [FailureClass, string]> = {
   fenced: ['stalled', 'the worker lost Redis for longer than its lease and stopped the agent'],
   killed: ['stalled', 'the heartbeat was missing; the scheduler had the session killed'],
   auth: ['auth', 'the API refused the credentials (authentication_failed); the agent was stopped rather than left to retry them'],
+  budget: ['budget', 'a token budget ran out; the session was killed'],
 };
 
 /** How an attempt's round ended, classified: a stop by the worker first, then what the agent printed. */
@@ -68,7 +69,7 @@ export function classifyEnd(agentKind: 'claude' | 'command', end: AttemptEnd): A
   const printed = agentKind === 'claude' ? classifyClaude(end) : classifyCommand(end);
   if (end.stoppedBy === undefined) return printed;
   const [failureClass, message] = STOP_CLASSES[end.stoppedBy];
-  return { ok: false, failureClass, message, retryable: failureClass !== 'cancelled' && failureClass !== 'auth', result: printed.result, exitCode: printed.exitCode };
+  return { ok: false, failureClass, message: end.stopMessage ?? message, retryable: !UNRECOVERABLE_CLASSES.has(failureClass), result: printed.result, exitCode: printed.exitCode };
 }
 
 const attemptRecord = (ctx: AttemptContext, outcome: string, message: string): AttemptRecord => ({
@@ -122,6 +123,7 @@ export function conclude(classified: AgentOutcome, verdict: Verdict, ctx: Attemp
       sessionId: ctx.figures.sessionId ?? undefined,
       costUsd: ctx.figures.costUsd ?? undefined,
       numTurns: ctx.figures.numTurns ?? undefined,
+      ...(ctx.figures.tokens != null ? { tokens: ctx.figures.tokens } : {}),
       durationMs: figures.durationMs!,
       workspace: ctx.workspace,
     };

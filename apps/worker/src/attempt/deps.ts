@@ -1,5 +1,19 @@
 import path from 'node:path';
-import { fenceAfterMs, stopGraceMs, type Accounts, type AgentJobData, type AttemptMeta, type Budgets, type FleetLimits, type Logger, type ReinsConfig, type RunFiles, type RunSecrets, type RunStore } from '@reins/shared';
+import {
+  fenceAfterMs,
+  stopGraceMs,
+  type Accounts,
+  type AgentJobData,
+  type AttemptMeta,
+  type Budgets,
+  type FleetLimits,
+  type Logger,
+  type ReinsConfig,
+  type RunFiles,
+  type RunSecrets,
+  type RunStore,
+  type TokenCaps,
+} from '@reins/shared';
 import type { HeldAccount } from '../accounts.js';
 import type { Heartbeats } from '../heartbeat.js';
 import type { AgentSockets } from './agent-socket.js';
@@ -90,4 +104,9 @@ export function limitFor(config: Pick<ReinsConfig, 'concurrencyLimits'>, data: P
   if (!data.concurrency) return undefined;
   const caps = [data.concurrency.max, config.concurrencyLimits[data.concurrency.key]].filter((n): n is number => n !== undefined);
   return { key: data.concurrency.key, max: caps.length > 0 ? Math.min(...caps) : undefined };
+}
+
+/** The token caps a job's agent runs under: its member's and its run's (the harness's limits), the fleet's for the day. */
+export function tokenCaps(config: Pick<ReinsConfig, 'dailyTokens'>, data: Pick<AgentJobData, 'limits'>): TokenCaps {
+  return { member: data.limits.maxTokens, run: data.limits.runMaxTokens, day: config.dailyTokens };
 }

@@ -7,7 +7,8 @@ import { renewLease } from '../heartbeat.js';
 import { attemptFiles, type AttemptFiles } from '../tmux/launcher.js';
 import { AccountWatch } from './account.js';
 import { Checkpointer } from './checkpointer.js';
-import { limitFor, sessionIndexDir, type AgentActivity, type AttemptDeps } from './deps.js';
+import { limitFor, sessionIndexDir, tokenCaps, type AgentActivity, type AttemptDeps } from './deps.js';
+import { TokenMeter } from './token-meter.js';
 import { agentPid, stopAgent } from './stop-agent.js';
 import { watchAttempt, type AttemptEnd, type StopReason } from './watch.js';
 
@@ -24,11 +25,18 @@ export function limitReached(activity: AgentActivity, limits: { timeoutMs: numbe
   return undefined;
 }
 
-export type MonitoredEnd = AttemptEnd & { numTurns: number };
+export type MonitoredEnd = AttemptEnd & {
+  numTurns: number;
+  /** The round's tokens (the result line's figure when it printed one). */
+  tokens: number;
+  /** The member's tokens over all its attempts once this round was counted; undefined when none were counted. */
+  memberTokens?: number;
+};
 
 /**
  * Watches the agent until it ends. Every tick: heartbeat and lease (fencing), the lock of an adopted job,
- * the concurrency slot, events to the member's stream, the wall clock and idle watchdog, and checkpoints.
+ * the concurrency slot, events to the member's stream, its tokens (counted fleet-wide, stopped over a cap),
+ * the wall clock and idle watchdog, and checkpoints.
  * When it ends, the final checkpoint is taken and the session, slot and index entry are given up.
  */
 export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMeta, data: AgentJobData, mode: { adopted: boolean }): Promise<MonitoredEnd> {
@@ -43,6 +51,8 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   checkpointer.lastAt = meta.startedAt;
   const limits = { timeoutMs: data.limits.timeoutMs, idleTimeoutMs: data.limits.idleTimeoutMs ?? config.idleTimeoutMs };
   const counts = { numTurns: 0, events: 0 };
+  const meter = new TokenMeter(deps, meta, tokenCaps(config, data));
+  let stopMessage: string | undefined;
   let pid: number | undefined;
   let lastTickWarning = 0;
   const limit = limitFor(config, data);
@@ -60,6 +70,7 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
       signal: stop.signal,
       stopGraceMs: deps.timings.stopGraceMs,
       outputMaxBytes: config.outputMaxBytes,
+      onEvent: (event) => meter.add(event),
       onTickError: (error) => {
         if (deps.now() - lastTickWarning > 5_000) logger.warn({ err: error, jobId: meta.jobId }, 'monitor tick failed');
         lastTickWarning = deps.now();
@@ -80,6 +91,11 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
         await account.tick(batch.events);
         // Claude Code retries refused credentials for minutes: the account is broken now, and the member moves on.
         if (batch.events.some(refusedCredentials)) return 'auth';
+        const overBudget = await meter.count();
+        if (overBudget) {
+          stopMessage ??= overBudget;
+          return 'budget';
+        }
         const reason = limitReached(activity, limits, now);
         if (reason) return reason;
         if (now - checkpointer.lastAt >= config.checkpointIntervalMs) await checkpointer.take(counts.numTurns, now);
@@ -90,7 +106,15 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
     if (end.stoppedBy !== 'fenced' && !(end.result && !end.result.is_error)) {
       await checkpointer.take(counts.numTurns).catch((error: unknown) => logger.warn({ err: error }, 'final checkpoint failed'));
     }
-    return { ...end, numTurns: counts.numTurns };
+    // What the last reads brought (the result line's final figure among them) is counted before anyone hears of the end.
+    await meter.count().catch((error: unknown) => logger.warn({ err: error }, 'counting the last tokens failed'));
+    return {
+      ...end,
+      numTurns: counts.numTurns,
+      tokens: meter.tokens,
+      ...(meter.spent ? { memberTokens: meter.spent.member } : {}),
+      ...(end.stoppedBy === 'budget' && stopMessage ? { stopMessage } : {}),
+    };
   } finally {
     deps.running.delete(meta.jobId);
     await stopAgent(deps.tmux, meta.sessionName, files, deps.timings.stopGraceMs).catch(() => undefined);

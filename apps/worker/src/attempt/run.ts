@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import { backoffDelayMs, isStaleEpochError, parseJob, type AgentJobData, type AgentJobResult, type MemberRecord } from '@reins/shared';
 import { isDiskFull } from '../disk-space.js';
 import { admitAccount, type AccountAdmission } from './account.js';
-import { admitJob, admitUnderLimit, recordWait, reserveBudget } from './admission.js';
+import { admitJob, admitUnderLimit, recordWait, refuseSpentTokens, reserveBudget } from './admission.js';
 import { classifyEnd, concludeBroken, concludeDiskFull, type AttemptContext, type Disposition, type Verdict } from './conclude.js';
 import { limitFor, type AttemptDeps } from './deps.js';
 import { launchRound } from './launch.js';
@@ -26,6 +26,7 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
     await job.moveToDelayed(waitUntil, token);
     throw new DelayedError();
   }
+  await refuseSpentTokens(deps, job.id!, data);
   const account = await admitAccount(deps, job.id!, data);
   if (account.kind !== 'go') await notAdmitted(deps, job, token, data, account);
   const held = account.kind === 'go' ? account.account : undefined;
@@ -78,7 +79,10 @@ async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepar
     verdict = await verdictAfterRound(deps, data, prepared.workspace.path, end, round);
     if (verdict.kind !== 'again') break;
     meta = await launchRound(deps, job, prepared, data, round + 1, { prompt: verdict.prompt, resume: meta.sessionId });
+    const before = end;
     end = await monitorAgent(deps, job, meta, data, { adopted: false });
+    // A round that counted no tokens leaves the member's total where the last one left it.
+    if (end.memberTokens === undefined && before.memberTokens !== undefined) end = { ...end, memberTokens: before.memberTokens };
     spent.usd += end.result?.total_cost_usd ?? 0;
   }
   return settleAttempt(deps, job, meta, data, end, verdict);
@@ -147,6 +151,7 @@ function resultFromRecord(m: MemberRecord): AgentJobResult {
     sessionId: m.sessionId,
     costUsd: m.costUsd,
     numTurns: m.numTurns,
+    ...(m.tokens !== undefined ? { tokens: m.tokens } : {}),
     durationMs: m.durationMs ?? 0,
     workspace: m.workspace ?? '',
   };

@@ -35,7 +35,13 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       endedAt,
       ...deps.worker,
       workspace: meta.workspace.path,
-      figures: { exitCode: end.exitCode, sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null, costUsd: end.result?.total_cost_usd ?? null, numTurns: end.result?.num_turns ?? null },
+      figures: {
+        exitCode: end.exitCode,
+        sessionId: end.sessionId ?? end.result?.session_id ?? meta.sessionId ?? null,
+        costUsd: end.result?.total_cost_usd ?? null,
+        numTurns: end.result?.num_turns ?? null,
+        ...(end.memberTokens !== undefined ? { tokens: end.memberTokens } : {}),
+      },
       backoffMs: backoffDelayMs(deps.config.backoff, attempt),
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
       diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
@@ -48,7 +54,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
     const record = conclusion.event && 'record' in conclusion.event ? conclusion.event.record : undefined;
     if (record && record.outcome !== 'succeeded') await job.log(`attempt ${attempt} ended (${record.outcome}): ${record.message}`);
     await recordConclusion(deps, runId, member, epoch, conclusion);
-    const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns };
+    const figures = { durationMs: endedAt - meta.startedAt, costUsd: end.result?.total_cost_usd, numTurns: end.result?.num_turns, tokens: end.tokens };
     // "agent succeeded" is counted by the soak test: one line per completion.
     if (conclusion.disposition.kind === 'complete') log.info(figures, 'agent succeeded');
     else log.warn({ ...figures, disposition: conclusion.disposition.kind }, describeDisposition(conclusion.disposition));
@@ -75,9 +81,7 @@ async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJob
   if (!held) return undefined;
   const state = deps.accounts.state;
   const now = deps.now();
-  const usage = end.result?.usage as Record<string, number | undefined> | undefined;
-  const tokens = ['input_tokens', 'output_tokens', 'cache_creation_input_tokens', 'cache_read_input_tokens'].reduce((sum, k) => sum + (Number(usage?.[k]) || 0), 0);
-  await state.addUsage(held.name, { tokens, costUsd: end.result?.total_cost_usd ?? 0 }, now).catch(() => undefined);
+  await state.addUsage(held.name, { tokens: end.tokens, costUsd: end.result?.total_cost_usd ?? 0 }, now).catch(() => undefined);
   if (classified.ok || (classified.failureClass !== 'rate_limit' && classified.failureClass !== 'auth')) return { name: held.name, nextAt: undefined, advice: '' };
   if (classified.failureClass === 'rate_limit') {
     const until = classified.resetAt ?? now + backoffDelayMs(deps.config.backoff, meta.attempt);

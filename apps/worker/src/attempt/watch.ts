@@ -18,8 +18,9 @@ import { stopAgent } from './stop-agent.js';
  * - fenced:    the worker lost Redis for longer than its lease; it may no longer own the job
  * - killed:    the scheduler found the job's heartbeat missing and asked for the session to be killed
  * - auth:      the API refused the account's credentials; Claude Code would retry them for minutes
+ * - budget:    the tokens of its member, run or day went over their cap
  */
-export type StopReason = 'cancelled' | 'shutdown' | 'timeout' | 'hang' | 'fenced' | 'killed' | 'auth';
+export type StopReason = 'cancelled' | 'shutdown' | 'timeout' | 'hang' | 'fenced' | 'killed' | 'auth' | 'budget';
 
 export interface AttemptWatch {
   tmux: TmuxDriver;
@@ -38,6 +39,8 @@ export interface AttemptWatch {
    */
   onTick: (batch: OutputBatch) => Promise<StopReason | undefined>;
   onTickError: (error: unknown) => void;
+  /** Every event read, before its tick: a batch keeps only the newest, and counting tokens needs them all. */
+  onEvent?: (event: StreamEvent) => void;
 }
 
 export interface AttemptEnd extends EndedAttempt {
@@ -47,6 +50,8 @@ export interface AttemptEnd extends EndedAttempt {
   rateLimit?: RateLimitInfo;
   /** The last plain (not stream-json) lines the agent printed: the summary of an agent without a result line. */
   outputTail?: string;
+  /** Why the worker stopped it, when the reason alone does not say (which budget, what was spent). */
+  stopMessage?: string;
 }
 
 /** How many of the last plain output lines make a summary. */
@@ -99,6 +104,7 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   const outputLines: string[] = [];
 
   const take = (event: StreamEvent) => {
+    watch.onEvent?.(event);
     if (isInit(event)) sessionId = event.session_id;
     if (isResult(event)) result = event;
     if (isRateLimit(event)) rateLimit = event.rate_limit_info;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UsageSchema } from './usage.js';
 
 /**
  * Claude Code's `--output-format stream-json` lines, as 2.1.328 writes them. Schemas are loose:
@@ -37,9 +38,13 @@ const ApiRetrySchema = z.looseObject({
   error: z.string().optional(),
 });
 
+/** Lenient: a usage that is not an object leaves the line readable, without usage. */
+const OptionalUsage = UsageSchema.optional().catch(undefined);
+
 const AssistantSchema = z.looseObject({
   type: z.literal('assistant'),
-  message: z.looseObject({ content: z.array(ContentBlockSchema) }),
+  /** One API message can come as several lines (a line per content block), each with the same id and usage. */
+  message: z.looseObject({ id: z.string().optional().catch(undefined), content: z.array(ContentBlockSchema), usage: OptionalUsage }),
   session_id: z.string().optional(),
 });
 
@@ -56,6 +61,8 @@ export const ResultSchema = z.looseObject({
   num_turns: z.number().optional(),
   duration_ms: z.number().optional(),
   total_cost_usd: z.number().optional(),
+  /** The invocation's own tokens (a resumed session's result counts only what it sent and got since). */
+  usage: OptionalUsage,
   permission_denials: z.array(z.unknown()).optional(),
   api_error_status: z.number().nullable().optional(),
   terminal_reason: z.string().optional(),

@@ -99,6 +99,12 @@ const EnvSchema = z.object({
     .default(1024 * 1024 * 1024),
   REINS_DAILY_BUDGET_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').optional(),
   REINS_BUDGET_RESERVE_USD: z.coerce.number({ error: 'expected an amount in US dollars' }).positive('expected an amount above 0').default(1),
+  REINS_DAILY_TOKENS: z.coerce
+    .number({ error: 'expected a whole number of tokens, 1 or more' })
+    .int('expected a whole number of tokens, 1 or more')
+    .min(1, 'expected a whole number of tokens, 1 or more')
+    .max(Number.MAX_SAFE_INTEGER, 'expected a whole number of tokens, 1 or more')
+    .optional(),
   REINS_WEBHOOKS: z
     .string()
     .default('')
@@ -170,6 +176,8 @@ export interface ReinsConfig {
   dailyBudgetUsd: number | undefined;
   /** What an agent without a cap of its own reserves before it starts. */
   budgetReserveUsd: number;
+  /** The fleet's cap on tokens (input, output and cache) per UTC day, across all runs and accounts. */
+  dailyTokens: number | undefined;
   /** Webhooks told of every run's events. */
   webhooks: string[];
   /** How long the worktrees of an ended run are kept before a worker removes them (their branches stay). */
@@ -230,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     webhooks: e.REINS_WEBHOOKS,
     dailyBudgetUsd: e.REINS_DAILY_BUDGET_USD,
     budgetReserveUsd: e.REINS_BUDGET_RESERVE_USD,
+    dailyTokens: e.REINS_DAILY_TOKENS,
     backoff: { baseMs: e.REINS_BACKOFF_BASE_MS, factor: e.REINS_BACKOFF_FACTOR, maxMs: e.REINS_BACKOFF_MAX_MS, jitter: e.REINS_BACKOFF_JITTER },
     defaultAttempts: e.REINS_DEFAULT_ATTEMPTS,
     boardHost: e.REINS_BOARD_HOST,

@@ -8,6 +8,8 @@ export const AgentJobResultSchema = z.object({
   sessionId: z.string().optional(),
   costUsd: z.number().optional(),
   numTurns: z.number().int().optional(),
+  /** The member's tokens over all its attempts (input, output, cache). */
+  tokens: z.number().int().nonnegative().optional(),
   durationMs: z.number(),
   workspace: z.string(),
 });

@@ -37,6 +37,7 @@ export interface ReinsScripts {
   reinsAcquireSlot(semaphore: string, jobId: string, max: string, now: string, leaseMs: string): Promise<number>;
   reinsBudgetReserve(run: string, day: string, jobId: string, amount: string, runCap: string, dayCap: string, dayTtlMs: string): Promise<(number | string)[]>;
   reinsBudgetSettle(run: string, day: string, jobId: string, cost: string): Promise<number>;
+  reinsBudgetTokens(run: string, day: string, member: string, round: string, tokens: string, dayTtlMs: string): Promise<[number, number, number]>;
   reinsTaskClaim(tasks: string, id: string, member: string, now: string): Promise<string>;
   reinsTaskDone(tasks: string, id: string, member: string, now: string, note: string): Promise<string>;
   reinsWorkerTick(registration: string, pools: string, json: string, instance: string, ttlMs: string, predecessor: string): Promise<(number | string)[]>;

@@ -53,6 +53,8 @@ export interface AttemptFigures {
   sessionId?: string | null;
   costUsd?: number | null;
   numTurns?: number | null;
+  /** The member's tokens over all its attempts so far (what limits.maxTokens counts against), this one's included. */
+  tokens?: number | null;
   durationMs?: number;
 }
 

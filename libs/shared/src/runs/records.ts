@@ -33,6 +33,8 @@ export const MemberRecordSchema = z.object({
   sessionId: z.string().optional(),
   costUsd: num.optional(),
   numTurns: num.optional(),
+  /** Every token its attempts used (input, output, cache), as counted when each ended. */
+  tokens: num.optional(),
   durationMs: num.optional(),
   summary: z.string().optional(),
   error: z.string().optional(),
@@ -227,6 +229,8 @@ export interface MemberView {
   sessionId?: string;
   costUsd?: number;
   numTurns?: number;
+  /** Every token its attempts used: input, output and cache, over all its attempts (limits.maxTokens caps it). */
+  tokens?: number;
   error?: string;
   /** Its git branch, and (with a repo) the commit pushed when it succeeded. */
   branch?: string;
@@ -256,6 +260,7 @@ export function toRunView(run: RunRecord, members: readonly MemberRecord[]): Run
       if (m.sessionId !== undefined) view.sessionId = m.sessionId;
       if (m.costUsd !== undefined) view.costUsd = m.costUsd;
       if (m.numTurns !== undefined) view.numTurns = m.numTurns;
+      if (m.tokens !== undefined) view.tokens = m.tokens;
       if (m.error !== undefined) view.error = m.error;
       if (m.branch !== undefined) view.branch = m.branch;
       if (m.commit !== undefined) view.commit = m.commit;

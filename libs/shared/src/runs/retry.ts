@@ -3,6 +3,7 @@ import { NotFoundError } from '../errors/not-found-error.js';
 import { RetryRefusedError } from '../errors/retry-refused-error.js';
 import type { AgentQueues } from '../jobs/pools.js';
 import type { Keys } from '../redis/keys.js';
+import type { Limits } from '../spec/harness.js';
 import { deriveRunStatus, isFinalMemberStatus, type MemberStatus, type RunStatus } from './status.js';
 import { memberTransition } from './member-state.js';
 import type { MemberRecord, RunRecord } from './records.js';
@@ -14,6 +15,23 @@ export interface RetryResult {
   members: string[];
   /** The run's status after the retry: running, or queued when nothing of it had succeeded. */
   status: RunStatus;
+  /** The run's limits from now on, when the retry changed them. */
+  limits?: Limits;
+}
+
+export interface RetryOptions {
+  /**
+   * The limits the retried members run under from now on (`reins retry` reads them again from the harness
+   * file, so a raised token or dollar budget lets a run that ran out go on). The agent jobs the scheduler
+   * builds for the retried members take them from the run's spec.
+   */
+  limits?: Limits;
+}
+
+/** "runMaxTokens 3000 → 10000", one for each limit that differs; empty when none does. */
+export function limitChanges(before: Limits, after: Limits): string[] {
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])] as (keyof Limits)[];
+  return names.filter((name) => before[name] !== after[name]).map((name) => `${name} ${before[name] ?? 'none'} → ${after[name] ?? 'none'}`);
 }
 
 /** Members a retry takes back: those that ended without succeeding. */
@@ -35,7 +53,7 @@ const MAX_TRANSACTION_TRIES = 20;
  * `member` retries that member (failed or cancelled) and its dependants that never ran (skipped or
  * cancelled); without it, every member that did not succeed.
  */
-export async function retryRun(redis: RedisConnection, keys: Keys, queues: AgentQueues, runId: string, member?: string): Promise<RetryResult> {
+export async function retryRun(redis: RedisConnection, keys: Keys, queues: AgentQueues, runId: string, member?: string, options: RetryOptions = {}): Promise<RetryResult> {
   const store = new RunStore(redis, keys);
   for (let tries = 0; tries < MAX_TRANSACTION_TRIES; tries += 1) {
     const run = await store.requireRun(runId);
@@ -77,12 +95,13 @@ export async function retryRun(redis: RedisConnection, keys: Keys, queues: Agent
       tx.hdel(key, ...retried.remove);
       tx.publish(keys.runEventsChannel, JSON.stringify({ runId, member: m.name, status: 'pending' }));
     }
-    tx.hset(keys.run(runId), { status, cancelled: '0' });
+    const limits = options.limits && limitChanges(run.spec.limits ?? {}, options.limits).length > 0 ? options.limits : undefined;
+    tx.hset(keys.run(runId), { status, cancelled: '0', ...(limits ? { spec: JSON.stringify({ ...run.spec, limits }) } : {}) });
     tx.hdel(keys.run(runId), 'endedAt');
     tx.sadd(keys.activeRuns, runId);
     tx.publish(keys.runEventsChannel, JSON.stringify({ runId, status, retried: [...chosenNames] }));
     if ((await tx.exec()) !== null) {
-      return { runId, members: run.members.filter((name) => chosenNames.has(name)), status };
+      return { runId, members: run.members.filter((name) => chosenNames.has(name)), status, ...(limits ? { limits } : {}) };
     }
   }
   throw new RetryRefusedError(`run ${runId} kept changing while it was being retried; try again`);

@@ -83,6 +83,9 @@ export const MemberSchema = z.strictObject({
 
 export const TeamSchema = z.array(MemberSchema).min(1, 'expected at least 1 member').max(MAX_TEAM_SIZE, `expected at most ${MAX_TEAM_SIZE} members`);
 
+const TOKENS_HINT = 'expected a whole number of tokens, 1 or more';
+const tokenCount = z.int({ error: TOKENS_HINT }).min(1, TOKENS_HINT);
+
 export const LimitsSchema = z.strictObject({
   /** Wall clock of one attempt. */
   timeoutMs: z.number().int().min(1).optional(),
@@ -92,6 +95,13 @@ export const LimitsSchema = z.strictObject({
   maxBudgetUsd: z.number().positive().optional(),
   /** The whole run's cap in US dollars: no agent starts once reservations would go over it. */
   runBudgetUsd: z.number().positive().optional(),
+  /**
+   * Each member's cap in tokens (input, output and cache, as Claude Code's stream-json reports them), over all
+   * its attempts: the worker stops an agent that goes over it, and starts none for a member at it.
+   */
+  maxTokens: tokenCount.optional(),
+  /** The whole run's cap in tokens: the worker stops agents that take the run over it, and starts none once it is reached. */
+  runMaxTokens: tokenCount.optional(),
   maxTurns: z.number().int().min(1).optional(),
 });
 
@@ -145,6 +155,7 @@ export type Member = z.infer<typeof MemberSchema>;
 export type Harness = z.infer<typeof HarnessSchema>;
 export type Verify = z.infer<typeof VerifySchema>;
 export type Hooks = z.infer<typeof HooksSchema>;
+export type Limits = z.infer<typeof LimitsSchema>;
 
 interface GraphIssue {
   path: (string | number)[];
