@@ -73,7 +73,7 @@ describe('agent failures, with the real CLI', () => {
       expect(attempts.map((a) => a.outcome).join(',')).toMatch(/^hang(,hang)*,succeeded$/);
       expect(attempts[0]!.message).toContain('no output and no tool activity');
       const status = await fleet.reins(['status', runId]);
-      expect(status.stdout).toMatch(/#1 .* hang\s+on w1: no output and no tool activity/);
+      expect(status.stdout).toMatch(/#1 .* hang\s+on w1 \(account default\): no output and no tool activity/);
     });
   });
 
