@@ -12,6 +12,30 @@ import { gatedNodeAgent, openGate } from '../helpers/gate.js';
 const fixture = useClaudeFixture();
 
 describe('budgets', () => {
+  it("a fix round resumes the session: the run is charged what each round added, not the session's total again", async () => {
+    fixture.script(() => ({ text: 'done' }));
+    const dir = tempDir('fix-round');
+    // The check fails once (it leaves a mark), so the member gets one fix round in the same session.
+    const mark = path.join(dir, 'checked-once');
+    const file = await writeHarness(dir, {
+      name: 'fix-round',
+      limits: { runBudgetUsd: 5 },
+      verify: { commands: [['sh', '-c', `test -f '${mark}' || { touch '${mark}'; echo not yet; exit 1; }`]] },
+      team: [{ name: 'solo', prompt: 'one' }],
+    });
+    await withFleet({ redisUrl: fixture.redis.url, env: { ...CHAOS_ENV, ...fixture.apiEnv() } }, async (fleet) => {
+      const store = storeOf(fixture.redis.client, fleet);
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
+      const member = (await store.getMember(runId, 'solo'))!;
+      // Claude Code's total_cost_usd of the resumed session covers both rounds: it is what the run spent.
+      expect(member.costUsd).toBeGreaterThan(0);
+      const spent = (await new Budgets(fixture.redis.client, createKeys(fleet.prefix)).runBudget(runId)).spentUsd;
+      expect(spent).toBeCloseTo(member.costUsd!, 6);
+      expect(fixture.api.requests.filter((r) => r.promptText.includes('not yet') || r.body.messages.length > 2).length).toBeGreaterThan(0);
+    });
+  });
+
   it('a run at its budget starts no more agents, ends budget_exhausted, and continues after reins retry raises it', async () => {
     // The test server reports usage per turn, from which Claude Code computes total_cost_usd.
     fixture.script(() => ({ text: 'done' }));

@@ -6,7 +6,7 @@ import { admitJob, admitUnderLimit, recordWait, refuseSpentTokens, reserveBudget
 import { classifyEnd, concludeBroken, concludeDiskFull, type AttemptContext, type Disposition, type Verdict } from './conclude.js';
 import { limitFor, type AttemptDeps } from './deps.js';
 import { launchRound } from './launch.js';
-import { monitorAgent } from './monitor.js';
+import { monitorAgent, type MonitoredEnd } from './monitor.js';
 import { prepareAttempt, type PreparedAttempt } from './prepare.js';
 import { ClassifiedFailure } from './retry-error.js';
 import { carryOut, recordConclusion, settleAttempt } from './settle.js';
@@ -40,7 +40,9 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
   try {
     prepared = await prepareAttempt(deps, job, token, data, admitted.attempt, held?.name);
     if (prepared.failure) throw prepared.failure;
-    disposition = await runRounds(deps, job, data, prepared, spent);
+    // A resumed session's total_cost_usd counts its earlier runs too: each round is charged what it added.
+    const sessionBefore = admitted.before?.sessionId !== undefined && admitted.before.sessionId === prepared.first.resume ? (admitted.before.costUsd ?? 0) : 0;
+    disposition = await runRounds(deps, job, data, prepared, spent, sessionBefore);
   } catch (error) {
     if (isDiskFull(error)) await handBackDiskFull(deps, job, token, data, prepared, error);
     // An attempt that began but could not run (tmux refused) is still an attempt: keep it.
@@ -70,10 +72,18 @@ async function notAdmitted(deps: AttemptDeps, job: Job, token: string, data: Age
 }
 
 /** The attempt's rounds: after a round that succeeded, the verdict may ask for another (a fix round, a plan retry). */
-async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, spent: { usd: number }): Promise<Disposition> {
+async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, spent: { usd: number }, sessionBefore: number): Promise<Disposition> {
+  let sessionCost = sessionBefore;
+  /** What a round added to the session's cost (Claude Code reports the session's total so far). */
+  const charge = (end: MonitoredEnd) => {
+    const total = end.result?.total_cost_usd;
+    if (total === undefined) return;
+    spent.usd += Math.max(0, total - sessionCost);
+    sessionCost = total;
+  };
   let meta = await launchRound(deps, job, prepared, data, 1, prepared.first);
   let end = await monitorAgent(deps, job, meta, data, { adopted: false });
-  spent.usd += end.result?.total_cost_usd ?? 0;
+  charge(end);
   let verdict: Verdict = { kind: 'done' };
   for (let round = 1; classifyEnd(data.agent.kind, end).ok; round += 1) {
     verdict = await verdictAfterRound(deps, data, prepared.workspace.path, end, round);
@@ -83,7 +93,7 @@ async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepar
     end = await monitorAgent(deps, job, meta, data, { adopted: false });
     // A round that counted no tokens leaves the member's total where the last one left it.
     if (end.memberTokens === undefined && before.memberTokens !== undefined) end = { ...end, memberTokens: before.memberTokens };
-    spent.usd += end.result?.total_cost_usd ?? 0;
+    charge(end);
   }
   return settleAttempt(deps, job, meta, data, end, verdict);
 }
