@@ -135,7 +135,9 @@ describe('accounts, with the real CLI', () => {
       const runId = (await fleet.reins(['submit', harness])).stdout.trim();
       expect((await waitForRunEnd(store, runId)).status).toBe('succeeded');
       for (const member of ['one', 'two']) expect((await store.readAttempts(runId, member)).map((a) => a.account)).toEqual(['B']);
-      // reins accounts shows both, with their windows and today's usage.
+      // reins accounts shows both, with their windows and today's usage (added once each attempt has let go of
+      // its account, just after it is recorded).
+      await waitFor(async () => (await state.usage('B')).attempts === 2, "B's two attempts in its usage today");
       const listed = JSON.parse((await fleet.reins(['accounts', '--json'])).stdout) as { accounts: { name: string; windows: Record<string, { utilization: number }>; today: { attempts: number }; workers: string[] }[] };
       expect(listed.accounts.map((a) => [a.name, a.windows.five_hour?.utilization, a.today.attempts, a.workers])).toEqual([
         ['A', 0.95, 0, ['w1']],

@@ -49,6 +49,8 @@ async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Pr
     const end = await monitorAgent(deps, job, meta, data, { adopted: true });
     // Settling publishes an adopted agent's work like any other's before it is recorded as succeeded.
     await carryOutAdopted(job, meta.token, await settleAttempt(deps, job, meta, data, end));
+    // Its session's total: what an earlier round cost, an adopting worker cannot tell apart.
+    if (meta.account) await deps.accounts.state.addUsage(meta.account, { tokens: end.tokens, costUsd: end.result?.total_cost_usd ?? 0 }).catch(() => undefined);
   } catch (error) {
     deps.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');
   } finally {

@@ -34,7 +34,7 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
     if (held) await deps.accounts.state.release(held.name, job.id!);
     throw error;
   });
-  const spent = { usd: 0 };
+  const spent = { usd: 0, tokens: 0 };
   let disposition: Disposition;
   let prepared: PreparedAttempt | undefined;
   try {
@@ -51,7 +51,10 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
   } finally {
     // The real cost settles the reservation, whatever became of the attempt.
     if (reserved) await deps.budgets.settle(data.runId, job.id!, spent.usd).catch((error: unknown) => deps.logger.error({ err: error }, 'budget settlement failed'));
-    if (held) await deps.accounts.state.release(held.name, job.id!).catch(() => undefined);
+    if (held) {
+      await deps.accounts.state.addUsage(held.name, { tokens: spent.tokens, costUsd: spent.usd }).catch(() => undefined);
+      await deps.accounts.state.release(held.name, job.id!).catch(() => undefined);
+    }
   }
   return carryOut(job, token, disposition);
 }
@@ -72,10 +75,11 @@ async function notAdmitted(deps: AttemptDeps, job: Job, token: string, data: Age
 }
 
 /** The attempt's rounds: after a round that succeeded, the verdict may ask for another (a fix round, a plan retry). */
-async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, spent: { usd: number }, sessionBefore: number): Promise<Disposition> {
+async function runRounds(deps: AttemptDeps, job: Job, data: AgentJobData, prepared: PreparedAttempt, spent: { usd: number; tokens: number }, sessionBefore: number): Promise<Disposition> {
   let sessionCost = sessionBefore;
   /** What a round added to the session's cost (Claude Code reports the session's total so far). */
   const charge = (end: MonitoredEnd) => {
+    spent.tokens += end.tokens;
     const total = end.result?.total_cost_usd;
     if (total === undefined) return;
     spent.usd += Math.max(0, total - sessionCost);

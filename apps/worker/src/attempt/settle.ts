@@ -71,8 +71,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
 }
 
 /**
- * What the attempt's end says about its account, written fleet-wide before the decision: its usage today; a
- * usage limit pauses it until the reset (the rejected window's, else the one printed, else the backoff); refused
+ * What the attempt's end says about its account, written fleet-wide before the decision: a usage limit pauses it until the reset (the rejected window's, else the one printed, else the backoff); refused
  * credentials mark it broken. Then: when another account the member may use takes agents (conclude.ts moves
  * the member there, or waits for it, using no attempt).
  */
@@ -81,7 +80,6 @@ async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJob
   if (!held) return undefined;
   const state = deps.accounts.state;
   const now = deps.now();
-  await state.addUsage(held.name, { tokens: end.tokens, costUsd: end.result?.total_cost_usd ?? 0 }, now).catch(() => undefined);
   if (classified.ok || (classified.failureClass !== 'rate_limit' && classified.failureClass !== 'auth')) return { name: held.name, nextAt: undefined, advice: '' };
   if (classified.failureClass === 'rate_limit') {
     const until = classified.resetAt ?? now + backoffDelayMs(deps.config.backoff, meta.attempt);
