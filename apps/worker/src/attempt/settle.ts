@@ -45,7 +45,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       backoffMs: backoffDelayMs(deps.config.backoff, attempt),
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
       diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
-      account: await accountAfter(deps, meta, data, end, classified),
+      account: await accountAfter(deps, meta, data, classified),
     },
     end.result?.result || end.outputTail,
   );
@@ -75,7 +75,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
  * credentials mark it broken. Then: when another account the member may use takes agents (conclude.ts moves
  * the member there, or waits for it, using no attempt).
  */
-async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJobData, end: MonitoredEnd, classified: AgentOutcome): Promise<AttemptContext['account']> {
+async function accountAfter(deps: AttemptDeps, meta: AttemptMeta, data: AgentJobData, classified: AgentOutcome): Promise<AttemptContext['account']> {
   const held = deps.accounts.held.find((a) => a.name === meta.account);
   if (!held) return undefined;
   const state = deps.accounts.state;
