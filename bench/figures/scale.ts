@@ -10,6 +10,13 @@ import { startRawWorker } from '../lib/raw-baseline.js';
 import { lastBeats, startBenchFleet, storeFor, submitAgents, waitForAgentsRunning, type SubmittedAgent } from '../lib/reins.js';
 import { withScope } from '../lib/scope.js';
 
+/** Redis's CPU seconds so far and its memory, from INFO. */
+async function redisUsage(connection: Redis): Promise<{ cpuSeconds: number; usedMiB: number; rssMiB: number }> {
+  const info = await connection.info();
+  const field = (name: string) => Number(new RegExp(`^${name}:([0-9.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return { cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'), usedMiB: field('used_memory') / 2 ** 20, rssMiB: field('used_memory_rss') / 2 ** 20 };
+}
+
 /** Two readings of one beat differ by at most a few ms (two clocks' rounding); beats are a tick apart. */
 const BEAT_JITTER_MS = 20;
 
@@ -124,7 +131,11 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
     await waitForAgentsRunning(fleet, connection, submission.agents, rampTimeoutMs, ({ at, sessions, heartbeats }) => ramp.push({ atMs: at - submittedAt, sessions, heartbeats }));
     const rampMs = Date.now() - submittedAt;
 
+    const redisBefore = await redisUsage(connection);
     const watch = await watchHeartbeats(fleet, connection, submission.agents, windowMs, Math.min(1_000, Math.floor(tickMs / 4)));
+    const redisAfter = await redisUsage(connection);
+    // Redis's own CPU (user + sys) over the window, as a share of one core, and its memory at the end.
+    const redisCpuPercent = (100 * (redisAfter.cpuSeconds - redisBefore.cpuSeconds)) / watch.seconds;
     const store = storeFor(connection, fleet);
     const members = await Promise.all(submission.agents.map((a) => store.getMember(a.runId, a.member)));
     const notRunning = members.filter((m) => m?.status !== 'running').length;
@@ -168,6 +179,15 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
         samples: [missedTicks],
         baseline: { label: `0 of ${allIntervals.length} intervals` },
         conditions,
+      },
+      {
+        name: 'scale',
+        title: `${agents} agents: Redis CPU over the window (share of one core)`,
+        unit: '%',
+        samples: [redisCpuPercent],
+        baseline: { label: `Redis memory at the end: ${redisAfter.usedMiB.toFixed(1)} MiB used, ${redisAfter.rssMiB.toFixed(1)} MiB RSS` },
+        conditions: `${conditions}; INFO cpu (used_cpu_user + used_cpu_sys) before and after the ${Math.round(watch.seconds)} s window, bench polling included`,
+        extra: { redisBefore, redisAfter },
       },
       {
         name: 'scale',
