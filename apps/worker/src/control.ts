@@ -1,4 +1,4 @@
-import { decodeControlMessage } from '@reins/shared';
+import { decodeControlMessage, type Logger } from '@reins/shared';
 import type { RunningAgent } from './attempt/deps.js';
 import { stopAgent } from './attempt/stop-agent.js';
 import type { StopReason } from './attempt/watch.js';
@@ -27,5 +27,21 @@ export function fenceAgents(running: ReadonlyMap<string, RunningAgent>, tmux: Tm
   for (const agent of running.values()) {
     agent.stop.abort('fenced' satisfies StopReason);
     void stopAgent(tmux, agent.meta.sessionName, agent.files, stopGraceMs);
+  }
+}
+
+/** A tool hook of a watched agent: a tool starts (PreToolUse) or ended. */
+export function noteToolHook(running: ReadonlyMap<string, Pick<RunningAgent, 'activity'>>, jobId: string, event: string | undefined): void {
+  const activity = running.get(jobId)?.activity;
+  if (!activity) return;
+  activity.lastHookAt = Date.now();
+  activity.inTool = event === 'PreToolUse';
+}
+
+/** Stops the agents a control message (cancel, kill) names. */
+export function stopOnRequest(running: ReadonlyMap<string, RunningAgent>, message: string, logger: Logger): void {
+  for (const [jobId, reason] of stopRequests(running, message)) {
+    logger.info({ jobId, request: reason }, 'stopping agent on request');
+    running.get(jobId)?.stop.abort(reason);
   }
 }

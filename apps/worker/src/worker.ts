@@ -1,44 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DelayedError, WaitingError, Worker, type Job } from 'bullmq';
-import {
-  QUEUES,
-  Accounts,
-  Budgets,
-  FleetLimits,
-  RunFiles,
-  RunSecrets,
-  RunStore,
-  appBin,
-  closeSteps,
-  parseJob,
-  servesQueue,
-  type AgentJobResult,
-  type Keys,
-  type Logger,
-  type ReinsConfig,
-  type RedisConnection,
-} from '@reins/shared';
-import { CREDENTIAL_VARS, loadAccounts, type HeldAccount } from './accounts.js';
+import { DelayedError, type Job } from 'bullmq';
+import { QUEUES, RunStore, closeSteps, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import type { HeldAccount } from './accounts.js';
+import { attemptKit } from './attempt-kit.js';
 import { adoptLeftovers } from './attempt/adoption.js';
-import { recordWait } from './attempt/admission.js';
+import { handBackToWait } from './attempt/admission.js';
 import { AgentSockets } from './attempt/agent-socket.js';
-import { consumerOptions, defaultRedisFactory, type RedisFactory } from './connections.js';
-import { fenceAgents, stopRequests } from './control.js';
+import { defaultRedisFactory, type RedisFactory } from './connections.js';
+import { Consumers } from './consumers.js';
+import { fenceAgents, noteToolHook, stopOnRequest } from './control.js';
 import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
 import { runAgentJob } from './attempt/run.js';
 import type { StopReason } from './attempt/watch.js';
 import { mergeBackJob } from './git/merge-back.js';
 import { sweepWorktrees } from './git/worktree-sweep.js';
 import { DiskWatch } from './disk-space.js';
-import { Heartbeats } from './heartbeat.js';
 import { TmuxDriver } from './tmux/driver.js';
-import { installBin } from './tmux/launcher.js';
 import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration, type IdClaim } from './registration.js';
 
 /**
@@ -72,19 +53,6 @@ export interface AgentWorkerOptions {
   onIdLost?: (error: WorkerIdTakenError) => void;
 }
 
-/** Accounts a worker can start agents under: an account of its environment with no credential holds none. */
-const withCredentials = (held: HeldAccount[]): HeldAccount[] => held.filter((a) => CREDENTIAL_VARS.some((name) => a.env[name] !== undefined));
-
-/**
- * The heartbeat hook Claude Code starts on every tool call: the compiled hook.js beside this module, so no
- * wrapper adds to its start-up (the idle watchdog waits for its first ping); from sources (a worker run
- * in a test process), the one the package declares as its reins-hook bin.
- */
-function hookEntry(): string {
-  const beside = fileURLToPath(new URL('./hook.js', import.meta.url));
-  return existsSync(beside) ? beside : appBin('worker', 'reins-hook');
-}
-
 /**
  * Pulls agent jobs and runs each in its own tmux session (attempt/run.ts), and merge-backs one at a time
  * on their own queue. This class is the lifecycle only: consumers, the registration tick (with
@@ -99,7 +67,7 @@ export class AgentWorker {
   private readonly fast: RedisConnection;
   private readonly subscriber: RedisConnection;
   /** One BullMQ consumer per queue served: agents, merge-backs, and the pools this worker's labels fit. */
-  private readonly consumers = new Map<string, Worker>();
+  private readonly consumers: Consumers;
   /** Jobs being processed, across all consumers: admission keeps it within the worker's slots. */
   private inProcess = 0;
   /** Set once start-up (adoption included) is done: only then are pools consumed. */
@@ -139,10 +107,14 @@ export class AgentWorker {
     this.fast = this.connect('fast');
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
-    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => this.onHook(jobId, event) });
+    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => noteToolHook(this.running, jobId, event) });
     this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
     this.disk = new DiskWatch(config.dataDir, config.minFreeBytes);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
+    this.consumers = new Consumers(config, keys, logger, () => this.connect('consumer'), options.concurrency, {
+      agent: (job, token) => this.process(job, token),
+      integrate: (job) => mergeBackJob(job, this.store, config.dataDir, logger),
+    });
   }
 
   get status(): WorkerState {
@@ -165,44 +137,36 @@ export class AgentWorker {
       throw error;
     }
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
-    const held = this.options.accounts ?? (await loadAccounts(config.accountsFile, this.options.env ?? process.env));
-    const accounts = new Accounts(this.fast, keys, config.heartbeatTtlMs);
-    await accounts.announce(withCredentials(held));
-    this.heldAccounts = withCredentials(held).map((a) => a.name);
-    const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
-    this.deps = {
+    const kit = await attemptKit({
       config,
+      keys,
       logger,
       worker: { workerId, host: this.host },
+      main: this.main,
+      fast: this.fast,
       store: this.store,
-      files: new RunFiles(this.main, keys),
-      secrets: new RunSecrets(this.main, keys),
-      heartbeats: new Heartbeats(this.fast, keys, config.heartbeatTtlMs),
       sockets: this.sockets,
-      limits: new FleetLimits(this.fast, keys, config.heartbeatTtlMs),
-      budgets: new Budgets(this.main, keys),
-      accounts: { held, state: accounts },
       tmux: this.tmux,
-      bin,
-      timings: attemptTimings(config),
-      workerEnv: this.options.env ?? process.env,
-      now: Date.now,
       running: this.running,
+      workerEnv: this.options.env ?? process.env,
+      accounts: this.options.accounts,
       redisAnswered: (at) => (this.lastRedisOkAt = at),
       diskFull: () => void this.watchDisk(true),
-    };
-    this.subscriber.on('message', (_channel, message) => this.onControlMessage(message));
+    });
+    this.deps = kit.deps;
+    this.heldAccounts = kit.announced;
+    this.subscriber.on('message', (_channel, message) => stopOnRequest(this.running, message, logger));
     await this.subscriber.subscribe(keys.controlChannel);
 
-    this.consumerFor(QUEUES.agent);
+    this.consumers.get(QUEUES.agent);
     this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
     await this.sockets.sweep(config.dataDir);
-    await adoptLeftovers(this.deps, (queue) => this.consumerFor(queue));
+    await adoptLeftovers(this.deps, (queue) => this.consumers.get(queue));
     await this.sweepWorktrees();
     // Hourly, or as often as the retention asks, but not more than once a minute.
     this.timers.push(setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
-    const agents = this.consumerFor(QUEUES.agent);
-    const mergeBacks = this.consumerFor(QUEUES.integrate);
+    const agents = this.consumers.get(QUEUES.agent);
+    const mergeBacks = this.consumers.get(QUEUES.integrate);
     this.consuming = true;
     // Degraded already: paused before they run, they wait for resume() (takeJobs) to start.
     if ((this.state as WorkerState) === 'degraded') await this.takeJobs(false);
@@ -210,20 +174,6 @@ export class AgentWorker {
     void mergeBacks.run();
     await this.consumePools();
     logger.info({ workerId, concurrency: this.options.concurrency, labels: config.workerLabels, tmuxSocket: this.tmux.socketPath }, 'worker started');
-  }
-
-  /** The BullMQ consumer of one queue, made on first use (its settings: connections.ts). */
-  private consumerFor(queueName: string): Worker {
-    const existing = this.consumers.get(queueName);
-    if (existing) return existing;
-    const { config, keys, logger } = this.options;
-    const integrating = queueName === QUEUES.integrate;
-    const processor = (job: Job, token?: string) => (integrating ? mergeBackJob(job, this.store, config.dataDir, logger) : this.process(job, token));
-    const consumer = new Worker(queueName, processor, consumerOptions(config, keys, this.connect('consumer'), integrating ? 1 : this.options.concurrency));
-    consumer.on('error', (error) => logger.error({ err: error, queue: queueName }, 'queue error'));
-    consumer.on('failed', (job, error) => logger.warn({ jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, 'agent job attempt failed'));
-    this.consumers.set(queueName, consumer);
-    return consumer;
   }
 
   /**
@@ -311,23 +261,14 @@ export class AgentWorker {
   /** Pauses every consumer (a degraded worker), or resumes them and the pools (running again). Before start-up has them running, start() does it. */
   private async takeJobs(taking: boolean): Promise<void> {
     if (!this.consuming) return;
-    for (const consumer of this.consumers.values()) {
-      if (!taking) await consumer.pause(true);
-      else if (consumer.isPaused()) await consumer.resume();
-    }
+    await this.consumers.take(taking);
     if (taking) await this.consumePools();
   }
 
   /** Starts consuming every pool queue in use whose labels this worker has (checked every tick). */
   private async consumePools(): Promise<void> {
     if (this.state !== 'running' || !this.consuming) return;
-    for (const pool of this.pools) {
-      if (!servesQueue(this.options.config.workerLabels, pool)) continue;
-      const consumer = this.consumerFor(pool);
-      if (consumer.isRunning()) continue;
-      this.options.logger.info({ queue: pool }, 'consuming a pool');
-      void consumer.run();
-    }
+    this.consumers.runPools(this.pools);
   }
 
   private async sweepWorktrees(): Promise<void> {
@@ -364,14 +305,6 @@ export class AgentWorker {
     }
   }
 
-  /** A tool hook of a watched agent: a tool starts (PreToolUse) or ended. */
-  private onHook(jobId: string, event: string | undefined): void {
-    const activity = this.running.get(jobId)?.activity;
-    if (!activity) return;
-    activity.lastHookAt = Date.now();
-    activity.inTool = event === 'PreToolUse';
-  }
-
   /**
    * Another worker took this worker's id while its registration had expired (Redis was out of reach past
    * the TTL). Writing over that one would give one id two workers, each adopting and stopping the other's
@@ -391,17 +324,12 @@ export class AgentWorker {
     else void this.close();
   }
 
-  private onControlMessage(message: string): void {
-    for (const [jobId, reason] of stopRequests(this.running, message)) {
-      this.options.logger.info({ jobId, request: reason }, 'stopping agent on request');
-      this.running.get(jobId)?.stop.abort(reason);
-    }
-  }
-
   private async process(job: Job, token: string | undefined): Promise<AgentJobResult> {
     if (!token) throw new Error('BullMQ gave no lock token');
     const { concurrency, config } = this.options;
-    if (this.state === 'degraded' && this.deps) return this.handBackDegraded(this.deps, job, token);
+    if (this.state === 'degraded' && this.deps) {
+      return handBackToWait(this.deps, job, token, `worker ${this.options.workerId} (${this.host}) takes no jobs: ${this.degradedReason ?? 'its data dir is low on space'}`);
+    }
     // A fetch already under way when the drain paused the queue still hands us a job: give it back untouched.
     // Each consumer has the worker's full concurrency, so with pools the slots are counted here, across them.
     if (this.state !== 'running' || !this.deps || this.inProcess >= concurrency) {
@@ -418,19 +346,6 @@ export class AgentWorker {
   }
 
   /**
-   * A fetch already under way when the worker went degraded still hands it a job (BullMQ's pause does not
-   * abort a blocking fetch: seen in the full-disk test): it goes straight back to the wait list, using no
-   * attempt, for any worker with room, and the member says why this one did not take it.
-   */
-  private async handBackDegraded(deps: AttemptDeps, job: Job, token: string): Promise<never> {
-    const { workerId, logger } = this.options;
-    const reason = `worker ${workerId} (${this.host}) takes no jobs: ${this.degradedReason ?? 'its data dir is low on space'}`;
-    await recordWait(deps, parseJob('agent.run', job), reason).catch((error: unknown) => logger.warn({ err: error, jobId: job.id }, 'could not say why the member waits'));
-    await job.moveToWait(token);
-    throw new WaitingError();
-  }
-
-  /**
    * Drains, then closes: stops taking jobs, waits up to drainTimeoutMs for running agents to finish, then
    * checkpoints and stops the rest and hands their jobs back without using an attempt. Safe to call twice;
    * every step runs even when one throws.
@@ -443,7 +358,7 @@ export class AgentWorker {
   private async drainAndClose(): Promise<void> {
     const { logger, config } = this.options;
     this.state = 'draining';
-    const consumers = () => [...this.consumers.values()];
+    const consumers = () => this.consumers.all();
     await closeSteps(
       [
         ['stop taking jobs', () => Promise.all(consumers().map((c) => c.pause(true)))],

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UnrecoverableError, type Job } from 'bullmq';
-import { describeTokenBudget, hasTokenCaps, tokenBudgetReached, type AgentJobData, type MemberRecord } from '@reins/shared';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
+import { describeTokenBudget, hasTokenCaps, parseJob, tokenBudgetReached, type AgentJobData, type MemberRecord } from '@reins/shared';
 import { TmuxDriver } from '../tmux/driver.js';
 import { concludeStall } from './conclude.js';
 import { limitFor, tokenCaps, type AttemptDeps } from './deps.js';
@@ -151,4 +151,15 @@ async function refuseForBudget(deps: AttemptDeps, jobId: string, data: AgentJobD
   if (limit?.max !== undefined) await deps.limits.release(limit.key, jobId);
   await deps.store.apply(data.runId, data.member, { type: 'budget_refused', message, at: deps.now() });
   throw new UnrecoverableError(`budget: ${message}`);
+}
+
+/**
+ * A fetch already under way when the worker stopped taking jobs (degraded) still hands it a job (BullMQ's
+ * pause does not abort a blocking fetch: seen in the full-disk test): it goes straight back to the wait list,
+ * using no attempt, for any worker with room, and the member says why this one did not take it.
+ */
+export async function handBackToWait(deps: AttemptDeps, job: Job, token: string, reason: string): Promise<never> {
+  await recordWait(deps, parseJob('agent.run', job), reason).catch((error: unknown) => deps.logger.warn({ err: error, jobId: job.id }, 'could not say why the member waits'));
+  await job.moveToWait(token);
+  throw new WaitingError();
 }
