@@ -99,7 +99,7 @@ describe.skipIf(!support.ok)(title, () => {
     const shortRun = await writeHarness(dir, { name: 'rejoined', agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'solo', prompt: 'Succeed.' }] }, 'short.yaml');
 
     // The design leaves one tick between the agent's fenced stop and its heartbeat's expiry; a 1 s tick (and a
-    // TTL that works with it) keeps that ordering clear of a loaded machine's pauses (CHAOS_ENV's 250 ms did not).
+    // TTL that works with it) keeps the printed margin readable (CHAOS_ENV's 250 ms was lost in a loaded machine's pauses).
     const env = { ...CHAOS_ENV, REINS_HEARTBEAT_TTL_MS: '4000', REINS_MONITOR_INTERVAL_MS: '1000' };
     await withFleet({ redisUrl: redis!.url, workers: 0, concurrency: 1, env }, async (fleet) => {
       await withHostWorkers(fleet, network!.hosts, async (workers) => {
@@ -142,12 +142,12 @@ describe.skipIf(!support.ok)(title, () => {
           const heartbeatExpiresAt = Date.now() + (await client.pttl(keys.heartbeat(first.jobId)));
           const fencedAt = await waitFor(async () => !(await tmuxSessionsOn(victim!.socket)).includes(firstSession) && Date.now(), 'the cut-off host to stop its agent', 30_000, 25);
           const fenceMs = fencedAt - cutAt;
-          // Fenced before its heartbeat expired, from the launcher's own record of the agent's stop: only after
-          // that expiry may the fleet give the member to another host, so this ordering is what keeps two agents
-          // apart (how long it took is a figure, printed below).
+          // The launcher's own record of the agent's stop. The design stops it a tick before its heartbeat
+          // expires (after which the fleet may give the member to another host); how far before is a figure,
+          // printed below, not asserted: a loaded machine's pause of seconds eats that margin. What must hold
+          // whatever the timing is asserted below: the old agent was gone before the new one started.
           const [fenced] = agentIntervals(victim!.dataDir, runId, 'solo');
           expect(fenced?.stopMs, 'the fenced agent has a recorded stop').toBeDefined();
-          expect(fenced!.stopMs!).toBeLessThanOrEqual(heartbeatExpiresAt);
           // Every process of the agent went with its session: a fenced agent leaves nothing running on its host
           // (agents carry REINS_RUN_ID; the launcher and tmux do not).
           const leftOnHost = (await processesOn(victim!.host)).filter((p) => p.environ.includes(`REINS_RUN_ID=${runId}`));
@@ -168,6 +168,8 @@ describe.skipIf(!support.ok)(title, () => {
           expect(second.epoch).toBeGreaterThan(first.epoch!);
           // The old agent was gone before the new attempt even began.
           expect(fencedAt).toBeLessThanOrEqual(second.startedAt!);
+          const [moved] = agentIntervals(survivor!.dataDir, runId, 'solo');
+          expect(fenced!.stopMs!, "the fenced agent's recorded stop, before the new agent's recorded start").toBeLessThanOrEqual(moved!.startMs);
           await waitFor(async () => (await registration(victim!.id)) === undefined, 'the cut-off worker to drop out of the fleet');
 
           // The link returns while the new attempt runs. The worker registers again (same process), and the
@@ -215,7 +217,7 @@ describe.skipIf(!support.ok)(title, () => {
           expect(victim!.handle.log()).not.toMatch(/"level":60|uncaught|unhandled/i);
 
           console.info(
-            `partition: agent fenced ${fenceMs} ms after the cut (by ${fencedBy.join(' and ')}), ${heartbeatExpiresAt - fencedAt} ms before its heartbeat expired; ` +
+            `partition: agent fenced ${fenceMs} ms after the cut (by ${fencedBy.join(' and ')}), stopped ${heartbeatExpiresAt - fenced!.stopMs!} ms before its heartbeat expired; ` +
               `new attempt on the other host ${second.startedAt! - heartbeatExpiresAt} ms after that expiry (${movedMs} ms after the cut); ` +
               `cut-off worker registered again ${rejoinedMs} ms after the link returned`,
           );
