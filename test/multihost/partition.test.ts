@@ -139,7 +139,9 @@ describe.skipIf(!support.ok)(title, () => {
           const cutAt = Date.now();
           await victim!.host.cut();
           // When the heartbeat, as Redis holds it at the cut, expires: reported below (see the README's lease).
-          const heartbeatExpiresAt = Date.now() + (await client.pttl(keys.heartbeat(first.jobId)));
+          // A cut before the agent's first beat finds no key: the fleet then presumes nothing until a TTL after its start.
+          const pttl = await client.pttl(keys.heartbeat(first.jobId));
+          const heartbeatExpiresAt = pttl >= 0 ? Date.now() + pttl : first.startedAt! + Number(env.REINS_HEARTBEAT_TTL_MS);
           const fencedAt = await waitFor(async () => !(await tmuxSessionsOn(victim!.socket)).includes(firstSession) && Date.now(), 'the cut-off host to stop its agent', 30_000, 25);
           const fenceMs = fencedAt - cutAt;
           // The launcher's own record of the agent's stop. The design stops it a tick before its heartbeat
@@ -168,8 +170,9 @@ describe.skipIf(!support.ok)(title, () => {
           expect(second.epoch).toBeGreaterThan(first.epoch!);
           // The old agent was gone before the new attempt even began.
           expect(fencedAt).toBeLessThanOrEqual(second.startedAt!);
-          const [moved] = agentIntervals(survivor!.dataDir, runId, 'solo');
-          expect(fenced!.stopMs!, "the fenced agent's recorded stop, before the new agent's recorded start").toBeLessThanOrEqual(moved!.startMs);
+          // (tmux lists the session a moment before its launcher stamps the agent's start.)
+          const moved = await waitFor(() => agentIntervals(survivor!.dataDir, runId, 'solo')[0], "the new agent's recorded start");
+          expect(fenced!.stopMs!, "the fenced agent's recorded stop, before the new agent's recorded start").toBeLessThanOrEqual(moved.startMs);
           await waitFor(async () => (await registration(victim!.id)) === undefined, 'the cut-off worker to drop out of the fleet');
 
           // The link returns while the new attempt runs. The worker registers again (same process), and the
