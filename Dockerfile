@@ -49,12 +49,15 @@ COPY plugin ./plugin
 COPY examples ./examples
 # `reins` on PATH for `docker exec`; the data dir is created here so a named volume mounted on it starts
 # out owned by the unprivileged user.
+# reins-agent: the user a worker started as root runs its agents as (REINS_AGENT_USER, docs/deployment.md).
 RUN ln -s /app/apps/cli/bin/reins.js /usr/local/bin/reins \
- && install -d -o node -g node /var/lib/reins
+ && install -d -o node -g node /var/lib/reins \
+ && useradd --system --user-group --no-create-home --shell /usr/sbin/nologin reins-agent
 ENV NODE_ENV=production \
     REINS_DATA_DIR=/var/lib/reins \
     REINS_CLAUDE_BIN=/usr/local/bin/claude
-# Not root: Claude Code refuses --dangerously-skip-permissions as root unless told it is in a sandbox.
+# Not root: the scheduler, the board and the CLI need no privilege. The worker service runs as root
+# (docker-compose.yml), only so it can start each agent as reins-agent, which holds nothing of the fleet.
 USER node
 EXPOSE 8700
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/apps/cli/bin/reins.js"]

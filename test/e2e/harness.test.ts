@@ -5,8 +5,8 @@ import { byConversation, scripted, type Handler, type RecordedRequest } from '..
 import { useClaudeFixture } from '../helpers/claude-fixture.js';
 import { withFleet, writeHarness, type Fleet } from '../helpers/fleet.js';
 import { tempDir } from '../helpers/test-root.js';
-import { CHAOS_ENV, storeOf, waitFor, waitForRunEnd } from '../helpers/chaos.js';
-import { openGate, toolWaitsOn, waitForGateSh } from '../helpers/gate.js';
+import { CHAOS_ENV, storeOf, waitForRunEnd } from '../helpers/chaos.js';
+import { holdToolCall, waitForGateSh } from '../helpers/gate.js';
 
 const fixture = useClaudeFixture();
 
@@ -158,12 +158,8 @@ describe('the harness, with the real CLI', () => {
     });
     await claudeFleet(async (fleet) => {
       const waited = fleet.reins(['submit', file, '--wait', '--json']);
-      // The step lasts until it has outlived the idle timeout twice over (the duration is the point), then the gate opens.
-      await waitFor(() => toolWaitsOn(gate), 'the slow step to run');
-      const stepStartedAt = Date.now();
-      await waitFor(() => Date.now() > stepStartedAt + 2 * idleTimeoutMs, 'twice the idle timeout inside the slow step');
-      expect(toolWaitsOn(gate)).toBe(true);
-      openGate(gate);
+      // The step lasts until it has outlived the idle timeout twice over, then the gate opens.
+      await holdToolCall(gate, 2 * idleTimeoutMs);
       const result = await waited;
       expect(result.exitCode, result.stderr + result.stdout).toBe(0);
       const view = JSON.parse(result.stdout) as { runId: string; members: { attempts: number }[] };

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { waitFor } from './chaos.js';
 
 /**
  * Agents that end when the test says so. A gate is a file the test creates once it has seen what it
@@ -65,6 +66,18 @@ export function toolWaitsOn(gate: string): boolean {
     }
   }
   return false;
+}
+
+/**
+ * Holds a Bash tool call that waits on `gate` for `ms` from when the test first sees it waiting (the duration
+ * is the point: it outlasts an idle timeout), then opens the gate. Throws if the call ended before.
+ */
+export async function holdToolCall(gate: string, ms: number): Promise<void> {
+  await waitFor(() => toolWaitsOn(gate), 'the slow step to run');
+  const startedAt = Date.now();
+  await waitFor(() => Date.now() > startedAt + ms, `${ms} ms inside the slow step`);
+  if (!toolWaitsOn(gate)) throw new Error(`the tool call waiting on ${gate} ended before the test opened its gate`);
+  openGate(gate);
 }
 
 export interface AgentInterval {

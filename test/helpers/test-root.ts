@@ -24,6 +24,10 @@ export function tempDir(label: string): string {
  */
 export function scratchEnv(home = tempDir('home')): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: home, REINS_TEST_ROOT: testRoot() };
+  // A worker started as root runs its agents as reins-agent unless told otherwise; most stories run them as
+  // the test's own user on purpose (their fixtures live in the test's folders). test/integration/agent-user.test.ts
+  // runs them as reins-agent.
+  if (process.getuid?.() === 0) env.REINS_AGENT_USER = 'root';
   for (const name of ['LANG', 'TZ'] as const) {
     const value = process.env[name];
     if (value !== undefined) env[name] = value;

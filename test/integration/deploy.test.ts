@@ -73,6 +73,7 @@ interface Service {
   depends_on?: Record<string, { condition: string }> | string[];
   stop_grace_period?: string;
   profiles?: string[];
+  user?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -402,6 +403,14 @@ describe('docker-compose.yml', () => {
     expect(goDurationMs(worker.stop_grace_period!)).toBeGreaterThan(config.drainTimeoutMs + workerHandBackMs());
   });
 
+  it('runs the worker alone as root, so that it starts its agents as reins-agent', () => {
+    const asRoot = Object.entries(compose.services)
+      .filter(([, s]) => s.user === 'root')
+      .map(([name]) => name);
+    expect(asRoot).toEqual(['worker']);
+    expect((compose.services.worker!.environment as Record<string, unknown>).REINS_AGENT_USER).toBe('reins-agent');
+  });
+
   it('waits for a healthy redis wherever a service asks for one', () => {
     for (const [name, service] of Object.entries(compose.services)) {
       for (const [dependency, { condition }] of Object.entries(Array.isArray(service.depends_on) ? {} : (service.depends_on ?? {}))) {
@@ -484,6 +493,8 @@ describe('Dockerfile', () => {
     expect(user).toBeDefined();
     expect(user).not.toMatch(/^(root|0)(:|$)/);
     expect(imageEnv.REINS_DATA_DIR).toBe('/var/lib/reins');
+    // The worker service alone runs as root, to start its agents as the image's reins-agent.
+    expect(runtimeStage.instructions.some((i) => i.keyword === 'RUN' && i.args.includes('useradd --system --user-group --no-create-home --shell /usr/sbin/nologin reins-agent'))).toBe(true);
   });
 
   it('copies only what exists, and .dockerignore keeps it while leaving out installs, builds and secrets', () => {
@@ -515,7 +526,11 @@ describe('systemd units', () => {
   it('have their sections, a dedicated user, the shared environment file and restart on failure', () => {
     for (const [name, unit] of Object.entries(units)) {
       for (const section of ['Unit', 'Service', 'Install']) expect(unit.has(section), `${name} [${section}]`).toBe(true);
-      expect(unitValue(unit, 'Service', 'User'), name).toBe('reins');
+      // The worker is root only to start its agents as reins-agent, which holds nothing of the fleet.
+      if (name === 'reins-worker@.service') {
+        expect(unitValue(unit, 'Service', 'User'), name).toBe('root');
+        expect(unit.get('Service')?.get('Environment'), name).toContain('REINS_AGENT_USER=reins-agent');
+      } else expect(unitValue(unit, 'Service', 'User'), name).toBe('reins');
       expect(unit.get('Service')?.get('EnvironmentFile'), name).toContain('/etc/reins/reins.env');
       expect(unitValue(unit, 'Service', 'Restart'), name).toBe('on-failure');
       expect(unitValue(unit, 'Install', 'WantedBy'), name).toBe('multi-user.target');

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { checkpointCommit, checkpointRef, restoreCommit } from '../../apps/worker/src/git/checkpoint.js';
@@ -31,13 +31,11 @@ async function makeTemplate(dir: string): Promise<void> {
   git(dir, 'commit', '-q', '-m', 'second');
 }
 
-/** A fresh copy of the template repository, and an empty scratch folder for the private index. */
-async function repo(): Promise<{ ws: string; scratch: string }> {
+/** A fresh copy of the template repository. */
+async function repo(): Promise<{ ws: string }> {
   const ws = path.join(root, `repo-${++n}`);
-  const scratch = path.join(root, `scratch-${n}`);
   await cp(template, ws, { recursive: true });
-  await mkdir(scratch, { recursive: true });
-  return { ws, scratch };
+  return { ws };
 }
 
 /** Everything the agent would see of its repository: HEAD, branch, index and status. */
@@ -86,31 +84,31 @@ describe('checkpointRef', () => {
 
 describe('checkpointCommit', () => {
   it('returns HEAD itself when nothing changed, and points the ref at it', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     const before = agentView(ws);
     const ref = checkpointRef('r-1', 'a');
-    const commit = await checkpointCommit(ws, scratch, ref, 'checkpoint');
+    const commit = await checkpointCommit(ws, ref, 'checkpoint');
     expect(commit).toBe(before.head);
     expect(git(ws, 'rev-parse', ref)).toBe(before.head);
     expect(agentView(ws)).toEqual(before);
   });
 
   it('returns HEAD when only ignored files and .claude/skills changed', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     const head = git(ws, 'rev-parse', 'HEAD');
     await writeFile(path.join(ws, 'x.log'), 'ignored\n');
     await mkdir(path.join(ws, '.claude', 'skills', 's'), { recursive: true });
     await writeFile(path.join(ws, '.claude', 'skills', 's', 'SKILL.md'), '# s\n');
-    expect(await checkpointCommit(ws, scratch, checkpointRef('r-1', 'a'), 'checkpoint')).toBe(head);
+    expect(await checkpointCommit(ws, checkpointRef('r-1', 'a'), 'checkpoint')).toBe(head);
   });
 
   it('commits modified, new and deleted files on top of HEAD, without touching HEAD, branch, index or files', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     await dirty(ws);
     const before = agentView(ws);
     const ref = checkpointRef('r-2', 'writer');
 
-    const commit = await checkpointCommit(ws, scratch, ref, 'reins checkpoint: r-2/writer, attempt 1');
+    const commit = await checkpointCommit(ws, ref, 'reins checkpoint: r-2/writer, attempt 1');
 
     expect(commit).toMatch(/^[0-9a-f]{40}$/);
     expect(commit).not.toBe(before.head);
@@ -128,12 +126,10 @@ describe('checkpointCommit', () => {
     expect(agentView(ws)).toEqual(before);
     expect(await readFile(path.join(ws, 'a.txt'), 'utf8')).toBe('a2 changed\n');
     expect(existsSync(path.join(ws, 'gone.txt'))).toBe(false);
-    // The private index is cleaned up.
-    expect(await readdir(scratch)).toEqual([]);
   });
 
   it("leaves the agent's staged and unstaged changes exactly as they were", async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     await writeFile(path.join(ws, 'staged.txt'), 'staged version\n');
     git(ws, 'add', 'staged.txt');
     await writeFile(path.join(ws, 'staged.txt'), 'worktree version\n');
@@ -142,7 +138,7 @@ describe('checkpointCommit', () => {
     const before = agentView(ws);
     const stagedBlob = git(ws, 'rev-parse', ':staged.txt');
 
-    const commit = await checkpointCommit(ws, scratch, checkpointRef('r-3', 'a'), 'checkpoint');
+    const commit = await checkpointCommit(ws, checkpointRef('r-3', 'a'), 'checkpoint');
 
     expect(agentView(ws)).toEqual(before);
     expect(git(ws, 'rev-parse', ':staged.txt')).toBe(stagedBlob);
@@ -152,25 +148,25 @@ describe('checkpointCommit', () => {
   });
 
   it('excludes .claude/skills but not other folders whose names start the same', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     await mkdir(path.join(ws, '.claude', 'skills', 'x'), { recursive: true });
     await writeFile(path.join(ws, '.claude', 'skills', 'x', 'SKILL.md'), '# x\n');
     await mkdir(path.join(ws, '.claude', 'skills-mine'), { recursive: true });
     await writeFile(path.join(ws, '.claude', 'skills-mine', 'a.md'), 'mine\n');
-    const commit = await checkpointCommit(ws, scratch, checkpointRef('r-4', 'a'), 'checkpoint');
+    const commit = await checkpointCommit(ws, checkpointRef('r-4', 'a'), 'checkpoint');
     const files = treeFiles(ws, commit);
     expect(files).toContain('.claude/skills-mine/a.md');
     expect(files.filter((f) => f.startsWith('.claude/skills/'))).toEqual([]);
   });
 
   it('builds each checkpoint on HEAD and moves the ref to the newest', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     const head = git(ws, 'rev-parse', 'HEAD');
     const ref = checkpointRef('r-5', 'a');
     await writeFile(path.join(ws, 'new.txt'), 'one\n');
-    const first = await checkpointCommit(ws, scratch, ref, 'checkpoint 1');
+    const first = await checkpointCommit(ws, ref, 'checkpoint 1');
     await writeFile(path.join(ws, 'new.txt'), 'two\n');
-    const second = await checkpointCommit(ws, scratch, ref, 'checkpoint 2');
+    const second = await checkpointCommit(ws, ref, 'checkpoint 2');
     expect(second).not.toBe(first);
     expect(git(ws, 'rev-parse', `${second}^`)).toBe(head);
     expect(git(ws, 'rev-parse', ref)).toBe(second);
@@ -179,7 +175,7 @@ describe('checkpointCommit', () => {
   });
 
   it("works in a linked worktree on the member's branch, leaving the main checkout alone", async () => {
-    const { ws: main, scratch } = await repo();
+    const { ws: main } = await repo();
     const wt = path.join(root, `wt-${++n}`);
     git(main, 'worktree', 'add', '-q', '-b', 'reins/r-6/a', wt, 'HEAD');
     const mainBefore = agentView(main);
@@ -189,7 +185,7 @@ describe('checkpointCommit', () => {
     const wtStatus = git(wt, 'status', '--porcelain=v1', '-uall');
 
     const ref = checkpointRef('r-6', 'a');
-    const commit = await checkpointCommit(wt, scratch, ref, 'checkpoint');
+    const commit = await checkpointCommit(wt, ref, 'checkpoint');
 
     expect(git(main, 'rev-parse', `${commit}^`)).toBe(wtHead);
     expect(show(main, commit, 'a.txt')).toBe('from the worktree');
@@ -205,9 +201,9 @@ describe('checkpointCommit', () => {
 
 describe('restoreCommit', () => {
   it('puts the worktree back at a checkpoint: files back, later untracked files gone, skills and ignored files kept', async () => {
-    const { ws, scratch } = await repo();
+    const { ws } = await repo();
     await dirty(ws);
-    const commit = await checkpointCommit(ws, scratch, checkpointRef('r-7', 'a'), 'checkpoint');
+    const commit = await checkpointCommit(ws, checkpointRef('r-7', 'a'), 'checkpoint');
 
     // Later work that the checkpoint does not know.
     await writeFile(path.join(ws, 'a.txt'), 'a3 after the checkpoint\n');
@@ -267,11 +263,11 @@ describe('restoreCommit', () => {
   });
 
   it('restores a checkpoint taken in another worktree of the same repository', async () => {
-    const { ws: main, scratch } = await repo();
+    const { ws: main } = await repo();
     const wt1 = path.join(root, `wt-${++n}`);
     git(main, 'worktree', 'add', '-q', '-b', 'reins/r-8/a', wt1, 'HEAD');
     await writeFile(path.join(wt1, 'work.txt'), 'done in attempt 1\n');
-    const commit = await checkpointCommit(wt1, scratch, checkpointRef('r-8', 'a'), 'checkpoint');
+    const commit = await checkpointCommit(wt1, checkpointRef('r-8', 'a'), 'checkpoint');
     await rm(wt1, { recursive: true, force: true });
     git(main, 'worktree', 'prune');
 

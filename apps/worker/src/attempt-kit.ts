@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
+import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Accounts, Budgets, FleetLimits, RunFiles, RunSecrets, appBin, type Keys, type Logger, type ReinsConfig, type RedisConnection, type RunStore } from '@reins/shared';
 import { CREDENTIAL_VARS, loadAccounts, type HeldAccount } from './accounts.js';
+import type { AgentUser } from './agent-user.js';
 import type { AgentSockets } from './attempt/agent-socket.js';
 import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
 import { Heartbeats } from './heartbeat.js';
@@ -14,7 +16,7 @@ import { installBin } from './tmux/launcher.js';
  * wrapper adds to its start-up (the idle watchdog waits for its first ping); from sources (a worker run
  * in a test process), the one the package declares as its reins-hook bin.
  */
-function hookEntry(): string {
+export function hookEntry(): string {
   const beside = fileURLToPath(new URL('./hook.js', import.meta.url));
   return existsSync(beside) ? beside : appBin('worker', 'reins-hook');
 }
@@ -34,7 +36,8 @@ export interface KitParts {
   running: Map<string, RunningAgent>;
   workerEnv: NodeJS.ProcessEnv;
   /** The accounts main.ts loaded; by default loaded here. */
-  accounts: HeldAccount[] | undefined;
+  accounts?: HeldAccount[] | undefined;
+  agentUser?: AgentUser | undefined;
   redisAnswered: (at: number) => void;
   diskFull: () => void;
 }
@@ -52,6 +55,8 @@ export async function attemptKit(parts: KitParts): Promise<{ deps: AttemptDeps; 
   const accounts = new Accounts(fast, keys, config.heartbeatTtlMs);
   await accounts.announce(announced);
   const bin = await installBin(path.join(config.dataDir, 'bin'), { reinsCli: appBin('cli', 'reins'), hookScript: hookEntry() });
+  // The agents' user runs `reins` and the hook from here.
+  await chmod(path.join(config.dataDir, 'bin'), 0o755);
   const deps: AttemptDeps = {
     config,
     logger: parts.logger,
@@ -72,6 +77,7 @@ export async function attemptKit(parts: KitParts): Promise<{ deps: AttemptDeps; 
     running: parts.running,
     redisAnswered: parts.redisAnswered,
     diskFull: parts.diskFull,
+    agentUser: parts.agentUser,
   };
   return { deps, announced: announced.map((a) => a.name) };
 }

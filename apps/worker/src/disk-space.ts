@@ -39,6 +39,16 @@ export function isDiskFull(error: unknown): boolean {
   return false;
 }
 
+/**
+ * How a worker's state moves with its disk: a running worker under the floor degrades (it takes no jobs),
+ * a degraded one with room again runs; every other state (draining, closing) stays as it is. Pure.
+ */
+export function diskMove(state: string, lowReason: string | undefined): 'degrade' | 'recover' | 'stay' {
+  if (lowReason !== undefined && state === 'running') return 'degrade';
+  if (lowReason === undefined && state === 'degraded') return 'recover';
+  return 'stay';
+}
+
 /** The worker's data dir, measured at most once per `minIntervalMs` (statfs is cheap; a 100 ms tick need not ask ten times a second). */
 export class DiskWatch {
   private measuredAt = Number.NEGATIVE_INFINITY;

@@ -1,5 +1,7 @@
-import { assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, isConfigError, loadConfig, type ReinsConfig } from '@reins/shared';
+import { appBin, assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, isConfigError, loadConfig, type ReinsConfig } from '@reins/shared';
 import { loadAccounts, type HeldAccount } from './accounts.js';
+import { assertReachable, resolveAgentUser, type AgentUser } from './agent-user.js';
+import { hookEntry } from './attempt-kit.js';
 import { assertSocketsFit } from './attempt/agent-socket.js';
 import { isWorkerIdTakenError, type WorkerIdTakenError } from './registration.js';
 import { AgentWorker } from './worker.js';
@@ -9,11 +11,18 @@ const EXIT_ID_TAKEN = 2;
 
 let config: ReinsConfig;
 let accounts: HeldAccount[];
+let agentUser: AgentUser | undefined;
 try {
   config = loadConfig();
   assertWorkableTimings(config);
   assertSocketsFit(config.dataDir);
   accounts = await loadAccounts(config.accountsFile, process.env);
+  agentUser = await resolveAgentUser(config.agentUser);
+  await assertReachable(agentUser, config.dataDir, [
+    { file: process.execPath, need: 'run' },
+    { file: appBin('cli', 'reins'), need: 'read' },
+    { file: hookEntry(), need: 'read' },
+  ]);
 } catch (error) {
   if (!isConfigError(error)) throw error;
   // Exit 2, as for any invalid input: nothing was started (and no secret is in the message).
@@ -34,6 +43,7 @@ const worker = new AgentWorker({
   workerId: config.workerId ?? defaultWorkerId(),
   concurrency: config.workerConcurrency,
   accounts,
+  agentUser,
   // The worker has stopped its agents; it closes (handing their jobs back), then the process ends.
   onIdLost: () => void worker.close().finally(() => process.exit(EXIT_ID_TAKEN)),
 });

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import { QUEUES, RunStore, closeSteps, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import type { HeldAccount } from './accounts.js';
+import { closeDataDir, whoRuns, type AgentUser } from './agent-user.js';
 import { attemptKit } from './attempt-kit.js';
 import { adoptLeftovers } from './attempt/adoption.js';
 import { handBackToWait } from './attempt/admission.js';
@@ -18,7 +19,7 @@ import { runAgentJob } from './attempt/run.js';
 import type { StopReason } from './attempt/watch.js';
 import { mergeBackJob } from './git/merge-back.js';
 import { sweepWorktrees } from './git/worktree-sweep.js';
-import { DiskWatch } from './disk-space.js';
+import { diskMove, DiskWatch } from './disk-space.js';
 import { TmuxDriver } from './tmux/driver.js';
 import { isCrashedPredecessor, WorkerIdClaim, WorkerIdTakenError, workerRegistration, type IdClaim } from './registration.js';
 
@@ -45,6 +46,8 @@ export interface AgentWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** The Claude accounts it holds (main.ts loads them, refusing a bad file); by default loaded at start. */
   accounts?: HeldAccount[];
+  /** Who its agents run as (main.ts resolves REINS_AGENT_USER, refusing one it cannot use); undefined: the worker's own user. */
+  agentUser?: AgentUser | undefined;
   /**
    * Called once when another worker took this worker's id while its registration had expired (a Redis
    * outage longer than the TTL): the worker has stopped its agents and is closing. By default it just closes;
@@ -107,7 +110,15 @@ export class AgentWorker {
     this.fast = this.connect('fast');
     this.subscriber = this.connect('subscriber');
     this.store = new RunStore(this.main, keys);
-    this.sockets = new AgentSockets({ redis: this.fast, keys, store: this.store, logger, heartbeatTtlMs: config.heartbeatTtlMs, onHook: (jobId, event) => noteToolHook(this.running, jobId, event) });
+    this.sockets = new AgentSockets({
+      redis: this.fast,
+      keys,
+      store: this.store,
+      logger,
+      heartbeatTtlMs: config.heartbeatTtlMs,
+      agentUser: options.agentUser,
+      onHook: (jobId, event) => noteToolHook(this.running, jobId, event),
+    });
     this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
     this.disk = new DiskWatch(config.dataDir, config.minFreeBytes);
     this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
@@ -130,6 +141,7 @@ export class AgentWorker {
     // registration says whether the worker has room.
     try {
       await mkdir(config.dataDir, { recursive: true });
+      if (this.options.agentUser) await closeDataDir(config.dataDir);
       await this.watchDisk(true);
       await this.takeId();
     } catch (error) {
@@ -138,9 +150,7 @@ export class AgentWorker {
     }
     await mkdir(path.dirname(this.tmux.socketPath), { recursive: true });
     const kit = await attemptKit({
-      config,
-      keys,
-      logger,
+      ...this.options,
       worker: { workerId, host: this.host },
       main: this.main,
       fast: this.fast,
@@ -149,7 +159,6 @@ export class AgentWorker {
       tmux: this.tmux,
       running: this.running,
       workerEnv: this.options.env ?? process.env,
-      accounts: this.options.accounts,
       redisAnswered: (at) => (this.lastRedisOkAt = at),
       diskFull: () => void this.watchDisk(true),
     });
@@ -162,9 +171,10 @@ export class AgentWorker {
     this.timers.push(setInterval(() => void this.tick(), config.monitorIntervalMs));
     await this.sockets.sweep(config.dataDir);
     await adoptLeftovers(this.deps, (queue) => this.consumers.get(queue));
-    await this.sweepWorktrees();
+    const sweep = () => sweepWorktrees(config.dataDir, this.store, config.worktreeRetentionMs, logger).catch((error: unknown) => logger.warn({ err: error }, 'worktree clean-up failed'));
+    await sweep();
     // Hourly, or as often as the retention asks, but not more than once a minute.
-    this.timers.push(setInterval(() => void this.sweepWorktrees(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
+    this.timers.push(setInterval(() => void sweep(), Math.min(3_600_000, Math.max(60_000, config.worktreeRetentionMs))));
     const agents = this.consumers.get(QUEUES.agent);
     const mergeBacks = this.consumers.get(QUEUES.integrate);
     this.consuming = true;
@@ -219,6 +229,7 @@ export class AgentWorker {
       ...(this.diskFreeBytes !== undefined ? { diskFreeBytes: this.diskFreeBytes } : {}),
       labels: config.workerLabels,
       accounts: this.heldAccounts,
+      ...whoRuns(this.options.agentUser),
     });
   }
 
@@ -243,19 +254,15 @@ export class AgentWorker {
     }
     this.diskFreeBytes = found.space.freeBytes;
     const figures = { freeBytes: found.space.freeBytes, minFreeBytes: config.minFreeBytes, dataDir: config.dataDir };
-    if (found.lowReason && (this.state === 'running' || this.state === 'degraded')) {
-      const wasRunning = this.state === 'running';
-      this.state = 'degraded';
-      this.degradedReason = found.lowReason;
-      if (!wasRunning) return;
-      logger.warn(figures, `degraded: ${found.lowReason}; taking no jobs until there is room again`);
-      await this.takeJobs(false);
-    } else if (!found.lowReason && this.state === 'degraded') {
-      this.state = 'running';
-      this.degradedReason = undefined;
-      logger.info(figures, 'there is room in the data dir again: taking jobs');
-      await this.takeJobs(true);
-    }
+    // A degraded worker keeps the newest reason; one that degrades or recovers says so and pauses or resumes its consumers.
+    if (this.state === 'degraded') this.degradedReason = found.lowReason;
+    const move = diskMove(this.state, found.lowReason);
+    if (move === 'stay') return;
+    this.state = move === 'degrade' ? 'degraded' : 'running';
+    this.degradedReason = found.lowReason;
+    if (move === 'degrade') logger.warn(figures, `degraded: ${found.lowReason}; taking no jobs until there is room again`);
+    else logger.info(figures, 'there is room in the data dir again: taking jobs');
+    await this.takeJobs(move === 'recover');
   }
 
   /** Pauses every consumer (a degraded worker), or resumes them and the pools (running again). Before start-up has them running, start() does it. */
@@ -269,11 +276,6 @@ export class AgentWorker {
   private async consumePools(): Promise<void> {
     if (this.state !== 'running' || !this.consuming) return;
     this.consumers.runPools(this.pools);
-  }
-
-  private async sweepWorktrees(): Promise<void> {
-    const { config, logger } = this.options;
-    await sweepWorktrees(config.dataDir, this.store, config.worktreeRetentionMs, logger).catch((error: unknown) => logger.warn({ err: error }, 'worktree clean-up failed'));
   }
 
   /** Every tick: the worker's registration, and self-fencing when Redis has been out of reach too long. */

@@ -1,10 +1,12 @@
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { unpackFolder, type RunFiles } from '@reins/shared';
+import { handOver, placeIn, type AgentUser } from './agent-user.js';
 import { gitTopLevel } from './git/git.js';
 import { openMirror, type Mirror } from './git/mirror.js';
-import { repoWorktree } from './git/repo-worktree.js';
+import { repoClone } from './git/repo-clone.js';
 import { memberBranch, memberWorktree } from './git/worktree.js';
+import { ClassifiedFailure } from './attempt/retry-error.js';
 
 export interface Workspace {
   path: string;
@@ -29,27 +31,37 @@ export interface WorkspaceRequest {
   repo?: { url: string } | undefined;
   /** With a repo: the member's dependencies, in dependency order, whose branches it starts from. */
   dependsOn?: readonly string[];
+  /** Who the agent runs as, when not the worker's own user: it owns the workspace (agent-user.ts). */
+  as?: AgentUser | undefined;
 }
 
 /**
- * Each member gets its own place to work: a git worktree on `reins/<run>/<member>` when the harness names
- * a repo (from this host's mirror of it) or its workdir is a repository, the workdir itself when it is a
+ * Each member gets its own place to work on `reins/<run>/<member>`: a clone of this host's mirror when the
+ * harness names a repo, a git worktree when its workdir is a repository, the workdir itself when it is a
  * plain folder, and a fresh folder under the data dir otherwise. A later attempt on the same host finds
- * and reuses what an earlier one made.
+ * and reuses what an earlier one made. Agents that run as a user of their own work only in what reins
+ * made for them: a harness workdir (the submitter's own folder) is refused for them.
  */
 export async function prepareWorkspace(request: WorkspaceRequest): Promise<Workspace> {
-  const { dataDir, runId, member, workdir, shared = false, baseCommit, repo } = request;
+  const { dataDir, runId, member, workdir, shared = false, baseCommit, repo, as } = request;
   if (repo !== undefined && baseCommit !== undefined) {
     const mirror = await openMirror(dataDir, repo.url);
-    // The planner only reads the repository: its worktree is at the base, and nothing of it is pushed.
+    // The planner only reads the repository: its clone is at the base, and nothing of it is pushed.
     const dir = path.join(dataDir, 'worktrees', runId, member);
-    const { branch } = await repoWorktree({ mirror, dir, runId, member, baseCommit, dependsOn: shared ? [] : (request.dependsOn ?? []) });
+    const { branch } = await repoClone({ mirror, dataDir, dir, runId, member, baseCommit, dependsOn: shared ? [] : (request.dependsOn ?? []), as });
     return { path: dir, kind: 'git-worktree', branch, mirror };
   }
   if (workdir === undefined) {
     const dir = path.join(dataDir, 'workspaces', runId, member);
     await mkdir(dir, { recursive: true });
+    await handOver(as, dataDir, dir);
     return { path: dir, kind: 'scratch' };
+  }
+  if (as !== undefined) {
+    throw new ClassifiedFailure(
+      'permission_denied',
+      `the harness names a workdir (${workdir}), and this worker starts agents as the user ${as.name} (REINS_AGENT_USER), who may not work in another user's folder; give the harness a repo (repo: {url}) instead, or run this worker with REINS_AGENT_USER set to the workdir's owner or to root`,
+    );
   }
   const top = shared ? undefined : await gitTopLevel(workdir);
   if (top === undefined) return { path: workdir, kind: 'workdir' };
@@ -62,21 +74,6 @@ export async function prepareWorkspace(request: WorkspaceRequest): Promise<Works
 
 /** What reins puts in a workspace, relative to it: never part of the member's own work. */
 export const REINS_OWN_PATHS = ['.claude/skills', 'inputs'] as const;
-
-/**
- * `<workspace>/<parts…>`, with every folder on the way a real folder: a link or file an agent left where
- * reins unpacks (an `inputs` link to elsewhere, say) is removed, so nothing is written through it.
- */
-async function placeIn(workspace: string, parts: readonly string[]): Promise<string> {
-  let dir = workspace;
-  for (const part of parts.slice(0, -1)) {
-    dir = path.join(dir, part);
-    const info = await lstat(dir).catch(() => undefined);
-    if (info && !info.isDirectory()) await rm(dir, { force: true });
-    if (!info?.isDirectory()) await mkdir(dir);
-  }
-  return path.join(dir, parts.at(-1)!);
-}
 
 /** Unpacks each skill the run stored in Redis to <workspace>/.claude/skills/<name>, where Claude Code discovers it. */
 export async function injectSkills(files: RunFiles, runId: string, workspace: string, names: readonly string[]): Promise<void> {

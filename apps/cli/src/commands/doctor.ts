@@ -16,6 +16,7 @@ import {
   terminalJson,
   type Keys,
   type RedisConnection,
+  type WorkerRegistration,
 } from '@reins/shared';
 import { flagOverrides, parseCommandArgs } from '../args.js';
 import { CliContext } from '../context.js';
@@ -40,7 +41,9 @@ Checks Redis, tmux, git, the claude binary and its version, the API key or base 
 (writable, with more free space than REINS_MIN_FREE_BYTES, else a worker there takes no jobs), and says how
 to fix what is missing. Exit 1 if anything essential is missing. With Redis reachable, a line per Claude
 account the fleet knows: its last known state (ok, paused until a reset, broken: the refusal's message) and
-the live workers that hold it; a broken account, or a live worker that holds none, is a warning.`;
+the live workers that hold it; a broken account, or a live worker that holds none, is a warning. A line per
+live worker says who its agents run as (REINS_AGENT_USER): a worker whose agents run as its own user is a
+warning, since they can read its environment; so is a root host here without the user reins-agent.`;
 
 export async function doctor(argv: string[]): Promise<ExitCode> {
   const { values } = parseCommandArgs('doctor', argv, { json: { type: 'boolean' } }, { min: 0, max: 0, names: 'no arguments' });
@@ -68,6 +71,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
       ...(evicts ? { fix: 'set maxmemory-policy noeviction: an evicted key is a lost job' } : {}),
     });
     accountLines = await accountChecks(redis, ctx.keys, config.heartbeatTtlMs).catch((error: unknown) => [{ name: 'account', ok: true, warn: true, detail: `cannot read the accounts: ${(error as Error).message}` }]);
+    accountLines.push(...agentUserChecks(await new FleetReader(redis, ctx.keys).liveWorkers()));
   } catch (error) {
     checks.push({ name: 'redis', ok: false, detail: (error as Error).message, fix: 'run `npx reins up`, or set REINS_REDIS_URL' });
   } finally {
@@ -107,6 +111,8 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     ...(hasKey || baseUrl ? {} : { fix: "export ANTHROPIC_API_KEY=… in the workers' environment (or ANTHROPIC_BASE_URL for a gateway)" }),
   });
   checks.push(...accountLines);
+  const localAgentUser = await hostAgentUserCheck(config.agentUser);
+  if (localAgentUser) checks.push(localAgentUser);
 
   try {
     await mkdir(config.dataDir, { recursive: true });
@@ -147,6 +153,38 @@ const utc = (epochMs: number) => `${new Date(epochMs).toISOString().replace('T',
  * members to other accounts, but every Claude agent that may use only that one fails. A pause is the fleet
  * working as meant (it ends by itself at the reset), so it is ok.
  */
+/** Who each live worker's agents run as: the worker's own user means an agent can read the worker (its environment, its data dir). */
+function agentUserChecks(live: readonly WorkerRegistration[]): Check[] {
+  return live.flatMap((w): Check[] => {
+    if (w.agentUser === undefined) return []; // a worker from before REINS_AGENT_USER
+    if (w.agentUser !== w.user) return [{ name: 'agent user', ok: true, detail: `worker ${w.workerId} runs as ${w.user}, its agents as ${w.agentUser}` }];
+    return [
+      {
+        name: 'agent user',
+        ok: true,
+        warn: true,
+        detail: `worker ${w.workerId} runs its agents as its own user (${w.user}): an agent can read the worker's environment (the Redis password, API keys) and its data dir`,
+        fix: 'run the worker as root with a user reins-agent (useradd --system --user-group reins-agent), or set REINS_AGENT_USER to an unprivileged user',
+      },
+    ];
+  });
+}
+
+/** A worker started here as root runs its agents as REINS_AGENT_USER, by default reins-agent, and refuses to start without that user. */
+async function hostAgentUserCheck(requested: string | undefined): Promise<Check | undefined> {
+  if (process.getuid?.() !== 0 || requested === 'root') return undefined;
+  const name = requested ?? 'reins-agent';
+  const found = await execa('getent', ['passwd', name], { reject: false });
+  if (found.exitCode === 0) return { name: 'agent user', ok: true, detail: `a worker started here as root runs its agents as ${name}` };
+  return {
+    name: 'agent user',
+    ok: true,
+    warn: true,
+    detail: `this host has no user ${name}: a worker started here as root would refuse to start (REINS_AGENT_USER)`,
+    fix: `useradd --system --user-group --no-create-home --shell /usr/sbin/nologin ${name}, or set REINS_AGENT_USER=root to run agents as root on purpose`,
+  };
+}
+
 async function accountChecks(redis: RedisConnection, keys: Keys, leaseMs: number, now = Date.now()): Promise<Check[]> {
   const live = await new FleetReader(redis, keys).liveWorkers();
   const overview = await accountOverview(new Accounts(redis, keys, leaseMs), live, now);

@@ -1,7 +1,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import type { AgentUser } from '../agent-user.js';
 import {
   AGENT_REQUEST_MAX_BYTES,
   AgentEnvelopeSchema,
@@ -70,6 +71,8 @@ export interface AgentSocketDeps {
   store: RunStore;
   logger: Logger;
   heartbeatTtlMs: number;
+  /** The agents' own user (agent-user.ts): each socket is theirs, its folder passable, never listable. */
+  agentUser?: AgentUser | undefined;
   /** Told of each tool hook: the monitor counts a tool between PreToolUse and PostToolUse as work, not a hang. */
   onHook: (jobId: string, event: string | undefined) => void;
 }
@@ -93,7 +96,8 @@ export class AgentSockets {
     const held = this.servers.get(attempt.jobId);
     if (held?.attempt.epoch === attempt.epoch) return;
     if (held) await this.close(attempt.jobId);
-    await mkdir(path.dirname(attempt.channel.path), { recursive: true, mode: 0o711 });
+    await mkdir(path.dirname(attempt.channel.path), { recursive: true });
+    await chmod(path.dirname(attempt.channel.path), 0o711);
     await rm(attempt.channel.path, { force: true });
     // Half-open: the agent ends its side once it has asked, and still reads the answer.
     const server = net.createServer({ allowHalfOpen: true }, (socket) => this.serve(socket, attempt));
@@ -102,6 +106,7 @@ export class AgentSockets {
       server.listen(attempt.channel.path, () => resolve());
     });
     await chmod(attempt.channel.path, 0o600);
+    if (this.deps.agentUser) await chown(attempt.channel.path, this.deps.agentUser.uid, this.deps.agentUser.gid);
     this.servers.set(attempt.jobId, { server, attempt });
   }
 

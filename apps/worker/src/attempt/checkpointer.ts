@@ -1,6 +1,7 @@
 import type { Cursor, RunStore } from '@reins/shared';
 import { checkpointCommit, checkpointRef } from '../git/checkpoint.js';
-import { pushRef } from '../git/push.js';
+import type { AgentUser } from '../agent-user.js';
+import { importRef, pushRef } from '../git/push.js';
 import { findTranscript, packTranscript } from '../claude/transcript.js';
 import type { Workspace } from '../workspace.js';
 
@@ -14,6 +15,9 @@ export interface CheckpointTarget {
   workspace: Workspace;
   /** The claude session, when the agent is claude. */
   sessionId?: string | undefined;
+  /** Who runs git in the workspace (agent-user.ts), and the run's base (what the mirror surely has). */
+  as?: AgentUser | undefined;
+  base?: string | undefined;
 }
 
 /**
@@ -50,7 +54,7 @@ export class Checkpointer {
       }
     }
     if (t.workspace.kind === 'git-worktree') {
-      const commit = await checkpointCommit(t.workspace.path, t.attemptDir, checkpointRef(t.runId, t.member), `reins checkpoint: ${t.runId}/${t.member}, attempt ${t.attempt}`);
+      const commit = await checkpointCommit(t.workspace.path, checkpointRef(t.runId, t.member), `reins checkpoint: ${t.runId}/${t.member}, attempt ${t.attempt}`, t.as);
       // With a repo, the commit travels through the remote, pushed before the cursor names it, so a host
       // that resumes the member can fetch it. One not pushed is left for the next checkpoint.
       if (commit !== this.lastCommit && (await this.travelled(commit))) {
@@ -67,7 +71,10 @@ export class Checkpointer {
   private async travelled(commit: string): Promise<boolean> {
     const { mirror, path: workspace } = this.target.workspace;
     if (!mirror) return true;
-    const pushed = await pushRef(mirror, workspace, commit, checkpointRef(this.target.runId, this.target.member)).catch((error: unknown) => ({ ok: false as const, refused: (error as Error).message }));
+    const ref = checkpointRef(this.target.runId, this.target.member);
+    const pushed = await importRef(mirror, workspace, this.target.as, ref, commit, this.target.base)
+      .then(() => pushRef(mirror, commit, ref))
+      .catch((error: unknown) => ({ ok: false as const, refused: (error as Error).message }));
     if (!pushed.ok) this.pushFailure = pushed.refused;
     return pushed.ok;
   }

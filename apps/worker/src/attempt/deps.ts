@@ -15,6 +15,7 @@ import {
   type TokenCaps,
 } from '@reins/shared';
 import type { HeldAccount } from '../accounts.js';
+import type { AgentUser } from '../agent-user.js';
 import type { Heartbeats } from '../heartbeat.js';
 import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
@@ -85,6 +86,8 @@ export interface AttemptDeps {
   redisAnswered: (at: number) => void;
   /** Told when a step found no room in the data dir (ENOSPC): the lifecycle measures the disk at once. */
   diskFull: () => void;
+  /** Who agents run as, and who runs git and checks in their workspaces (agent-user.ts); undefined: the worker's own user. */
+  agentUser: AgentUser | undefined;
 }
 
 export function attemptTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'monitorIntervalMs'>): AttemptTimings {

@@ -6,6 +6,7 @@ import { planJsonSchema, resolveClaudeBin, revealEnv, type AgentJobData, type At
 import { commandInvocation } from '../agent/command.js';
 import type { AgentIdentity } from '../agent/env.js';
 import type { AgentInvocation } from '../agent/invocation.js';
+import { AGENT_UMASK, asAgentArgv, handOver } from '../agent-user.js';
 import { teamSystemPrompt } from '../agent/system-prompt.js';
 import { claudeInvocation } from '../claude/invocation.js';
 import { resumableSession } from '../claude/transcript.js';
@@ -36,7 +37,9 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   const startedAt = deps.now();
   await deps.store.apply(runId, member, { type: 'round_started', tmuxSession: sessionName, ...(sessionId ? { sessionId } : {}) }, { epoch: ctx.epoch });
   const invocation = agentInvocation(deps, { ...data, agent: await agentWithSecrets(deps, data) }, { prompt: start.prompt, home: ctx.home, identity: ctx.identity, cursor: ctx.cursor, session, account: ctx.account });
-  const files = await writeLaunchFiles(attemptDir, invocation.argv, invocation.env);
+  // setsid (the launcher's) starts setpriv, which starts the agent as its user: one process, one pid.
+  const argv = deps.agentUser ? [...asAgentArgv(deps.agentUser), ...invocation.argv] : invocation.argv;
+  const files = await writeLaunchFiles(attemptDir, argv, invocation.env);
   const meta: AttemptMeta = {
     jobId: job.id!,
     queue: job.queueName,
@@ -57,10 +60,12 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
   await writeFile(files.meta, JSON.stringify(meta));
   await deps.sockets.listen({ ...meta, channel: ctx.channel });
   await renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs);
+  // Everything the worker put in the agent's home (a resumed transcript, its tmp folder) is the agent's.
+  await handOver(deps.agentUser, config.dataDir, ctx.home);
   // The index lets a restarted worker find the attempt behind each session it left behind.
   await mkdir(sessionIndexDir(deps), { recursive: true });
   await writeFile(path.join(sessionIndexDir(deps), sessionName), attemptDir);
-  await tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', deps.bin.launcher, attemptDir, String(deps.timings.stopGraceMs)] });
+  await tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', deps.bin.launcher, attemptDir, String(deps.timings.stopGraceMs), ...(deps.agentUser ? [AGENT_UMASK] : [])] });
   const resumed = session?.kind === 'resume';
   deps.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed, attach: tmux.attachCommand(sessionName) }, 'agent started');
   await job.log(`attempt ${ctx.attempt}${round > 1 ? ` round ${round}` : ''} on ${deps.worker.workerId}${resumed ? ' (resumed session)' : ''}: ${tmux.attachCommand(sessionName)}`);
@@ -114,6 +119,6 @@ function agentInvocation(deps: AttemptDeps, data: AgentJobData, at: InvocationIn
     identity: at.identity,
     workerEnv: deps.workerEnv,
     accountEnv: { ...deps.accounts.held.find((a) => a.name === at.account)?.env },
-    isRoot: process.getuid?.() === 0,
+    isRoot: deps.agentUser === undefined && process.getuid?.() === 0,
   });
 }

@@ -47,7 +47,7 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   deps.running.set(meta.jobId, { meta, stop, files, activity });
   // Served from launch on; an adopted agent's socket is served again by this process.
   if (meta.channel) await deps.sockets.listen({ ...meta, channel: meta.channel });
-  const checkpointer = new Checkpointer(deps.store, { ...meta }, config.transcriptMaxBytes);
+  const checkpointer = new Checkpointer(deps.store, { ...meta, as: deps.agentUser, base: data.baseCommit }, config.transcriptMaxBytes);
   checkpointer.lastAt = meta.startedAt;
   const limits = { timeoutMs: data.limits.timeoutMs, idleTimeoutMs: data.limits.idleTimeoutMs ?? config.idleTimeoutMs };
   const counts = { numTurns: 0, events: 0 };

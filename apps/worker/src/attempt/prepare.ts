@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { dependencyOrder, type AgentJobData, type Cursor } from '@reins/shared';
 import type { AgentIdentity } from '../agent/env.js';
+import { handOver, type AgentUser } from '../agent-user.js';
 import { continuationPrompt } from '../agent/resume.js';
 import { resumableSession } from '../claude/transcript.js';
 import { checkpointRef, restoreCommit } from '../git/checkpoint.js';
@@ -55,6 +57,7 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
     baseCommit: data.baseCommit,
     repo: data.repo,
     dependsOn: dependenciesInOrder(data.team, member),
+    as: deps.agentUser,
   }).then(
     (workspace) => ({ workspace, failure: undefined }),
     (error: unknown) => {
@@ -68,12 +71,13 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   const previous = (await deps.store.readAttempts(runId, member)).at(-1);
   // A checkpoint taken on another host travels through the remote: fetch it when this mirror lacks it.
   if (!failure && cursor?.commit && workspace.mirror) await ensureCommit(workspace.mirror, cursor.commit, checkpointRef(runId, member));
-  const restoredCommit = !failure && cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit) : undefined;
+  const restoredCommit = !failure && cursor?.commit && workspace.kind === 'git-worktree' ? await restoreCommit(workspace.path, cursor.commit, deps.agentUser) : undefined;
   if (!failure) await injectSkills(deps.files, runId, workspace.path, data.skills);
   if (!failure && workspace.kind === 'scratch' && data.mode === 'member') {
     // A scratch member has no repository to read its dependencies' work from: it gets their published folders.
     await fetchInputs(deps.files, runId, workspace.path, dependenciesInOrder(data.team, member));
   }
+  if (!failure) await handOverOwnPaths(deps.agentUser, workspace.path);
   const home = path.join(config.dataDir, 'homes', runId, member);
   await mkdir(path.join(home, 'tmp'), { recursive: true });
   const started = await deps.store.apply(runId, member, {
@@ -104,6 +108,15 @@ export async function prepareAttempt(deps: AttemptDeps, job: Job, token: string,
   const resumed = data.agent.kind === 'claude' ? await resumableSession(home, cursor) : undefined;
   const prompt = cursor || previous ? continuationPrompt({ prompt: data.prompt, attempt, previous, cursor, restoredCommit, resumed: resumed !== undefined }) : data.prompt;
   return { token, attempt, epoch, workspace, home, identity, channel, cursor, first: { prompt, resume: resumed?.sessionId, resumeFile: resumed?.file }, ...(account ? { account } : {}), ...(failure ? { failure } : {}) };
+}
+
+/** What reins wrote into the workspace (skills, inputs) goes to the agent's user with the rest of it. */
+async function handOverOwnPaths(as: AgentUser | undefined, workspace: string): Promise<void> {
+  if (as === undefined) return;
+  for (const own of ['.claude', 'inputs']) {
+    const target = path.join(workspace, own);
+    if (existsSync(target)) await handOver(as, workspace, target);
+  }
 }
 
 /** A member's dependencies, in the team's dependency order (each after what it depends on). */

@@ -1,10 +1,10 @@
 import { formatBytes, measureFolder, packFolder, type AgentJobData } from '@reins/shared';
-import { commitLeftovers, pushRef } from '../git/push.js';
+import { commitLeftovers, importRef, pushRef } from '../git/push.js';
 import { REINS_OWN_PATHS, type Workspace } from '../workspace.js';
 import type { Verdict } from './conclude.js';
 import type { AttemptDeps } from './deps.js';
 
-type PublishDeps = Pick<AttemptDeps, 'worker' | 'config' | 'files' | 'store' | 'now'>;
+type PublishDeps = Pick<AttemptDeps, 'worker' | 'config' | 'files' | 'store' | 'now' | 'agentUser'>;
 
 /**
  * The last step of a member's work, once its checks passed and before `succeeded` is recorded: hand the
@@ -23,8 +23,10 @@ export async function publishWork(deps: PublishDeps, data: AgentJobData, workspa
 }
 
 async function pushBranch(deps: PublishDeps, data: AgentJobData, dir: string, mirror: NonNullable<Workspace['mirror']>, branch: string): Promise<Verdict> {
-  const commit = await commitLeftovers(dir, data.member);
-  const pushed = await pushRef(mirror, dir, commit, `refs/heads/${branch}`);
+  const commit = await commitLeftovers(dir, data.member, deps.agentUser);
+  // The mirror takes the branch from the member's clone (the agent's user made the bundle), then pushes it.
+  await importRef(mirror, dir, deps.agentUser, `refs/heads/${branch}`, commit, data.baseCommit);
+  const pushed = await pushRef(mirror, commit, `refs/heads/${branch}`);
   if (!pushed.ok) {
     const where = `the commit ${commit} is kept on ${deps.worker.host} in ${mirror.dir} (branch ${branch})`;
     return { kind: 'fail', failureClass: 'push_rejected', message: `the remote refused ${branch}: ${pushed.refused}; ${where}` };

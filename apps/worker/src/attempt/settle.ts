@@ -44,7 +44,7 @@ export async function settleAttempt(deps: AttemptDeps, job: Job, meta: AttemptMe
       },
       backoffMs: backoffDelayMs(deps.config.backoff, attempt),
       rateLimitWaitMs: backoffDelayMs(deps.config.backoff, attempt),
-      diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!) : undefined,
+      diffStat: gitWork ? await diffStat(meta.workspace.path, data.baseCommit!, deps.agentUser) : undefined,
       account: await accountAfter(deps, meta, data, classified),
     },
     end.result?.result || end.outputTail,

@@ -4,6 +4,7 @@ import { baselineEnv } from '../agent/env.js';
 import type { AttemptDeps } from './deps.js';
 import type { Verdict } from './conclude.js';
 import type { AttemptEnd } from './watch.js';
+import type { AgentUser } from '../agent-user.js';
 
 export type CheckResult = { ok: true } | { ok: false; command: readonly string[]; exitCode: number | undefined; output: string };
 
@@ -14,11 +15,11 @@ const MAX_OUTPUT_CHARS = 4_000;
  * Runs a member's checks in its workspace, in order, each as argv (never through a shell), and stops at
  * the first that fails.
  */
-export async function runChecks(commands: readonly (readonly string[])[], cwd: string, env: Record<string, string>, timeoutMs: number): Promise<CheckResult> {
+export async function runChecks(commands: readonly (readonly string[])[], cwd: string, env: Record<string, string>, timeoutMs: number, as?: AgentUser): Promise<CheckResult> {
   for (const command of commands) {
     const [program, ...args] = command;
     if (!program) continue;
-    const result = await execa(program, args, { cwd, env, extendEnv: false, all: true, reject: false, timeout: timeoutMs, stdin: 'ignore' });
+    const result = await execa(program, args, { cwd, env, extendEnv: false, all: true, reject: false, timeout: timeoutMs, stdin: 'ignore', ...(as ? { uid: as.uid, gid: as.gid } : {}) });
     if (result.exitCode !== 0 || result.timedOut) {
       const all = String(result.all ?? '');
       const output = all.length > MAX_OUTPUT_CHARS ? `…${all.slice(-MAX_OUTPUT_CHARS)}` : all;
@@ -85,7 +86,7 @@ export function checkEnv(identity: { workspace: string; runId: string; member: s
  * After an agent reports success: a planner's answer must be a valid team, and a member's checks must pass.
  * Either may ask for another round.
  */
-export async function verdictAfterRound(deps: Pick<AttemptDeps, 'store' | 'now' | 'workerEnv'>, data: AgentJobData, workspace: string, end: AttemptEnd, round: number): Promise<Verdict> {
+export async function verdictAfterRound(deps: Pick<AttemptDeps, 'store' | 'now' | 'workerEnv' | 'agentUser'>, data: AgentJobData, workspace: string, end: AttemptEnd, round: number): Promise<Verdict> {
   if (data.mode === 'plan')
     return planVerdict(
       structuredAnswer(end),
@@ -94,7 +95,7 @@ export async function verdictAfterRound(deps: Pick<AttemptDeps, 'store' | 'now' 
     );
   if (!data.verify) return { kind: 'done' };
   const identity = { runId: data.runId, member: data.member, workspace };
-  const result = await runChecks(data.verify.commands, workspace, checkEnv(identity, deps.workerEnv), data.verify.timeoutMs ?? 600_000);
+  const result = await runChecks(data.verify.commands, workspace, checkEnv(identity, deps.workerEnv), data.verify.timeoutMs ?? 600_000, deps.agentUser);
   if (!result.ok) await deps.store.appendEvents(data.runId, data.member, [{ at: deps.now(), kind: 'verify', text: `check failed: ${describeCheck(result)}` }]);
   return checksVerdict(result, round, data.verify.maxRounds ?? 3);
 }

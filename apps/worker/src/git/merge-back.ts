@@ -5,7 +5,7 @@ import { parseJob, type IntegrateJobData, type IntegrationResult, type Logger, t
 import { git as runGit } from './git.js';
 import { ensureCommit, fetchRefs, openMirror, withMirror } from './mirror.js';
 import { pushRef } from './push.js';
-import { remoteMemberRef } from './repo-worktree.js';
+import { remoteMemberRef } from './repo-clone.js';
 import { memberBranch } from './worktree.js';
 
 /**
@@ -48,7 +48,7 @@ export async function integrate(job: IntegrateJobData, dataDir: string): Promise
     }
     const resultCommit = String((await git(dir, ['rev-parse', 'HEAD'])).stdout).trim();
     if (mirror) {
-      const pushed = await pushRef(mirror, dir, resultCommit, `refs/heads/${resultBranch}`);
+      const pushed = await pushRef(mirror, resultCommit, `refs/heads/${resultBranch}`);
       if (!pushed.ok) throw new UnrecoverableError(`the remote refused ${resultBranch}: ${pushed.refused}; the commit ${resultCommit} is kept in ${mirror.dir}`);
     }
     return { resultBranch, resultCommit, conflicts };

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { redactRepoUrl } from '@reins/shared';
+import { passable } from '../agent-user.js';
 import { withFileLock } from './file-lock.js';
 import { git, gitSucceeds } from './git.js';
 
@@ -20,7 +21,7 @@ export interface Mirror {
 }
 
 /** What reins puts in a workspace, kept out of the agent's commits by the repository's local exclude. */
-const REINS_EXCLUDES = ['/.claude/skills/'];
+export const REINS_EXCLUDES = ['/.claude/skills/'];
 
 /** The remote's branches and tags, as the mirror keeps them. */
 export const BASE_REFSPECS = ['+refs/heads/*:refs/remotes/origin/*', '+refs/tags/*:refs/tags/*'];
@@ -58,9 +59,12 @@ async function createMirror(mirror: Mirror): Promise<void> {
   // A folder left by a creation that died half-way is started again.
   await rm(mirror.dir, { recursive: true, force: true });
   await mkdir(mirror.dir, { recursive: true });
-  await git(mirror.dir, ['init', '--quiet', '--bare']);
+  await passable(path.dirname(path.dirname(mirror.dir)), mirror.dir);
+  await chmod(mirror.dir, 0o755);
+  // Readable by the agents' user, whose clones borrow its objects (repo-clone.ts); only the worker writes it.
+  await git(mirror.dir, ['init', '--quiet', '--bare', '--shared=0644']);
   await git(mirror.dir, ['config', 'remote.origin.url', mirror.url]);
-  // Worktrees hold the agents' work; git's automatic gc must never prune what only a worktree's index knows.
+  // Members' clones borrow its objects (alternates): git's automatic gc must never prune one they still need.
   await git(mirror.dir, ['config', 'gc.auto', '0']);
   await mkdir(path.join(mirror.dir, 'info'), { recursive: true });
   await writeFile(path.join(mirror.dir, 'info', 'exclude'), `# reins: what it puts in a workspace is not the agent's work\n${REINS_EXCLUDES.join('\n')}\n`);

@@ -1,10 +1,10 @@
-import { readdir, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { isFinalRunStatus, type Logger, type RunStore } from '@reins/shared';
 import { git, gitOutput } from './git.js';
 
 /**
- * Removes member worktrees (under <data dir>/worktrees/<run>/<member>) of runs that ended more than
+ * Removes member worktrees and clones (under <data dir>/worktrees/<run>/<member>) of runs that ended more than
  * `retentionMs` ago, and of runs Redis does not know at all (orphans). Branches stay: only the checked-out
  * copies go. Returns the folders removed.
  */
@@ -17,8 +17,9 @@ export async function sweepWorktrees(dataDir: string, store: RunStore, retention
     if (run !== undefined && !expired) continue;
     for (const member of await readdir(path.join(root, runId)).catch(() => [] as string[])) {
       const dir = path.join(root, runId, member);
-      // The repository that owns the worktree, so git forgets it too.
-      const common = await gitOutput(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+      // A worktree's repository forgets it too. A member's clone (repo-clone.ts) is the agent's: no git runs in it.
+      const worktree = (await lstat(path.join(dir, '.git')).catch(() => undefined))?.isFile() === true;
+      const common = worktree ? await gitOutput(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']) : undefined;
       if (common !== undefined) await git(root, ['--git-dir', common, 'worktree', 'remove', '--force', dir], { reject: false });
       await rm(dir, { recursive: true, force: true });
       if (common !== undefined) await git(root, ['--git-dir', common, 'worktree', 'prune'], { reject: false });

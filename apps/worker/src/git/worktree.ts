@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import type { AgentUser } from '../agent-user.js';
 import { git, gitOutput, gitSucceeds, gitTopLevel } from './git.js';
 
 /** Each member works on its own branch of the run. */
@@ -36,7 +37,7 @@ export function memberWorktree(repo: string, dir: string, branch: string, baseCo
 }
 
 /** `git diff --shortstat` of a member's work since the run's base: "3 files changed, 40 insertions(+)". */
-export async function diffStat(workspace: string, baseCommit: string): Promise<string> {
-  const stat = await gitOutput(workspace, ['diff', '--shortstat', baseCommit, 'HEAD']);
+export async function diffStat(workspace: string, baseCommit: string, as?: AgentUser): Promise<string> {
+  const stat = await gitOutput(workspace, ['diff', '--shortstat', baseCommit, 'HEAD'], as);
   return stat === undefined ? 'unknown' : stat || 'no changes';
 }

@@ -23,9 +23,10 @@ import path from 'node:path';
  *   may be written twice (the lease check and the exit both see it end); the last one counts.
  */
 export const LAUNCHER_SCRIPT = `#!/usr/bin/env bash
-# reins agent launcher. Usage: launch.sh <attempt-dir> [grace-ms]
+# reins agent launcher. Usage: launch.sh <attempt-dir> [grace-ms] [umask]
 dir=$1
 grace_ms=\${2:-2000}
+[[ -n \${3:-} ]] && umask "$3"
 mapfile -d '' -t argv < "$dir/argv"
 mapfile -d '' -t envv < "$dir/env"
 : > "$dir/stdout.jsonl"

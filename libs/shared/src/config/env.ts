@@ -49,6 +49,11 @@ const EnvSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1 to 64 letters, digits, "_", "." or "-"')
     .optional(),
   REINS_WORKER_CONCURRENCY: count(1, 512, 4),
+  // Who a worker's agents run as: a worker running as root defaults to the user reins-agent; "root" on purpose.
+  REINS_AGENT_USER: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a user name: up to 32 letters, digits, "_", "." or "-", not starting with a digit')
+    .optional(),
   // A YAML file of the Claude accounts this worker holds (their secrets stay on this host): see docs/accounts.md.
   REINS_ACCOUNTS_FILE: z.string().min(1).optional(),
   REINS_ACCOUNT_WARN_UTILIZATION: z.coerce.number({ error: 'expected a fraction from 0 to 1' }).min(0, 'expected a fraction from 0 to 1').max(1, 'expected a fraction from 0 to 1').default(0.9),
@@ -143,6 +148,8 @@ export interface ReinsConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   workerId: string | undefined;
   workerConcurrency: number;
+  /** REINS_AGENT_USER as given; the worker resolves it (apps/worker/src/agent-user.ts). */
+  agentUser: string | undefined;
   /** What this worker offers; members that require labels run only on workers that have them all. */
   workerLabels: string[];
   /** The worker's accounts file; without one it holds one account, `default`, from its environment. */
@@ -218,6 +225,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel: e.REINS_LOG_LEVEL,
     workerId: e.REINS_WORKER_ID,
     workerConcurrency: e.REINS_WORKER_CONCURRENCY,
+    agentUser: e.REINS_AGENT_USER,
     workerLabels: e.REINS_WORKER_LABELS,
     accountsFile: e.REINS_ACCOUNTS_FILE === undefined ? undefined : path.resolve(e.REINS_ACCOUNTS_FILE),
     accountWarnUtilization: e.REINS_ACCOUNT_WARN_UTILIZATION,

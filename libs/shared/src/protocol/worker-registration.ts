@@ -28,5 +28,8 @@ export const WorkerRegistrationSchema = z.object({
   labels: z.array(z.string()).optional(),
   /** The Claude accounts it holds credentials for (names only). */
   accounts: z.array(z.string()).optional(),
+  /** The user the worker runs as, and the user its agents run as (REINS_AGENT_USER): the same one means agents can read the worker. */
+  user: z.string().optional(),
+  agentUser: z.string().optional(),
 });
 export type WorkerRegistration = z.infer<typeof WorkerRegistrationSchema>;
