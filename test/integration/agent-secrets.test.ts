@@ -30,6 +30,8 @@ async function dumpPrefix(client: RedisConnection, fleet: Fleet): Promise<{ keys
   const parts: Buffer[] = [];
   for (const key of keys) {
     const type = await client.type(key);
+    // A key that expired between the scan and now (BullMQ's stalled-check lock, say) holds nothing to read.
+    if (type === 'none') continue;
     if (type === 'string') parts.push((await client.getBuffer(key)) ?? Buffer.alloc(0));
     else if (type === 'hash') for (const [field, value] of Object.entries(await client.hgetallBuffer(key))) parts.push(Buffer.from(field), value);
     else if (type === 'list') parts.push(...(await client.lrangeBuffer(key, 0, -1)));
