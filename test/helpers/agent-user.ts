@@ -29,6 +29,22 @@ export function agentUserIds(): { uid: number; gid: number } | string {
   return ids;
 }
 
+/** The group whose members each serve one agent (REINS_AGENT_GROUP); .ci/run creates it with two members. */
+export const AGENT_GROUP = 'reins-agents';
+
+/** The members of AGENT_GROUP by name and uid, or why the stories that need them cannot run here. */
+export function agentGroupMembers(): Map<string, number> | string {
+  const base = agentUserIds();
+  if (typeof base === 'string') return base;
+  try {
+    const names = execFileSync('getent', ['group', AGENT_GROUP], { encoding: 'utf8' }).trim().split(':')[3]!.split(',').filter(Boolean);
+    if (names.length < 2) return `the group ${AGENT_GROUP} has fewer than two members`;
+    return new Map(names.map((name) => [name, Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim())]));
+  } catch {
+    return `this machine has no group ${AGENT_GROUP} (.ci/run creates it, with reins-agent-1 and reins-agent-2)`;
+  }
+}
+
 /** A fresh folder below the test root that another user can pass through (tempDir's are 0700), and so can its parents. */
 export function passableDir(label: string): string {
   const dir = tempDir(label);

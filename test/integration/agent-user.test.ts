@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { repoRoot, withFleet, writeHarness } from '../helpers/fleet.js';
 import { createBareRepository, gitEnv } from '../helpers/git-remote.js';
 import { useRedis } from '../helpers/redis.js';
 import { scratchEnv, tempDir } from '../helpers/test-root.js';
-import { AGENT_USER, agentUserIds, passableDir } from '../helpers/agent-user.js';
+import { AGENT_GROUP, AGENT_USER, agentGroupMembers, agentUserIds, passableDir } from '../helpers/agent-user.js';
 
 const PASSWORD = 'fleet-secret-pw';
 const WORKER_SECRET = 'sk-worker-secret-of-the-host';
@@ -17,6 +17,9 @@ const WORKER_SECRET = 'sk-worker-secret-of-the-host';
 const ids = agentUserIds();
 if (typeof ids === 'string') console.warn(`agent-user stories skipped: ${ids}`);
 const story = typeof ids === 'string' ? it.skip : it;
+const members = agentGroupMembers();
+if (typeof members === 'string') console.warn(`agent-group story skipped: ${members}`);
+const groupStory = typeof members === 'string' ? it.skip : it;
 
 const redis = useRedis({ password: PASSWORD });
 
@@ -102,6 +105,52 @@ describe('agents run as a user of their own (REINS_AGENT_USER)', () => {
     });
   });
 
+  groupStory('with REINS_AGENT_GROUP, two agents running at once get a user each, and neither can read the other', async () => {
+    // A meeting point both agents' users can write: each leaves its pid, looks at the other, and waits until both have looked.
+    const shared = passableDir('agent-group');
+    chmodSync(shared, 0o777);
+    const script = `
+      const fs = require('fs');
+      const [shared, me, other] = process.argv.slice(1);
+      const at = (name) => shared + '/' + name;
+      const until = (file) => new Promise((done) => { const t = setInterval(() => { if (fs.existsSync(file)) { clearInterval(t); done(); } }, 25); });
+      const tryRead = (file) => { try { return 'read: ' + fs.readFileSync(file, 'latin1'); } catch (e) { return 'denied: ' + e.code; } };
+      const tryList = (dir) => { try { return 'listed: ' + fs.readdirSync(dir).join(','); } catch (e) { return 'denied: ' + e.code; } };
+      (async () => {
+        // Agents create their files 0600 (umask 077): this one is left readable on purpose.
+        fs.writeFileSync(at(me + '.pid'), String(process.pid) + ' ' + process.cwd());
+        fs.chmodSync(at(me + '.pid'), 0o644);
+        await until(at(other + '.pid'));
+        const [pid, cwd] = fs.readFileSync(at(other + '.pid'), 'utf8').split(' ');
+        fs.writeFileSync('seen.json', JSON.stringify({ uid: process.getuid(), environ: tryRead('/proc/' + pid + '/environ'), workspace: tryList(cwd) }));
+        fs.writeFileSync(at(me + '.done'), '');
+        await until(at(other + '.done'));
+      })();`;
+    const agent = (me: string, other: string) => ({ kind: 'command', argv: [process.execPath, '-e', script, shared, me, other] });
+    const file = await writeHarness(tempDir('agent-group-harness'), {
+      name: 'neighbours',
+      team: [
+        { name: 'left', prompt: 'l', agent: agent('left', 'right') },
+        { name: 'right', prompt: 'r', agent: agent('right', 'left') },
+      ],
+    });
+    await withFleet({ redisUrl: redis.url, concurrency: 2, env: { REINS_AGENT_USER: '', REINS_AGENT_GROUP: AGENT_GROUP } }, async (fleet) => {
+      const runId = (await fleet.reins(['submit', file])).stdout.trim();
+      const view = await waitForRunEnd(storeOf(redis.client, fleet), runId);
+      expect(view.status, JSON.stringify(view)).toBe('succeeded');
+      const seen = ['left', 'right'].map((m) => JSON.parse(readFileSync(path.join(fleet.dataDir, 'workspaces', runId, m, 'seen.json'), 'utf8')) as { uid: number; environ: string; workspace: string });
+      const uids = seen.map((s) => s.uid);
+      expect(new Set(uids).size, 'one user each').toBe(2);
+      for (const uid of uids) expect([...(members as Map<string, number>).values()]).toContain(uid);
+      for (const s of seen) {
+        expect(s.environ).toBe('denied: EACCES');
+        expect(s.workspace).toBe('denied: EACCES');
+      }
+      // Both users are free again once their agents ended.
+      expect(readdirSync(path.join(fleet.dataDir, 'agent-users')).filter((f) => f.endsWith('.claim'))).toEqual([]);
+    });
+  });
+
   story("a harness workdir (another user's folder) is refused for agents of their own user, saying what to do", async () => {
     const workdir = tempDir('agent-user-workdir');
     const file = await writeHarness(tempDir('agent-user-wd'), { name: 'wd', workdir, agent: { kind: 'command', argv: ['true'] }, team: [{ name: 'm', prompt: 'm' }] });
@@ -139,6 +188,13 @@ describe('agents run as a user of their own (REINS_AGENT_USER)', () => {
     const hidden = await start({ REINS_AGENT_USER: AGENT_USER, REINS_DATA_DIR: path.join(closed, 'data') });
     expect(hidden.exitCode, hidden.stderr).toBe(2);
     expect(hidden.stderr).toContain(`${closed} (mode 700) is not passable by other users`);
+
+    if (typeof members !== 'string') {
+      const small = await start({ REINS_AGENT_USER: '', REINS_AGENT_GROUP: AGENT_GROUP, REINS_WORKER_CONCURRENCY: '9', REINS_DATA_DIR: passableDir('au-small') });
+      expect(small.exitCode, small.stderr).toBe(2);
+      expect(small.stderr).toContain(`REINS_AGENT_GROUP: "${AGENT_GROUP}" has ${members.size} members`);
+      expect(small.stderr).toContain('fewer than the 9 agents this worker runs at once');
+    }
 
     // A worker that is not root cannot start agents as anyone else.
     const own = passableDir('au-nonroot');

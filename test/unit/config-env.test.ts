@@ -187,10 +187,11 @@ describe('loadConfig', () => {
       'REINS_BACKOFF_MAX_MS',
       'REINS_BACKOFF_JITTER',
       'REINS_AGENT_USER',
+      'REINS_AGENT_GROUP',
     ]) {
       expect(ENV_NAMES).toContain(name);
     }
-    expect(ENV_NAMES).toHaveLength(41);
+    expect(ENV_NAMES).toHaveLength(42);
     expect(new Set(ENV_NAMES).size).toBe(ENV_NAMES.length);
     for (const name of ENV_NAMES) expect(name.startsWith('REINS_')).toBe(true);
   });

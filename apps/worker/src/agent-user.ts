@@ -41,9 +41,44 @@ async function lookUpUser(name: string): Promise<PasswdEntry | undefined> {
   return { name: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
-const refuse = (message: string): never => {
-  throw new ConfigError([{ path: 'REINS_AGENT_USER', message }]);
+const refuse = (message: string, path = 'REINS_AGENT_USER'): never => {
+  throw new ConfigError([{ path, message }]);
 };
+
+const findSetpriv = (): string => {
+  const found = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
+  return found ?? refuse('starting agents as another user needs setpriv (util-linux), which this host lacks');
+};
+
+/**
+ * Resolves REINS_AGENT_GROUP at the worker's start: each of its members serves one running agent at a time
+ * (agent-users.ts). Refused (exit 2): a worker that is not root, both variables set, an unknown or empty
+ * group, a member that is root or the worker itself, or fewer members than the worker's concurrency.
+ */
+export async function resolveAgentGroup(group: string, options: { agentUser: string | undefined; concurrency: number; uid?: number }): Promise<AgentUser[]> {
+  const where = 'REINS_AGENT_GROUP';
+  const uid = options.uid ?? process.getuid?.() ?? 0;
+  if (options.agentUser !== undefined) refuse(`"${group}": set REINS_AGENT_USER (one user for every agent) or REINS_AGENT_GROUP (a user of the group for each agent), not both`, where);
+  if (uid !== 0) refuse(`"${group}": a worker running as uid ${uid} cannot start agents as other users; run the worker as root`, where);
+  const found = await execa('getent', ['group', group], { reject: false, stdin: 'ignore' });
+  if (found.exitCode !== 0) refuse(`"${group}": no such group on this host`, where);
+  const names = (String(found.stdout).split('\n')[0]?.split(':')[3] ?? '').split(',').filter(Boolean);
+  if (names.length < options.concurrency) {
+    refuse(
+      `"${group}" has ${names.length} members (${names.join(', ') || 'none'}), fewer than the ${options.concurrency} agents this worker runs at once (REINS_WORKER_CONCURRENCY); add users to it (useradd --system -G ${group} …)`,
+      where,
+    );
+  }
+  const setpriv = findSetpriv();
+  const users: AgentUser[] = [];
+  for (const name of names) {
+    const entry = await lookUpUser(name);
+    if (entry === undefined) refuse(`"${group}": its member ${name} is not a user on this host`, where);
+    if (entry!.uid === 0 || entry!.uid === uid) refuse(`"${group}": its member ${name} is uid ${entry!.uid}, which agents must never run as`, where);
+    users.push({ ...entry!, setpriv });
+  }
+  return users;
+}
 
 /** Resolves REINS_AGENT_USER at the worker's start; a user that cannot be used is a ConfigError (exit 2). */
 export async function resolveAgentUser(requested: string | undefined, self = { uid: process.getuid?.() ?? 0 }): Promise<AgentUser | undefined> {
@@ -62,15 +97,14 @@ export async function resolveAgentUser(requested: string | undefined, self = { u
   const user = entry!;
   if (user.uid === self.uid) return undefined;
   if (!root) refuse(`"${name}" (uid ${user.uid}): a worker running as uid ${self.uid} cannot start agents as another user; run the worker as root, or unset REINS_AGENT_USER to run agents as the worker's own user`);
-  const setpriv = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
-  if (setpriv === undefined) refuse(`"${name}": starting agents as another user needs setpriv (util-linux), which this host lacks`);
-  return { ...user, setpriv: setpriv! };
+  return { ...user, setpriv: findSetpriv() };
 }
 
 /** Who the worker runs as and who its agents run as, by name, for its registration (`reins doctor` warns when they are the same). */
-export function whoRuns(user: AgentUser | undefined): { user: string; agentUser: string } {
+export function whoRuns(users: { users: readonly AgentUser[]; pooled: boolean }): { user: string; agentUser: string } {
   const own = os.userInfo().username;
-  return { user: own, agentUser: user?.name ?? own };
+  const agents = users.pooled ? `one each of ${users.users.map((u) => u.name).join(', ')}` : (users.users[0]?.name ?? own);
+  return { user: own, agentUser: agents };
 }
 
 /**
@@ -90,6 +124,8 @@ export async function handOver(user: AgentUser | undefined, dataDir: string, tar
   const info = await lstat(target);
   if (info.isDirectory()) {
     await execa('chown', ['-R', '--no-dereference', `${user.uid}:${user.gid}`, '--', target], { stdin: 'ignore' });
+    // Its own: another agent user of the host (REINS_AGENT_GROUP) can neither list nor enter it.
+    await chmod(target, 0o700);
   } else if (!info.isSymbolicLink()) {
     await chown(target, user.uid, user.gid);
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Accounts, Budgets, FleetLimits, RunFiles, RunSecrets, appBin, type Keys, type Logger, type ReinsConfig, type RedisConnection, type RunStore } from '@reins/shared';
 import { CREDENTIAL_VARS, loadAccounts, type HeldAccount } from './accounts.js';
-import type { AgentUser } from './agent-user.js';
+import { AgentUsers } from './agent-users.js';
 import type { AgentSockets } from './attempt/agent-socket.js';
 import { attemptTimings, type AttemptDeps, type RunningAgent } from './attempt/deps.js';
 import { Heartbeats } from './heartbeat.js';
@@ -37,7 +37,7 @@ export interface KitParts {
   workerEnv: NodeJS.ProcessEnv;
   /** The accounts main.ts loaded; by default loaded here. */
   accounts?: HeldAccount[] | undefined;
-  agentUser?: AgentUser | undefined;
+  agentUsers?: AgentUsers | undefined;
   redisAnswered: (at: number) => void;
   diskFull: () => void;
 }
@@ -77,7 +77,8 @@ export async function attemptKit(parts: KitParts): Promise<{ deps: AttemptDeps; 
     running: parts.running,
     redisAnswered: parts.redisAnswered,
     diskFull: parts.diskFull,
-    agentUser: parts.agentUser,
+    agentUsers: parts.agentUsers ?? AgentUsers.none(),
+    agentUser: undefined,
   };
   return { deps, announced: announced.map((a) => a.name) };
 }

@@ -1,6 +1,8 @@
 import { appBin, assertWorkableTimings, checkRedisTarget, createKeys, createLogger, defaultWorkerId, handleShutdownSignals, isConfigError, loadConfig, type ReinsConfig } from '@reins/shared';
 import { loadAccounts, type HeldAccount } from './accounts.js';
-import { assertReachable, resolveAgentUser, type AgentUser } from './agent-user.js';
+import path from 'node:path';
+import { assertReachable, resolveAgentGroup, resolveAgentUser } from './agent-user.js';
+import { AgentUsers } from './agent-users.js';
 import { hookEntry } from './attempt-kit.js';
 import { assertSocketsFit } from './attempt/agent-socket.js';
 import { isWorkerIdTakenError, type WorkerIdTakenError } from './registration.js';
@@ -11,14 +13,20 @@ const EXIT_ID_TAKEN = 2;
 
 let config: ReinsConfig;
 let accounts: HeldAccount[];
-let agentUser: AgentUser | undefined;
+let agentUsers: AgentUsers;
 try {
   config = loadConfig();
   assertWorkableTimings(config);
   assertSocketsFit(config.dataDir);
   accounts = await loadAccounts(config.accountsFile, process.env);
-  agentUser = await resolveAgentUser(config.agentUser);
-  await assertReachable(agentUser, config.dataDir, [
+  const dir = path.join(config.dataDir, 'agent-users');
+  if (config.agentGroup !== undefined) {
+    agentUsers = new AgentUsers(await resolveAgentGroup(config.agentGroup, { agentUser: config.agentUser, concurrency: config.workerConcurrency }), true, dir);
+  } else {
+    const one = await resolveAgentUser(config.agentUser);
+    agentUsers = one ? new AgentUsers([one], false, dir) : AgentUsers.none();
+  }
+  await assertReachable(agentUsers.users[0], config.dataDir, [
     { file: process.execPath, need: 'run' },
     { file: appBin('cli', 'reins'), need: 'read' },
     { file: hookEntry(), need: 'read' },
@@ -43,7 +51,7 @@ const worker = new AgentWorker({
   workerId: config.workerId ?? defaultWorkerId(),
   concurrency: config.workerConcurrency,
   accounts,
-  agentUser,
+  agentUsers,
   // The worker has stopped its agents; it closes (handing their jobs back), then the process ends.
   onIdLost: () => void worker.close().finally(() => process.exit(EXIT_ID_TAKEN)),
 });

@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import { QUEUES, RunStore, closeSteps, type AgentJobResult, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import type { HeldAccount } from './accounts.js';
-import { closeDataDir, whoRuns, type AgentUser } from './agent-user.js';
+import { closeDataDir, whoRuns } from './agent-user.js';
+import { AgentUsers } from './agent-users.js';
 import { attemptKit } from './attempt-kit.js';
 import { adoptLeftovers } from './attempt/adoption.js';
 import { handBackToWait } from './attempt/admission.js';
@@ -46,8 +47,8 @@ export interface AgentWorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** The Claude accounts it holds (main.ts loads them, refusing a bad file); by default loaded at start. */
   accounts?: HeldAccount[];
-  /** Who its agents run as (main.ts resolves REINS_AGENT_USER, refusing one it cannot use); undefined: the worker's own user. */
-  agentUser?: AgentUser | undefined;
+  /** Who its agents run as (main.ts resolves REINS_AGENT_USER or REINS_AGENT_GROUP, refusing what it cannot use); default: the worker's own user. */
+  agentUsers?: AgentUsers;
   /**
    * Called once when another worker took this worker's id while its registration had expired (a Redis
    * outage longer than the TTL): the worker has stopped its agents and is closing. By default it just closes;
@@ -116,7 +117,6 @@ export class AgentWorker {
       store: this.store,
       logger,
       heartbeatTtlMs: config.heartbeatTtlMs,
-      agentUser: options.agentUser,
       onHook: (jobId, event) => noteToolHook(this.running, jobId, event),
     });
     this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
@@ -141,7 +141,7 @@ export class AgentWorker {
     // registration says whether the worker has room.
     try {
       await mkdir(config.dataDir, { recursive: true });
-      if (this.options.agentUser) await closeDataDir(config.dataDir);
+      if (this.options.agentUsers?.users.length) await closeDataDir(config.dataDir);
       await this.watchDisk(true);
       await this.takeId();
     } catch (error) {
@@ -229,7 +229,7 @@ export class AgentWorker {
       ...(this.diskFreeBytes !== undefined ? { diskFreeBytes: this.diskFreeBytes } : {}),
       labels: config.workerLabels,
       accounts: this.heldAccounts,
-      ...whoRuns(this.options.agentUser),
+      ...whoRuns(this.options.agentUsers ?? AgentUsers.none()),
     });
   }
 

@@ -111,7 +111,7 @@ export async function doctor(argv: string[]): Promise<ExitCode> {
     ...(hasKey || baseUrl ? {} : { fix: "export ANTHROPIC_API_KEY=… in the workers' environment (or ANTHROPIC_BASE_URL for a gateway)" }),
   });
   checks.push(...accountLines);
-  const localAgentUser = await hostAgentUserCheck(config.agentUser);
+  const localAgentUser = await hostAgentUserCheck(config.agentGroup ? undefined : config.agentUser, config.agentGroup);
   if (localAgentUser) checks.push(localAgentUser);
 
   try {
@@ -171,8 +171,19 @@ function agentUserChecks(live: readonly WorkerRegistration[]): Check[] {
 }
 
 /** A worker started here as root runs its agents as REINS_AGENT_USER, by default reins-agent, and refuses to start without that user. */
-async function hostAgentUserCheck(requested: string | undefined): Promise<Check | undefined> {
+async function hostAgentUserCheck(requested: string | undefined, group: string | undefined): Promise<Check | undefined> {
   if (process.getuid?.() !== 0 || requested === 'root') return undefined;
+  if (group !== undefined) {
+    const members = (await execa('getent', ['group', group], { reject: false })).stdout?.split(':')[3] ?? '';
+    if (members) return { name: 'agent user', ok: true, detail: `a worker started here as root runs each agent as one of ${members.split(',').join(', ')} (REINS_AGENT_GROUP ${group})` };
+    return {
+      name: 'agent user',
+      ok: true,
+      warn: true,
+      detail: `REINS_AGENT_GROUP ${group} has no members here: a worker started here would refuse to start`,
+      fix: `useradd --system -G ${group} --no-create-home --shell /usr/sbin/nologin <user>, once for each agent a worker runs at once`,
+    };
+  }
   const name = requested ?? 'reins-agent';
   const found = await execa('getent', ['passwd', name], { reject: false });
   if (found.exitCode === 0) return { name: 'agent user', ok: true, detail: `a worker started here as root runs its agents as ${name}` };

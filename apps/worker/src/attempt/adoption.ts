@@ -43,7 +43,11 @@ export async function adoptLeftovers(deps: AttemptDeps, consumerOf: (queueName: 
 }
 
 /** Watches an adopted agent to its end and settles its job by hand: no BullMQ processor holds it. */
-async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Promise<void> {
+async function finishAdopted(workerDeps: AttemptDeps, job: Job, meta: AttemptMeta): Promise<void> {
+  // The agent keeps the user it was started as: its workspace, home and socket are that user's.
+  const user = workerDeps.agentUsers.byName(meta.agentUser?.name);
+  workerDeps.agentUsers.adopt(user);
+  const deps = user ? { ...workerDeps, agentUser: user } : workerDeps;
   try {
     const data = parseJob('agent.run', job);
     const end = await monitorAgent(deps, job, meta, data, { adopted: true });
@@ -55,5 +59,6 @@ async function finishAdopted(deps: AttemptDeps, job: Job, meta: AttemptMeta): Pr
     deps.logger.error({ err: error, jobId: meta.jobId }, 'adopted job could not be finished; it will stall and be retried');
   } finally {
     if (meta.account) await deps.accounts.state.release(meta.account, meta.jobId).catch(() => undefined);
+    await deps.agentUsers.release(user).catch(() => undefined);
   }
 }

@@ -2,7 +2,6 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, chown, mkdir, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import type { AgentUser } from '../agent-user.js';
 import {
   AGENT_REQUEST_MAX_BYTES,
   AgentEnvelopeSchema,
@@ -63,7 +62,7 @@ class Refused extends Error {
   }
 }
 
-type Attempt = Pick<AttemptMeta, 'runId' | 'member' | 'attempt' | 'epoch' | 'jobId'> & { channel: AgentChannel };
+type Attempt = Pick<AttemptMeta, 'runId' | 'member' | 'attempt' | 'epoch' | 'jobId' | 'agentUser'> & { channel: AgentChannel };
 
 export interface AgentSocketDeps {
   redis: RedisConnection;
@@ -71,8 +70,6 @@ export interface AgentSocketDeps {
   store: RunStore;
   logger: Logger;
   heartbeatTtlMs: number;
-  /** The agents' own user (agent-user.ts): each socket is theirs, its folder passable, never listable. */
-  agentUser?: AgentUser | undefined;
   /** Told of each tool hook: the monitor counts a tool between PreToolUse and PostToolUse as work, not a hang. */
   onHook: (jobId: string, event: string | undefined) => void;
 }
@@ -106,7 +103,8 @@ export class AgentSockets {
       server.listen(attempt.channel.path, () => resolve());
     });
     await chmod(attempt.channel.path, 0o600);
-    if (this.deps.agentUser) await chown(attempt.channel.path, this.deps.agentUser.uid, this.deps.agentUser.gid);
+    // The agent's own user (agent-user.ts) owns its socket; the folder is passable, never listable.
+    if (attempt.agentUser) await chown(attempt.channel.path, attempt.agentUser.uid, attempt.agentUser.gid);
     this.servers.set(attempt.jobId, { server, attempt });
   }
 

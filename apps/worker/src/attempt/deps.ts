@@ -16,6 +16,7 @@ import {
 } from '@reins/shared';
 import type { HeldAccount } from '../accounts.js';
 import type { AgentUser } from '../agent-user.js';
+import type { AgentUsers } from '../agent-users.js';
 import type { Heartbeats } from '../heartbeat.js';
 import type { AgentSockets } from './agent-socket.js';
 import type { TmuxDriver } from '../tmux/driver.js';
@@ -86,7 +87,12 @@ export interface AttemptDeps {
   redisAnswered: (at: number) => void;
   /** Told when a step found no room in the data dir (ENOSPC): the lifecycle measures the disk at once. */
   diskFull: () => void;
-  /** Who agents run as, and who runs git and checks in their workspaces (agent-user.ts); undefined: the worker's own user. */
+  /** Who the worker's agents run as (agent-users.ts). */
+  agentUsers: AgentUsers;
+  /**
+   * Who this attempt's agent runs as, and who runs git and checks in its workspace (agent-user.ts); undefined:
+   * the worker's own user. Set on the attempt's copy of the deps (run.ts, adoption.ts), undefined on the worker's.
+   */
   agentUser: AgentUser | undefined;
 }
 

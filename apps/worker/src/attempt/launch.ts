@@ -55,6 +55,7 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
     sessionId,
     ...(ctx.account ? { account: ctx.account } : {}),
     channel: ctx.channel,
+    ...(deps.agentUser ? { agentUser: { name: deps.agentUser.name, uid: deps.agentUser.uid, gid: deps.agentUser.gid } } : {}),
     startedAt,
   };
   await writeFile(files.meta, JSON.stringify(meta));

@@ -11,6 +11,7 @@ import { prepareAttempt, type PreparedAttempt } from './prepare.js';
 import { ClassifiedFailure } from './retry-error.js';
 import { carryOut, recordConclusion, settleAttempt } from './settle.js';
 import { verdictAfterRound } from './verdict.js';
+import type { AgentUser } from '../agent-user.js';
 
 /**
  * One agent job, admitted to one of this worker's slots: admission (run, member, stall, concurrency key,
@@ -37,18 +38,23 @@ export async function runAgentJob(deps: AttemptDeps, job: Job, token: string): P
   const spent = { usd: 0, tokens: 0 };
   let disposition: Disposition;
   let prepared: PreparedAttempt | undefined;
+  let user: AgentUser | undefined;
   try {
-    prepared = await prepareAttempt(deps, job, token, data, admitted.attempt, held?.name);
+    // The user its agent runs as, for the whole attempt: its workspace, home and socket are that user's.
+    user = await deps.agentUsers.take();
+    const own = user ? { ...deps, agentUser: user } : deps;
+    prepared = await prepareAttempt(own, job, token, data, admitted.attempt, held?.name);
     if (prepared.failure) throw prepared.failure;
     // A resumed session's total_cost_usd counts its earlier runs too: each round is charged what it added.
     const sessionBefore = admitted.before?.sessionId !== undefined && admitted.before.sessionId === prepared.first.resume ? (admitted.before.costUsd ?? 0) : 0;
-    disposition = await runRounds(deps, job, data, prepared, spent, sessionBefore);
+    disposition = await runRounds(own, job, data, prepared, spent, sessionBefore);
   } catch (error) {
     if (isDiskFull(error)) await handBackDiskFull(deps, job, token, data, prepared, error);
     // An attempt that began but could not run (tmux refused) is still an attempt: keep it.
     if (prepared && !(error instanceof DelayedError) && !isStaleEpochError(error)) await recordBroken(deps, job, data, prepared, error);
     throw error;
   } finally {
+    await deps.agentUsers.release(user).catch((error: unknown) => deps.logger.warn({ err: error }, 'could not give back the agent user'));
     // The real cost settles the reservation, whatever became of the attempt.
     if (reserved) await deps.budgets.settle(data.runId, job.id!, spent.usd).catch((error: unknown) => deps.logger.error({ err: error }, 'budget settlement failed'));
     if (held) {

@@ -37,6 +37,8 @@ export interface RepoCloneRequest {
 export async function repoClone(request: RepoCloneRequest): Promise<{ branch: string }> {
   const { mirror, dir, runId, member, baseCommit, dependsOn, as } = request;
   const branch = memberBranch(runId, member);
+  // An earlier attempt's clone on this host goes on, given to this attempt's user (REINS_AGENT_GROUP may pick another).
+  if (existsSync(dir)) await handOver(as, request.dataDir, dir);
   if (existsSync(dir) && (await gitTopLevel(dir, as)) === dir) return { branch };
   // One hold of the lock, and git only where it is needed: a warm mirror costs a clone and two lookups.
   const start = await withMirror(mirror, async () => {

@@ -54,6 +54,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a user name: up to 32 letters, digits, "_", "." or "-", not starting with a digit')
     .optional(),
+  // Instead: a group whose members each serve one running agent at a time (no two agents of a host share a user).
+  REINS_AGENT_GROUP: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'expected a group name: up to 32 letters, digits, "_", "." or "-", not starting with a digit')
+    .optional(),
   // A YAML file of the Claude accounts this worker holds (their secrets stay on this host): see docs/accounts.md.
   REINS_ACCOUNTS_FILE: z.string().min(1).optional(),
   REINS_ACCOUNT_WARN_UTILIZATION: z.coerce.number({ error: 'expected a fraction from 0 to 1' }).min(0, 'expected a fraction from 0 to 1').max(1, 'expected a fraction from 0 to 1').default(0.9),
@@ -150,6 +155,8 @@ export interface ReinsConfig {
   workerConcurrency: number;
   /** REINS_AGENT_USER as given; the worker resolves it (apps/worker/src/agent-user.ts). */
   agentUser: string | undefined;
+  /** REINS_AGENT_GROUP as given: one of its members for each running agent. */
+  agentGroup: string | undefined;
   /** What this worker offers; members that require labels run only on workers that have them all. */
   workerLabels: string[];
   /** The worker's accounts file; without one it holds one account, `default`, from its environment. */
@@ -226,6 +233,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     workerId: e.REINS_WORKER_ID,
     workerConcurrency: e.REINS_WORKER_CONCURRENCY,
     agentUser: e.REINS_AGENT_USER,
+    agentGroup: e.REINS_AGENT_GROUP,
     workerLabels: e.REINS_WORKER_LABELS,
     accountsFile: e.REINS_ACCOUNTS_FILE === undefined ? undefined : path.resolve(e.REINS_ACCOUNTS_FILE),
     accountWarnUtilization: e.REINS_ACCOUNT_WARN_UTILIZATION,

@@ -27,6 +27,8 @@ export const AttemptMetaSchema = z.object({
   sessionId: z.string().optional(),
   /** The Claude account the agent runs under (its name: the secrets stay in the worker's accounts). */
   account: z.string().optional(),
+  /** The user the agent runs as, when not the worker's own (apps/worker/src/agent-users.ts): an adopter keeps it. */
+  agentUser: z.object({ name: z.string(), uid: z.number().int(), gid: z.number().int() }).optional(),
   /** The agent's socket to this worker and its token (attempt/agent-socket.ts): served again after a restart. */
   channel: z.object({ path: z.string(), token: z.string() }).optional(),
   startedAt: z.number(),
