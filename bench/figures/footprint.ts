@@ -1,3 +1,4 @@
+import { beatIntervalMs } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/helpers/redis.js';
@@ -44,7 +45,7 @@ export async function footprint(options: BenchOptions): Promise<Figure[]> {
     scope.defer('close the bench connection', () => connection.disconnect());
 
     const fleet = await startBenchFleet(scope, { redisUrl: reinsRedis.url, workers: 1, concurrency: agents, env: fleetTimings(DEFAULT_TIMINGS) });
-    const raw = await startRawWorker({ redisUrl: rawRedis.url, concurrency: agents, lockDurationMs: DEFAULT_TIMINGS.ttlMs, stalledIntervalMs: DEFAULT_TIMINGS.tickMs });
+    const raw = await startRawWorker({ redisUrl: rawRedis.url, concurrency: agents, lockDurationMs: DEFAULT_TIMINGS.ttlMs, stalledIntervalMs: beatIntervalMs(DEFAULT_TIMINGS.ttlMs, DEFAULT_TIMINGS.tickMs) });
     scope.defer('stop the raw worker', () => raw.stop());
     const worker = fleet.workers[0]!;
     const servers = [reinsRedis.client, rawRedis.client];

@@ -1,3 +1,4 @@
+import { beatIntervalMs } from '@reins/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startRedis } from '../../test/helpers/redis.js';
@@ -110,7 +111,7 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
     const sleepS = String(Math.ceil((rampTimeoutMs + windowMs + 120_000) / 1_000));
 
     // The baseline first, on a quiet machine: the same number of `sleep`s through a bare BullMQ worker.
-    const raw = await startRawWorker({ redisUrl: redis.url, concurrency: agents, lockDurationMs: ttlMs, stalledIntervalMs: tickMs });
+    const raw = await startRawWorker({ redisUrl: redis.url, concurrency: agents, lockDurationMs: ttlMs, stalledIntervalMs: beatIntervalMs(ttlMs, tickMs) });
     scope.defer('stop the raw worker', () => raw.stop());
     let rawRampMs: number;
     try {

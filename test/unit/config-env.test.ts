@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import path from 'node:path';
-import { ConfigError, assertWorkableTimings, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
+import { ConfigError, assertWorkableTimings, beatIntervalMs, fenceAfterMs, isConfigError, loadConfig, projectRoot, redactRedisUrl } from '@reins/shared';
 import { ENV_NAMES } from '../../libs/shared/src/config/env.js';
 import { smallestWorkingTtlMs } from '../../libs/shared/src/config/timings.js';
 
@@ -362,6 +362,21 @@ describe('redactRedisUrl', () => {
       const ttl = smallestWorkingTtlMs(tick);
       expect(fenceAfterMs(ttl, tick)).toBeGreaterThan(tick);
       expect(fenceAfterMs(ttl - 1, tick)).toBeLessThanOrEqual(tick);
+    }
+  });
+
+  it('beats every other tick with the defaults, every tick with a short lease, and always well inside the lease', () => {
+    expect(beatIntervalMs(30_000, 5_000)).toBe(10_000);
+    expect(beatIntervalMs(2_000, 500)).toBe(500);
+    expect(beatIntervalMs(4_000, 1_000)).toBe(1_000);
+    for (const tick of [100, 500, 1_000, 5_000]) {
+      for (const ttl of [smallestWorkingTtlMs(tick), 30_000, 120_000]) {
+        const every = beatIntervalMs(ttl, tick);
+        expect(every % tick).toBe(0);
+        // A beat late by a tick still comes before the lease of the last one runs out.
+        expect(every + tick).toBeLessThan(fenceAfterMs(ttl, tick) + tick);
+        if (fenceAfterMs(ttl, tick) > 2 * tick) expect(every * 2).toBeLessThanOrEqual(fenceAfterMs(ttl, tick));
+      }
     }
   });
 });

@@ -204,11 +204,13 @@ export class Scheduler {
 /**
  * How often the sweep looks at a run. Events pass a run at once; the sweep is the net under them, and what
  * finds a missing heartbeat: looked at every half TTL, a dead agent is found within 1.5 TTL. A run with
- * members waiting is passed every third of a TTL, and every run at least once a TTL.
+ * members waiting is passed every third of a TTL. A run whose members all run gets a full pass every two
+ * TTLs: between them its heartbeats are looked at, and a member that ended (its heartbeat cleared) or died
+ * brings the full pass at once, so the full pass only reads what sleeping agents did not change.
  */
 export function sweepCadence(config: Pick<ReinsConfig, 'reconcileIntervalMs' | 'heartbeatTtlMs'>): SweepCadence {
   const atLeastTick = (ms: number) => Math.max(config.reconcileIntervalMs, Math.floor(ms));
-  return { quietMs: atLeastTick(config.heartbeatTtlMs / 3), beatsMs: atLeastTick(config.heartbeatTtlMs / 2), fullMs: atLeastTick(config.heartbeatTtlMs) };
+  return { quietMs: atLeastTick(config.heartbeatTtlMs / 3), beatsMs: atLeastTick(config.heartbeatTtlMs / 2), fullMs: atLeastTick(2 * config.heartbeatTtlMs) };
 }
 
 /** The run a run event names (see RunStore: every write publishes `{runId, …}`). */

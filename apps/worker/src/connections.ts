@@ -1,5 +1,5 @@
 import type { WorkerOptions } from 'bullmq';
-import { createRedis, lockRenewTimeMs, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
+import { beatIntervalMs, createRedis, lockRenewTimeMs, type Keys, type Logger, type ReinsConfig, type RedisConnection } from '@reins/shared';
 import { attemptBackoff } from './attempt/retry-error.js';
 
 /**
@@ -20,8 +20,9 @@ export function defaultRedisFactory(config: ReinsConfig, logger: Logger): RedisF
 }
 
 /**
- * A BullMQ consumer's settings. The lock lasts one heartbeat TTL and stalls are checked every tick, so a dead
- * worker's job is back on the queue within TTL plus one tick (BullMQ's defaults would take about 90 s). A
+ * A BullMQ consumer's settings. The lock lasts one heartbeat TTL and stalls are checked every beat interval
+ * (config/timings.ts: every tick with a short TTL, every other tick with the defaults), so a dead worker's job
+ * is back on the queue within TTL plus that interval (BullMQ's defaults would take about 90 s). A
  * stall is recorded as a failed attempt by the next worker (attempt/admission.ts) and retried at once;
  * maxStalledCount is only a last resort against a job that kills every worker. The backoff is the one each
  * attempt's conclusion chose (attempt/retry-error.ts).
@@ -34,7 +35,7 @@ export function consumerOptions(config: ReinsConfig, keys: Keys, connection: Red
     autorun: false,
     lockDuration: config.heartbeatTtlMs,
     lockRenewTime: lockRenewTimeMs(config.heartbeatTtlMs),
-    stalledInterval: config.monitorIntervalMs,
+    stalledInterval: beatIntervalMs(config.heartbeatTtlMs, config.monitorIntervalMs),
     maxStalledCount: 1_000,
     settings: { backoffStrategy: attemptBackoff(config.backoff) },
   };

@@ -9,7 +9,7 @@
 export { loadConfig, defaultWorkerId, assertWorkableTimings, type ReinsConfig, type EnvName } from './config/env.js';
 export { redactRedisUrl } from './redis/redis-url.js';
 export { resolveClaudeBin, findOnPath } from './config/claude-bin.js';
-export { fenceAfterMs, lockRenewTimeMs, stopGraceMs } from './config/timings.js';
+export { beatIntervalMs, fenceAfterMs, lockRenewTimeMs, stopGraceMs } from './config/timings.js';
 export { projectRoot } from './paths.js';
 export { appBin } from './app-bins.js';
 export { createKeys, type Keys } from './redis/keys.js';

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import {
+  beatIntervalMs,
   fenceAfterMs,
   stopGraceMs,
   type Accounts,
@@ -50,6 +51,8 @@ export interface AttemptTimings {
   stopGraceMs: number;
   /** How long an agent may live after a heartbeat without another (the launcher's lease). */
   fenceAfterMs: number;
+  /** How often the heartbeat and the lease are refreshed (config/timings.ts): a whole number of ticks. */
+  beatIntervalMs: number;
 }
 
 /**
@@ -102,6 +105,7 @@ export function attemptTimings(config: Pick<ReinsConfig, 'heartbeatTtlMs' | 'mon
     monitorIntervalMs: config.monitorIntervalMs,
     stopGraceMs: stopGraceMs(config.heartbeatTtlMs),
     fenceAfterMs: fenceAfterMs(config.heartbeatTtlMs, config.monitorIntervalMs),
+    beatIntervalMs: beatIntervalMs(config.heartbeatTtlMs, config.monitorIntervalMs),
   };
 }
 

@@ -55,6 +55,7 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
   let stopMessage: string | undefined;
   let pid: number | undefined;
   let lastTickWarning = 0;
+  let lastBeatAt = Number.NEGATIVE_INFINITY;
   const limit = limitFor(config, data);
   const account = new AccountWatch(
     deps,
@@ -83,7 +84,11 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
           counts.numTurns += batch.turns;
         }
         pid ??= await agentPid(files);
-        await beat(deps, meta, files, pid);
+        // Every beatIntervalMs (half a tick early, so a tick's jitter never skips one); a failed beat is tried next tick.
+        if (now - lastBeatAt >= deps.timings.beatIntervalMs - deps.timings.monitorIntervalMs / 2) {
+          await beat(deps, meta, files, pid);
+          lastBeatAt = now;
+        }
         if (mode.adopted && (await job.extendLock(meta.token, config.heartbeatTtlMs)) !== 1) return 'fenced';
         // The slot is a lease renewed with the heartbeat: a dead worker's slot frees itself.
         if (limit?.max !== undefined) await deps.limits.acquire(limit.key, meta.jobId, limit.max);

@@ -20,6 +20,17 @@ export function fenceAfterMs(heartbeatTtlMs: number, monitorIntervalMs: number):
 }
 
 /**
+ * How often a running agent's heartbeat (and with it the launcher's lease) is refreshed: every tick while
+ * the lease is short, else every few ticks, at most half the lease apart. Each beat anchors the lease, so an
+ * agent whose beats stop is still stopped before its heartbeat expires; a beat that fails is tried again at
+ * the next tick. With the defaults (TTL 30 s, tick 5 s, lease 22.75 s) it is every other tick: 0.1 Redis
+ * commands a second per agent instead of 0.2.
+ */
+export function beatIntervalMs(heartbeatTtlMs: number, monitorIntervalMs: number): number {
+  return monitorIntervalMs * Math.max(1, Math.floor(fenceAfterMs(heartbeatTtlMs, monitorIntervalMs) / (2 * monitorIntervalMs)));
+}
+
+/**
  * The lease is renewed every tick, so it must outlast one: otherwise every agent is stopped about a second
  * after it starts, attempt after attempt (seen with a 4 s TTL and the default 5 s tick).
  */
