@@ -33,12 +33,16 @@ interface PasswdEntry {
   gid: number;
 }
 
-/** The user's passwd entry (through NSS, so an LDAP user counts), or undefined. */
-async function lookUpUser(name: string): Promise<PasswdEntry | undefined> {
-  const found = await execa('getent', ['passwd', name], { reject: false, stdin: 'ignore' });
+/** The fields of a passwd or group entry (through NSS, so LDAP users count), or undefined. */
+async function getent(database: 'passwd' | 'group', name: string): Promise<string[] | undefined> {
+  const found = await execa('getent', [database, name], { reject: false, stdin: 'ignore' });
   const fields = String(found.stdout).split('\n')[0]?.split(':') ?? [];
-  if (found.exitCode !== 0 || fields.length < 4) return undefined;
-  return { name: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]) };
+  return found.exitCode === 0 && fields.length >= 4 ? fields : undefined;
+}
+
+async function lookUpUser(name: string): Promise<PasswdEntry | undefined> {
+  const fields = await getent('passwd', name);
+  return fields && { name: fields[0]!, uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
 const refuse = (message: string, path = 'REINS_AGENT_USER'): never => {
@@ -60,9 +64,9 @@ export async function resolveAgentGroup(group: string, options: { agentUser: str
   const uid = options.uid ?? process.getuid?.() ?? 0;
   if (options.agentUser !== undefined) refuse(`"${group}": set REINS_AGENT_USER (one user for every agent) or REINS_AGENT_GROUP (a user of the group for each agent), not both`, where);
   if (uid !== 0) refuse(`"${group}": a worker running as uid ${uid} cannot start agents as other users; run the worker as root`, where);
-  const found = await execa('getent', ['group', group], { reject: false, stdin: 'ignore' });
-  if (found.exitCode !== 0) refuse(`"${group}": no such group on this host`, where);
-  const names = (String(found.stdout).split('\n')[0]?.split(':')[3] ?? '').split(',').filter(Boolean);
+  const entry = await getent('group', group);
+  if (entry === undefined) refuse(`"${group}": no such group on this host`, where);
+  const names = (entry![3] ?? '').split(',').filter(Boolean);
   if (names.length < options.concurrency) {
     refuse(
       `"${group}" has ${names.length} members (${names.join(', ') || 'none'}), fewer than the ${options.concurrency} agents this worker runs at once (REINS_WORKER_CONCURRENCY); add users to it (useradd --system -G ${group} …)`,
@@ -129,6 +133,15 @@ export async function handOver(user: AgentUser | undefined, dataDir: string, tar
   } else if (!info.isSymbolicLink()) {
     await chown(target, user.uid, user.gid);
   }
+}
+
+/**
+ * handOver for a folder an earlier attempt handed over already (a clone, a scratch workspace): everything
+ * in it is its user's, so the whole tree is walked only when this attempt's user is another one
+ * (REINS_AGENT_GROUP). What the worker wrote into it since goes over with handOverOwnPaths (prepare.ts).
+ */
+export async function handOverAgain(user: AgentUser | undefined, dataDir: string, target: string): Promise<void> {
+  if (user !== undefined && (await lstat(target)).uid !== user.uid) await handOver(user, dataDir, target);
 }
 
 /** Each folder from `dataDir` down to target's parent gets 0711: an agent passes through, never lists. */

@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { unpackFolder, type RunFiles } from '@reins/shared';
-import { handOver, placeIn, type AgentUser } from './agent-user.js';
+import { handOver, handOverAgain, placeIn, type AgentUser } from './agent-user.js';
 import { gitTopLevel } from './git/git.js';
 import { openMirror, type Mirror } from './git/mirror.js';
 import { repoClone } from './git/repo-clone.js';
@@ -53,8 +53,8 @@ export async function prepareWorkspace(request: WorkspaceRequest): Promise<Works
   }
   if (workdir === undefined) {
     const dir = path.join(dataDir, 'workspaces', runId, member);
-    await mkdir(dir, { recursive: true });
-    await handOver(as, dataDir, dir);
+    const made = await mkdir(dir, { recursive: true });
+    await (made === undefined ? handOverAgain : handOver)(as, dataDir, dir);
     return { path: dir, kind: 'scratch' };
   }
   if (as !== undefined) {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { handOver, type AgentUser } from '../agent-user.js';
+import { handOver, handOverAgain, type AgentUser } from '../agent-user.js';
 import { ClassifiedFailure } from '../attempt/retry-error.js';
 import { git, gitOutput, gitTopLevel } from './git.js';
 import { fetchCommit, fetchRefs, REINS_EXCLUDES, withMirror, type Mirror } from './mirror.js';
@@ -38,7 +38,7 @@ export async function repoClone(request: RepoCloneRequest): Promise<{ branch: st
   const { mirror, dir, runId, member, baseCommit, dependsOn, as } = request;
   const branch = memberBranch(runId, member);
   // An earlier attempt's clone on this host goes on, given to this attempt's user (REINS_AGENT_GROUP may pick another).
-  if (existsSync(dir)) await handOver(as, request.dataDir, dir);
+  if (existsSync(dir)) await handOverAgain(as, request.dataDir, dir);
   if (existsSync(dir) && (await gitTopLevel(dir, as)) === dir) return { branch };
   // One hold of the lock, and git only where it is needed: a warm mirror costs a clone and two lookups.
   const start = await withMirror(mirror, async () => {
