@@ -15,14 +15,14 @@ COPY apps/worker/package.json apps/worker/
 COPY apps/board/package.json apps/board/
 COPY apps/cli/package.json apps/cli/
 COPY apps/cli/bin apps/cli/bin
-# --ignore-scripts: the root `prepare` (tsc -b) would run before the sources are here, and the dev copy of
+# --ignore-scripts: the root `prepare` (the build) would run before the sources are here, and the dev copy of
 # Claude Code would unpack a ~370 MB binary that the prune below throws away. No production package needs
 # its install script: msgpackr-extract finds its prebuilt optional package when it is loaded.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.base.json ./
 COPY libs ./libs
 COPY apps ./apps
-RUN npx tsc -b \
+RUN npm run build \
  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime: Node 20, tmux, git, the pinned Claude Code CLI, and the compiled apps.

@@ -80,7 +80,7 @@ describe('the Lua script loader', () => {
     expect(scripts.find((s) => s.name === 'reinsMemberEvent')).toMatchObject({ numberOfKeys: 2 });
     expect(scripts.find((s) => s.name === 'reinsTaskClaim')).toMatchObject({ numberOfKeys: 1 });
     expect(scripts.length).toBeGreaterThanOrEqual(9);
-    expect(LUA_DIR).toMatch(/libs\/shared\/lua\/$/);
+    expect(LUA_DIR).toMatch(/libs\/shared\/lua$/);
   });
 
   it('refuses two files for one command, and a file not named <name>-<keys>.lua', () => {

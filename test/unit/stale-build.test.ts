@@ -10,7 +10,7 @@ const minutes = (n: number) => new Date(BUILT_AT.getTime() + n * 60_000);
 let repo: string;
 afterEach(() => rmSync(repo, { recursive: true, force: true }));
 
-/** A repo of two projects, both built at BUILT_AT from sources a minute older. */
+/** A repo of two projects, both built (and the CLI bundled) at BUILT_AT from sources a minute older. */
 function builtRepo(): string {
   repo = tempDir('stale-build');
   writeFileSync(path.join(repo, 'tsconfig.json'), JSON.stringify({ files: [], references: [{ path: 'libs/shared' }, { path: 'apps/cli' }] }));
@@ -20,6 +20,7 @@ function builtRepo(): string {
     write(`${project}/dist/index.js`, BUILT_AT);
     write(`${project}/dist/.tsbuildinfo`, BUILT_AT);
   }
+  write('apps/cli/dist/bundle/entry.json', BUILT_AT);
   return repo;
 }
 
@@ -50,7 +51,13 @@ describe('staleBuilds', () => {
   it('says a project was never built when its build info is missing', () => {
     builtRepo();
     rmSync(path.join(repo, 'apps/cli/dist'), { recursive: true });
-    expect(staleBuilds(repo)).toEqual(['apps/cli: never built (no dist/.tsbuildinfo)']);
+    expect(staleBuilds(repo)).toEqual(['apps/cli: never built (no dist/.tsbuildinfo)', 'apps/cli: never bundled (no dist/bundle/entry.json)']);
+  });
+
+  it("calls the CLI's bundle stale when libs/shared was built after it", () => {
+    builtRepo();
+    write('libs/shared/dist/.tsbuildinfo', minutes(2));
+    expect(staleBuilds(repo)).toEqual(["apps/cli: the bundle is older than libs/shared's last build"]);
   });
 
   it('ignores files in src/ that tsc does not compile', () => {

@@ -1,22 +1,4 @@
 import { escapeControlChars, isConfigError, isNotFoundError, isRedisUnreachableError, isSpecError, isUsageError } from '@reins/shared';
-import { attach } from './commands/attach.js';
-import { cancel } from './commands/cancel.js';
-import { checkpoint } from './commands/checkpoint.js';
-import { design } from './commands/design.js';
-import { doctor } from './commands/doctor.js';
-import { logs } from './commands/logs.js';
-import { msg } from './commands/msg.js';
-import { plan } from './commands/plan.js';
-import { retry } from './commands/retry.js';
-import { role } from './commands/role.js';
-import { runs } from './commands/runs.js';
-import { status } from './commands/status.js';
-import { submit } from './commands/submit.js';
-import { task } from './commands/task.js';
-import { up } from './commands/up.js';
-import { validate } from './commands/validate.js';
-import { workers } from './commands/workers.js';
-import { accounts } from './commands/accounts.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
 const USAGE = `reins: run teams of Claude Code agents, unattended, across machines.
@@ -54,42 +36,50 @@ Every command takes --redis-url, --prefix and --data-dir (over REINS_REDIS_URL, 
 Read commands (status, logs, runs, workers, accounts, doctor) take --json. Colours only on a terminal; NO_COLOR turns them off.
 Exit codes: 0 succeeded, 1 failed or cancelled, 2 invalid input.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<ExitCode>> = {
-  design,
-  validate,
-  submit,
-  status,
-  logs,
-  attach,
-  runs,
-  retry,
-  cancel,
-  checkpoint,
-  plan,
-  task,
-  msg,
-  up,
-  doctor,
-  workers,
-  accounts,
-  scheduler: (argv) => role('scheduler', argv),
-  worker: (argv) => role('worker', argv),
-  board: (argv) => role('board', argv),
+type Command = (argv: string[]) => Promise<ExitCode>;
+
+/**
+ * Each command is loaded only when it is run: `reins submit` does not pay for the board's or the
+ * doctor's modules. In the bundle (apps/cli/build.mjs) a module reached only through one of these is
+ * initialized only when its command runs.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  design: async () => (await import('./commands/design.js')).design,
+  validate: async () => (await import('./commands/validate.js')).validate,
+  submit: async () => (await import('./commands/submit.js')).submit,
+  status: async () => (await import('./commands/status.js')).status,
+  logs: async () => (await import('./commands/logs.js')).logs,
+  attach: async () => (await import('./commands/attach.js')).attach,
+  runs: async () => (await import('./commands/runs.js')).runs,
+  retry: async () => (await import('./commands/retry.js')).retry,
+  cancel: async () => (await import('./commands/cancel.js')).cancel,
+  checkpoint: async () => (await import('./commands/checkpoint.js')).checkpoint,
+  plan: async () => (await import('./commands/plan.js')).plan,
+  task: async () => (await import('./commands/task.js')).task,
+  msg: async () => (await import('./commands/msg.js')).msg,
+  up: async () => (await import('./commands/up.js')).up,
+  doctor: async () => (await import('./commands/doctor.js')).doctor,
+  workers: async () => (await import('./commands/workers.js')).workers,
+  accounts: async () => (await import('./commands/accounts.js')).accounts,
+  scheduler: async () => (await import('./commands/role.js')).roleCommand('scheduler'),
+  worker: async () => (await import('./commands/role.js')).roleCommand('worker'),
+  board: async () => (await import('./commands/role.js')).roleCommand('board'),
 };
 
-async function main(argv: string[]): Promise<ExitCode> {
+/** Runs one `reins` command; bin/reins.js loads this from the bundle and exits with what it returns. */
+export async function main(argv: string[]): Promise<ExitCode> {
   const [command, ...rest] = argv;
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
     return command === undefined ? EXIT.invalid : EXIT.ok;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = COMMANDS[command];
+  if (!load) {
     console.error(`reins: unknown command ${escapeControlChars(JSON.stringify(command))}\n\n${USAGE}`);
     return EXIT.invalid;
   }
   try {
-    return await run(rest);
+    return await (await load())(rest);
   } catch (error) {
     // Messages quote run data (member lists, a harness's values, Redis's replies): escaped, as all output is.
     if (isSpecError(error) || isUsageError(error) || isConfigError(error) || isNotFoundError(error)) {
@@ -105,7 +95,3 @@ async function main(argv: string[]): Promise<ExitCode> {
     return EXIT.failed;
   }
 }
-
-// Exit explicitly: open Redis handles must not keep a finished command alive. Writes to pipes
-// and files are synchronous on Linux, so nothing printed is lost.
-process.exit(await main(process.argv.slice(2)));

@@ -47,3 +47,8 @@ export async function role(name: Role, argv: string[]): Promise<ExitCode> {
   const env = { ...process.env, ...overrides };
   return (await runRoleInForeground(name, env)) as ExitCode;
 }
+
+/** `role` for one role, as a command of its own. */
+export function roleCommand(name: Role): (argv: string[]) => Promise<ExitCode> {
+  return (argv) => role(name, argv);
+}

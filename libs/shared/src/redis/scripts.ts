@@ -1,13 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { sharedDir } from '../paths.js';
 import type { RedisConnection } from './connection.js';
 
 /**
  * Every atomic multi-key step of reins is a Lua script in libs/shared/lua, named `<name>-<number of keys>.lua`
  * as BullMQ names its commands, and registered on a connection as the command `reins<Name>` (ioredis then
- * runs it with EVALSHA). The folder sits beside src/ and dist/ alike, so the sources and the build find it.
+ * runs it with EVALSHA). The folder sits beside src/ and dist/, in the package, where the CLI's bundle finds it too.
  */
-export const LUA_DIR = fileURLToPath(new URL('../../lua/', import.meta.url));
+export const LUA_DIR = path.join(sharedDir, 'lua');
 
 export interface ScriptDefinition {
   /** The ioredis command name, e.g. reinsMemberEvent for member-event-2.lua. */
