@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
+import { CONTROL_SESSION } from '../../apps/worker/src/tmux/control-client.js';
 import { scratchEnv, tempDir } from './test-root.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -183,7 +184,8 @@ export async function startFleet(options: FleetOptions): Promise<Fleet> {
       }
       for (const socket of sockets) {
         const r = await execa('tmux', ['-S', path.join(socketDir, socket), 'list-sessions', '-F', '#{session_name}'], { reject: false });
-        if (r.exitCode === 0) sessions.push(...(r.stdout as string).split('\n').filter(Boolean));
+        // The worker's control client sits in a session of its own, which is not an agent's.
+        if (r.exitCode === 0) sessions.push(...(r.stdout as string).split('\n').filter((name) => name && name !== CONTROL_SESSION));
       }
       return sessions;
     },

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, type Stats, s
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CONTROL_SESSION } from '../../apps/worker/src/tmux/control-client.js';
 import { staleBuilds } from './stale-build.js';
 
 /**
@@ -35,8 +36,10 @@ export function leakedTmuxSessions(root: string): string[] {
     } catch {
       continue; // no server on that socket
     }
+    // A server left with only a worker's control session (a worker killed with -9) is killed, not a leak.
+    const agents = sessions.filter((name) => name !== CONTROL_SESSION);
+    if (agents.length > 0) leaks.push(`tmux sessions on ${socket}: ${agents.join(', ')}`);
     if (sessions.length > 0) {
-      leaks.push(`tmux sessions on ${socket}: ${sessions.join(', ')}`);
       try {
         execFileSync('tmux', ['-S', socket, 'kill-server'], { stdio: 'ignore' });
       } catch {

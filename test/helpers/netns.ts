@@ -6,6 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { Redis } from 'ioredis';
+import { CONTROL_SESSION } from '../../apps/worker/src/tmux/control-client.js';
 import { repoRoot, spawnRoleProcess, waitForLog, type RoleHandle } from './fleet.js';
 import { scratchEnv, tempDir } from './test-root.js';
 
@@ -553,7 +554,7 @@ export function tmuxSocketOf(dataDir: string, workerId: string): string {
 /** Live sessions on one tmux socket (a file on the shared filesystem, reachable whatever the network). */
 export async function tmuxSessionsOn(socket: string): Promise<string[]> {
   const r = await execa('tmux', ['-S', socket, 'list-sessions', '-F', '#{session_name}'], { reject: false });
-  return r.exitCode === 0 ? r.stdout.split('\n').filter(Boolean) : [];
+  return r.exitCode === 0 ? r.stdout.split('\n').filter((name) => name && name !== CONTROL_SESSION) : [];
 }
 
 /** Kills the tmux server on a socket; returns the sessions it still had. */

@@ -121,7 +121,7 @@ export class AgentWorker {
     });
     this.idClaim = new WorkerIdClaim(this.fast, keys, options.workerId, randomUUID(), config.heartbeatTtlMs);
     this.disk = new DiskWatch(config.dataDir, config.minFreeBytes);
-    this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`));
+    this.tmux = new TmuxDriver(path.join(config.dataDir, 'tmux', `${options.workerId}.sock`), { control: true });
     this.consumers = new Consumers(config, keys, logger, () => this.connect('consumer'), options.concurrency, {
       agent: (job, token) => this.process(job, token),
       integrate: (job) => mergeBackJob(job, this.store, config.dataDir, logger),
@@ -388,6 +388,7 @@ export class AgentWorker {
           },
         ],
         ['close agent sockets', () => this.sockets.closeAll()],
+        ['close the tmux client', () => this.tmux.close()],
         ['deregister', () => (this.holdsId ? this.idClaim.release() : undefined)],
         ['close connections', () => Promise.all(this.connections.map((c) => c.quit().catch(() => c.disconnect())))],
       ],

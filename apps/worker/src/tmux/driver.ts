@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { tmuxAttachCommand } from '@reins/shared';
+import { CONTROL_SESSION, TmuxControlClient, type TmuxReply } from './control-client.js';
 
 /** tmux forbids "." and ":" in session names and treats other punctuation badly in targets. */
 export function cleanSessionName(raw: string): string {
@@ -20,39 +21,53 @@ export interface StartSessionOptions {
 export class TmuxDriver {
   /** The last list of live sessions, shared by every has() asked within censusMaxAgeMs of it. */
   private census: { at: number; names: Promise<Set<string>> } | undefined;
+  /** With `control`, every command goes through one client that stays connected (control-client.ts). */
+  private readonly client: TmuxControlClient | undefined;
+  private readonly serverEnv: Record<string, string>;
+  private readonly censusMaxAgeMs: number;
 
   constructor(
     readonly socketPath: string,
-    /** The tmux server inherits this environment; keep secrets out of it. */
-    private readonly serverEnv: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-    /** How old a list of sessions may be for has() to answer "yes" from it (0: ask tmux each time). */
-    private readonly censusMaxAgeMs = 1_000,
-  ) {}
+    options: {
+      /** The tmux server inherits this environment; keep secrets out of it. */
+      serverEnv?: Record<string, string>;
+      /** How old a list of sessions may be for has() to answer "yes" from it (0: ask tmux each time). */
+      censusMaxAgeMs?: number;
+      /** One control-mode client for every command, instead of a tmux process each (a worker's own socket). */
+      control?: boolean;
+    } = {},
+  ) {
+    this.serverEnv = options.serverEnv ?? { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+    this.censusMaxAgeMs = options.censusMaxAgeMs ?? 1_000;
+    if (options.control) this.client = new TmuxControlClient(this.tmuxArgs(), this.serverEnv);
+  }
 
-  private run(args: readonly string[], reject = true) {
-    // -f /dev/null: the user's ~/.tmux.conf must not change how agents run.
-    return execa('tmux', ['-f', '/dev/null', '-S', this.socketPath, ...args], {
-      env: this.serverEnv,
-      extendEnv: false,
-      reject,
-      stdin: 'ignore',
-    });
+  // -f /dev/null: the user's ~/.tmux.conf must not change how agents run.
+  private tmuxArgs(): string[] {
+    return ['-f', '/dev/null', '-S', this.socketPath];
+  }
+
+  private async run(args: readonly string[]): Promise<TmuxReply> {
+    if (this.client) return this.client.run(args);
+    const result = await execa('tmux', [...this.tmuxArgs(), ...args], { env: this.serverEnv, extendEnv: false, reject: false, stdin: 'ignore' });
+    const ok = result.exitCode === 0;
+    return { ok, lines: (ok ? result.stdout : result.stderr).split('\n').filter(Boolean) };
   }
 
   /** Starts a detached session. If tmux fails half-way, the session is killed before the error is thrown. */
   async start({ name, cwd, argv }: StartSessionOptions): Promise<void> {
     for (let attempt = 1; ; attempt += 1) {
-      try {
-        // No remain-on-exit: a finished session must disappear, as "session gone" is a signal that the agent ended.
-        await this.run(['new-session', '-d', '-s', name, '-c', cwd, '-x', '200', '-y', '50', '--', ...argv]);
-        return;
-      } catch (error) {
-        await this.kill(name).catch(() => undefined);
-        // tmux shuts its server down with the last session; a new session asked for at that instant fails
-        // with "server exited unexpectedly" (measured: a few in a hundred quick agents). Ask again.
-        const raced = /server exited unexpectedly|lost server|no server running/i.test(String((error as { stderr?: unknown }).stderr ?? ''));
-        if (!raced || attempt >= 3) throw error;
-      }
+      // No remain-on-exit: a finished session must disappear, as "session gone" is a signal that the agent ended.
+      // -c is expanded as a format by tmux: "##" keeps a "#" in the path literal.
+      const reply = await this.run(['new-session', '-d', '-s', name, '-c', cwd.replace(/#/g, '##'), '-x', '200', '-y', '50', '--', ...argv]);
+      if (reply.ok) return;
+      // A session of that name already there is not one this call half-made: it is left alone.
+      if (reply.lines.some((line) => /duplicate session/.test(line))) throw new Error(`tmux new-session ${name}: ${reply.lines.join('; ')}`);
+      await this.kill(name).catch(() => undefined);
+      // Without a control client, tmux shuts its server down with the last session; a new session asked for
+      // at that instant fails with "server exited unexpectedly" (measured: a few in a hundred quick agents).
+      const raced = reply.lines.some((line) => /server exited unexpectedly|lost server|no server running/i.test(line));
+      if (!raced || attempt >= 3) throw new Error(`tmux new-session ${name}: ${reply.lines.join('; ') || 'failed'}`);
     }
   }
 
@@ -72,35 +87,45 @@ export class TmuxDriver {
       }
       if ((await this.census.names).has(name)) return true;
     }
-    const result = await this.run(['has-session', '-t', `=${name}`], false);
-    return result.exitCode === 0;
+    return (await this.run(['has-session', '-t', `=${name}`])).ok;
   }
 
   /** Kills one session; true when it existed. */
   async kill(name: string): Promise<boolean> {
     // A session killed here must not live on in the census.
     this.census = undefined;
-    const result = await this.run(['kill-session', '-t', `=${name}`], false);
-    return result.exitCode === 0;
+    return (await this.run(['kill-session', '-t', `=${name}`])).ok;
   }
 
-  /** Names of live sessions; empty when no server runs on the socket. */
+  /** Names of live agents' sessions (not the control client's); empty when no server runs on the socket. */
   async list(): Promise<string[]> {
-    const result = await this.run(['list-sessions', '-F', '#{session_name}'], false);
-    if (result.exitCode !== 0) return [];
-    return result.stdout.split('\n').filter(Boolean);
+    const reply = await this.run(['list-sessions', '-F', '#{session_name}']);
+    return reply.ok ? reply.lines.filter((name) => name !== CONTROL_SESSION) : [];
   }
 
   /** The pid of the process in the session's first pane, if the session lives. */
   async panePid(name: string): Promise<number | undefined> {
-    const result = await this.run(['list-panes', '-t', `=${name}`, '-F', '#{pane_pid}'], false);
-    if (result.exitCode !== 0) return undefined;
-    const pid = Number.parseInt(result.stdout.split('\n')[0] ?? '', 10);
+    const reply = await this.run(['list-panes', '-t', `=${name}`, '-F', '#{pane_pid}']);
+    if (!reply.ok) return undefined;
+    const pid = Number.parseInt(reply.lines[0] ?? '', 10);
     return Number.isFinite(pid) ? pid : undefined;
   }
 
   async killServer(): Promise<void> {
-    await this.run(['kill-server'], false);
+    this.census = undefined;
+    // A process of its own: the control client goes down with the server, before it could answer.
+    await execa('tmux', [...this.tmuxArgs(), 'kill-server'], { env: this.serverEnv, extendEnv: false, reject: false, stdin: 'ignore' });
+    await this.client?.close();
+  }
+
+  /**
+   * Disconnects the control client. When no agent's session is left, the server goes too (as it did with
+   * its last session before there was a control session); otherwise it stays with them.
+   */
+  async close(): Promise<void> {
+    if (!this.client) return;
+    if ((await this.list().catch(() => ['unknown'])).length === 0) await this.killServer();
+    else await this.client.close();
   }
 
   /** The command a person runs to watch a session live. */
