@@ -18,7 +18,7 @@ async function redisUsage(connection: Redis): Promise<{ cpuSeconds: number; used
   return { cpuSeconds: field('used_cpu_user') + field('used_cpu_sys'), usedMiB: field('used_memory') / 2 ** 20, rssMiB: field('used_memory_rss') / 2 ** 20 };
 }
 
-/** Two readings of one beat differ by at most a few ms (two clocks' rounding); beats are a tick apart. */
+/** Two readings of one beat differ by at most a few ms (two clocks' rounding); beats are a beat interval apart. */
 const BEAT_JITTER_MS = 20;
 
 interface HeartbeatWatch {
@@ -37,7 +37,7 @@ interface HeartbeatWatch {
 /**
  * Reads when every agent's heartbeat was last refreshed (lastBeats: from its TTL left) more often than the
  * tick, for the whole window. Consecutive distinct values are consecutive beats, so their gaps are the real
- * tick intervals of each agent's monitor loop, whatever the polling jitter.
+ * beat intervals of each agent's monitor loop, whatever the polling jitter.
  */
 async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly SubmittedAgent[], windowMs: number, pollMs: number): Promise<HeartbeatWatch> {
   const beats: number[][] = agents.map(() => []);
@@ -62,7 +62,7 @@ async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly
         gone += 1;
         return;
       }
-      // The same beat read twice differs by the clock's rounding; a new one is a tick later.
+      // The same beat read twice differs by the clock's rounding; a new one is a beat interval later.
       const seen = beats[i]!;
       const last = seen.at(-1);
       if (last === undefined || Math.abs(beatAt - last) > BEAT_JITTER_MS) seen.push(beatAt);
@@ -94,7 +94,7 @@ async function watchHeartbeats(fleet: Fleet, connection: Redis, agents: readonly
 /**
  * Scale: S sleeping command agents at once on this machine, each in its own tmux session with a heartbeat.
  * Measured: the time from submitting them to all running; then, over a window, each agent's heartbeat
- * intervals against the configured tick (a missed tick shows as an interval of two ticks or more), and
+ * intervals against the beat interval (a missed beat shows as an interval of two beat intervals or more), and
  * that every session and heartbeat stays. Baseline for the start-up: a bare BullMQ worker spawning
  * S `sleep`s with execa.
  */
@@ -145,7 +145,10 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
     const intervals = watch.beats.map((seen) => seen.slice(1).map((at, i) => at - seen[i]!));
     const maxPerAgent = intervals.map((gaps) => (gaps.length > 0 ? Math.max(...gaps) : Number.NaN));
     const allIntervals = intervals.flat();
-    const missedTicks = allIntervals.filter((gap) => gap >= 2 * tickMs).length;
+    // An agent beats every beatMs (every other tick at the defaults: a beat each half lease); a missed beat shows
+    // as a gap of two beat intervals or more.
+    const beatMs = beatIntervalMs(ttlMs, tickMs);
+    const missedBeats = allIntervals.filter((gap) => gap >= 2 * beatMs).length;
     const unseen = intervals.filter((gaps) => gaps.length === 0).length;
     const minHeartbeats = agents - Math.max(0, ...watch.missing);
     const minSessions = Math.min(...watch.sessions);
@@ -168,16 +171,16 @@ export async function scale(options: BenchOptions): Promise<Figure[]> {
         title: `${agents} agents: longest heartbeat interval per agent`,
         unit: 'ms',
         samples: maxPerAgent.filter(Number.isFinite),
-        baseline: { label: `configured tick ${tickMs} ms; a missed tick ≥ ${2 * tickMs} ms` },
+        baseline: { label: `beat interval ${beatMs} ms (tick ${tickMs} ms); a missed beat ≥ ${2 * beatMs} ms` },
         conditions: `${conditions}; beatAt read every ${machine.pollMs} ms for ${Math.round(watch.seconds)} s`,
         note: unseen > 0 ? `${unseen} agents never beat twice in the window` : undefined,
         extra: { allIntervals: summarize(allIntervals), ...machine },
       },
       {
         name: 'scale',
-        title: `${agents} agents: missed ticks (heartbeat interval ≥ 2 ticks)`,
+        title: `${agents} agents: missed beats (heartbeat interval ≥ 2 beat intervals)`,
         unit: 'intervals',
-        samples: [missedTicks],
+        samples: [missedBeats],
         baseline: { label: `0 of ${allIntervals.length} intervals` },
         conditions,
       },

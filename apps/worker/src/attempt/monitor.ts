@@ -121,8 +121,9 @@ export async function monitorAgent(deps: AttemptDeps, job: Job, meta: AttemptMet
       ...(end.stoppedBy === 'budget' && stopMessage ? { stopMessage } : {}),
     };
   } finally {
-    deps.running.delete(meta.jobId);
+    // Still counted as running until its processes and session are gone: a draining worker waits for that.
     await stopAgent(deps.tmux, meta.sessionName, files, deps.timings.stopGraceMs).catch(() => undefined);
+    deps.running.delete(meta.jobId);
     await deps.sockets.close(meta.jobId);
     if (limit?.max !== undefined) await deps.limits.release(limit.key, meta.jobId).catch(() => undefined);
     await rm(path.join(sessionIndexDir(deps), meta.sessionName), { force: true });
