@@ -58,14 +58,16 @@ export async function launchRound(deps: AttemptDeps, job: Job, ctx: PreparedAtte
     ...(deps.agentUser ? { agentUser: { name: deps.agentUser.name, uid: deps.agentUser.uid, gid: deps.agentUser.gid } } : {}),
     startedAt,
   };
-  await writeFile(files.meta, JSON.stringify(meta));
-  await deps.sockets.listen({ ...meta, channel: ctx.channel });
-  await renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs);
-  // Everything the worker put in the agent's home (a resumed transcript, its tmp folder) is the agent's.
-  await handOver(deps.agentUser, config.dataDir, ctx.home);
-  // The index lets a restarted worker find the attempt behind each session it left behind.
-  await mkdir(sessionIndexDir(deps), { recursive: true });
-  await writeFile(path.join(sessionIndexDir(deps), sessionName), attemptDir);
+  // Independent of each other, so at once: one after another they were 15 ms of each start on a busy machine.
+  await Promise.all([
+    writeFile(files.meta, JSON.stringify(meta)),
+    deps.sockets.listen({ ...meta, channel: ctx.channel }),
+    renewLease(files.lease, deps.now() + deps.timings.fenceAfterMs),
+    // Everything the worker put in the agent's home (a resumed transcript, its tmp folder) is the agent's.
+    handOver(deps.agentUser, config.dataDir, ctx.home),
+    // The index lets a restarted worker find the attempt behind each session it left behind.
+    mkdir(sessionIndexDir(deps), { recursive: true }).then(() => writeFile(path.join(sessionIndexDir(deps), sessionName), attemptDir)),
+  ]);
   await tmux.start({ name: sessionName, cwd: ctx.workspace.path, argv: ['bash', deps.bin.launcher, attemptDir, String(deps.timings.stopGraceMs), ...(deps.agentUser ? [AGENT_UMASK] : [])] });
   const resumed = session?.kind === 'resume';
   deps.logger.info({ runId, member, attempt: ctx.attempt, round, epoch: ctx.epoch, resumed, attach: tmux.attachCommand(sessionName) }, 'agent started');

@@ -74,7 +74,10 @@ class Connection {
 
   constructor(tmuxArgs: readonly string[], env: Record<string, string>) {
     // -A: attach to the control session a previous client (an earlier run of this worker) left.
-    const child = spawn('tmux', [...tmuxArgs, '-C', 'new-session', '-A', '-s', CONTROL_SESSION, '--', 'sleep', 'infinity'], { env, stdio: 'pipe' });
+    // --pdeathsig: the client goes when the worker does, however it died. Left behind (a worker killed with -9),
+    // a client did not always notice, and a server asked to exit then waited for it for good (tmux 3.3a).
+    const tmux = ['tmux', ...tmuxArgs, '-C', 'new-session', '-A', '-s', CONTROL_SESSION, '--', 'sleep', 'infinity'];
+    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...tmux], { env, stdio: 'pipe' });
     this.child = child;
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
