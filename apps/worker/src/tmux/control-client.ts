@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** What tmux answered to one command: its output lines, or its error's. */
@@ -8,6 +9,8 @@ export interface TmuxReply {
 }
 
 class ClientGone extends Error {}
+
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
 
 /** The session a control client sits in. Agents' sessions are all named `reins-…`, so none can be this one. */
 export const CONTROL_SESSION = 'control';
@@ -76,8 +79,10 @@ class Connection {
     // -A: attach to the control session a previous client (an earlier run of this worker) left.
     // --pdeathsig: the client goes when the worker does, however it died. Left behind (a worker killed with -9),
     // a client did not always notice, and a server asked to exit then waited for it for good (tmux 3.3a).
+    // A host without it (util-linux is essential on Debian, not everywhere) runs the client bare.
     const tmux = ['tmux', ...tmuxArgs, '-C', 'new-session', '-A', '-s', CONTROL_SESSION, '--', 'sleep', 'infinity'];
-    const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', ...tmux], { env, stdio: 'pipe' });
+    const argv = SETPRIV ? [SETPRIV, '--pdeathsig', 'KILL', '--', ...tmux] : tmux;
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: 'pipe' });
     this.child = child;
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => {
