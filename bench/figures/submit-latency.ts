@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { execa } from 'execa';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRedis } from '../../test/helpers/redis.js';
 import { writeHarness } from '../../test/helpers/fleet.js';
@@ -64,6 +65,15 @@ export async function submitLatency(options: BenchOptions): Promise<Figure[]> {
       rawFromReturn.push(ranAt - returnedAt);
     }
 
+    // The floor under any CLI on this machine at this moment: Node starting and exiting (this VM's varies 2×).
+    const nodeMs: number[] = [];
+    for (let i = 0; i < options.submitSamples; i += 1) {
+      const startedAt = performance.now();
+      await execa(process.execPath, ['-e', '0'], { stdin: 'ignore' });
+      nodeMs.push(performance.now() - startedAt);
+    }
+    const nodeP50 = [...nodeMs].sort((a, b) => a - b)[Math.floor(nodeMs.length / 2)]!;
+
     const conditions = `idle fleet (1 scheduler, 1 worker), one submission at a time, ${describeTimings(SHORT_TIMINGS)}; ${WARM_UPS} warm-ups not counted`;
     return [
       {
@@ -73,8 +83,8 @@ export async function submitLatency(options: BenchOptions): Promise<Figure[]> {
         samples: fromCall,
         baseline: { label: 'raw BullMQ + execa, queue.add() called → process running', samples: rawFromCall },
         conditions,
-        note: "includes the CLI's own start (Node, config, harness checks)",
-        extra: { cliProcessMs: cliMs },
+        note: `includes the CLI's own start (Node, config, harness checks); Node's own start and exit here (\`node -e 0\`): p50 ${nodeP50.toFixed(0)} ms`,
+        extra: { cliProcessMs: cliMs, nodeStartMs: nodeMs },
       },
       {
         name: 'submit-latency',

@@ -217,10 +217,18 @@ export function sweepCadence(config: Pick<ReinsConfig, 'reconcileIntervalMs' | '
   return { quietMs: atLeastTick(config.heartbeatTtlMs / 3), beatsMs: atLeastTick(config.heartbeatTtlMs / 2), fullMs: atLeastTick(2 * config.heartbeatTtlMs) };
 }
 
-/** The run a run event names (see RunStore: every write publishes `{runId, …}`). */
-function runIdOfEvent(message: string): string | undefined {
+/**
+ * Member events no decision depends on: a round's session name (reconcile reads statuses, not sessions) and
+ * the scheduler's own writes (a pass that wrote them already knows, and runs again when it must). Passing a
+ * run at each of them was a thousand passes more while 1,000 agents started.
+ */
+const NO_PASS_EVENTS = new Set(['round_started', 'released', 'noted']);
+
+/** The run a run event names (see RunStore: every write publishes `{runId, …}`), when it asks for a pass. */
+export function runIdOfEvent(message: string): string | undefined {
   try {
-    const runId = (JSON.parse(message) as { runId?: unknown }).runId;
+    const { runId, event } = JSON.parse(message) as { runId?: unknown; event?: unknown };
+    if (typeof event === 'string' && NO_PASS_EVENTS.has(event)) return undefined;
     return typeof runId === 'string' ? runId : undefined;
   } catch {
     return undefined;
