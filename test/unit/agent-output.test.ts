@@ -134,6 +134,24 @@ describe('OutputReader', () => {
     expect(texts(events)).toEqual(['reins: 18 bytes of output were skipped: stdout.jsonl keeps only its newest part (REINS_OUTPUT_MAX_BYTES)', 'third']);
   });
 
+  it('spares the read of a file whose just-measured size it has read up to, and reads what came after', async () => {
+    const dir = tempDir('reader-size');
+    const file = path.join(dir, 'stdout.jsonl');
+    writeFileSync(file, `${assistantLine(1)}\n`);
+    const reader = new OutputReader(file);
+    const cap = new OutputCap(file, MIB);
+    await cap.enforce();
+    expect((await reader.read(undefined, { size: cap.size })).count).toBe(1);
+    // Written after the size was measured: this tick does not see it, the next one does.
+    writeFileSync(file, `${assistantLine(2)}\n`, { flag: 'a' });
+    expect((await reader.read(undefined, { size: cap.size })).count).toBe(0);
+    await cap.enforce();
+    expect((await reader.read(undefined, { size: cap.size })).count).toBe(1);
+    // The final read never trusts a size.
+    writeFileSync(file, RESULT, { flag: 'a' });
+    expect(texts((await reader.read(undefined, { size: cap.size, final: true })).events)).toEqual(['result']);
+  });
+
   it('never jumps back', async () => {
     const file = path.join(tempDir('output-reader'), 'stdout.jsonl');
     writeFileSync(file, 'one\ntwo\n');
@@ -201,6 +219,8 @@ describe('OutputCap', () => {
       await expect(cap.enforce()).rejects.toThrow(`could not cap ${file} at ${MIB} bytes (fallocate --punch-hole: fallocate: fallocate failed: Operation not supported); it is left to grow`);
       await expect(cap.enforce()).resolves.toBe(0);
       expect(existsSync(path.join(dir, 'stdout.start'))).toBe(false);
+      // Its size is no longer measured, so a reader given it reads the file itself.
+      expect(cap.size).toBeUndefined();
     } finally {
       process.env.PATH = savedPath;
     }

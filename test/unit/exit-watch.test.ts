@@ -26,6 +26,29 @@ describe('ExitWatch', () => {
     }
   });
 
+  it('says the exit file is worth reading at first, then only after it appeared', async () => {
+    const dir = tempDir('exit-watch-check');
+    const watch = new ExitWatch(path.join(dir, 'exit'));
+    try {
+      // At first: an adopted agent may have exited before the watch began.
+      expect(watch.mayHaveExited()).toBe(true);
+      expect(watch.mayHaveExited()).toBe(false);
+      const slept = watch.sleep(LONG_MS, new AbortController().signal);
+      writeExit(dir);
+      await slept;
+      expect(watch.mayHaveExited()).toBe(true);
+      expect(watch.mayHaveExited()).toBe(false);
+    } finally {
+      watch.close();
+    }
+  });
+
+  it('says it is always worth reading without a watch (a folder that is not there)', () => {
+    const watch = new ExitWatch(path.join(tempDir('exit-watch-none'), 'missing', 'exit'));
+    expect(watch.mayHaveExited()).toBe(true);
+    expect(watch.mayHaveExited()).toBe(true);
+  });
+
   it('ends a sleep when its signal aborts (a stop by the worker)', async () => {
     const watch = new ExitWatch(path.join(tempDir('exit-watch-abort'), 'exit'));
     const stop = new AbortController();

@@ -10,6 +10,8 @@ import path from 'node:path';
  */
 export class ExitWatch {
   private fired = false;
+  /** An event since the last mayHaveExited(), or none looked at yet (an adopted agent may have exited before). */
+  private unchecked = true;
   private wake: (() => void) | undefined;
   private watcher: FSWatcher | undefined;
 
@@ -19,6 +21,7 @@ export class ExitWatch {
       this.watcher = watch(path.dirname(exitFile), (_event, file) => {
         if (file !== name) return;
         this.fired = true;
+        this.unchecked = true;
         this.wake?.();
       });
       this.watcher.on('error', () => this.close());
@@ -43,6 +46,17 @@ export class ExitWatch {
       });
     }
     this.fired = false;
+  }
+
+  /**
+   * Whether the exit file is worth reading: the watch saw it appear, or has not been asked yet, or there is
+   * no watch. A quiet agent's tick then reads no exit file. A missed event (a full inotify queue) costs no
+   * outcome: the launcher writes the file just before its session ends, and a session gone is looked up.
+   */
+  mayHaveExited(): boolean {
+    const answer = this.unchecked || this.watcher === undefined;
+    this.unchecked = false;
+    return answer;
   }
 
   close(): void {

@@ -22,6 +22,8 @@ const BLOCK_BYTES = 4096;
 export class OutputCap {
   /** Everything before it is a hole. */
   private start = 0;
+  /** The file's size at the last enforce() (0 while it does not exist; undefined once the cap gave up). */
+  size: number | undefined = 0;
   private punchFailed = false;
 
   constructor(
@@ -43,11 +45,15 @@ export class OutputCap {
    * once when the file system cannot punch holes; after that the file is left to grow.
    */
   async enforce(): Promise<number> {
-    if (this.punchFailed) return this.start;
+    if (this.punchFailed) {
+      this.size = undefined;
+      return this.start;
+    }
     const size = await stat(this.file).then(
       (s) => s.size,
       () => 0,
     );
+    this.size = size;
     if (size - this.start <= this.maxBytes) return this.start;
     const cut = Math.ceil((size - this.maxBytes) / BLOCK_BYTES) * BLOCK_BYTES;
     const punched = await execa('fallocate', ['--punch-hole', '--offset', String(this.start), '--length', String(cut - this.start), this.file], { reject: false, stdin: 'ignore' });

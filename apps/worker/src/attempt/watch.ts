@@ -137,8 +137,8 @@ export async function watchAttempt(watch: AttemptWatch): Promise<AttemptEnd> {
   try {
     for (;;) {
       await cap();
-      const batch = await reader.read(take);
-      const exitCode = await readExitCode(watch.files.exit);
+      const batch = await reader.read(take, { size: stdoutCap.size });
+      const exitCode = exited.mayHaveExited() ? await readExitCode(watch.files.exit) : undefined;
       if (exitCode !== undefined) {
         if (batch.count > 0) await watch.onTick(batch).catch(watch.onTickError);
         return await finish(exitCode);

@@ -89,10 +89,13 @@ export class OutputReader {
   /**
    * The output appended since the last read, up to the byte and line caps. `onEvent` sees every event,
    * kept in the batch or not. `final` (the writer is gone): once the end is reached, a last line without a
-   * newline counts too.
+   * newline counts too. `size`, when the caller has just measured the file, spares the read of a file
+   * that has not grown.
    */
-  async read(onEvent?: (event: StreamEvent) => void, { final = false } = {}): Promise<OutputBatch> {
+  async read(onEvent?: (event: StreamEvent) => void, { final = false, size }: { final?: boolean; size?: number } = {}): Promise<OutputBatch> {
     const batch: OutputBatch = { events: [], count: 0, turns: 0, more: false };
+    // The file's size, just measured, says nothing new is there: no read (a quiet agent's tick).
+    if (!final && size !== undefined && size <= this.offset) return batch;
     // The newest events, and reins' own flags (a cut line, a skipped part: a few per read at most), which
     // are kept however many events come after them.
     let window: { seq: number; event: StreamEvent }[] = [];
