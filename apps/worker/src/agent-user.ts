@@ -49,10 +49,10 @@ const refuse = (message: string, path = 'REINS_AGENT_USER'): never => {
   throw new ConfigError([{ path, message }]);
 };
 
-const findSetpriv = (): string => {
-  const found = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
-  return found ?? refuse('starting agents as another user needs setpriv (util-linux), which this host lacks');
-};
+/** util-linux's setpriv, where the host has it. */
+export const setprivPath = (): string | undefined => ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
+
+const findSetpriv = (): string => setprivPath() ?? refuse('starting agents as another user needs setpriv (util-linux), which this host lacks');
 
 /**
  * Resolves REINS_AGENT_GROUP at the worker's start: each of its members serves one running agent at a time

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { setprivPath } from '../agent-user.js';
 
 /** What tmux answered to one command: its output lines, or its error's. */
 export interface TmuxReply {
@@ -10,7 +10,7 @@ export interface TmuxReply {
 
 class ClientGone extends Error {}
 
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => existsSync(candidate));
+const SETPRIV = setprivPath();
 
 /** The session a control client sits in. Agents' sessions are all named `reins-…`, so none can be this one. */
 export const CONTROL_SESSION = 'control';

@@ -47,8 +47,12 @@ export class TmuxDriver {
     return ['-f', '/dev/null', '-S', this.socketPath];
   }
 
-  private async run(args: readonly string[]): Promise<TmuxReply> {
-    if (this.client) return this.client.run(args);
+  private run(args: readonly string[]): Promise<TmuxReply> {
+    return this.client ? this.client.run(args) : this.exec(args);
+  }
+
+  /** One tmux process for one command. */
+  private async exec(args: readonly string[]): Promise<TmuxReply> {
     const result = await execa('tmux', [...this.tmuxArgs(), ...args], { env: this.serverEnv, extendEnv: false, reject: false, stdin: 'ignore' });
     const ok = result.exitCode === 0;
     return { ok, lines: (ok ? result.stdout : result.stderr).split('\n').filter(Boolean) };
@@ -114,7 +118,7 @@ export class TmuxDriver {
   async killServer(): Promise<void> {
     this.census = undefined;
     // A process of its own: the control client goes down with the server, before it could answer.
-    await execa('tmux', [...this.tmuxArgs(), 'kill-server'], { env: this.serverEnv, extendEnv: false, reject: false, stdin: 'ignore' });
+    await this.exec(['kill-server']);
     await this.client?.close();
   }
 
